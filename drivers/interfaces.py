@@ -1,0 +1,349 @@
+"""Abstract instrument interfaces, one per role on the bistability microscope.
+
+Everything is SI (W, m, s, K, Hz) except plate/wheel angles, which are degrees because every
+rotation stage, its manual and its operator think in degrees (the names say ``_deg``).
+
+Real drivers (``drivers/*``) and simulated devices (``sim_backends/devices``) implement these
+classes; experiments only ever see these classes. Implementations must:
+- validate every settable value *before* sending anything (ValueError naming field, value, range,
+  see ``drivers.validation``);
+- serialise access with one lock per connection (GUI polling and an experiment share devices);
+- put the hardware in a safe state in ``safe_state()`` without raising if the link is already
+  gone (log instead), because it runs on abort, fault and exit.
+"""
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class Instrument(ABC):
+    """Common life cycle: connect / close (also as a context manager), identify, safe_state."""
+
+    #: Human-readable model, e.g. "Laser Quantum Opus 1064" or "simulated".
+    model: str = "unknown"
+
+    def __init__(self, name: str, address: str) -> None:
+        self.name = name
+        self.address = address
+
+    @abstractmethod
+    def connect(self) -> None:
+        """Open the link. Idempotent."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the link. Idempotent; never raises for an already-closed link."""
+
+    @property
+    @abstractmethod
+    def is_connected(self) -> bool: ...
+
+    @abstractmethod
+    def identify(self) -> str:
+        """The instrument's own identification string (model, serial, firmware)."""
+
+    @abstractmethod
+    def safe_state(self) -> None:
+        """Put the hardware in its safe state (see each role). Must not raise on a dead link."""
+
+    def __enter__(self) -> "Instrument":
+        self.connect()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.safe_state()
+        except Exception:  # safe_state must never mask the original exception
+            log.exception("%s: safe_state failed during exit", self.name)
+        finally:
+            self.close()
+
+
+class PumpLaser(Instrument):
+    """CW pump laser (1064 nm). Safe state: emission off."""
+
+    @property
+    @abstractmethod
+    def wavelength(self) -> float:
+        """Emission wavelength, m."""
+
+    @property
+    @abstractmethod
+    def max_power(self) -> float:
+        """Largest allowed setpoint, W."""
+
+    @abstractmethod
+    def set_power(self, power_w: float) -> None:
+        """Set the output power setpoint, W (0 .. max_power)."""
+
+    @abstractmethod
+    def get_power(self) -> float:
+        """Actual output power, W."""
+
+    @abstractmethod
+    def set_emission(self, on: bool) -> None: ...
+
+    @abstractmethod
+    def get_emission(self) -> bool: ...
+
+    def safe_state(self) -> None:
+        self.set_emission(False)
+
+
+class RotationStage(Instrument):
+    """Motorised rotation mount (half-wave plate, ND wheel). Safe state: motion stopped."""
+
+    @abstractmethod
+    def move_to(self, angle_deg: float, wait: bool = True) -> None:
+        """Absolute move, degrees. With ``wait`` return when the move has completed."""
+
+    @abstractmethod
+    def move_by(self, delta_deg: float, wait: bool = True) -> None: ...
+
+    @abstractmethod
+    def home(self, wait: bool = True) -> None: ...
+
+    @abstractmethod
+    def get_position(self) -> float:
+        """Current angle, degrees."""
+
+    @abstractmethod
+    def is_moving(self) -> bool: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def safe_state(self) -> None:
+        self.stop()
+
+
+class PowerMeter(Instrument):
+    """Optical power meter reading the pick-off. Safe state: nothing to do."""
+
+    @abstractmethod
+    def set_wavelength(self, wavelength_m: float) -> None: ...
+
+    @abstractmethod
+    def get_wavelength(self) -> float: ...
+
+    @abstractmethod
+    def read_power(self) -> float:
+        """One power reading, W (over-range raises InstrumentError)."""
+
+    @abstractmethod
+    def set_auto_range(self, on: bool) -> None: ...
+
+    @abstractmethod
+    def set_averaging(self, count: int) -> None: ...
+
+    def safe_state(self) -> None:
+        return None
+
+
+class PhotonCounter(Instrument):
+    """APD + edge counter. Safe state: counting stopped."""
+
+    @abstractmethod
+    def count(self, dwell_s: float) -> int:
+        """Count photons for ``dwell_s`` seconds (waits through the rig clock) and return the total."""
+
+    @abstractmethod
+    def count_trace(self, dwell_s: float, bin_s: float) -> np.ndarray:
+        """Counts in consecutive bins of ``bin_s`` over ``dwell_s`` (an emission time trace)."""
+
+    def safe_state(self) -> None:
+        return None
+
+
+@dataclass
+class TimeTags:
+    """Photon arrival data from a TCSPC run, relative to the sync/marker edge.
+
+    ``times_s``: absolute photon arrival times since the start of the run (s);
+    ``channels``: detector channel per photon (1-based);
+    ``marker_times_s``: times of marker edges (chopper/shutter edge, s).
+    """
+
+    times_s: np.ndarray
+    channels: np.ndarray
+    marker_times_s: np.ndarray
+    resolution_s: float
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+class TimeTagger(Instrument):
+    """TCSPC unit. Safe state: measurement stopped."""
+
+    @abstractmethod
+    def histogram(self, acquisition_s: float, bin_width_s: float, n_bins: int,
+                  channel: int = 1) -> np.ndarray:
+        """Histogram of arrival times after each sync/marker edge (counts per bin)."""
+
+    @abstractmethod
+    def time_tags(self, acquisition_s: float) -> TimeTags:
+        """Raw photon time tags and marker edges (T2-style)."""
+
+    def safe_state(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class BladeSpec:
+    """A chopper blade: its controller index and the frequency/duty-cycle it supports."""
+
+    name: str
+    index: int
+    min_hz: float
+    max_hz: float
+    min_duty: float = 0.5
+    max_duty: float = 0.5
+
+    @property
+    def variable_duty(self) -> bool:
+        return self.max_duty > self.min_duty
+
+
+#: Blades used in the reference setup (instruments.md section 6).
+#: MC1F10A duty range is the variable-aperture blade's nominal span (UNVERIFIED on hardware).
+BLADES: dict[str, BladeSpec] = {
+    "MC1F10A": BladeSpec("MC1F10A", 9, 20.0, 1000.0, 0.1, 0.9),
+    "MC1F60": BladeSpec("MC1F60", 4, 120.0, 6000.0, 0.5, 0.5),
+}
+
+
+class Chopper(Instrument):
+    """Optical chopper. Safe state: stopped (enable off)."""
+
+    @abstractmethod
+    def set_blade(self, blade: str) -> None:
+        """Select a blade by name (key of BLADES); only while stopped."""
+
+    @abstractmethod
+    def get_blade(self) -> str: ...
+
+    @abstractmethod
+    def set_frequency(self, hz: float) -> None: ...
+
+    @abstractmethod
+    def get_frequency(self) -> float:
+        """Frequency setpoint, Hz."""
+
+    @abstractmethod
+    def get_actual_frequency(self) -> float:
+        """Measured blade frequency, Hz (0 while stopped, lower while spinning up)."""
+
+    @abstractmethod
+    def set_duty_cycle(self, fraction: float) -> None:
+        """Open fraction of the period (0, 1]; only blades with variable duty accept != 0.5."""
+
+    @abstractmethod
+    def get_duty_cycle(self) -> float: ...
+
+    @abstractmethod
+    def set_phase(self, degrees: float) -> None: ...
+
+    @abstractmethod
+    def set_enabled(self, on: bool) -> None: ...
+
+    @abstractmethod
+    def get_enabled(self) -> bool: ...
+
+    def safe_state(self) -> None:
+        self.set_enabled(False)
+
+
+class TemperatureController(Instrument):
+    """Cryostat temperature controller. Safe state: heater range off (LN2 holds the stage cold)."""
+
+    HEATER_RANGES = (0, 1, 2, 3)  # off, low, medium, high
+
+    @abstractmethod
+    def get_temperature(self, channel: str = "A") -> float:
+        """Sensor temperature, K."""
+
+    @abstractmethod
+    def set_setpoint(self, kelvin: float, output: int = 1) -> None: ...
+
+    @abstractmethod
+    def get_setpoint(self, output: int = 1) -> float: ...
+
+    @abstractmethod
+    def set_heater_range(self, heater_range: int, output: int = 1) -> None: ...
+
+    @abstractmethod
+    def get_heater_range(self, output: int = 1) -> int: ...
+
+    @abstractmethod
+    def get_heater_output(self, output: int = 1) -> float:
+        """Heater output, percent of full scale."""
+
+    @abstractmethod
+    def set_ramp(self, enabled: bool, rate_k_per_s: float, output: int = 1) -> None: ...
+
+    def safe_state(self) -> None:
+        self.set_heater_range(0)
+
+
+class ControlLaser(Instrument):
+    """Tunable control laser (Ti:Sapphire). Safe state: shutter closed (emission left on:
+    cycling a Ti:Sapphire is slow and not needed for safety)."""
+
+    @property
+    @abstractmethod
+    def wavelength_range(self) -> tuple[float, float]:
+        """Tunable range (min, max), m."""
+
+    @abstractmethod
+    def set_wavelength(self, wavelength_m: float) -> None:
+        """Start tuning; use ``wait_tuned`` to wait until the laser is ready."""
+
+    @abstractmethod
+    def get_wavelength(self) -> float: ...
+
+    @abstractmethod
+    def wait_tuned(self, timeout_s: float = 30.0) -> None:
+        """Block (through the rig clock) until tuning is done; InstrumentTimeout otherwise."""
+
+    @abstractmethod
+    def set_emission(self, on: bool) -> None: ...
+
+    @abstractmethod
+    def get_emission(self) -> bool: ...
+
+    @abstractmethod
+    def set_shutter(self, open_: bool) -> None: ...
+
+    @abstractmethod
+    def get_shutter(self) -> bool: ...
+
+    @abstractmethod
+    def get_power(self) -> float:
+        """Output power, W."""
+
+    def safe_state(self) -> None:
+        self.set_shutter(False)
+
+
+class Shutter(Instrument):
+    """Beam shutter. Safe state: closed."""
+
+    @abstractmethod
+    def open(self) -> None: ...
+
+    @abstractmethod
+    def close_shutter(self) -> None:
+        """Close the shutter (``close`` is the link's life cycle)."""
+
+    @abstractmethod
+    def is_open(self) -> bool: ...
+
+    def safe_state(self) -> None:
+        self.close_shutter()
