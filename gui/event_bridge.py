@@ -1,0 +1,57 @@
+"""Carries engine events from the engine's worker thread to the GUI thread.
+
+The engine calls subscribers on its worker thread and they must return at once. The bridge
+appends each event to a locked deque and, only when the deque was empty, posts one queued signal;
+the GUI thread then drains everything that arrived in the meantime. A fast virtual-clock sweep
+therefore costs the GUI one wake-up per batch instead of one per point.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from typing import Any, Callable
+
+from PyQt6.QtCore import QObject, Qt, pyqtSignal, pyqtSlot
+
+from acquisition.events import Event
+
+log = logging.getLogger(__name__)
+
+
+class EngineEventBridge(QObject):
+    """Subscribe to an engine; re-emit its events, in order, as ``event`` on the GUI thread."""
+
+    event = pyqtSignal(object)
+    _wake = pyqtSignal()
+
+    def __init__(self, engine: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pending: deque[Event] = deque()
+        self._lock = threading.Lock()
+        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+        self._unsubscribe: Callable[[], None] | None = engine.subscribe(self.push)
+
+    def push(self, event: Event) -> None:
+        """Engine-thread side: enqueue and wake the GUI thread if it is not already due."""
+        with self._lock:
+            wake = not self._pending
+            self._pending.append(event)
+        if wake:
+            try:
+                self._wake.emit()
+            except RuntimeError:  # bridge destroyed while the engine still runs (shutdown)
+                log.debug("event after the GUI bridge was destroyed: %r", event)
+
+    @pyqtSlot()
+    def _drain(self) -> None:
+        with self._lock:
+            batch = list(self._pending)
+            self._pending.clear()
+        for event in batch:
+            self.event.emit(event)
+
+    def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None

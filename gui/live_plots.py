@@ -1,0 +1,385 @@
+"""Live plots of a run: hysteresis (log-log), switching trace, TCSPC histogram, temperature.
+
+Events only append to buffers; one QTimer (``REFRESH_HZ``) pushes dirty buffers to pyqtgraph, so a
+sweep streaming thousands of points costs a few redraws per second, not one per point.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Mapping
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QTimer
+from PyQt6.QtWidgets import QTabWidget, QWidget
+
+from acquisition.events import Event, PointTaken, RunFinished, RunStarted
+
+log = logging.getLogger(__name__)
+
+W_M2_PER_KW_CM2 = 1e7
+REFRESH_HZ = 25
+UP_COLOR = (220, 30, 30)
+DOWN_COLOR = (30, 80, 230)
+
+
+def _positive_log_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+
+
+class _GrowingArray:
+    """Amortised O(1) append of (x, y) pairs, read back as views without copying."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._data = np.empty((capacity, 2), dtype=float)
+        self._n = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self._n == len(self._data):
+            self._data = np.concatenate([self._data, np.empty_like(self._data)])
+        self._data[self._n] = (x, y)
+        self._n += 1
+
+    def clear(self) -> None:
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._data[: self._n, 0]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._data[: self._n, 1]
+
+
+class HysteresisPlot(pg.PlotWidget):
+    """Emission rate vs pump power density, log-log; up branch red, down branch blue."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        item = self.getPlotItem()
+        item.setLogMode(x=True, y=True)
+        item.showGrid(x=True, y=True, alpha=0.3)
+        item.setLabel("bottom", "pump power density", units="kW/cm²")
+        item.setLabel("left", "emission", units="cps")
+        # SI prefixes on a log axis would relabel 1e4 cps as "10 kcps" inconsistently per tick
+        item.getAxis("bottom").enableAutoSIPrefix(False)
+        item.getAxis("left").enableAutoSIPrefix(False)
+        item.addLegend(offset=(10, 10))
+        self.up = _GrowingArray()
+        self.down = _GrowingArray()
+        self.up_curve = item.plot(name="up", pen=pg.mkPen(UP_COLOR, width=1), symbol="o", symbolSize=5,
+                                  symbolBrush=UP_COLOR, symbolPen=None)
+        self.down_curve = item.plot(name="down", pen=pg.mkPen(DOWN_COLOR, width=1), symbol="s",
+                                    symbolSize=5, symbolBrush=DOWN_COLOR, symbolPen=None)
+        for curve in (self.up_curve, self.down_curve):
+            curve.setSkipFiniteCheck(True)  # we pass only finite, positive values (log axes)
+        self.threshold_lines: dict[str, pg.InfiniteLine] = {}
+        self.thresholds_kw_cm2: dict[str, float] = {}
+        self._dirty = False
+
+    @property
+    def point_count(self) -> int:
+        return len(self.up) + len(self.down)
+
+    def clear_data(self) -> None:
+        self.up.clear()
+        self.down.clear()
+        self.set_thresholds(None, None)
+        self._dirty = True
+
+    def add_point(self, density_w_m2: float, rate_cps: float, direction: str) -> None:
+        target = self.down if str(direction).lower().startswith("d") else self.up
+        target.append(float(density_w_m2) / W_M2_PER_KW_CM2, float(rate_cps))
+        self._dirty = True
+
+    def set_branches(self, density_up_w_m2: np.ndarray, rate_up: np.ndarray,
+                     density_down_w_m2: np.ndarray, rate_down: np.ndarray) -> None:
+        self.up.clear()
+        self.down.clear()
+        for x, y in zip(np.asarray(density_up_w_m2, float), np.asarray(rate_up, float)):
+            self.up.append(x / W_M2_PER_KW_CM2, y)
+        for x, y in zip(np.asarray(density_down_w_m2, float), np.asarray(rate_down, float)):
+            self.down.append(x / W_M2_PER_KW_CM2, y)
+        self._dirty = True
+        self.refresh()
+
+    def set_thresholds(self, switch_on_kw_cm2: float | None, switch_off_kw_cm2: float | None) -> None:
+        item = self.getPlotItem()
+        for line in self.threshold_lines.values():
+            item.removeItem(line)
+        self.threshold_lines.clear()
+        self.thresholds_kw_cm2.clear()
+        for name, value, color in (("switch-on", switch_on_kw_cm2, UP_COLOR),
+                                   ("switch-off", switch_off_kw_cm2, DOWN_COLOR)):
+            if value is None or not math.isfinite(value) or value <= 0:
+                continue
+            # in a log-mode view an InfiniteLine's position is in view (log10) coordinates
+            line = pg.InfiniteLine(pos=math.log10(value), angle=90,
+                                   pen=pg.mkPen(color, width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
+                                   label=f"{name} {value:.2f} kW/cm²",
+                                   labelOpts={"position": 0.9 if name == "switch-on" else 0.8,
+                                              "color": color, "movable": False})
+            item.addItem(line)
+            self.threshold_lines[name] = line
+            self.thresholds_kw_cm2[name] = float(value)
+
+    def refresh(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        for data, curve in ((self.up, self.up_curve), (self.down, self.down_curve)):
+            x, y = data.x, data.y
+            mask = _positive_log_mask(x, y)
+            curve.setData(x[mask], y[mask])
+
+
+class TracePlot(pg.PlotWidget):
+    """Emission rate vs time of a switching run, with the control pulse shaded."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        item = self.getPlotItem()
+        item.showGrid(x=True, y=True, alpha=0.3)
+        item.setLabel("bottom", "time", units="s")
+        item.setLabel("left", "emission", units="cps")
+        self.curve = item.plot(pen=pg.mkPen((20, 20, 20), width=1))
+        self.pulse_region = pg.LinearRegionItem(values=(0, 0), movable=False,
+                                                brush=pg.mkBrush(255, 160, 0, 70))
+        self.pulse_region.hide()
+        item.addItem(self.pulse_region)
+        self._pending: tuple[np.ndarray, np.ndarray, float | None, float | None] | None = None
+        self.pulse_s: tuple[float, float] | None = None
+
+    def set_trace(self, t_s: np.ndarray, rate_cps: np.ndarray, pulse_start_s: float | None,
+                  pulse_end_s: float | None) -> None:
+        self._pending = (np.asarray(t_s, float), np.asarray(rate_cps, float), pulse_start_s, pulse_end_s)
+
+    def clear_data(self) -> None:
+        self._pending = (np.empty(0), np.empty(0), None, None)
+
+    def refresh(self) -> None:
+        if self._pending is None:
+            return
+        t, rate, start, end = self._pending
+        self._pending = None
+        self.curve.setData(t, rate)
+        if start is not None and end is not None and math.isfinite(start) and math.isfinite(end):
+            self.pulse_region.setRegion((start, end))
+            self.pulse_region.show()
+            self.pulse_s = (float(start), float(end))
+        else:
+            self.pulse_region.hide()
+            self.pulse_s = None
+
+    @property
+    def sample_count(self) -> int:
+        x, _ = self.curve.getData()
+        return 0 if x is None else len(x)
+
+
+class HistogramPlot(pg.PlotWidget):
+    """TCSPC histogram: counts per bin vs delay after the pump edge (log counts)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        item = self.getPlotItem()
+        item.setLogMode(x=False, y=True)
+        item.showGrid(x=True, y=True, alpha=0.3)
+        item.setLabel("bottom", "delay", units="s")
+        item.setLabel("left", "counts / bin")
+        self.curve = item.plot(pen=pg.mkPen((90, 20, 140), width=1), stepMode="center",
+                               fillLevel=0, brush=(90, 20, 140, 60))
+        self._pending: tuple[np.ndarray, np.ndarray] | None = None
+        self.total_counts = 0
+
+    def set_histogram(self, bin_times_s: np.ndarray, counts: np.ndarray) -> None:
+        self._pending = (np.asarray(bin_times_s, float), np.asarray(counts, float))
+
+    def clear_data(self) -> None:
+        self._pending = (np.empty(0), np.empty(0))
+
+    def refresh(self) -> None:
+        if self._pending is None:
+            return
+        t, counts = self._pending
+        self._pending = None
+        self.total_counts = int(np.sum(counts)) if len(counts) else 0
+        if len(t) == 0:
+            self.curve.setData([], [])
+            return
+        # stepMode "center" wants bin edges: one more than the counts
+        width = float(t[1] - t[0]) if len(t) > 1 else 1.0
+        edges = np.append(t, t[-1] + width) if len(t) == len(counts) else t
+        # log axis: an empty bin is drawn at 0.5 count, below the one-count floor, not dropped
+        self.curve.setData(edges, np.maximum(counts, 0.5))
+
+
+class TemperaturePlot(pg.PlotWidget):
+    """Cryostat temperature: the monitor's readings and the temperatures recorded with points."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        item = self.getPlotItem()
+        item.showGrid(x=True, y=True, alpha=0.3)
+        item.setLabel("bottom", "time", units="s")
+        item.setLabel("left", "temperature", units="K")
+        item.addLegend(offset=(10, 10))
+        self.monitor = _GrowingArray()
+        self.setpoint = _GrowingArray()
+        self.run = _GrowingArray()
+        self.monitor_curve = item.plot(name="sensor", pen=pg.mkPen((200, 90, 0), width=2))
+        self.setpoint_curve = item.plot(name="setpoint", pen=pg.mkPen((120, 120, 120), width=1,
+                                                                       style=pg.QtCore.Qt.PenStyle.DashLine))
+        self.run_curve = item.plot(name="run points", pen=None, symbol="t", symbolSize=6,
+                                   symbolBrush=(0, 140, 0), symbolPen=None)
+        self._t0 = time.monotonic()
+        self._run_t0: float | None = None
+        self._dirty = False
+
+    MAX_MONITOR_SAMPLES = 20000  # ~1.5 h at 4 Hz; older samples are dropped in halves
+
+    def add_monitor_sample(self, kelvin: float, setpoint_k: float | None) -> None:
+        now = time.monotonic() - self._t0
+        if len(self.monitor) >= self.MAX_MONITOR_SAMPLES:
+            self._drop_older_half()
+        self.monitor.append(now, kelvin)
+        if setpoint_k is not None:
+            self.setpoint.append(now, setpoint_k)
+        self._dirty = True
+
+    def _drop_older_half(self) -> None:
+        for data in (self.monitor, self.setpoint):
+            x, y = data.x.copy(), data.y.copy()
+            data.clear()
+            for a, b in zip(x[len(x) // 2:], y[len(y) // 2:]):
+                data.append(a, b)
+
+    def add_run_sample(self, timestamp: float, kelvin: float) -> None:
+        if self._run_t0 is None:
+            self._run_t0 = timestamp - (time.monotonic() - self._t0)
+        self.run.append(timestamp - self._run_t0, kelvin)
+        self._dirty = True
+
+    def start_run(self) -> None:
+        self.run.clear()
+        self._run_t0 = None
+        self._dirty = True
+
+    def refresh(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.monitor_curve.setData(self.monitor.x, self.monitor.y)
+        self.setpoint_curve.setData(self.setpoint.x, self.setpoint.y)
+        self.run_curve.setData(self.run.x, self.run.y)
+
+
+def _first(data: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        if name in data:
+            return data[name]
+    return None
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def trace_fields(data: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, float | None, float | None] | None:
+    """(t_s, rate_cps, pulse_start_s, pulse_end_s) from a "trace" point, or None if absent."""
+    t = _first(data, "t_s", "time_s", "times_s")
+    rate = _first(data, "rate_cps", "rate", "counts_cps")
+    if t is None or rate is None:
+        return None
+    start = _as_float(_first(data, "pulse_start_s", "pulse_start", "control_start_s"))
+    end = _as_float(_first(data, "pulse_end_s", "pulse_end", "control_end_s"))
+    return np.asarray(t, float), np.asarray(rate, float), start, end
+
+
+def histogram_fields(data: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(bin_times_s, counts) from a "histogram" point, or None if absent."""
+    t = _first(data, "bin_times_s", "t_s", "time_s", "bin_s", "delay_s")
+    counts = _first(data, "counts", "histogram")
+    if t is None or counts is None or np.ndim(counts) == 0:
+        return None
+    return np.asarray(t, float), np.asarray(counts, float)
+
+
+class LivePlots(QTabWidget):
+    """The four live plots as tabs, fed with engine events on the GUI thread."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.hysteresis = HysteresisPlot()
+        self.trace = TracePlot()
+        self.histogram = HistogramPlot()
+        self.temperature = TemperaturePlot()
+        self.addTab(self.hysteresis, "Emission vs power")
+        self.addTab(self.trace, "Switching trace")
+        self.addTab(self.histogram, "TCSPC histogram")
+        self.addTab(self.temperature, "Temperature")
+        self.points_received = 0
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(1000 / REFRESH_HZ))
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+
+    def refresh(self) -> None:
+        for plot in (self.hysteresis, self.trace, self.histogram, self.temperature):
+            plot.refresh()
+
+    def handle_event(self, event: Event) -> None:
+        if isinstance(event, PointTaken):
+            self._handle_point(event)
+        elif isinstance(event, RunStarted):
+            self._start_run(event)
+        elif isinstance(event, RunFinished):
+            on = _as_float(event.summary.get("switch_on_kw_cm2"))
+            off = _as_float(event.summary.get("switch_off_kw_cm2"))
+            if on is not None or off is not None:
+                self.hysteresis.set_thresholds(on, off)
+            self.refresh()
+
+    def _start_run(self, event: RunStarted) -> None:
+        self.points_received = 0
+        self.temperature.start_run()
+        if event.experiment in ("sweep", "temperature_series"):
+            self.hysteresis.clear_data()
+            self.setCurrentWidget(self.hysteresis)
+        elif event.experiment in ("switch", "pulsed"):
+            self.trace.clear_data()
+            self.setCurrentWidget(self.trace)
+        elif event.experiment == "lifetime":
+            self.histogram.clear_data()
+            self.setCurrentWidget(self.histogram)
+
+    def _handle_point(self, event: PointTaken) -> None:
+        self.points_received += 1
+        data = event.data
+        if "density_w_m2" in data and "rate_cps" in data and event.stream in ("sweep", "series"):
+            self.hysteresis.add_point(float(data["density_w_m2"]), float(data["rate_cps"]),
+                                      str(data.get("direction", "up")))
+        traced = trace_fields(data) if event.stream in ("trace", "switch", "pulsed") else None
+        if traced is not None:
+            self.trace.set_trace(*traced)
+        histogram = histogram_fields(data) if event.stream == "histogram" else None
+        if histogram is not None:
+            self.histogram.set_histogram(*histogram)
+        kelvin = _as_float(data.get("temperature_k"))
+        stamp = _as_float(data.get("timestamp"))
+        if kelvin is not None and stamp is not None:
+            self.temperature.add_run_sample(stamp, kelvin)
