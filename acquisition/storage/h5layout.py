@@ -1,0 +1,176 @@
+"""Write and read the finished HDF5 run file (layout: docs/run_file_format.md).
+
+The file is always written whole, to a temporary name in the same directory, flushed to disk and
+then renamed over the run path. A rename is atomic on POSIX and Windows, so a reader (or a crash)
+sees either the previous complete file or the new complete file, never a half-written HDF5.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from acquisition.storage.columns import is_ragged
+from acquisition.storage.jsonsafe import dumps_strict
+from acquisition.storage.runfile import RunFile
+
+logger = logging.getLogger(__name__)
+
+FORMAT_NAME = "avalab-run"
+FORMAT_VERSION = 1
+#: status attribute of the header-only file written at RunStarted (readers report "incomplete")
+STATUS_RUNNING = "running"
+_JSON_ATTRS = ("params", "rig_config", "identities", "calibration", "summary")
+_STRING = h5py.string_dtype("utf-8")
+
+
+def h5_name(name: str) -> str:
+    """An HDF5-safe link name for a stream or field name (the original is kept in attr "name")."""
+    cleaned = name.replace("/", "_")
+    return cleaned if cleaned not in ("", ".", "..") else f"_{cleaned}_"
+
+
+def _write_column(group: h5py.Group, name: str, column: np.ndarray) -> None:
+    link = h5_name(name)
+    if is_ragged(column):
+        sub = group.create_group(link)
+        sub.attrs["layout"] = "ragged"
+        sub.attrs["n_points"] = len(column)
+        for row, value in enumerate(column):
+            if value is not None:
+                _create_dataset(sub, str(row), np.asarray(value))
+        target: h5py.HLObject = sub
+    else:
+        target = _create_dataset(group, link, column)
+        target.attrs["layout"] = "fixed" if column.ndim > 1 else "scalar"
+    target.attrs["name"] = name
+
+
+def _create_dataset(group: h5py.Group, name: str, data: np.ndarray) -> h5py.Dataset:
+    if data.dtype.kind in "US":
+        return group.create_dataset(name, data=data.astype(object), dtype=_STRING)
+    if data.ndim >= 1 and data.size >= 1024:
+        return group.create_dataset(name, data=data, chunks=True, compression="gzip",
+                                    compression_opts=1, shuffle=True)
+    return group.create_dataset(name, data=data)
+
+
+def _fsync_path(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    except OSError:  # some filesystems (and directories on Windows) cannot be fsynced
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def write_run_h5(path: Path, run: RunFile, status: str) -> None:
+    """Atomically (re)write the run file at ``path`` with ``status`` in its root attributes."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with h5py.File(temporary, "w") as handle:
+            attrs = handle.attrs
+            attrs["format"] = FORMAT_NAME
+            attrs["format_version"] = FORMAT_VERSION
+            attrs["status"] = status
+            attrs["reason"] = run.reason
+            attrs["run_id"] = run.run_id
+            attrs["experiment"] = run.experiment
+            attrs["software_version"] = run.software_version
+            attrs["started_at"] = math.nan if run.started_at is None else run.started_at
+            attrs["finished_at"] = math.nan if run.finished_at is None else run.finished_at
+            for name in _JSON_ATTRS:
+                attrs[name] = dumps_strict(getattr(run, name))
+            streams = handle.create_group("streams", track_order=True)
+            for stream_name, columns in run.streams.items():
+                group = streams.create_group(h5_name(stream_name), track_order=True)
+                group.attrs["name"] = stream_name
+                group.attrs["n_points"] = run.n_points(stream_name)
+                for field_name, column in columns.items():
+                    _write_column(group, field_name, column)
+            log = handle.create_group("log")
+            log.create_dataset("time", data=np.array([e["time"] for e in run.log], dtype=np.float64))
+            log.create_dataset("kind", data=[e["kind"] for e in run.log], dtype=_STRING)
+            log.create_dataset("detail", data=[e["detail"] for e in run.log], dtype=_STRING)
+        _fsync_path(temporary)
+        os.replace(temporary, path)
+        _fsync_path(path.parent)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def _read_dataset(dataset: h5py.Dataset) -> np.ndarray:
+    if h5py.check_string_dtype(dataset.dtype) is not None:
+        return np.array(dataset.asstr()[()], dtype=str).reshape(dataset.shape)
+    return dataset[()]
+
+
+def _read_column(node: h5py.HLObject) -> np.ndarray:
+    if isinstance(node, h5py.Group):
+        column = np.empty(int(node.attrs["n_points"]), dtype=object)
+        for row_name, dataset in node.items():
+            column[int(row_name)] = _read_dataset(dataset)
+        return column
+    return _read_dataset(node)
+
+
+def _text_attr(attrs: h5py.AttributeManager, name: str) -> str:
+    value = attrs.get(name, "")
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _time_attr(attrs: h5py.AttributeManager, name: str) -> float | None:
+    value = float(attrs.get(name, math.nan))
+    return None if math.isnan(value) else value
+
+
+def read_run_h5(path: Path) -> tuple[RunFile, str]:
+    """Read a run file; return it with the raw status attribute ("running" for a header-only file).
+
+    Raises ValueError (one line) if the file is not a readable avalab run file.
+    """
+    try:
+        with h5py.File(path, "r", locking=False) as handle:
+            if _text_attr(handle.attrs, "format") != FORMAT_NAME:
+                raise ValueError(f"{path}: not an avalab run file (no format={FORMAT_NAME!r} attribute)")
+            attrs = handle.attrs
+            decoded: dict[str, Any] = {name: json.loads(_text_attr(attrs, name) or "null")
+                                       for name in _JSON_ATTRS}
+            streams: dict[str, dict[str, np.ndarray]] = {}
+            for group in handle.get("streams", {}).values():
+                columns = {_text_attr(node.attrs, "name"): _read_column(node) for node in group.values()}
+                streams[_text_attr(group.attrs, "name")] = columns
+            log_group = handle.get("log")
+            log: list[dict[str, Any]] = []
+            if log_group is not None:
+                times = log_group["time"][()]
+                kinds = log_group["kind"].asstr()[()]
+                details = log_group["detail"].asstr()[()]
+                log = [{"time": float(t), "kind": str(k), "detail": str(d)}
+                       for t, k, d in zip(times, kinds, details)]
+            raw_status = _text_attr(attrs, "status")
+            run = RunFile(
+                path=path, status=raw_status, reason=_text_attr(attrs, "reason"),
+                run_id=_text_attr(attrs, "run_id"), experiment=_text_attr(attrs, "experiment"),
+                params=decoded["params"] or {}, started_at=_time_attr(attrs, "started_at"),
+                finished_at=_time_attr(attrs, "finished_at"),
+                software_version=_text_attr(attrs, "software_version"),
+                rig_config=decoded["rig_config"] or {}, identities=decoded["identities"] or {},
+                calibration=decoded["calibration"], summary=decoded["summary"] or {},
+                streams=streams, log=log)
+            return run, raw_status
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: unreadable run file (bad JSON attribute: {error})") from None
+    except ValueError:
+        raise
+    except (OSError, KeyError, TypeError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{path}: unreadable run file ({first_line})") from None

@@ -1,0 +1,152 @@
+"""RunWriter: the engine's subscriber that stores one run in one HDF5 file, point by point.
+
+Crash safety (why two files exist while a run is going):
+1. Every event is appended to ``<run>.h5.journal`` (length + CRC framed, flushed to the OS before
+   ``handle`` returns). A ``kill -9`` can only tear the record being written; readers drop it.
+2. At RunStarted a header-only ``<run>.h5`` (status "running": metadata, no points) is written
+   atomically so that the run is visible with plain h5py from its first second.
+3. At RunFinished (or ``close``) the complete HDF5 file is built from the journal into a temporary
+   file, fsynced, renamed over ``<run>.h5`` (atomic), and only then is the journal deleted.
+HDF5 itself is never modified in place, so no crash can leave corrupt HDF5 metadata behind.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from acquisition.events import (Event, InterlockTripped, PointTaken, Progress, RunFinished,
+                                RunStarted, RunStatus, StateChanged)
+from acquisition.storage.h5layout import STATUS_RUNNING, write_run_h5
+from acquisition.storage.journal import JournalAppender, read_journal
+from acquisition.storage.jsonsafe import to_jsonable
+from acquisition.storage.liveness import hold_writer_lock
+from acquisition.storage.point_codec import split_point_data
+from acquisition.storage.replay import run_from_journal
+from acquisition.storage.runfile import RunFile
+
+logger = logging.getLogger(__name__)
+
+JOURNAL_SUFFIX = ".journal"
+
+
+def journal_path_for(path: Path) -> Path:
+    """Where the journal of the run file ``path`` lives (next to it, same name + ".journal")."""
+    return path.with_name(path.name + JOURNAL_SUFFIX)
+
+
+class RunWriter:
+    """Subscribe with ``engine.subscribe(writer.handle)``; call :meth:`close` when done."""
+
+    def __init__(self, path: str | Path, rig_config: dict[str, Any], identities: dict[str, str],
+                 software_version: str, calibration: dict[str, Any] | None = None, *,
+                 fsync_each_point: bool = False) -> None:
+        self._path = Path(path)
+        self._journal_path = journal_path_for(self._path)
+        for existing in (self._path, self._journal_path):
+            if existing.exists():
+                raise FileExistsError(f"run file already exists, refusing to overwrite: {existing}")
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._journal = JournalAppender(self._journal_path, fsync_each_record=fsync_each_point)
+        hold_writer_lock(self._journal.stream)
+        self._run_id: str | None = None
+        self._finalised = False
+        self._points_written = 0
+        self._journal.append({"type": "meta", "format_version": 1, "created_at": time.time(),
+                              "software_version": software_version,
+                              "rig_config": to_jsonable(rig_config),
+                              "identities": to_jsonable(identities),
+                              "calibration": to_jsonable(calibration)})
+        self._journal.sync()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def points_written(self) -> int:
+        return self._points_written
+
+    @property
+    def finalised(self) -> bool:
+        return self._finalised
+
+    def handle(self, event: Event) -> None:
+        """Store ``event``; returns once it is safe from a crash of this process."""
+        with self._lock:
+            if self._finalised:
+                if not isinstance(event, Progress):
+                    logger.warning("run file %s is closed; %s ignored", self._path.name,
+                                   type(event).__name__)
+                return
+            if isinstance(event, PointTaken):
+                self._write_point(event)
+            elif isinstance(event, RunStarted):
+                self._write_start(event)
+            elif isinstance(event, InterlockTripped):
+                self._journal.append({"type": "event", "t": time.time(), "kind": "interlock",
+                                      "detail": f"{event.interlock}: {event.detail}"})
+            elif isinstance(event, StateChanged):
+                detail = event.state.value + (f": {event.reason}" if event.reason else "")
+                self._journal.append({"type": "event", "t": time.time(), "kind": "state",
+                                      "detail": detail})
+            elif isinstance(event, RunFinished):
+                status = event.status.value if event.status != RunStatus.RUNNING else "incomplete"
+                self._finish(status, event.reason, event.summary)
+            # Progress carries nothing that is not already in the points
+
+    def _write_start(self, event: RunStarted) -> None:
+        if self._run_id is not None:
+            logger.warning("second RunStarted (%s) for run file %s ignored", event.run_id,
+                           self._path.name)
+            return
+        self._run_id = event.run_id
+        self._journal.append({"type": "start", "run_id": event.run_id,
+                              "experiment": event.experiment, "params": to_jsonable(event.params),
+                              "started_at": float(event.started_at)})
+        self._journal.sync()
+        header = self._replay()
+        header.reason = "run in progress; points are in the journal until the run finishes"
+        write_run_h5(self._path, header, STATUS_RUNNING)
+
+    def _write_point(self, event: PointTaken) -> None:
+        scalars, numeric, text = split_point_data(event.data)
+        record: dict[str, Any] = {"type": "point", "stream": event.stream, "index": event.index,
+                                  "t": time.time(), "order": list(event.data), "scalars": scalars}
+        if text:
+            record["text_arrays"] = text
+        self._journal.append(record, numeric)
+        self._points_written += 1
+
+    def _finish(self, status: str, reason: str, summary: dict[str, Any]) -> None:
+        self._journal.append({"type": "finish", "status": status, "reason": reason,
+                              "summary": to_jsonable(summary), "finished_at": time.time()})
+        self._journal.sync()
+        run = self._replay()
+        write_run_h5(self._path, run, run.status)
+        self._finalised = True
+        self._journal.close()
+        # only now: until the rename above, the journal is the one complete copy of the points
+        self._journal_path.unlink()
+        logger.info("run file %s finalised: %s, %d points", self._path.name, run.status,
+                    self._points_written)
+
+    def _replay(self) -> RunFile:
+        return run_from_journal(self._path, read_journal(self._journal_path))
+
+    def close(self) -> None:
+        """Finalise as "incomplete" if no RunFinished arrived; safe to call more than once."""
+        with self._lock:
+            if not self._finalised:
+                self._finish("incomplete", "writer closed before the run finished", {})
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
