@@ -1,0 +1,473 @@
+"""Base classes for every ASCII / SCPI instrument driver in avalab, built on pymeasure.
+
+A driver is written in two layers:
+
+1. :class:`AsciiInstrument` — a ``pymeasure.instruments.Instrument`` subclass. The concrete driver
+   is a flat list of declarative ``Instrument.control`` / ``measurement`` / ``setting`` properties
+   with validators, exactly as in pymeasure, plus a few class attributes describing the wire
+   framing. This base adds what pymeasure lacks for a shared, long-running lab instrument:
+
+   - **one re-entrant lock per connection** around every transaction (write + read of its reply),
+     so GUI polling and a running experiment can share an instrument object; the lock is keyed by
+     resource string, so two objects opened on the same address share it too;
+   - **framing owned by the driver**: the base writes ``command + write_termination`` as raw bytes
+     and reads raw bytes until ``reply_terminator``, so echoes and prompts (``"\\r> "``) are handled
+     here, and ``pymeasure.test.expected_protocol`` transcripts pin *exact* bytes, terminators
+     included (``(b"freq?\\r", b"freq?\\r1000\\r> ")``);
+   - **timeouts** (pyvisa ``VI_ERROR_TMO``, or no complete reply within ``timeout_s``) re-raised as
+     :class:`~drivers.errors.InstrumentTimeout` naming instrument, address and command;
+   - **garbled replies** (bytes outside printable ASCII) raise :class:`InstrumentError` at once;
+     the input buffer is flushed before the next transaction after any failed one;
+   - **one automatic reconnect** on a dropped link (pyvisa connection-lost / I/O errors, OS errors,
+     or a TCP peer that closed its socket): close the adapter, reopen it, retry the transaction
+     once; if that fails too, :class:`InstrumentConnectionError`. Transactions that must not be
+     repeated blindly (a toggle such as the SC10's ``ens``) pass ``retry=False``: the link is
+     still restored, but :class:`InstrumentConnectionError` is raised so the caller re-reads state;
+   - **a reply check hook**: :meth:`AsciiInstrument.check_reply` (default: a reply starting with any
+     of ``error_prefixes`` is an :class:`InstrumentError`), e.g. Opus ``"Error..."`` or Chameleon
+     ``" RANGE ERROR"``;
+   - **serial settings per instrument** (:class:`SerialSettings`: baud, data bits, parity, stop
+     bits, flow control) handed to pyvisa-py for ``ASRL...`` resources and ignored for TCP;
+   - construction from a **resource string** (``"ASRL/dev/ttyUSB0::INSTR"``,
+     ``"TCPIP::127.0.0.1::5000::SOCKET"``, opened with ``@py``) or from a **pymeasure Adapter**
+     (``ProtocolAdapter`` in transcript tests; such a link cannot be reopened).
+
+   Properties go through :meth:`AsciiInstrument.ask` (getters) and :meth:`AsciiInstrument.write`
+   (setters), which are overridden to run a whole locked transaction: a setter also consumes the
+   reply the protocol sends for it (``setter_replies``), so no stale bytes are left behind.
+   :meth:`parse_reply` turns a raw frame into the value string (e.g. strips echo and prompt).
+
+2. :class:`ConnectedDevice` — a mixin for the thin interface adapters (``drivers.interfaces``
+   roles, SI units). It owns the life cycle (connect / close / is_connected, cached identify),
+   builds the :class:`AsciiInstrument` lazily on ``connect()``, raises a clear
+   :class:`InstrumentConnectionError` when used unconnected, and wraps ``safe_state`` so it logs
+   instead of raising on a dead link. An adapter class then only maps SI calls to properties.
+
+Limitations: after a timeout the late reply may still arrive; it is flushed before the next
+transaction, but a reply arriving *after* that flush would be read as the next answer. Echoing
+protocols guard against this in :meth:`parse_reply` (the echo must match the command).
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pyvisa
+from pymeasure.adapters import Adapter, VISAAdapter
+from pymeasure.instruments import Instrument
+from pyvisa import constants as visa_constants
+from pyvisa.errors import VisaIOError
+
+from drivers.clock import Clock, RealClock
+from drivers.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+
+log = logging.getLogger(__name__)
+
+VISA_LIBRARY = "@py"
+
+#: pyvisa status codes that mean the link itself is gone (reconnect), as opposed to a timeout.
+_LINK_LOST_CODES = frozenset({
+    visa_constants.StatusCode.error_connection_lost,
+    visa_constants.StatusCode.error_io,
+    visa_constants.StatusCode.error_invalid_object,
+    visa_constants.StatusCode.error_resource_not_found,
+})
+
+#: bytes a well-formed ASCII reply may contain (printable ASCII, TAB, LF, CR)
+_ALLOWED_REPLY_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def connection_lock(key: str) -> threading.RLock:
+    """The one lock shared by every object talking over connection ``key``."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.RLock())
+
+
+_PARITIES: dict[str, visa_constants.Parity] = {
+    "none": visa_constants.Parity.none,
+    "odd": visa_constants.Parity.odd,
+    "even": visa_constants.Parity.even,
+}
+_STOP_BITS: dict[float, visa_constants.StopBits] = {
+    1: visa_constants.StopBits.one,
+    1.5: visa_constants.StopBits.one_and_a_half,
+    2: visa_constants.StopBits.two,
+}
+
+
+@dataclass(frozen=True)
+class SerialSettings:
+    """RS-232 / virtual COM settings of one instrument (ignored for TCP resources)."""
+
+    baud_rate: int = 9600
+    data_bits: int = 8
+    parity: str = "none"          # "none" | "odd" | "even"
+    stop_bits: float = 1          # 1 | 1.5 | 2
+    flow_control: bool = False    # RTS/CTS hardware handshake
+
+    def visa_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for pyvisa ``open_resource`` of an ASRL resource."""
+        if self.parity not in _PARITIES:
+            raise ValueError(f"parity={self.parity!r} is not allowed; allowed values: "
+                             f"{', '.join(repr(p) for p in _PARITIES)}")
+        if self.stop_bits not in _STOP_BITS:
+            raise ValueError(f"stop_bits={self.stop_bits!r} is not allowed; allowed values: 1, 1.5, 2")
+        return {
+            "baud_rate": int(self.baud_rate),
+            "data_bits": int(self.data_bits),
+            "parity": _PARITIES[self.parity],
+            "stop_bits": _STOP_BITS[self.stop_bits],
+            "flow_control": (visa_constants.ControlFlow.rts_cts if self.flow_control
+                             else visa_constants.ControlFlow.none),
+        }
+
+
+class _LinkDropped(Exception):
+    """Internal: the transport is gone; the transaction may be retried after a reopen."""
+
+
+class AsciiInstrument(Instrument):
+    """pymeasure Instrument with locked, framed, checked, reconnecting ASCII transactions.
+
+    Subclasses set the class attributes below and declare properties as usual. ``adapter`` is a
+    VISA resource string or a pymeasure :class:`Adapter`.
+    """
+
+    #: default serial settings for ASRL resources (override per instrument)
+    serial_settings: ClassVar[SerialSettings] = SerialSettings()
+    #: appended to every command
+    write_termination: ClassVar[str] = "\n"
+    #: a reply frame is complete when the received bytes end with this
+    reply_terminator: ClassVar[bytes] = b"\n"
+    #: whether setters (``write``) get a reply frame that must be consumed and checked
+    setter_replies: ClassVar[bool] = False
+    #: replies starting with one of these are instrument errors (see ``check_reply``)
+    error_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: a reply longer than this without terminator is treated as garbage
+    max_reply_bytes: ClassVar[int] = 4096
+
+    def __init__(self, adapter: str | Adapter, name: str = "instrument", *,
+                 timeout_s: float = 1.0, serial: SerialSettings | None = None,
+                 **kwargs: Any) -> None:
+        self.timeout_s = float(timeout_s)
+        self._serial = serial or self.serial_settings
+        if isinstance(adapter, str):
+            self.resource_name: str = adapter
+            adapter = self._open_visa(adapter, name)
+            self._can_reopen = True
+        else:
+            self.resource_name = getattr(adapter, "resource_name", None) or repr(adapter)
+            self._can_reopen = False
+        self._dirty = False
+        self._closed = False
+        self._lock = connection_lock(self.resource_name)
+        super().__init__(adapter, name, includeSCPI=False, **kwargs)
+
+    # ------------------------------------------------------------------ public transactions
+    @property
+    def lock(self) -> threading.RLock:
+        """Hold this to run several transactions without another thread interleaving."""
+        return self._lock
+
+    def ask(self, command: str, query_delay: float | None = None) -> str:
+        """Send ``command`` and return its reply value (framing stripped, checked)."""
+        return self.transact(command, expect_reply=True)
+
+    def write(self, command: str, **kwargs: Any) -> None:
+        """Send a setter ``command``; consume and check its reply if the protocol sends one."""
+        self.transact(command, expect_reply=self.setter_replies)
+
+    def read(self, **kwargs: Any) -> str:
+        """Read one reply frame (rarely needed: ``ask`` and ``write`` read their own replies)."""
+        with self._lock:
+            frame = self._read_frame("<read>")
+            self.check_reply("<read>", frame)
+            return self.parse_reply("<read>", frame)
+
+    def read_extra_lines(self, command: str, count: int) -> list[str]:
+        """Read ``count`` further reply frames belonging to ``command`` (multi-line answers).
+
+        Call while holding :attr:`lock` right after the ``ask`` that started the answer.
+        """
+        with self._lock:
+            lines = []
+            for _ in range(count):
+                frame = self._read_frame(command)
+                self.check_reply(command, frame)
+                lines.append(self.parse_reply(command, frame))
+            return lines
+
+    def transact(self, command: str, *, expect_reply: bool, retry: bool = True) -> str:
+        """One locked transaction; reconnects once on a dropped link (see module docstring)."""
+        with self._lock:
+            try:
+                return self._exchange(command, expect_reply)
+            except _LinkDropped as first:
+                if not self._can_reopen:
+                    raise self._connection_error(command, f"link lost ({first})") from first
+                log.warning("%s at %s: link lost during %r (%s); reconnecting once",
+                            self.name, self.resource_name, command, first)
+                self._reopen(command)
+                if not retry:
+                    raise self._connection_error(
+                        command, "link lost and restored; command not repeated (not idempotent), "
+                        "its effect is unknown") from first
+                try:
+                    return self._exchange(command, expect_reply)
+                except _LinkDropped as second:
+                    raise self._connection_error(
+                        command, f"link lost again after one reconnect ({second})") from second
+
+    # ------------------------------------------------------------------ hooks for subclasses
+    def parse_reply(self, command: str, frame: str) -> str:
+        """Turn one raw reply frame into the value string. Default: strip whitespace/terminators."""
+        return frame.strip()
+
+    def check_reply(self, command: str, frame: str) -> None:
+        """Raise :class:`InstrumentError` if the raw reply ``frame`` reports a failure.
+
+        Default: the frame (ignoring leading CR/LF left over from a previous CRLF) starts with one
+        of ``error_prefixes``. Leading spaces are significant (Chameleon errors start with one).
+        """
+        body = frame.lstrip("\r\n")
+        for prefix in self.error_prefixes:
+            if body.startswith(prefix):
+                raise self.error(command, f"instrument replied {body.strip()!r}")
+
+    def error(self, command: str, detail: str) -> InstrumentError:
+        """An :class:`InstrumentError` naming this instrument, its address and ``command``."""
+        return InstrumentError(self.name, self.resource_name, command, detail)
+
+    # ------------------------------------------------------------------ life cycle
+    def close(self) -> None:
+        """Close the link (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self.adapter.close()
+            except Exception:  # closing a broken link must not mask why it broke
+                log.debug("%s: error while closing adapter", self.name, exc_info=True)
+
+    @property
+    def is_open(self) -> bool:
+        return not self._closed
+
+    def shutdown(self) -> None:
+        self.close()
+        super().shutdown()
+
+    # ------------------------------------------------------------------ internals
+    def _visa_kwargs(self) -> dict[str, Any]:
+        return {
+            "visa_library": VISA_LIBRARY,
+            "timeout": max(1, int(round(self.timeout_s * 1000))),
+            "asrl": self._serial.visa_kwargs(),
+        }
+
+    def _open_visa(self, resource: str, name: str) -> VISAAdapter:
+        try:
+            return VISAAdapter(resource, **self._visa_kwargs())
+        except (VisaIOError, OSError, ValueError) as exc:
+            raise InstrumentConnectionError(name, resource, "<open>", f"cannot open: {exc}") from exc
+
+    def _reopen(self, command: str) -> None:
+        try:
+            self.adapter.close()
+        except Exception:
+            log.debug("%s: error closing dropped link", self.name, exc_info=True)
+        try:
+            self.adapter = self._open_visa(self.resource_name, self.name)
+        except InstrumentConnectionError as exc:
+            raise self._connection_error(command, f"reconnect failed: {exc.detail}") from exc
+        self._dirty = False
+
+    def _connection_error(self, command: str, detail: str) -> InstrumentConnectionError:
+        return InstrumentConnectionError(self.name, self.resource_name, command, detail)
+
+    def _timeout(self, command: str, partial: bytes) -> InstrumentTimeout:
+        self._dirty = True
+        got = f"; partial reply {partial!r}" if partial else "; nothing received"
+        return InstrumentTimeout(self.name, self.resource_name, command,
+                                 f"no complete reply within {self.timeout_s:g} s{got}")
+
+    def _exchange(self, command: str, expect_reply: bool) -> str:
+        if self._closed:
+            raise self._connection_error(command, "link is closed")
+        if self._dirty:
+            self._flush_input()
+        if _peer_closed(self.adapter):
+            raise _LinkDropped("peer closed the connection")
+        payload = (command + self.write_termination).encode("ascii")
+        with self._translate_io(command):
+            self.adapter.write_bytes(payload)
+        if not expect_reply:
+            return ""
+        frame = self._read_frame(command)
+        self.check_reply(command, frame)
+        return self.parse_reply(command, frame)
+
+    def _read_frame(self, command: str) -> str:
+        """Read bytes until ``reply_terminator``; decode; reject garbage."""
+        terminator = self.reply_terminator
+        buffer = bytearray()
+        deadline = time.monotonic() + self.timeout_s
+        while not buffer.endswith(terminator):
+            if time.monotonic() > deadline:
+                raise self._timeout(command, bytes(buffer))
+            try:
+                with self._translate_io(command, partial=buffer):
+                    chunk = self.adapter.read_bytes(1)
+            except InstrumentTimeout:
+                if _peer_closed(self.adapter):
+                    raise _LinkDropped("peer closed the connection while a reply was awaited")
+                raise
+            if not chunk:
+                raise self._timeout(command, bytes(buffer))
+            if chunk[0] not in _ALLOWED_REPLY_BYTES:
+                self._dirty = True
+                raise self.error(command, f"garbled reply (non-ASCII byte 0x{chunk[0]:02x} after "
+                                          f"{bytes(buffer)!r}); input will be flushed")
+            buffer += chunk
+            if len(buffer) > self.max_reply_bytes:
+                self._dirty = True
+                raise self.error(command, f"reply longer than {self.max_reply_bytes} bytes without "
+                                          f"terminator {terminator!r}: {bytes(buffer[:60])!r}...")
+        return buffer.decode("ascii")
+
+    @contextmanager
+    def _translate_io(self, command: str, partial: bytearray | None = None) -> Iterator[None]:
+        """Map transport exceptions to InstrumentTimeout / _LinkDropped."""
+        try:
+            yield
+        except VisaIOError as exc:
+            if exc.error_code == visa_constants.StatusCode.error_timeout:
+                raise self._timeout(command, bytes(partial or b"")) from exc
+            if exc.error_code in _LINK_LOST_CODES:
+                raise _LinkDropped(str(exc)) from exc
+            self._dirty = True
+            raise self.error(command, f"VISA error {exc}") from exc
+        except (ConnectionError, OSError) as exc:
+            raise _LinkDropped(str(exc)) from exc
+
+    def _flush_input(self) -> None:
+        try:
+            self.adapter.flush_read_buffer()
+        except (VisaIOError, OSError, NotImplementedError):
+            log.debug("%s: flush failed", self.name, exc_info=True)
+        self._dirty = False
+
+
+def _peer_closed(adapter: Adapter) -> bool:
+    """True if ``adapter`` is a pyvisa-py TCP socket whose peer has closed the connection.
+
+    pyvisa-py reports a closed peer only as a read timeout, so we peek at the socket ourselves.
+    Any other transport (serial, ProtocolAdapter) returns False.
+    """
+    connection = getattr(adapter, "connection", None)
+    if not isinstance(connection, pyvisa.resources.MessageBasedResource):
+        return False
+    try:
+        session = connection.visalib.sessions[connection.session]  # pyvisa-py internals
+    except Exception:
+        return False
+    sock = getattr(session, "interface", None)
+    if not isinstance(sock, socket.socket):
+        return False
+    try:
+        data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+    return data == b"" and not getattr(session, "_pending_buffer", b"")
+
+
+# ====================================================================== interface adapters
+class ConnectedDevice:
+    """Mixin for the role adapters (``drivers.interfaces``) wrapping one :class:`AsciiInstrument`.
+
+    Use as ``class OpusPumpLaser(ConnectedDevice, PumpLaser)``; set ``instrument_class``. The
+    constructor follows the registry: ``cls(name=role, address=address, clock=clock, **options)``.
+    ``transport`` (an already built pymeasure Adapter, e.g. a ProtocolAdapter) replaces opening
+    ``address`` — used by transcript tests of the adapter layer.
+    Subclasses may override :meth:`_on_connect` (initial handshake) and :meth:`_read_identity`.
+    """
+
+    instrument_class: ClassVar[type[AsciiInstrument]]
+
+    def __init__(self, name: str, address: str, clock: Clock | None = None, *,
+                 timeout_s: float = 1.0, transport: Adapter | None = None,
+                 **instrument_options: Any) -> None:
+        super().__init__(name, address)  # type: ignore[call-arg]  # interfaces.Instrument
+        self.clock: Clock = clock or RealClock()
+        self.timeout_s = float(timeout_s)
+        self._transport = transport
+        self._instrument_options = instrument_options
+        self._instrument: AsciiInstrument | None = None
+        self._identity: str | None = None
+        self._life_lock = threading.RLock()
+
+    # ------------------------------------------------------------------ life cycle
+    def connect(self) -> None:
+        with self._life_lock:
+            if self._instrument is not None:
+                return
+            target: str | Adapter = self._transport if self._transport is not None else self.address
+            instrument = self.instrument_class(target, name=self.name, timeout_s=self.timeout_s,
+                                               **self._instrument_options)
+            try:
+                self._on_connect(instrument)
+            except Exception:
+                instrument.close()
+                raise
+            self._instrument = instrument
+            log.info("%s: connected to %s at %s", self.name, type(self).__name__, self.address)
+
+    def close(self) -> None:
+        with self._life_lock:
+            instrument, self._instrument = self._instrument, None
+            if instrument is not None:
+                instrument.close()
+
+    @property
+    def is_connected(self) -> bool:
+        return self._instrument is not None and self._instrument.is_open
+
+    def identify(self) -> str:
+        if self._identity is None:
+            self._identity = self._read_identity(self.instrument)
+        return self._identity
+
+    def safe_state(self) -> None:
+        """The role's safe state; logs instead of raising if the link is dead or closed."""
+        try:
+            super().safe_state()  # type: ignore[misc]
+        except (InstrumentError, OSError):
+            log.exception("%s: could not reach safe state (link down?)", self.name)
+
+    @property
+    def instrument(self) -> AsciiInstrument:
+        """The connected low-level instrument; InstrumentConnectionError if not connected."""
+        instrument = self._instrument
+        if instrument is None:
+            raise InstrumentConnectionError(self.name, self.address, "<any>",
+                                            "not connected (call connect() first)")
+        return instrument
+
+    # ------------------------------------------------------------------ hooks
+    def _on_connect(self, instrument: AsciiInstrument) -> None:
+        """Initial handshake after the link opens (e.g. ECHO=0). Default: nothing."""
+
+    def _read_identity(self, instrument: AsciiInstrument) -> str:
+        raise NotImplementedError(f"{type(self).__name__} must implement _read_identity")
