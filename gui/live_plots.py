@@ -380,6 +380,6 @@ class LivePlots(QTabWidget):
         if histogram is not None:
             self.histogram.set_histogram(*histogram)
         kelvin = _as_float(data.get("temperature_k"))
-        stamp = _as_float(data.get("timestamp"))
+        stamp = _as_float(_first(data, "timestamp_s", "timestamp"))
         if kelvin is not None and stamp is not None:
             self.temperature.add_run_sample(stamp, kelvin)

@@ -187,7 +187,9 @@ class ParameterForm(QWidget):
         spec = self.specs[name]
         editor = self.editors[name]
         if isinstance(editor, QCheckBox):
-            editor.setChecked(bool(value))
+            # values restored from an INI file arrive as the text "true"/"false"
+            checked = value.strip().lower() in ("1", "true", "yes", "on") if isinstance(value, str) else bool(value)
+            editor.setChecked(checked)
         elif isinstance(editor, QComboBox):
             editor.setCurrentText(str(value))
         else:

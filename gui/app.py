@@ -1,0 +1,83 @@
+"""``avalab gui [--rig sim|FILE]``: the operator application.
+
+Without ``--rig`` it opens on the built-in simulated rig running on wall-clock time, so a new user
+sees every panel working (live readings, a sweep drawing its hysteresis loop) before touching
+hardware.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from PyQt6.QtWidgets import QApplication
+
+log = logging.getLogger(__name__)
+
+
+def default_data_dir() -> Path:
+    """Runs go under ``$AVALAB_HOME/runs`` (``~/avalab/runs`` if unset)."""
+    return Path(os.environ.get("AVALAB_HOME", "~/avalab")).expanduser() / "runs"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="avalab gui", description=__doc__.splitlines()[0])
+    parser.add_argument("--rig", default="sim",
+                        help="'sim' (simulated rig, real-time clock; default) or a rig TOML file")
+    parser.add_argument("--data-dir", type=Path, default=None, help="folder for run files")
+    parser.add_argument("--settings", type=Path, default=None,
+                        help="INI file for window layout and form values (default: per user; "
+                             "also $AVALAB_GUI_SETTINGS)")
+    parser.add_argument("--poll-hz", type=float, default=3.0, help="instrument panel refresh rate")
+    return parser
+
+
+def open_rig(spec: str) -> Any:
+    """The rig named on the command line, connected."""
+    from acquisition.rig import load_rig
+    rig = load_rig("sim", clock="real") if spec == "sim" else load_rig(Path(spec))
+    rig.connect_all()
+    return rig
+
+
+def create_window(rig: Any, settings_path: Path | None = None, data_dir: Path | None = None,
+                  poll_hz: float = 3.0) -> Any:
+    """Engine + main window on an already connected rig (tests and ``main`` share this)."""
+    from acquisition.engine import Engine
+    from acquisition.experiments import EXPERIMENTS
+    from gui.main_window import MainWindow
+    from gui.settings import open_settings
+    engine = Engine(rig)
+    return MainWindow(rig, engine, EXPERIMENTS, open_settings(settings_path),
+                      data_dir or default_data_dir(), poll_hz=poll_hz)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("avalab")
+    try:
+        rig = open_rig(args.rig)
+    except (ValueError, OSError) as exc:
+        log.error("cannot open rig %s: %s", args.rig, exc)
+        return 2
+    window = None
+    try:
+        window = create_window(rig, args.settings, args.data_dir, args.poll_hz)
+        window.show()
+        return int(app.exec())
+    finally:
+        if window is not None:
+            window.shutdown()
+            window.engine.close()
+        else:
+            rig.safe_state_all()
+        rig.close_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
