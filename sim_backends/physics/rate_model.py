@@ -1,0 +1,197 @@
+"""RateModel: the public face of the rate equations of one particle (steady state, sweeps, folds, time domain).
+
+Intensities are local intensities in W/m2 (1 kW/cm2 = 1e7 W/m2), wavelengths in m, temperature in
+K, time in s. Populations are fractions of the dopant ions (sum 1), in ``level_names`` order.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from drivers.validation import check_positive, check_range
+
+from .continuation import SCurve, trace_s_curve
+from .equations import RateEquations, line_cross_section
+from .material import Material
+from .materials import get_material
+from .steady import SteadyStateSolver, relaxation_rates
+from .timedomain import Drive, PiecewiseIntegrator, Trajectory, simulate
+from .waveforms import Waveform
+
+PUMP_WAVELENGTH_M = 1064e-9
+
+
+def check_intensity(field: str, value: float) -> float:
+    return check_range(field, value, 0.0, math.inf, "W/m2")
+
+
+def check_wavelength(field: str, value: float) -> float:
+    return check_range(field, value, 200e-9, 5e-6, "m")
+
+
+class RateModel:
+    """Rate equations of one particle of ``material`` at ``temperature_k``."""
+
+    def __init__(self, material: Material | str, temperature_k: float = 77.0) -> None:
+        self.material = get_material(material) if isinstance(material, str) else material
+        self._set_temperature(temperature_k)
+
+    def _set_temperature(self, temperature_k: float) -> None:
+        self.equations = RateEquations(self.material, check_positive("temperature_k", temperature_k, "K"))
+        self.solver = SteadyStateSolver(self.equations)
+        self._integrator = PiecewiseIntegrator(self.equations)
+        self._s_curve: SCurve | None = None
+
+    @property
+    def temperature_k(self) -> float:
+        return self.equations.temperature_k
+
+    @temperature_k.setter
+    def temperature_k(self, value: float) -> None:
+        if value != self.temperature_k:
+            self._set_temperature(value)
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        return self.equations.level_names
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return tuple(self.material.lines_nm)
+
+    def dark_state(self) -> np.ndarray:
+        """Every ion in the ground manifold: the state of a particle that has never been pumped."""
+        y = np.zeros(self.equations.n_levels)
+        y[0] = 1.0
+        return y
+
+    def matrix(self, pump_w_m2: float, control_w_m2: float = 0.0,
+               control_wavelength_m: float = 808e-9) -> np.ndarray:
+        check_intensity("pump_w_m2", pump_w_m2)
+        check_intensity("control_w_m2", control_w_m2)
+        check_wavelength("control_wavelength_m", control_wavelength_m)
+        return self.equations.linear_matrix(pump_w_m2, control_w_m2, control_wavelength_m, PUMP_WAVELENGTH_M)
+
+    # -- steady state --------------------------------------------------------------------------
+    def steady_state(self, pump_w_m2: float, control_w_m2: float = 0.0, control_wavelength_m: float = 808e-9,
+                     y0: np.ndarray | None = None) -> np.ndarray:
+        """The steady state the particle settles to from ``y0`` (default: dark) under constant drive."""
+        matrix = self.matrix(pump_w_m2, control_w_m2, control_wavelength_m)
+        start = self.dark_state() if y0 is None else self._check_state(y0)
+        return self.solver.solve(matrix, start, context=f"at pump {pump_w_m2 / 1e7:.4g} kW/cm2")
+
+    def sweep(self, pump_w_m2: np.ndarray, y0: np.ndarray | None = None, control_w_m2: float = 0.0,
+              control_wavelength_m: float = 808e-9) -> np.ndarray:
+        """Steady states along ``pump_w_m2`` (n,), each started from the previous one: (n, levels)."""
+        pumps = np.atleast_1d(np.asarray(pump_w_m2, dtype=float))
+        state = self.dark_state() if y0 is None else self._check_state(y0)
+        out = np.empty((len(pumps), self.equations.n_levels))
+        for i, pump in enumerate(pumps):
+            state = self.steady_state(float(pump), control_w_m2, control_wavelength_m, state)
+            out[i] = state
+        return out
+
+    def relaxation_time_s(self, y: np.ndarray, pump_w_m2: float, control_w_m2: float = 0.0,
+                          control_wavelength_m: float = 808e-9) -> float:
+        """Slowest relaxation time of the linearised dynamics around ``y`` (inf if not stable)."""
+        rates = relaxation_rates(self.equations, y, self.matrix(pump_w_m2, control_w_m2, control_wavelength_m),
+                                 self.solver.basis)
+        slowest = np.max(rates.real)
+        return math.inf if slowest >= 0.0 else -1.0 / slowest
+
+    # -- continuation --------------------------------------------------------------------------
+    def s_curve(self, pump_min_w_m2: float = 1e6, pump_max_w_m2: float = 1e9) -> SCurve:
+        """The whole steady-state curve (stable and unstable branches) by pseudo-arclength continuation."""
+        check_positive("pump_min_w_m2", pump_min_w_m2, "W/m2")
+        check_range("pump_max_w_m2", pump_max_w_m2, pump_min_w_m2, math.inf, "W/m2", low_inclusive=False)
+        start = self.steady_state(pump_min_w_m2)
+        return trace_s_curve(self.equations, PUMP_WAVELENGTH_M, start, pump_min_w_m2, pump_max_w_m2)
+
+    def folds(self) -> tuple[float, float]:
+        """(switch_on, switch_off) local intensities in W/m2: the folds of the S-curve.
+
+        (nan, nan) when the curve has no fold (no bistability, e.g. with the ETU channel knocked out).
+        """
+        if self._s_curve is None:
+            self._s_curve = self.s_curve()
+        return self._s_curve.switch_on_w_m2, self._s_curve.switch_off_w_m2
+
+    # -- time domain ---------------------------------------------------------------------------
+    def simulate(self, t: np.ndarray, pump: Waveform | Callable[[float], float] | float,
+                 control: Drive = 0.0, control_wavelength_m: float = 808e-9,
+                 y0: np.ndarray | None = None) -> Trajectory:
+        """Populations at times ``t`` under pump/control waveforms (W/m2) starting from ``y0`` (default dark)."""
+        check_wavelength("control_wavelength_m", control_wavelength_m)
+        start = None if y0 is None else self._check_state(y0)
+        return simulate(self.equations, t, pump, control, control_wavelength_m, start, PUMP_WAVELENGTH_M,
+                        self._integrator)
+
+    # -- outputs -------------------------------------------------------------------------------
+    def emission_rates(self, y: np.ndarray) -> dict[str, float]:
+        """Photons/s emitted per particle into each named line (e.g. "810nm", "880nm")."""
+        y = np.asarray(y, dtype=float)
+        ions = self.material.ions_per_particle
+        rates = {line: 0.0 for line in self.material.lines_nm}
+        for decay in self.material.radiative:
+            population = y[..., self.material.index(decay.upper)]
+            for branch in decay.branches:
+                if branch.line is not None:
+                    rates[branch.line] = rates[branch.line] + decay.rate_s * branch.fraction * population * ions
+        return {k: (float(v) if np.ndim(v) == 0 else v) for k, v in rates.items()}
+
+    def emission_weights(self) -> dict[str, np.ndarray]:
+        """Per line, the vector w with photons/s per particle = w @ y (for fast traces)."""
+        ions = self.material.ions_per_particle
+        weights = {line: np.zeros(self.equations.n_levels) for line in self.material.lines_nm}
+        for decay in self.material.radiative:
+            for branch in decay.branches:
+                if branch.line is not None:
+                    weights[branch.line][self.material.index(decay.upper)] += decay.rate_s * branch.fraction * ions
+        return weights
+
+    def process_rates(self, y: np.ndarray, pump_w_m2: float, control_w_m2: float = 0.0,
+                      control_wavelength_m: float = 808e-9) -> dict[str, float]:
+        """Events per second per particle of every process (absorption, emission, MPR, CR/ETU and reverses)."""
+        check_intensity("pump_w_m2", pump_w_m2)
+        check_intensity("control_w_m2", control_w_m2)
+        check_wavelength("control_wavelength_m", control_wavelength_m)
+        y = self._check_state(y, normalise=False)
+        material, eq = self.material, self.equations
+        ions = material.ions_per_particle
+        g = {m.name: m.degeneracy for m in material.manifolds}
+        out: dict[str, float] = {}
+        for decay in material.radiative:
+            for branch in decay.branches:
+                out[f"radiative {decay.upper}->{branch.lower}"] = (
+                    decay.rate_s * branch.fraction * y[material.index(decay.upper)] * ions)
+        names = self.level_names
+        for u, l, down, up in eq.phonon_rates():
+            out[f"MPR {names[u]}->{names[l]}"] = down * y[u] * ions
+            out[f"thermal {names[l]}->{names[u]}"] = up * y[l] * ions
+        beams = [("pump", pump_w_m2, PUMP_WAVELENGTH_M), ("control", control_w_m2, control_wavelength_m)]
+        for label, intensity, wavelength in beams:
+            photon_energy = 6.62607015e-34 * 299792458.0 / wavelength
+            for line in material.absorption:
+                rate = line_cross_section(line, 0.01 / wavelength) * intensity / photon_energy
+                key = f"{label} absorption {line.lower}->{line.upper} ({line.center_cm:.0f} cm-1)"
+                out[key] = out.get(key, 0.0) + rate * y[material.index(line.lower)] * ions
+                if line.stimulated_emission:
+                    stim = rate * g[line.lower] / g[line.upper]
+                    key = f"{label} stimulated emission {line.upper}->{line.lower} ({line.center_cm:.0f} cm-1)"
+                    out[key] = out.get(key, 0.0) + stim * y[material.index(line.upper)] * ions
+        for process, rate in zip(eq.pairs, eq.pair_rates(y)):
+            out[process.name] = float(rate) * ions
+        return {k: float(v) for k, v in out.items()}
+
+    def _check_state(self, y: np.ndarray, normalise: bool = True) -> np.ndarray:
+        y = np.array(y, dtype=float)
+        n = self.equations.n_levels
+        if y.shape != (n,) or not np.all(np.isfinite(y)) or np.any(y < -1e-9):
+            raise ValueError(f"y0 has shape {y.shape}; allowed: {n} finite non-negative populations "
+                             f"({', '.join(self.level_names)})")
+        total = y.sum()
+        if normalise and not 0.99 < total < 1.01:
+            raise ValueError(f"y0 sums to {total:g}; allowed: populations summing to 1 (fractions of the ions)")
+        return y

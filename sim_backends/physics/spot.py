@@ -1,0 +1,125 @@
+"""The focal spot: the few nanoparticles an APD sees inside the Gaussian pump focus.
+
+Each particle sits at radius r from the beam axis, sees I_peak * exp(-2 r^2 / w^2) times its own
+local-field factor, has its own Nd fraction (hence its own thresholds) and its own volume and
+collection weight, and keeps its own state: the spot's history is the particles' histories.
+Particles are drawn from a random generator seeded by (seed, position), so a spot is reproducible
+and neighbouring spots differ.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from drivers.validation import check_int_range, check_positive, check_range
+
+from .drive import Drive, SpotEmission
+from .material import Material
+from .materials import get_material
+from .particle import Particle
+
+log = logging.getLogger(__name__)
+
+# Spread of the particle properties at heterogeneity = 1 (chosen, see docs/physics_model.md):
+LOCAL_FIELD_SIGMA = 0.15        # lognormal sigma of the local-field intensity factor (film roughness, neighbours)
+DOPANT_FRACTION_SD = 0.01       # absolute spread of the Nd fraction around the nominal (16-20 % band)
+VOLUME_SIGMA = 0.3              # lognormal sigma of the particle volume (size dispersion of the synthesis)
+FIELD_OF_VIEW_RADII = 1.2       # particles are scattered over a disk of this many beam radii
+
+
+@dataclass(frozen=True)
+class ParticleSpec:
+    radius_m: float
+    local_field: float
+    dopant_fraction: float
+    volume_factor: float
+    intensity_factor: float     # exp(-2 r^2 / w^2) * local_field
+    collection_weight: float    # confocal detection profile * volume
+
+
+def _seed_sequence(seed: int, position_m: tuple[float, float]) -> np.random.SeedSequence:
+    key = f"{seed}:{round(position_m[0] * 1e9)}:{round(position_m[1] * 1e9)}".encode()
+    return np.random.SeedSequence(int.from_bytes(hashlib.sha256(key).digest()[:16], "little"))
+
+
+def draw_particles(n: int, heterogeneity: float, beam_radius_m: float, nominal_fraction: float,
+                   seed: int, position_m: tuple[float, float]) -> list[ParticleSpec]:
+    rng = np.random.default_rng(_seed_sequence(seed, position_m))
+    out = []
+    for _ in range(n):
+        radius = FIELD_OF_VIEW_RADII * beam_radius_m * math.sqrt(rng.uniform())  # uniform over the disk
+        local_field = math.exp(heterogeneity * LOCAL_FIELD_SIGMA * rng.standard_normal())
+        fraction = float(np.clip(nominal_fraction + heterogeneity * DOPANT_FRACTION_SD * rng.standard_normal(),
+                                 0.5 * nominal_fraction, min(1.0, 1.5 * nominal_fraction)))
+        volume = math.exp(heterogeneity * VOLUME_SIGMA * rng.standard_normal())
+        profile = math.exp(-2.0 * radius**2 / beam_radius_m**2)
+        out.append(ParticleSpec(radius, local_field, fraction, volume, profile * local_field, profile * volume))
+    return out
+
+
+class FocalSpot:
+    """Particles in one focal spot; ``advance`` moves them all forward in time under a Drive."""
+
+    def __init__(self, material: str = "Nd:KPb2Cl5", temperature_k: float = 77.0, beam_radius_m: float = 0.63e-6,
+                 n_particles: int = 10, heterogeneity: float = 1.0, seed: int = 0,
+                 position_m: tuple[float, float] = (0.0, 0.0), dopant_fraction: float | None = None,
+                 knockouts: tuple[str, ...] = ()) -> None:
+        base = get_material(material, dopant_fraction=dopant_fraction, knockouts=knockouts)
+        check_positive("temperature_k", temperature_k, "K")
+        check_range("beam_radius_m", beam_radius_m, 1e-8, 1e-3, "m")
+        check_int_range("n_particles", n_particles, 1, 1000)
+        check_range("heterogeneity", heterogeneity, 0.0, 5.0)
+        check_int_range("seed", seed, 0, 2**63 - 1)
+        if len(position_m) != 2 or not all(math.isfinite(float(p)) for p in position_m):
+            raise ValueError(f"position_m={position_m!r} is not allowed; allowed values: (x, y) finite, in m")
+        self.material_name = material
+        self.beam_radius_m = beam_radius_m
+        self.seed, self.position_m = seed, (float(position_m[0]), float(position_m[1]))
+        self.specs = draw_particles(n_particles, heterogeneity, beam_radius_m, base.dopant_fraction, seed,
+                                    self.position_m)
+        self.particles = [Particle(_with_fraction(base, spec.dopant_fraction), temperature_k)
+                          for spec in self.specs]
+        self.time_s = 0.0
+
+    @property
+    def n_particles(self) -> int:
+        return len(self.particles)
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return self.particles[0].model.lines
+
+    def reset(self) -> None:
+        """All particles back to the dark (never pumped) state; the spot clock restarts at 0."""
+        for particle in self.particles:
+            particle.reset()
+        self.time_s = 0.0
+
+    def advance(self, duration_s: float, drive: Drive, trace_resolution_s: float | None = None) -> SpotEmission:
+        check_range("duration_s", duration_s, 0.0, 1e6, "s", low_inclusive=False)
+        if trace_resolution_s is not None:
+            check_range("trace_resolution_s", trace_resolution_s, 1e-9, duration_s, "s")
+        n_samples = None if trace_resolution_s is None else max(1, round(duration_s / trace_resolution_s))
+        mean = {line: 0.0 for line in self.lines}
+        trace = None if n_samples is None else {line: np.zeros(n_samples) for line in self.lines}
+        bright = 0
+        for spec, particle in zip(self.specs, self.particles):
+            result = particle.advance(self.time_s, duration_s, drive, spec.intensity_factor, n_samples)
+            for line in self.lines:
+                mean[line] += spec.collection_weight * result.mean_rate[line]
+                if trace is not None and result.trace is not None:
+                    trace[line] += spec.collection_weight * result.trace[line]
+            bright += int(particle.is_bright)
+        times = None
+        if n_samples is not None:
+            times = self.time_s + duration_s * np.arange(1, n_samples + 1) / n_samples
+        self.time_s += duration_s
+        return SpotEmission(duration_s, mean, bright / self.n_particles, times, trace)
+
+
+def _with_fraction(material: Material, fraction: float) -> Material:
+    return get_material(material.name, dopant_fraction=fraction, knockouts=material.knocked_out)
