@@ -1,0 +1,259 @@
+"""Thorlabs APT/Kinesis rotation stages: K10CR1 and PRM1Z8 on a KDC101 (instruments.md s.2).
+
+Registered in ``drivers.registry`` as ``k10cr1`` and ``kdc101_prm1z8``; constructed as
+``cls(name=role, address=address, clock=clock, **options)`` with options ``min_deg``/``max_deg``
+(soft limits, e.g. for an ND wheel; both within -360..360), ``timeout_s`` (per reply),
+``home_timeout_s`` and ``channel``.
+
+Motion: ``move_to``/``move_by``/``home`` send MOT_MOVE_ABSOLUTE / MOT_MOVE_RELATIVE /
+MOT_MOVE_HOME and, with ``wait``, return on MOT_MOVE_COMPLETED / MOT_MOVE_HOMED. The move timeout
+is derived from the distance and the velocity profile read at connect (MOT_GET_VELPARAMS): twice
+the trapezoidal-profile time plus 2 s. If the completion frame is lost (dropped link), a status-bit
+poll after 1 s without news ends the wait once the motion bits are clear. A MOT_MOVE_STOPPED
+during the wait (someone called ``stop``) raises InstrumentError. ``last_motion_event`` keeps the
+message that ended the last wait (None when it ended by status poll).
+
+UNVERIFIED (kept visible on purpose):
+
+- the 14-byte MOT_MOVE_COMPLETED status block layout on the K10CR1 (only channel, position and
+  status bits are used, which both candidate layouts share);
+- the model string in HW_GET_INFO: taken to be "K10CR1" for the K10CR1 and "KDC101" for the
+  K-Cube; a mismatch fails ``connect`` (scales differ ~70x, so a wrong class would move wildly);
+  pass ``check_model=False`` to accept any;
+- whether the KDC101 needs MOT_ACK_DCSTATUSUPDATE keep-alives when update messages were never
+  started: the PRM1Z8 driver sends one every 0.9 s while waiting for motion, which is harmless;
+- whether MOT_MOVE_STOP is answered with MOT_MOVE_STOPPED when the stage is idle: ``stop`` does
+  not wait for it.
+"""
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+from drivers.clock import Clock
+from drivers.errors import InstrumentConnectionError, InstrumentError
+from drivers.interfaces import RotationStage
+from drivers.thorlabs_apt.protocol import (USB_DEVICE, ChannelState, HwDisconnect, HwGetInfo,
+                                           HwReqInfo, Message, MessageId, ModSetChanEnableState,
+                                           MotAckDcStatusUpdate, MotGetPosCounter,
+                                           MotGetStatusBits, MotGetVelParams, MotMoveAbsolute,
+                                           MotMoveCompleted, MotMoveHome, MotMoveHomed,
+                                           MotMoveRelative, MotMoveStop, MotMoveStopped,
+                                           MotReqPosCounter, MotReqStatusBits, MotReqVelParams,
+                                           StatusBits, StopMode)
+from drivers.thorlabs_apt.scaling import K10CR1_SCALING, PRM1Z8_SCALING, StageScaling
+from drivers.thorlabs_apt.transport import AptTransport, SerialFactory
+from drivers.validation import check_int_range, check_positive, check_range
+
+log = logging.getLogger(__name__)
+
+#: absolute angles any APT rotation stage accepts here (options may narrow it)
+ANGLE_LIMIT_DEG = 360.0
+#: largest single relative move
+MAX_STEP_DEG = 360.0
+_MOVE_TIMEOUT_FACTOR = 2.0
+_MOVE_TIMEOUT_BASE_S = 2.0
+_HOME_DISTANCE_DEG = 360.0  # worst case: homing may search a full turn for the index
+
+
+class AptRotationStage(RotationStage):
+    """A single-channel APT rotation stage behind a stand-alone USB controller (address 0x50)."""
+
+    #: model name the controller reports in HW_GET_INFO
+    REPORTED_MODEL: ClassVar[str]
+    SCALING: ClassVar[StageScaling]
+    #: send MOT_ACK_DCSTATUSUPDATE while waiting for motion (DC servo K-Cubes)
+    SENDS_KEEPALIVE: ClassVar[bool] = False
+
+    def __init__(self, name: str, address: str, clock: Clock, *,
+                 min_deg: float = -ANGLE_LIMIT_DEG, max_deg: float = ANGLE_LIMIT_DEG,
+                 timeout_s: float = 1.0, home_timeout_s: float | None = None, channel: int = 1,
+                 check_model: bool = True, serial_factory: SerialFactory | None = None) -> None:
+        super().__init__(name, address)
+        self.min_deg = check_range(f"{name}.min_deg", min_deg, -ANGLE_LIMIT_DEG, ANGLE_LIMIT_DEG, "deg")
+        self.max_deg = check_range(f"{name}.max_deg", max_deg, -ANGLE_LIMIT_DEG, ANGLE_LIMIT_DEG, "deg")
+        if self.min_deg >= self.max_deg:
+            raise ValueError(f"{name}.min_deg={self.min_deg:g} deg must be below "
+                             f"{name}.max_deg={self.max_deg:g} deg")
+        self.timeout_s = check_positive(f"{name}.timeout_s", timeout_s, "s")
+        self.home_timeout_s = (None if home_timeout_s is None
+                               else check_positive(f"{name}.home_timeout_s", home_timeout_s, "s"))
+        self.channel = check_int_range(f"{name}.channel", channel, 1, 4)
+        self.clock = clock
+        self.check_model = check_model
+        self.destination = USB_DEVICE
+        self.transport = AptTransport(name, address, timeout_s=self.timeout_s,
+                                      serial_factory=serial_factory)
+        self.info: HwGetInfo | None = None
+        self.max_velocity_deg_s = 1.0
+        self.acceleration_deg_s2 = 1.0
+        self.last_motion_event: Message | None = None
+
+    # ----------------------------------------------------------------- life cycle
+    @property
+    def is_connected(self) -> bool:
+        return self.transport.is_open and self.info is not None
+
+    def connect(self) -> None:
+        """Open the port, read HW_GET_INFO, enable the channel, read the velocity profile."""
+        with self.transport.lock:
+            if self.is_connected:
+                return
+            self.transport.open()
+            try:
+                self._handshake()
+            except BaseException:
+                self.info = None
+                self.transport.close()
+                raise
+
+    def _handshake(self) -> None:
+        info = self.transport.request(HwReqInfo(dest=self.destination), HwGetInfo)
+        if self.check_model and info.model != self.REPORTED_MODEL:
+            raise InstrumentError(self.name, self.address, "HW_REQ_INFO",
+                                  f"device reports model {info.model!r}, expected "
+                                  f"{self.REPORTED_MODEL!r} for {type(self).__name__}")
+        self.transport.send(ModSetChanEnableState(self.channel, ChannelState.ENABLED,
+                                                  dest=self.destination))
+        velocity = self.transport.request(MotReqVelParams(self.channel, dest=self.destination),
+                                          MotGetVelParams, predicate=self._same_channel)
+        # a zero profile would make every move timeout infinite or zero; keep a sane floor
+        self.max_velocity_deg_s = max(self.SCALING.velocity_from_device(velocity.max_velocity), 0.1)
+        self.acceleration_deg_s2 = max(self.SCALING.accel_from_device(velocity.acceleration), 0.1)
+        self.info = info
+        log.info("%s: connected to %s (%.3g deg/s, %.3g deg/s^2)", self.name, self.identify(),
+                 self.max_velocity_deg_s, self.acceleration_deg_s2)
+
+    def close(self) -> None:
+        with self.transport.lock:
+            if self.transport.is_open:
+                try:
+                    self.transport.send(HwDisconnect(dest=self.destination))
+                except InstrumentError as exc:
+                    log.debug("%s: HW_DISCONNECT not delivered: %s", self.name, exc)
+            self.info = None
+            self.transport.close()
+
+    def identify(self) -> str:
+        info = self._require_info("identify")
+        return (f"Thorlabs {info.model} serial {info.serial_number} firmware "
+                f"{info.firmware_version} hw {info.hw_version}")
+
+    def safe_state(self) -> None:
+        """Stop motion; never raises (a dead link is logged)."""
+        if not self.is_connected:
+            log.info("%s: safe_state: not connected, nothing to stop", self.name)
+            return
+        try:
+            self.stop()
+        except InstrumentError as exc:
+            log.error("%s: safe_state could not stop the stage: %s", self.name, exc)
+
+    # ----------------------------------------------------------------- motion
+    def move_to(self, angle_deg: float, wait: bool = True) -> None:
+        angle = check_range(f"{self.name}.angle_deg", angle_deg, self.min_deg, self.max_deg, "deg")
+        self._require_info("MOT_MOVE_ABSOLUTE")
+        target = self.SCALING.deg_to_counts(angle)
+        with self.transport.lock:
+            distance = abs(angle - self.get_position()) if wait else 0.0
+            mark = self.transport.send(MotMoveAbsolute(self.channel, target, dest=self.destination))
+        if wait:
+            self._wait_motion(mark, MotMoveCompleted, self._move_timeout(distance),
+                              "MOT_MOVE_ABSOLUTE", f"MOT_MOVE_COMPLETED at {angle:g} deg")
+
+    def move_by(self, delta_deg: float, wait: bool = True) -> None:
+        delta = check_range(f"{self.name}.delta_deg", delta_deg, -MAX_STEP_DEG, MAX_STEP_DEG, "deg")
+        self._require_info("MOT_MOVE_RELATIVE")
+        with self.transport.lock:
+            start = self.get_position()
+            check_range(f"{self.name}.angle_deg (position {start:g} + delta {delta:g})",
+                        start + delta, self.min_deg, self.max_deg, "deg")
+            mark = self.transport.send(MotMoveRelative(self.channel,
+                                                       self.SCALING.deg_to_counts(delta),
+                                                       dest=self.destination))
+        if wait:
+            self._wait_motion(mark, MotMoveCompleted, self._move_timeout(abs(delta)),
+                              "MOT_MOVE_RELATIVE", f"MOT_MOVE_COMPLETED after {delta:g} deg")
+
+    def home(self, wait: bool = True) -> None:
+        self._require_info("MOT_MOVE_HOME")
+        mark = self.transport.send(MotMoveHome(self.channel, dest=self.destination))
+        if wait:
+            timeout = self.home_timeout_s or self._move_timeout(_HOME_DISTANCE_DEG)
+            self._wait_motion(mark, MotMoveHomed, timeout, "MOT_MOVE_HOME", "MOT_MOVE_HOMED")
+
+    def stop(self, immediate: bool = False) -> None:
+        """Send MOT_MOVE_STOP (profiled deceleration unless ``immediate``); does not wait."""
+        self._require_info("MOT_MOVE_STOP")
+        mode = StopMode.IMMEDIATE if immediate else StopMode.PROFILED
+        self.transport.send(MotMoveStop(self.channel, mode, dest=self.destination))
+
+    # ----------------------------------------------------------------- state
+    def get_position(self) -> float:
+        self._require_info("MOT_REQ_POSCOUNTER")
+        reply = self.transport.request(MotReqPosCounter(self.channel, dest=self.destination),
+                                       MotGetPosCounter, predicate=self._same_channel)
+        return self.SCALING.counts_to_deg(reply.position)
+
+    def get_status(self) -> StatusBits:
+        self._require_info("MOT_REQ_STATUSBITS")
+        reply = self.transport.request(MotReqStatusBits(self.channel, dest=self.destination),
+                                       MotGetStatusBits, predicate=self._same_channel)
+        return reply.status
+
+    def is_moving(self) -> bool:
+        return self.get_status().in_motion
+
+    # ----------------------------------------------------------------- internals
+    def _same_channel(self, message: Message) -> bool:
+        return getattr(message, "channel", self.channel) == self.channel
+
+    def _require_info(self, command: str) -> HwGetInfo:
+        if self.info is None:
+            raise InstrumentConnectionError(self.name, self.address, command,
+                                            "not connected (call connect() first)")
+        return self.info
+
+    def _move_timeout(self, distance_deg: float) -> float:
+        """Twice a trapezoidal profile's duration over ``distance_deg``, plus a fixed margin."""
+        ramp_s = self.max_velocity_deg_s / self.acceleration_deg_s2
+        profile_s = distance_deg / self.max_velocity_deg_s + ramp_s
+        return _MOVE_TIMEOUT_FACTOR * profile_s + _MOVE_TIMEOUT_BASE_S + self.timeout_s
+
+    def _wait_motion(self, mark: int, done_type: type[Message], timeout_s: float, command: str,
+                     expected: str) -> None:
+        def ends_motion(message: Message) -> bool:
+            return isinstance(message, (done_type, MotMoveStopped)) and self._same_channel(message)
+
+        keepalive = MotAckDcStatusUpdate(dest=self.destination) if self.SENDS_KEEPALIVE else None
+        event = self.transport.wait_for(
+            ends_motion, mark, timeout_s, command, expected=expected,
+            error_for=(int(MessageId.MOT_MOVE_ABSOLUTE), int(MessageId.MOT_MOVE_RELATIVE),
+                       int(MessageId.MOT_MOVE_HOME)),
+            keepalive=keepalive, poll=lambda: not self.is_moving())
+        self.last_motion_event = event
+        if isinstance(event, MotMoveStopped):
+            raise InstrumentError(self.name, self.address, command,
+                                  f"motion stopped at {self.SCALING.counts_to_deg(event.position):g}"
+                                  f" deg before {expected}")
+        status = getattr(event, "status", StatusBits(0))
+        if status & StatusBits.MOTION_ERROR:
+            raise InstrumentError(self.name, self.address, command,
+                                  f"controller reports a motion error (status {status!r})")
+
+
+class K10CR1Stage(AptRotationStage):
+    """Thorlabs K10CR1 stepper rotation mount (integrated controller)."""
+
+    model = "Thorlabs K10CR1"
+    REPORTED_MODEL = "K10CR1"
+    SCALING = K10CR1_SCALING
+
+
+class PRM1Z8Stage(AptRotationStage):
+    """Thorlabs PRM1Z8 rotation stage driven by a KDC101 K-Cube DC servo controller."""
+
+    model = "Thorlabs KDC101 + PRM1Z8"
+    REPORTED_MODEL = "KDC101"
+    SCALING = PRM1Z8_SCALING
+    SENDS_KEEPALIVE = True
