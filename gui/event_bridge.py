@@ -20,9 +20,9 @@ log = logging.getLogger(__name__)
 
 
 class EngineEventBridge(QObject):
-    """Subscribe to an engine; re-emit its events, in order, as ``event`` on the GUI thread."""
+    """Subscribe to an engine; re-emit its events, in order, as ``received`` on the GUI thread."""
 
-    event = pyqtSignal(object)
+    received = pyqtSignal(object)
     _wake = pyqtSignal()
 
     def __init__(self, engine: Any, parent: QObject | None = None) -> None:
@@ -49,7 +49,7 @@ class EngineEventBridge(QObject):
             batch = list(self._pending)
             self._pending.clear()
         for event in batch:
-            self.event.emit(event)
+            self.received.emit(event)
 
     def close(self) -> None:
         if self._unsubscribe is not None:

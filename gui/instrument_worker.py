@@ -69,7 +69,7 @@ class InstrumentWorker(QObject):
 
     def __init__(self, instruments: dict[str, itf.Instrument], poll_hz: float = POLL_HZ) -> None:
         super().__init__()
-        self.instruments = dict(instruments)
+        self.instruments = {role: ins for role, ins in instruments.items() if ins is not None}
         self.poll_interval_ms = int(1000 / poll_hz)
         #: counting occupies the APD counter for a dwell: only allowed while no run needs it
         self.counting_allowed = threading.Event()
@@ -126,26 +126,26 @@ class InstrumentThread(QObject):
     def __init__(self, instruments: dict[str, itf.Instrument], poll_hz: float = POLL_HZ,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.thread = QThread()
-        self.thread.setObjectName("instrument-poller")
+        self.qthread = QThread()
+        self.qthread.setObjectName("instrument-poller")
         self.worker = InstrumentWorker(instruments, poll_hz)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.start)
+        self.worker.moveToThread(self.qthread)
+        self.qthread.started.connect(self.worker.start)
         self.execute_requested.connect(self.worker.execute)
-        self.thread.finished.connect(self.worker.deleteLater)
+        self.qthread.finished.connect(self.worker.deleteLater)
 
     def start(self) -> None:
-        self.thread.start()
+        self.qthread.start()
 
     def submit(self, role: str, description: str, action: Callable[[], Any]) -> None:
         """Run ``action`` on the worker thread; the result arrives as ``worker.command_finished``."""
         self.execute_requested.emit(role, description, action)
 
     def shutdown(self, timeout_ms: int = 3000) -> None:
-        if not self.thread.isRunning():
+        if not self.qthread.isRunning():
             return
         # a timer must be stopped from its own thread: block until the worker has done it
         QMetaObject.invokeMethod(self.worker, "stop", Qt.ConnectionType.BlockingQueuedConnection)
-        self.thread.quit()
-        if not self.thread.wait(timeout_ms):
+        self.qthread.quit()
+        if not self.qthread.wait(timeout_ms):
             log.error("instrument poller did not stop within %d ms", timeout_ms)

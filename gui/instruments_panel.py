@@ -246,12 +246,12 @@ class InstrumentsPanel(QWidget):
         self.interlock_status.setStyleSheet(OK_STYLE)
         self._describe_limits()
 
-        self.thread = InstrumentThread(rig.instruments, poll_hz, self)
+        self.poller = InstrumentThread(rig.instruments, poll_hz, self)
         self.boxes: dict[str, RoleBox] = {
-            role: RoleBox(role, instrument, self.thread.submit)
+            role: RoleBox(role, instrument, self.poller.submit)
             for role, instrument in rig.instruments.items() if instrument is not None}
-        self.thread.worker.readings.connect(self._on_readings, Qt.ConnectionType.QueuedConnection)
-        self.thread.worker.command_finished.connect(self._on_command_finished,
+        self.poller.worker.readings.connect(self._on_readings, Qt.ConnectionType.QueuedConnection)
+        self.poller.worker.command_finished.connect(self._on_command_finished,
                                                     Qt.ConnectionType.QueuedConnection)
         body = QWidget()
         body_layout = QVBoxLayout(body)
@@ -273,10 +273,10 @@ class InstrumentsPanel(QWidget):
         self.readings_received = 0
 
     def start(self) -> None:
-        self.thread.start()
+        self.poller.start()
 
     def shutdown(self) -> None:
-        self.thread.shutdown()
+        self.poller.shutdown()
 
     def _describe_limits(self) -> None:
         try:
@@ -316,9 +316,9 @@ class InstrumentsPanel(QWidget):
         for box in self.boxes.values():
             box.set_controls_enabled(not active)
         if active:
-            self.thread.worker.counting_allowed.clear()
+            self.poller.worker.counting_allowed.clear()
         else:
-            self.thread.worker.counting_allowed.set()
+            self.poller.worker.counting_allowed.set()
 
     def show_interlock(self, interlock: str, detail: str) -> None:
         self.interlock_status.setText(f"TRIPPED: {interlock}: {detail}")

@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
         self.menuBar().addMenu("&Run").addAction(stop_action)
 
         self.bridge = EngineEventBridge(engine, self)
-        self.bridge.event.connect(self.on_event)
+        self.bridge.received.connect(self.on_event)
         self._restore_layout()
         self._restore_forms()
         self.instruments_panel.start()

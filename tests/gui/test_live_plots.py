@@ -1,0 +1,132 @@
+"""Live plots fed with engine events: branches, colours, thresholds, traces, histograms."""
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+from acquisition.events import PointTaken, RunFinished, RunStarted, RunStatus
+from gui.event_bridge import EngineEventBridge
+from gui.live_plots import DOWN_COLOR, UP_COLOR, LivePlots
+
+
+def _sweep_events(run_id: str, n: int) -> list[PointTaken]:
+    """A bistable loop: dark (~100 cps) below the jump, bright (~1e6 cps) above it."""
+    densities = np.linspace(1e7, 1e8, n)  # 1 .. 10 kW/cm2
+    events = []
+    for i, d in enumerate(densities):
+        events.append(PointTaken(run_id, "sweep", i, {"density_w_m2": d, "rate_cps": 1e6 if d > 6.7e7 else 100.0,
+                                                      "direction": "up", "temperature_k": 77.0,
+                                                      "timestamp_s": float(i)}))
+    for j, d in enumerate(densities[::-1]):
+        events.append(PointTaken(run_id, "sweep", n + j, {"density_w_m2": d, "rate_cps": 1e6 if d > 4.2e7 else 100.0,
+                                                          "direction": "down", "temperature_k": 77.1,
+                                                          "timestamp_s": float(n + j)}))
+    return events
+
+
+def test_sweep_points_split_into_red_up_and_blue_down_on_log_axes(qtbot) -> None:
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.handle_event(RunStarted("r1", "sweep", {}, None, 0.0))
+    for event in _sweep_events("r1", 20):
+        plots.handle_event(event)
+    plots.refresh()
+    hyst = plots.hysteresis
+    x_up, y_up = hyst.up_curve.getData()
+    x_down, _ = hyst.down_curve.getData()
+    assert len(x_up) == 20 and len(x_down) == 20
+    assert hyst.getPlotItem().ctrl.logXCheck.isChecked() and hyst.getPlotItem().ctrl.logYCheck.isChecked()
+    # getData returns the displayed (log10) values in log mode
+    assert math.isclose(x_up[0], 0.0) and math.isclose(x_up[-1], 1.0)
+    assert math.isclose(y_up[-1], 6.0)
+    assert hyst.up_curve.opts["symbolBrush"] == UP_COLOR
+    assert hyst.down_curve.opts["symbolBrush"] == DOWN_COLOR
+    assert len(plots.temperature.run.x) == 40
+
+
+def test_thresholds_from_the_run_summary_are_drawn(qtbot) -> None:
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.handle_event(RunStarted("r1", "sweep", {}, None, 0.0))
+    plots.handle_event(RunFinished("r1", RunStatus.COMPLETE, summary={"switch_on_kw_cm2": 6.7,
+                                                                       "switch_off_kw_cm2": 4.2}))
+    lines = plots.hysteresis.threshold_lines
+    assert set(lines) == {"switch-on", "switch-off"}
+    assert math.isclose(lines["switch-on"].value(), math.log10(6.7))
+    assert math.isclose(lines["switch-off"].value(), math.log10(4.2))
+    plots.handle_event(RunStarted("r2", "sweep", {}, None, 0.0))
+    assert plots.hysteresis.threshold_lines == {}
+
+
+def test_zero_rate_points_are_not_sent_to_log_axes(qtbot) -> None:
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.handle_event(PointTaken("r", "sweep", 0, {"density_w_m2": 1e7, "rate_cps": 0.0, "direction": "up"}))
+    plots.handle_event(PointTaken("r", "sweep", 1, {"density_w_m2": 2e7, "rate_cps": 50.0, "direction": "up"}))
+    plots.refresh()
+    x, _ = plots.hysteresis.up_curve.getData()
+    assert plots.hysteresis.point_count == 2 and len(x) == 1
+
+
+def test_switching_trace_shades_the_control_pulse(qtbot) -> None:
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    t = np.arange(0, 5, 0.01)
+    rate = np.where(t > 2.0, 1e6, 100.0)
+    plots.handle_event(RunStarted("s", "switch", {}, None, 0.0))
+    plots.handle_event(PointTaken("s", "trace", 0, {"t_s": t, "rate_cps": rate, "pulse_start_s": 1.0,
+                                                    "pulse_end_s": 2.0}))
+    plots.refresh()
+    assert plots.currentWidget() is plots.trace
+    assert plots.trace.sample_count == len(t)
+    assert plots.trace.pulse_region.isVisible() and plots.trace.pulse_s == (1.0, 2.0)
+    assert plots.trace.pulse_region.getRegion() == (1.0, 2.0)
+
+
+def test_histogram_shows_counts_per_bin(qtbot) -> None:
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    bins = np.arange(100) * 1e-5
+    counts = np.floor(1000 * np.exp(-bins / 2.3e-4))
+    plots.handle_event(PointTaken("l", "histogram", 0, {"bin_times_s": bins, "counts": counts}))
+    plots.refresh()
+    x, _ = plots.histogram.curve.getData()
+    assert plots.histogram.total_counts == int(counts.sum())
+    assert len(x) == 101  # step mode: bin edges
+
+
+class _ThreadedSource:
+    """Engine-like publisher: subscribers are called on a worker thread, as the engine does."""
+
+    def __init__(self) -> None:
+        self.subscribers: list = []
+
+    def subscribe(self, callback):
+        self.subscribers.append(callback)
+        return lambda: self.subscribers.remove(callback)
+
+    def publish_from_thread(self, events) -> threading.Thread:
+        def run() -> None:
+            for event in events:
+                for callback in list(self.subscribers):
+                    callback(event)
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+
+def test_bridge_delivers_worker_thread_events_in_order_on_the_gui_thread(qtbot) -> None:
+    source = _ThreadedSource()
+    bridge = EngineEventBridge(source)
+    received: list[tuple[int, bool]] = []
+    gui_thread = threading.current_thread()
+    bridge.received.connect(lambda e: received.append((e.index, threading.current_thread() is gui_thread)))
+    events = [PointTaken("r", "sweep", i, {"rate_cps": 1.0}) for i in range(5000)]
+    source.publish_from_thread(events).join()
+    qtbot.waitUntil(lambda: len(received) == 5000, timeout=5000)
+    assert [i for i, _ in received] == list(range(5000))
+    assert all(on_gui for _, on_gui in received)
+    bridge.close()
+    assert source.subscribers == []

@@ -1,0 +1,93 @@
+"""Runs browser on a run file written by the real storage writer: metadata, re-plot, CSV, PNG."""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PyQt6.QtGui import QImage
+
+from acquisition.events import PointTaken, RunFinished, RunStarted, RunStatus
+from acquisition.storage import RunWriter
+from gui.runs_browser import RunsBrowser, sweep_branches
+
+
+def _write_run(path: Path) -> None:
+    writer = RunWriter(path, {"name": "test rig"}, {"pump": "simulated pump"}, "avalab test")
+    writer.handle(RunStarted("run-1", "sweep", {"points": 12}, str(path), 1.7e9))
+    densities = np.linspace(1e7, 1e8, 12)
+    index = 0
+    for direction, grid, threshold in (("up", densities, 6.7e7), ("down", densities[::-1], 4.2e7)):
+        for d in grid:
+            writer.handle(PointTaken("run-1", "sweep", index, {
+                "density_w_m2": float(d), "rate_cps": 2e5 if d > threshold else 90.0,
+                "direction": direction, "temperature_k": 77.0}))
+            index += 1
+    t = np.linspace(0, 3, 300)
+    writer.handle(PointTaken("run-1", "trace", 0, {"t_s": t, "rate_cps": np.where(t > 1.5, 2e5, 90.0),
+                                                   "pulse_start_s": 1.0, "pulse_end_s": 1.5}))
+    writer.handle(RunFinished("run-1", RunStatus.COMPLETE, summary={"switch_on_kw_cm2": 7.0,
+                                                                   "switch_off_kw_cm2": 4.4}))
+    writer.close()
+
+
+@pytest.fixture
+def browser(qtbot, tmp_path: Path) -> RunsBrowser:
+    _write_run(tmp_path / "runs" / "run1.h5")
+    widget = RunsBrowser(tmp_path / "runs")
+    qtbot.addWidget(widget)
+    widget.resize(1000, 700)
+    return widget
+
+
+def test_lists_and_opens_runs_with_metadata(browser: RunsBrowser) -> None:
+    assert browser.files.count() == 1
+    assert browser.open(browser.data_dir / "run1.h5")
+    top = {browser.metadata.topLevelItem(i).text(0): browser.metadata.topLevelItem(i)
+           for i in range(browser.metadata.topLevelItemCount())}
+    assert top["experiment"].text(1) == "sweep"
+    assert top["status"].text(1).startswith("complete")
+    assert "test rig" in [top["rig_config"].child(i).text(1) for i in range(top["rig_config"].childCount())]
+
+
+def test_replots_both_branches_and_stored_thresholds(browser: RunsBrowser) -> None:
+    browser.open(browser.data_dir / "run1.h5")
+    up_x, _ = browser.hysteresis.up_curve.getData()
+    down_x, _ = browser.hysteresis.down_curve.getData()
+    assert len(up_x) == 12 and len(down_x) == 12
+    assert math.isclose(browser.hysteresis.thresholds_kw_cm2["switch-on"], 7.0)
+    assert browser.trace.pulse_s == (1.0, 1.5)
+
+
+def test_sweep_branches_split_by_direction(browser: RunsBrowser) -> None:
+    browser.open(browser.data_dir / "run1.h5")
+    d_up, r_up, d_down, r_down = sweep_branches(browser.run.streams["sweep"])
+    assert len(d_up) == len(d_down) == 12
+    assert d_up[0] < d_up[-1] and d_down[0] > d_down[-1]
+
+
+def test_exports_csv_and_png(browser: RunsBrowser, tmp_path: Path) -> None:
+    browser.open(browser.data_dir / "run1.h5")
+    written = browser.export_csv(tmp_path / "export")
+    names = sorted(p.name for p in written)
+    assert names == ["run1_sweep.csv", "run1_trace.csv", "run1_trace_arrays.csv"]
+    with (tmp_path / "export" / "run1_sweep.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 24 and rows[0]["direction"] == "up"
+    assert math.isclose(float(rows[0]["density_w_m2"]), 1e7)
+    with (tmp_path / "export" / "run1_trace_arrays.csv").open() as handle:
+        samples = list(csv.DictReader(handle))
+    assert len(samples) == 300 and {"t_s", "rate_cps"} <= set(samples[0])
+    browser.plots.setCurrentWidget(browser.hysteresis)
+    png = browser.export_png(tmp_path / "export" / "run1.png")
+    image = QImage(str(png))
+    assert image.width() > 100 and image.height() > 100
+
+
+def test_unreadable_file_is_reported_not_raised(browser: RunsBrowser, tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.h5"
+    bogus.write_bytes(b"not hdf5")
+    assert not browser.open(bogus)
+    assert "cannot open bogus.h5" in browser.status.text()
