@@ -193,18 +193,40 @@ class AsciiInstrument(Instrument):
             self.check_reply("<read>", frame)
             return self.parse_reply("<read>", frame)
 
-    def read_extra_lines(self, command: str, count: int) -> list[str]:
-        """Read ``count`` further reply frames belonging to ``command`` (multi-line answers).
+    def read_frame(self, command: str, timeout_s: float | None = None) -> str:
+        """Read, check and parse one further reply frame belonging to ``command``.
 
-        Call while holding :attr:`lock` right after the ``ask`` that started the answer.
+        For multi-line answers and optional acknowledgements: call while holding :attr:`lock`
+        right after the transaction that started the answer. ``timeout_s`` overrides the
+        instrument timeout for this frame only (the link is not reconnected here).
         """
         with self._lock:
-            lines = []
-            for _ in range(count):
-                frame = self._read_frame(command)
-                self.check_reply(command, frame)
-                lines.append(self.parse_reply(command, frame))
-            return lines
+            try:
+                frame = self._read_frame(command, timeout_s)
+            except _LinkDropped as exc:
+                raise self._connection_error(command, f"link lost ({exc})") from exc
+            self.check_reply(command, frame)
+            return self.parse_reply(command, frame)
+
+    def drain(self, quiet_s: float = 0.2) -> bytes:
+        """Read and return whatever arrives until the line has been quiet for ``quiet_s``.
+
+        For handshakes whose replies have an unknown format (e.g. switching echo off). Over a
+        pymeasure test adapter this returns the next scripted reply.
+        """
+        with self._lock:
+            connection = getattr(self.adapter, "connection", None)
+            if not isinstance(connection, pyvisa.resources.MessageBasedResource):
+                return bytes(self.adapter.read_bytes(-1))
+            previous = connection.timeout
+            connection.timeout = max(1, int(round(quiet_s * 1000)))
+            try:
+                with self._translate_io("<drain>"):
+                    return bytes(self.adapter.read_bytes(-1))
+            except _LinkDropped as exc:
+                raise self._connection_error("<drain>", f"link lost ({exc})") from exc
+            finally:
+                connection.timeout = previous
 
     def transact(self, command: str, *, expect_reply: bool, retry: bool = True) -> str:
         """One locked transaction; reconnects once on a dropped link (see module docstring)."""
@@ -295,11 +317,26 @@ class AsciiInstrument(Instrument):
     def _connection_error(self, command: str, detail: str) -> InstrumentConnectionError:
         return InstrumentConnectionError(self.name, self.resource_name, command, detail)
 
-    def _timeout(self, command: str, partial: bytes) -> InstrumentTimeout:
+    def _timeout(self, command: str, partial: bytes, timeout_s: float | None = None) -> InstrumentTimeout:
         self._dirty = True
         got = f"; partial reply {partial!r}" if partial else "; nothing received"
+        limit = self.timeout_s if timeout_s is None else timeout_s
         return InstrumentTimeout(self.name, self.resource_name, command,
-                                 f"no complete reply within {self.timeout_s:g} s{got}")
+                                 f"no complete reply within {limit:g} s{got}")
+
+    @contextmanager
+    def _temporary_timeout(self, timeout_s: float | None) -> Iterator[None]:
+        """Use ``timeout_s`` for the VISA reads inside the block (None: keep the default)."""
+        connection = getattr(self.adapter, "connection", None)
+        if timeout_s is None or not isinstance(connection, pyvisa.resources.MessageBasedResource):
+            yield
+            return
+        previous = connection.timeout
+        connection.timeout = max(1, int(round(timeout_s * 1000)))
+        try:
+            yield
+        finally:
+            connection.timeout = previous
 
     def _exchange(self, command: str, expect_reply: bool) -> str:
         if self._closed:
@@ -317,42 +354,46 @@ class AsciiInstrument(Instrument):
         self.check_reply(command, frame)
         return self.parse_reply(command, frame)
 
-    def _read_frame(self, command: str) -> str:
+    def _read_frame(self, command: str, timeout_s: float | None = None) -> str:
         """Read bytes until ``reply_terminator``; decode; reject garbage."""
         terminator = self.reply_terminator
         buffer = bytearray()
-        deadline = time.monotonic() + self.timeout_s
-        while not buffer.endswith(terminator):
-            if time.monotonic() > deadline:
-                raise self._timeout(command, bytes(buffer))
-            try:
-                with self._translate_io(command, partial=buffer):
-                    chunk = self.adapter.read_bytes(1)
-            except InstrumentTimeout:
-                if _peer_closed(self.adapter):
-                    raise _LinkDropped("peer closed the connection while a reply was awaited")
-                raise
-            if not chunk:
-                raise self._timeout(command, bytes(buffer))
-            if chunk[0] not in _ALLOWED_REPLY_BYTES:
-                self._dirty = True
-                raise self.error(command, f"garbled reply (non-ASCII byte 0x{chunk[0]:02x} after "
-                                          f"{bytes(buffer)!r}); input will be flushed")
-            buffer += chunk
-            if len(buffer) > self.max_reply_bytes:
-                self._dirty = True
-                raise self.error(command, f"reply longer than {self.max_reply_bytes} bytes without "
-                                          f"terminator {terminator!r}: {bytes(buffer[:60])!r}...")
+        limit = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + limit
+        with self._temporary_timeout(timeout_s):
+            while not buffer.endswith(terminator):
+                if time.monotonic() > deadline:
+                    raise self._timeout(command, bytes(buffer), limit)
+                try:
+                    with self._translate_io(command, partial=buffer, timeout_s=limit):
+                        chunk = self.adapter.read_bytes(1)
+                except InstrumentTimeout:
+                    if _peer_closed(self.adapter):
+                        raise _LinkDropped("peer closed the connection while a reply was awaited")
+                    raise
+                if not chunk:
+                    raise self._timeout(command, bytes(buffer), limit)
+                if chunk[0] not in _ALLOWED_REPLY_BYTES:
+                    self._dirty = True
+                    raise self.error(command, f"garbled reply (non-ASCII byte 0x{chunk[0]:02x} "
+                                              f"after {bytes(buffer)!r}); input will be flushed")
+                buffer += chunk
+                if len(buffer) > self.max_reply_bytes:
+                    self._dirty = True
+                    raise self.error(command, f"reply longer than {self.max_reply_bytes} bytes "
+                                              f"without terminator {terminator!r}: "
+                                              f"{bytes(buffer[:60])!r}...")
         return buffer.decode("ascii")
 
     @contextmanager
-    def _translate_io(self, command: str, partial: bytearray | None = None) -> Iterator[None]:
+    def _translate_io(self, command: str, partial: bytearray | None = None,
+                      timeout_s: float | None = None) -> Iterator[None]:
         """Map transport exceptions to InstrumentTimeout / _LinkDropped."""
         try:
             yield
         except VisaIOError as exc:
             if exc.error_code == visa_constants.StatusCode.error_timeout:
-                raise self._timeout(command, bytes(partial or b"")) from exc
+                raise self._timeout(command, bytes(partial or b""), timeout_s) from exc
             if exc.error_code in _LINK_LOST_CODES:
                 raise _LinkDropped(str(exc)) from exc
             self._dirty = True
