@@ -1,0 +1,516 @@
+"""The rig: which instrument plays which role, the beam calibration, the safety limits, the sim sample.
+
+A rig file is TOML (see docs/rig_config.md and ``default_rig_toml()``). Each role names a driver
+and its address, or ``driver = "sim"`` for a simulated device on the virtual bench; a rig may mix
+both. ``load_rig("sim")`` is the built-in fully simulated rig.
+
+Every loader error is one line naming the file, the field, the value and what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drivers import interfaces as itf
+from drivers.clock import Clock, RealClock
+from drivers.registry import DRIVERS_FOR_ROLE, ROLES, create_driver
+from drivers.validation import check_range
+from sim_backends.bench import Bench
+from sim_backends.bench.config import BeamConfig, BenchConfig, SampleConfig, param
+from sim_backends.clock import VirtualClock
+
+log = logging.getLogger(__name__)
+
+SIM_DRIVER = "sim"
+CLOCKS = ("virtual", "real")
+BUILTIN_SIM = "sim"
+#: the order in which safe_state_all makes the rig safe: beams off first, detector protected next
+SAFE_STATE_ORDER = ("pump", "pump_shutter", "control_shutter", "control_laser", "emission_shutter",
+                    "chopper", "hwp", "nd_wheel", "control_attenuator", "cryostat", "counter",
+                    "tagger", "power_meter")
+
+
+class RigConfigError(ValueError):
+    """A rig file (or rig dict) that cannot be used; the message is one line."""
+
+
+@dataclass
+class RoleConfig:
+    driver: str = SIM_DRIVER
+    address: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LimitsConfig:
+    """Safety limits the acquisition engine enforces before it moves anything."""
+
+    max_power_density_w_m2: float = param(1.5e8, 0.0, 1e10, "kW/cm2",
+                                          "largest pump power density an experiment may set",
+                                          toml_key="max_power_density_kw_cm2", toml_scale=1e7)
+    max_count_rate_cps: float = param(5e6, 1.0, 1e9, "cps",
+                                      "APD rate above which experiments close the emission shutter")
+    temperature_band_k: float = param(0.5, 0.0, 100.0, "K",
+                                      "half-width of the band around the setpoint counted as stable")
+    temperature_stable_s: float = param(60.0, 0.0, 1e5, "s",
+                                        "time the temperature must stay in the band before measuring")
+
+
+def _default_roles() -> dict[str, RoleConfig]:
+    return {role: RoleConfig() for role in ROLES}
+
+
+@dataclass
+class RigConfig:
+    name: str = param("simulated ANP microscope", doc="name shown in the GUI and stored in runs")
+    clock: str = param("virtual", choices=CLOCKS,
+                       doc="virtual: waits advance simulated time; real: wall clock (lab, GUI)")
+    roles: dict[str, RoleConfig] = field(default_factory=_default_roles)
+    beam: BeamConfig = field(default_factory=BeamConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    sim: BenchConfig = field(default_factory=BenchConfig)
+
+    @property
+    def uses_sim(self) -> bool:
+        return any(r.driver == SIM_DRIVER for r in self.roles.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# dict <-> dataclass with validation
+# ---------------------------------------------------------------------------------------------
+def _fail(source: str, message: str) -> RigConfigError:
+    return RigConfigError(f"{source}: {message}")
+
+
+def _convert(source: str, path: str, f: dataclasses.Field, raw: Any) -> Any:
+    meta = f.metadata
+    kind = str(f.type)
+    scale = meta.get("toml_scale", 1.0) or 1.0
+    low, high, unit = meta.get("low"), meta.get("high"), meta.get("unit", "")
+    choices = meta.get("choices")
+    if kind.startswith("list"):
+        if not isinstance(raw, list):
+            raise _fail(source, f"{path}={raw!r} is not a list")
+        if "str" in kind:
+            if not all(isinstance(x, str) for x in raw):
+                raise _fail(source, f"{path}={raw!r} must be a list of strings")
+            return list(raw)
+        values = []
+        for i, x in enumerate(raw):
+            values.append(_number(source, f"{path}[{i}]", x, low, high, unit, scale))
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else []
+        if default and len(values) != len(default):
+            raise _fail(source, f"{path}={raw!r} must have {len(default)} elements")
+        return values
+    if kind == "str":
+        if not isinstance(raw, str):
+            raise _fail(source, f"{path}={raw!r} is not a string")
+        if choices is not None and raw not in choices:
+            allowed = ", ".join(repr(c) for c in choices)
+            raise _fail(source, f"{path}={raw!r} is not allowed; allowed values: {allowed}")
+        return raw
+    if kind == "int":
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise _fail(source, f"{path}={raw!r} is not an integer; allowed range [{low}, {high}]")
+        return int(_number(source, path, raw, low, high, unit, 1.0))
+    if kind == "bool":
+        if not isinstance(raw, bool):
+            raise _fail(source, f"{path}={raw!r} is not true or false")
+        return raw
+    return _number(source, path, raw, low, high, unit, scale)
+
+
+def _number(source: str, path: str, raw: Any, low: float | None, high: float | None, unit: str,
+            scale: float) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise _fail(source, f"{path}={raw!r} is not a number")
+    lo = -math.inf if low is None else low / scale
+    hi = math.inf if high is None else high / scale
+    try:
+        check_range(path, raw, lo, hi, unit)
+    except ValueError as exc:
+        raise _fail(source, str(exc)) from None
+    return float(raw) * scale
+
+
+def _dataclass_from_dict(cls: type, data: Any, source: str, path: str) -> Any:
+    if not isinstance(data, dict):
+        raise _fail(source, f"{path} must be a table, got {data!r}")
+    fields = {(f.metadata.get("toml_key") or f.name): f for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        allowed = ", ".join(fields)
+        raise _fail(source, f"{path}.{unknown[0]} is not a known field; allowed fields: {allowed}")
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        f = fields[key]
+        sub_path = f"{path}.{key}" if path else key
+        if dataclasses.is_dataclass(f.default_factory() if f.default_factory is not dataclasses.MISSING
+                                    else None):
+            values[f.name] = _dataclass_from_dict(f.default_factory().__class__, raw, source, sub_path)
+        else:
+            values[f.name] = _convert(source, sub_path, f, raw)
+    return cls(**values)
+
+
+def _roles_from_dict(data: Any, source: str) -> dict[str, RoleConfig]:
+    if not isinstance(data, dict):
+        raise _fail(source, f"roles must be a table of [roles.<role>] tables, got {data!r}")
+    roles: dict[str, RoleConfig] = {}
+    for role, entry in data.items():
+        if role not in ROLES:
+            allowed = ", ".join(ROLES)
+            raise _fail(source, f"roles.{role} is not a known role; allowed roles: {allowed}")
+        if not isinstance(entry, dict):
+            raise _fail(source, f"roles.{role} must be a table with driver and address")
+        unknown = [k for k in entry if k not in ("driver", "address", "options")]
+        if unknown:
+            raise _fail(source, f"roles.{role}.{unknown[0]} is not a known field; "
+                                f"allowed fields: driver, address, options")
+        driver = entry.get("driver", SIM_DRIVER)
+        allowed_drivers = (SIM_DRIVER, *DRIVERS_FOR_ROLE[role])
+        if driver not in allowed_drivers:
+            listed = ", ".join(repr(d) for d in allowed_drivers)
+            raise _fail(source, f"roles.{role}.driver={driver!r} is not allowed; allowed values: {listed}")
+        address = entry.get("address", "")
+        if not isinstance(address, str):
+            raise _fail(source, f"roles.{role}.address={address!r} is not a string")
+        if driver != SIM_DRIVER and not address:
+            raise _fail(source, f"roles.{role}.address is missing; driver {driver!r} needs an address")
+        options = entry.get("options", {})
+        if not isinstance(options, dict):
+            raise _fail(source, f"roles.{role}.options={options!r} must be a table")
+        roles[role] = RoleConfig(driver, address, dict(options))
+    return roles
+
+
+def rig_config_from_dict(data: dict[str, Any], source: str = "<rig>") -> RigConfig:
+    """Validate a parsed rig file. Missing sections and fields take their defaults; a file that
+    has a [roles] table configures exactly the roles it lists."""
+    known = ("rig", "roles", "beam", "limits", "sample", "sim")
+    for key in data:
+        if key not in known:
+            raise _fail(source, f"[{key}] is not a known section; allowed sections: {', '.join(known)}")
+    header = _dataclass_from_dict(_RigHeader, data.get("rig", {}), source, "rig")
+    config = RigConfig(name=header.name, clock=header.clock)
+    if "roles" in data:
+        config.roles = _roles_from_dict(data["roles"], source)
+    config.beam = _dataclass_from_dict(BeamConfig, data.get("beam", {}), source, "beam")
+    config.limits = _dataclass_from_dict(LimitsConfig, data.get("limits", {}), source, "limits")
+    config.sample = _dataclass_from_dict(SampleConfig, data.get("sample", {}), source, "sample")
+    config.sim = _dataclass_from_dict(BenchConfig, data.get("sim", {}), source, "sim")
+    _check_consistency(config, source)
+    return config
+
+
+@dataclass
+class _RigHeader:
+    name: str = dataclasses.field(default="simulated ANP microscope",
+                                  metadata=RigConfig.__dataclass_fields__["name"].metadata)
+    clock: str = dataclasses.field(default="virtual",
+                                   metadata=RigConfig.__dataclass_fields__["clock"].metadata)
+
+
+def _check_consistency(config: RigConfig, source: str) -> None:
+    c = config.sim.control_laser
+    if c.min_wavelength_m >= c.max_wavelength_m:
+        raise _fail(source, f"sim.control_laser.min_wavelength_m={c.min_wavelength_m:g} must be below "
+                            f"max_wavelength_m={c.max_wavelength_m:g}")
+    if not c.min_wavelength_m <= c.start_wavelength_m <= c.max_wavelength_m:
+        raise _fail(source, f"sim.control_laser.start_wavelength_m={c.start_wavelength_m:g} is outside "
+                            f"[{c.min_wavelength_m:g}, {c.max_wavelength_m:g}] m")
+    m = config.sim.power_meter
+    if m.min_wavelength_m >= m.max_wavelength_m:
+        raise _fail(source, f"sim.power_meter.min_wavelength_m={m.min_wavelength_m:g} must be below "
+                            f"max_wavelength_m={m.max_wavelength_m:g}")
+    if config.sample.knockouts and config.uses_sim:
+        _check_knockouts(config.sample, source)
+
+
+def _check_knockouts(sample: SampleConfig, source: str) -> None:
+    try:
+        from sim_backends.physics import get_material
+    except ImportError:  # physics not installed: the FocalSpot will report it when built
+        return
+    try:
+        material = get_material(sample.material)
+    except (KeyError, ValueError) as exc:
+        raise _fail(source, f"sample.material={sample.material!r}: {exc}") from None
+    names = {t.name for t in getattr(material, "transfers", ())}
+    for name in sample.knockouts:
+        if names and name not in names:
+            raise _fail(source, f"sample.knockouts contains {name!r}; allowed values: "
+                                f"{', '.join(sorted(names))}")
+
+
+def config_to_dict(config: RigConfig) -> dict[str, Any]:
+    """Full configuration in SI units (for storing in run files)."""
+    data = dataclasses.asdict(config)
+    return {"rig": {"name": data.pop("name"), "clock": data.pop("clock")}, **data}
+
+
+# ---------------------------------------------------------------------------------------------
+# TOML rendering (with comments, copy-and-edit-able)
+# ---------------------------------------------------------------------------------------------
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"value={value!r} cannot be written to TOML; allowed: finite numbers")
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise ValueError(f"value={value!r} cannot be written to TOML")
+
+
+def _field_comment(f: dataclasses.Field) -> str:
+    meta = f.metadata
+    parts = [meta.get("doc", "")]
+    if meta.get("choices"):
+        parts.append("one of " + ", ".join(repr(c) for c in meta["choices"]))
+    elif meta.get("low") is not None:
+        scale = meta.get("toml_scale", 1.0) or 1.0
+        parts.append(f"[{meta['low'] / scale:g}, {meta['high'] / scale:g}]{' ' + meta['unit'] if meta['unit'] else ''}")
+    return " ; ".join(p for p in parts if p)
+
+
+def _render_table(lines: list[str], title: str, obj: Any, comments: bool) -> None:
+    nested = []
+    lines.append(f"[{title}]")
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            nested.append((f"{title}.{f.name}", value))
+            continue
+        key = f.metadata.get("toml_key") or f.name
+        if comments and f.metadata.get("doc"):
+            lines.append(f"# {_field_comment(f)}")
+        if value is None:
+            lines.append(f"# {key} = ...   (not set)")
+            continue
+        scale = f.metadata.get("toml_scale", 1.0) or 1.0
+        if scale != 1.0:
+            value = value / scale
+        lines.append(f"{key} = {_toml_value(value)}")
+    lines.append("")
+    for sub_title, sub in nested:
+        _render_table(lines, sub_title, sub, comments)
+
+
+def render_rig_toml(config: RigConfig, comments: bool = True) -> str:
+    lines: list[str] = []
+    if comments:
+        lines += ["# avalab rig file. SI units (W, m, s, K); angles in degrees; power density limit in kW/cm2.",
+                  "# Each [roles.<role>] names a driver and its address, or driver = \"sim\" for a device",
+                  "# on the virtual bench. Leave a role out if the rig does not have it.",
+                  "# [sample] and [sim.*] only matter for simulated roles. See docs/rig_config.md.", ""]
+    lines += ["[rig]"]
+    if comments:
+        lines.append("# " + _field_comment(RigConfig.__dataclass_fields__["name"]))
+    lines.append(f"name = {_toml_value(config.name)}")
+    if comments:
+        lines.append("# " + _field_comment(RigConfig.__dataclass_fields__["clock"]))
+    lines += [f"clock = {_toml_value(config.clock)}", ""]
+    for role, rc in config.roles.items():
+        lines.append(f"[roles.{role}]")
+        if comments:
+            lines.append(f"# {ROLES[role].__name__}; drivers: "
+                         + ", ".join(repr(d) for d in (SIM_DRIVER, *DRIVERS_FOR_ROLE[role])))
+        lines.append(f"driver = {_toml_value(rc.driver)}")
+        lines.append(f"address = {_toml_value(rc.address)}")
+        if rc.options:
+            lines.append(f"options = {_toml_value(rc.options)}")
+        lines.append("")
+    _render_table(lines, "beam", config.beam, comments)
+    _render_table(lines, "limits", config.limits, comments)
+    _render_table(lines, "sample", config.sample, comments)
+    _render_table(lines, "sim", config.sim, comments)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def default_rig_toml() -> str:
+    """The built-in simulated rig as a commented TOML file (what ``avalab rig show`` prints)."""
+    return render_rig_toml(RigConfig(), comments=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+# ---------------------------------------------------------------------------------------------
+def load_rig_config(source: str | Path) -> RigConfig:
+    if isinstance(source, str) and source == BUILTIN_SIM:
+        return RigConfig()
+    path = Path(source)
+    if not path.is_file():
+        raise RigConfigError(f"{path}: rig file not found; give an existing TOML file or "
+                             f"{BUILTIN_SIM!r} for the built-in simulated rig")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RigConfigError(f"{path}: malformed TOML: {str(exc).splitlines()[0]}") from None
+    return rig_config_from_dict(data, str(path))
+
+
+def make_clock(kind: str) -> Clock:
+    if kind not in CLOCKS:
+        raise ValueError(f"clock={kind!r} is not allowed; allowed values: {', '.join(map(repr, CLOCKS))}")
+    return VirtualClock() if kind == "virtual" else RealClock()
+
+
+def load_rig(source: str | Path, clock: str | Clock | None = None) -> "Rig":
+    """Build (not connect) a rig: ``"sim"`` for the built-in simulated rig, or a TOML file path.
+
+    ``clock`` overrides the file's choice: "virtual", "real", or a Clock object to share.
+    """
+    config = load_rig_config(source)
+    if isinstance(clock, str):
+        if clock not in CLOCKS:
+            raise ValueError(f"clock={clock!r} is not allowed; allowed values: "
+                             f"{', '.join(map(repr, CLOCKS))}")
+        config.clock = clock
+    source_name = str(source)
+    return Rig(config, clock=clock if isinstance(clock, Clock) else None, source=source_name)
+
+
+# ---------------------------------------------------------------------------------------------
+# the rig object
+# ---------------------------------------------------------------------------------------------
+def _role_property(role: str) -> property:
+    def getter(self: "Rig") -> itf.Instrument | None:
+        return self.instruments.get(role)
+    getter.__doc__ = f"The {role} instrument ({ROLES[role].__name__}), or None if not configured."
+    return property(getter)
+
+
+class Rig:
+    """Configured instruments plus, for simulated roles, the bench they live on."""
+
+    pump = _role_property("pump")
+    hwp = _role_property("hwp")
+    nd_wheel = _role_property("nd_wheel")
+    power_meter = _role_property("power_meter")
+    counter = _role_property("counter")
+    tagger = _role_property("tagger")
+    chopper = _role_property("chopper")
+    cryostat = _role_property("cryostat")
+    control_laser = _role_property("control_laser")
+    control_attenuator = _role_property("control_attenuator")
+    pump_shutter = _role_property("pump_shutter")
+    control_shutter = _role_property("control_shutter")
+    emission_shutter = _role_property("emission_shutter")
+
+    def __init__(self, config: RigConfig, clock: Clock | None = None, source: str = "<rig>") -> None:
+        from sim_backends.devices import SIM_ADDRESS, build_sim_device
+
+        self.config = config
+        self.source = source
+        self.clock: Clock = clock or make_clock(config.clock)
+        self.bench: Bench | None = None
+        if config.uses_sim:
+            self.bench = Bench(config.beam, config.sample, config.sim, self.clock)
+        self.instruments: dict[str, itf.Instrument] = {}
+        for role, rc in config.roles.items():
+            if rc.driver == SIM_DRIVER:
+                self.instruments[role] = build_sim_device(role, self.bench, rc.address or SIM_ADDRESS)
+                continue
+            try:
+                self.instruments[role] = create_driver(role, rc.driver, rc.address, self.clock,
+                                                       **rc.options)
+            except (ImportError, AttributeError) as exc:
+                raise RigConfigError(f"{source}: roles.{role}.driver={rc.driver!r} cannot be loaded "
+                                     f"({exc}); allowed: an installed driver or 'sim'") from None
+            except (TypeError, ValueError) as exc:
+                raise RigConfigError(f"{source}: roles.{role}: {str(exc).splitlines()[0]}") from None
+
+    # --- life cycle ---------------------------------------------------------------------------
+    def connect_all(self) -> None:
+        """Connect every instrument; on a failure close the ones already connected and re-raise."""
+        connected: list[itf.Instrument] = []
+        for instrument in self.instruments.values():
+            try:
+                instrument.connect()
+            except Exception:
+                for done in connected:
+                    _close_quietly(done)
+                raise
+            connected.append(instrument)
+
+    def close_all(self) -> None:
+        for instrument in self.instruments.values():
+            _close_quietly(instrument)
+
+    def safe_state_all(self) -> dict[str, str | None]:
+        """Put every instrument in its safe state, beams first. Never raises."""
+        results: dict[str, str | None] = {}
+        ordered = [r for r in SAFE_STATE_ORDER if r in self.instruments]
+        ordered += [r for r in self.instruments if r not in ordered]
+        for role in ordered:
+            try:
+                self.instruments[role].safe_state()
+                results[role] = None
+            except BaseException as exc:  # noqa: BLE001 - an abort path must see every failure
+                log.error("%s: safe_state failed: %s", role, exc)
+                results[role] = f"{type(exc).__name__}: {exc}"
+        return results
+
+    def identities(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for role, instrument in self.instruments.items():
+            try:
+                out[role] = instrument.identify()
+            except Exception as exc:  # an identity table must list every role, failed ones too
+                out[role] = f"error: {exc}"
+        return out
+
+    # --- configuration ------------------------------------------------------------------------
+    def config_dict(self) -> dict[str, Any]:
+        return config_to_dict(self.config)
+
+    def to_toml(self) -> str:
+        return render_rig_toml(self.config, comments=False)
+
+    # --- simulation helpers -------------------------------------------------------------------
+    def set_film_position(self, x_m: float, y_m: float) -> None:
+        """Simulated rig: move the focus to another spot of the film (new, seeded particles)."""
+        x_m = check_range("film_position_x_m", x_m, -0.1, 0.1, "m")
+        y_m = check_range("film_position_y_m", y_m, -0.1, 0.1, "m")
+        if self.bench is None:
+            raise RuntimeError("set_film_position needs a simulated sample; this rig has no sim roles")
+        self.bench.set_film_position(x_m, y_m)
+
+    def sim_device(self, role: str) -> itf.Instrument:
+        """A (new) simulated device for ``role`` on this rig's bench, e.g. for a protocol emulator
+        whose real driver then replaces the in-process device via ``use_instrument``."""
+        from sim_backends.devices import build_sim_device
+
+        if self.bench is None:
+            raise RuntimeError("sim_device needs a bench; this rig has no sim roles")
+        return build_sim_device(role, self.bench)
+
+    def use_instrument(self, role: str, instrument: itf.Instrument) -> None:
+        """Put ``instrument`` in ``role`` (it must implement the role's interface)."""
+        if role not in ROLES:
+            raise ValueError(f"role={role!r} is not allowed; allowed values: {', '.join(ROLES)}")
+        if not isinstance(instrument, ROLES[role]):
+            raise TypeError(f"{type(instrument).__name__} does not implement {ROLES[role].__name__}")
+        self.instruments[role] = instrument
+
+
+def _close_quietly(instrument: itf.Instrument) -> None:
+    try:
+        instrument.close()
+    except Exception as exc:  # closing must never mask the reason we are closing
+        log.warning("%s: close failed: %s", instrument.name, exc)

@@ -1,0 +1,287 @@
+"""The virtual optical bench: one clock, one beam path, one sample, advanced lazily.
+
+Nothing runs in the background. Whenever a simulated device is read or changed, the bench first
+advances the sample from the last time it was brought up to date to ``clock.now()`` with the
+settings that held in between (settings only change through the bench, which syncs first), so
+virtual and real clocks behave identically.
+
+Beam path (docs/rig_config.md):
+pump laser -> pump shutter -> ND wheel -> HWP + Glan-Taylor -> chopper -> pick-off (power meter,
+control beam joins before it) -> objective -> sample; emission -> emission shutter -> band-pass
+-> APD -> counter / TCSPC. The control laser -> its shutter -> control shutter -> fixed ND ->
+polariser attenuator -> dichroic into the pump path.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+
+from drivers.clock import Clock
+from sim_backends.bench import optics
+from sim_backends.bench.chopper import ChopperModel
+from sim_backends.bench.config import BeamConfig, BenchConfig, SampleConfig
+from sim_backends.bench.cryostat import CryostatModel
+from sim_backends.bench.lasers import ControlLaserModel, PumpLaserModel
+from sim_backends.bench.motion import ShutterModel, StageModel
+from sim_backends.bench.recorder import RateRecorder
+from sim_backends.bench.sample import DriveState, EmissionSegment, FilmSpot
+
+log = logging.getLogger(__name__)
+
+#: emission line name -> wavelength (m)
+LINE_WAVELENGTH_M = {"810nm": 810e-9, "880nm": 880e-9}
+#: within a transition (a stage moving, a chopper spinning up) keep the drive change per segment
+#: below this (log of intensity), so the sample sees a ramp and not a jump
+MAX_LOG_CHANGE_PER_SEGMENT = 0.05
+MAX_SEGMENTS_PER_TRANSITION = 40
+#: while the cryostat is still changing, the temperature handed to the sample is refreshed this often
+THERMAL_SEGMENT_S = 10.0
+#: floors of the log comparison (W/m2): far below anything the sample responds to
+PUMP_INTENSITY_FLOOR_W_M2 = 1e3
+CONTROL_INTENSITY_FLOOR_W_M2 = 1.0
+
+
+class Bench:
+    """Owns the clock, every simulated part and the focal spot. Thread-safe through ``lock``."""
+
+    def __init__(self, beam: BeamConfig, sample: SampleConfig, config: BenchConfig,
+                 clock: Clock) -> None:
+        self.beam = beam
+        self.sample_config = sample
+        self.config = config
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.rng = np.random.default_rng(config.seed)
+        self.pump = PumpLaserModel(config.pump, drift_phase_rad=float(self.rng.uniform(0, 2 * math.pi)))
+        self.nd_wheel = StageModel(config.stage.velocity_deg_s)
+        self.hwp = StageModel(config.stage.velocity_deg_s)
+        self.control_attenuator = StageModel(config.stage.velocity_deg_s)
+        self.chopper = ChopperModel(config.chopper.spinup_time_constant_s)
+        self.pump_shutter = ShutterModel()
+        self.control_shutter = ShutterModel()
+        self.emission_shutter = ShutterModel()
+        self.cryostat = CryostatModel(config.cryostat)
+        self.control_laser = ControlLaserModel(config.control_laser)
+        self.power_meter_wavelength_m = beam.pump_wavelength_m
+        self._t = clock.now()
+        self.cryostat.t = self._t
+        self.spot = FilmSpot(sample, beam, self.cryostat.sample_k)
+        self._detected_total = 0.0
+        self._recorders: list[RateRecorder] = []
+        self._hwp_pair = optics.malus_pair(config.optics.hwp_max_transmission,
+                                           config.optics.hwp_extinction_ratio)
+        self._attenuator_pair = optics.malus_pair(1.0, config.control_laser.attenuator_extinction_ratio)
+        self._warned_damage_t = -math.inf
+        #: true photon rate on the APD at the end of the last advanced segment (cps)
+        self.last_true_rate_cps = 0.0
+
+    # --- time ---------------------------------------------------------------------------------
+    def sync(self) -> float:
+        """Bring the sample and the cryostat up to ``clock.now()``; return that time."""
+        with self.lock:
+            now = self.clock.now()
+            self._advance_to(now)
+            return self._t
+
+    @contextlib.contextmanager
+    def change(self) -> Iterator[float]:
+        """Context for a settings change: the past is advanced with the old settings first."""
+        with self.lock:
+            yield self.sync()
+
+    # --- optics -------------------------------------------------------------------------------
+    def pump_power_into_objective(self, t: float, include_chopper: bool = True) -> float:
+        """Pump power entering the objective (W); with the chopper as its mean transmission."""
+        o = self.config.optics
+        if not self.pump_shutter.open_at(t):
+            return 0.0
+        power = self.pump.power_at(t)
+        power *= optics.nd_wheel_transmission(self.nd_wheel.position_at(t), o.nd_max_od, o.nd_span_deg)
+        power *= optics.half_wave_plate_transmission(self.hwp.position_at(t), o.hwp_offset_deg,
+                                                     *self._hwp_pair)
+        if include_chopper:
+            power *= self.chopper.mean_transmission_at(t)
+        return power * o.path_transmission
+
+    def control_power_into_objective(self, t: float) -> float:
+        c = self.config.control_laser
+        if not self.control_shutter.open_at(t):
+            return 0.0
+        power = self.control_laser.delivered_at(t)
+        power *= optics.rotating_polariser_transmission(self.control_attenuator.position_at(t),
+                                                        c.attenuator_offset_deg, *self._attenuator_pair)
+        return power * 10.0 ** (-c.fixed_od) * c.path_transmission
+
+    def pump_peak_intensity(self, t: float) -> float:
+        """Peak local intensity at the focus centre while the chopper is open (W/m2)."""
+        b = self.beam
+        return 2.0 * b.objective_transmission * self.pump_power_into_objective(t, False) / b.beam_area_m2
+
+    def control_peak_intensity(self, t: float) -> float:
+        b = self.beam
+        return 2.0 * b.control_objective_transmission * self.control_power_into_objective(t) / \
+            b.control_beam_area_m2
+
+    def power_at_meter(self, t: float) -> float:
+        """Optical power on the pick-off sensor as the sensor reports it, i.e. including the error
+        of its wavelength correction for light at another wavelength (W)."""
+        set_response = optics.silicon_responsivity(self.power_meter_wavelength_m)
+        pump = self.pump_power_into_objective(t) * optics.silicon_responsivity(self.beam.pump_wavelength_m)
+        control = self.control_power_into_objective(t) * optics.silicon_responsivity(
+            self.control_laser.wavelength_m)
+        return self.beam.pickoff_ratio * (pump + control) / set_response
+
+    def drive_at(self, t: float, temperature_k: float) -> DriveState:
+        chopper = None
+        if self.chopper.is_chopping_at(t):
+            chopper = (self.chopper.frequency_at(t), self.chopper.duty, self.chopper.blade_phase_deg_at(t))
+        return DriveState(self.pump_peak_intensity(t), chopper, self.control_peak_intensity(t),
+                          self.control_laser.wavelength_m, temperature_k)
+
+    # --- detection ----------------------------------------------------------------------------
+    def _line_efficiency(self, line: str) -> float:
+        d = self.config.detection
+        wavelength = LINE_WAVELENGTH_M[line]
+        return (d.collection_efficiency * optics.emission_filter_transmission(
+            wavelength, d.emission_filter, d.filter_transmission, d.filter_blocking_od,
+            d.pump_blocking_od) * optics.apd_detection_efficiency(wavelength))
+
+    def _stray_rate(self, t: float) -> float:
+        """Laser light scattered at the sample that leaks through the filters to the APD (cps)."""
+        d = self.config.detection
+        rate = 0.0
+        sources = ((self.beam.objective_transmission * self.pump_power_into_objective(t),
+                    self.beam.pump_wavelength_m),
+                   (self.beam.control_objective_transmission * self.control_power_into_objective(t),
+                    self.control_laser.wavelength_m))
+        for power_w, wavelength in sources:
+            if power_w <= 0:
+                continue
+            leak = optics.emission_filter_transmission(wavelength, d.emission_filter,
+                                                       d.filter_transmission, d.filter_blocking_od,
+                                                       d.pump_blocking_od)
+            rate += (power_w * d.stray_fraction * leak * optics.apd_detection_efficiency(wavelength)
+                     / optics.photon_energy_j(wavelength))
+        return rate
+
+    def _true_rates(self, t_mid: float, emission: EmissionSegment) -> tuple[float, np.ndarray | None]:
+        """Photon rate arriving at the APD (plus dark counts): mean, and per trace sample."""
+        d = self.config.detection
+        shutter = 1.0 if self.emission_shutter.open_at(t_mid) else 0.0
+        background = shutter * self._stray_rate(t_mid) + d.dark_count_rate_cps
+        mean = background + shutter * sum(
+            self._line_efficiency(line) * rate for line, rate in emission.mean_rate.items()
+            if line in LINE_WAVELENGTH_M)
+        if emission.times_s is None:
+            return mean, None
+        trace = np.full(emission.times_s.shape, background)
+        for line, rate in emission.rate.items():
+            if line in LINE_WAVELENGTH_M:
+                trace = trace + shutter * self._line_efficiency(line) * rate
+        return mean, trace
+
+    def detected_total(self) -> float:
+        """Expected number of registered APD counts since the bench started, up to now."""
+        with self.lock:
+            self.sync()
+            return self._detected_total
+
+    def start_recording(self, resolution_s: float) -> RateRecorder:
+        with self.lock:
+            recorder = RateRecorder(self.sync(), resolution_s)
+            self._recorders.append(recorder)
+            return recorder
+
+    def stop_recording(self, recorder: RateRecorder) -> None:
+        with self.lock:
+            self.sync()
+            if recorder in self._recorders:
+                self._recorders.remove(recorder)
+
+    # --- film ---------------------------------------------------------------------------------
+    def set_film_position(self, x_m: float, y_m: float) -> None:
+        """Move the focus to another spot of the film: a new, reproducible set of particles."""
+        with self.change():
+            self.sample_config.film_position_m = [float(x_m), float(y_m)]
+            self.spot = FilmSpot(self.sample_config, self.beam, self.cryostat.sample_k)
+
+    # --- the lazy advance ---------------------------------------------------------------------
+    def _transition_ends(self) -> list[float]:
+        return [self.nd_wheel.move_end_t, self.hwp.move_end_t, self.control_attenuator.move_end_t,
+                self.pump.warmup_end_t(), self.chopper.spun_up_t(), self.control_laser.tuned_t]
+
+    def _segment_end(self, t0: float, t_end: float) -> float:
+        ends = [e for e in self._transition_ends() if t0 < e < t_end]
+        in_transition = bool(ends) or any(t0 < e for e in self._transition_ends())
+        t1 = min([t_end, *ends])
+        if not self.cryostat.settled():
+            t1 = min(t1, t0 + THERMAL_SEGMENT_S)
+        if not in_transition:
+            return t1
+        change = 0.0
+        start_pump, start_ctrl = self.pump_peak_intensity(t0), self.control_peak_intensity(t0)
+        for t in (0.5 * (t0 + t1), t1):
+            change = max(change,
+                         abs(math.log((self.pump_peak_intensity(t) + PUMP_INTENSITY_FLOOR_W_M2)
+                                      / (start_pump + PUMP_INTENSITY_FLOOR_W_M2))),
+                         abs(math.log((self.control_peak_intensity(t) + CONTROL_INTENSITY_FLOOR_W_M2)
+                                      / (start_ctrl + CONTROL_INTENSITY_FLOOR_W_M2))),
+                         abs(self.chopper.frequency_at(t) - self.chopper.frequency_at(t0))
+                         / max(self.chopper.frequency_at(t), 1.0))
+        pieces = min(max(math.ceil(change / MAX_LOG_CHANGE_PER_SEGMENT), 1), MAX_SEGMENTS_PER_TRANSITION)
+        return t0 + (t1 - t0) / pieces
+
+    def _advance_to(self, t_end: float) -> None:
+        while self._t < t_end:
+            t0 = self._t
+            t1 = self._segment_end(t0, t_end)
+            if t1 <= t0:  # floating point: a transition end equal to t0
+                t1 = t_end
+            self._advance_segment(t0, t1)
+            self._t = t1
+
+    def _trace_resolution(self) -> float | None:
+        if not self._recorders:
+            return None
+        return min(r.resolution_s for r in self._recorders)
+
+    def _advance_segment(self, t0: float, t1: float) -> None:
+        temperature_start = self.cryostat.sample_k
+        self.cryostat.advance_to(t1)
+        temperature = 0.5 * (temperature_start + self.cryostat.sample_k)
+        t_mid = 0.5 * (t0 + t1)
+        drive = self.drive_at(t_mid, temperature)
+        duration = t1 - t0
+        resolution = self._trace_resolution()
+        if resolution is not None and resolution >= duration:
+            resolution = None
+        emission = self.spot.advance(duration, drive, resolution)
+        mean_true, trace_true = self._true_rates(t_mid, emission)
+        dead_time = self.config.detection.dead_time_s
+        self.last_true_rate_cps = mean_true if trace_true is None else float(trace_true[-1])
+        peak = mean_true if trace_true is None else float(trace_true.max(initial=mean_true))
+        self._warn_if_damaging(t1, peak)
+        if trace_true is None:
+            registered = float(optics.registered_rate(mean_true, dead_time))
+            self._detected_total += registered * duration
+            for recorder in self._recorders:
+                recorder.add(np.array([t0]), np.array([duration]), np.array([registered]))
+            return
+        times = np.asarray(emission.times_s, dtype=float)
+        widths = np.diff(np.append(times, duration))
+        registered_trace = optics.registered_rate(trace_true, dead_time)
+        self._detected_total += float(np.sum(registered_trace * widths))
+        for recorder in self._recorders:
+            recorder.add(t0 + times, widths, registered_trace)
+
+    def _warn_if_damaging(self, t: float, rate_cps: float) -> None:
+        if rate_cps > self.config.detection.damage_rate_cps and t - self._warned_damage_t > 10.0:
+            self._warned_damage_t = t
+            log.warning("simulated APD sees %.3g cps, above its damage level %.3g cps "
+                        "(close the emission shutter during control pulses)",
+                        rate_cps, self.config.detection.damage_rate_cps)
