@@ -54,7 +54,7 @@ class ExperimentPanel(QWidget):
         self.forms: dict[str, ParameterForm] = {}
         self.stack = QStackedWidget()
         for name, experiment in experiments.items():
-            form = ParameterForm(experiment.schema)
+            form = ParameterForm(experiment.schema, self._rig_aware_validator(experiment))
             form.setObjectName(f"form_{name}")
             form.values_changed.connect(self._refresh)
             form.validity_changed.connect(lambda _valid: self._refresh())
@@ -134,6 +134,14 @@ class ExperimentPanel(QWidget):
         self._queue_timer.setInterval(QUEUE_POLL_MS)
         self._queue_timer.timeout.connect(self._start_next_if_idle)
         self._refresh()
+
+    def _rig_aware_validator(self, experiment: Any) -> Any:
+        """The experiment's own validate_all with this engine's rig (limits, laser range), so a
+        density above the rig's interlock is marked in the form, not refused after Start."""
+        rig = getattr(self.engine, "rig", None)
+        if hasattr(experiment, "validate_all"):
+            return lambda params: experiment.validate_all(params, rig)
+        return experiment.schema.validate_all
 
     # --- accessors -----------------------------------------------------------------------------
     @property

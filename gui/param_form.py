@@ -9,7 +9,7 @@ an out-of-range value, and the operator would never learn what the allowed range
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
@@ -107,9 +107,14 @@ class ParameterForm(QWidget):
     validity_changed = pyqtSignal(bool)
     values_changed = pyqtSignal()
 
-    def __init__(self, schema: SchemaSpec, parent: QWidget | None = None) -> None:
+    def __init__(self, schema: SchemaSpec,
+                 validate_all: Callable[[dict[str, Any]], list[str]] | None = None,
+                 parent: QWidget | None = None) -> None:
+        """``validate_all`` replaces ``schema.validate_all`` (e.g. an experiment's own check that
+        also knows the rig's limits)."""
         super().__init__(parent)
         self.schema = schema
+        self._validate_all = validate_all or schema.validate_all
         self.specs: dict[str, ParameterSpec] = {p.name: p for p in schema.parameters}
         self.editors: dict[str, QWidget] = {}
         self.error_labels: dict[str, QLabel] = {}
@@ -233,7 +238,7 @@ class ParameterForm(QWidget):
             # only ask the schema once every field has its type: its messages then concern ranges
             # and cross-field rules, not a half-typed number
             try:
-                messages = list(self.schema.validate_all(typed))
+                messages = list(self._validate_all(typed))
             except Exception as exc:  # a schema bug must not take the GUI down; show it instead
                 log.exception("schema.validate_all failed")
                 messages = [f"validation failed: {exc}"]
