@@ -1,0 +1,105 @@
+"""Instruments panel on the simulated rig: live readings from the poller thread, manual controls
+with the drivers' own validation messages, and readings never taken on the GUI thread."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from PyQt6.QtCore import Qt
+
+from acquisition.rig import load_rig
+from gui.instruments_panel import InstrumentsPanel
+
+
+@pytest.fixture
+def rig() -> Iterator[object]:
+    rig = load_rig("sim")
+    rig.connect_all()
+    yield rig
+    rig.safe_state_all()
+    rig.close_all()
+
+
+@pytest.fixture
+def panel(qtbot, rig) -> Iterator[InstrumentsPanel]:
+    widget = InstrumentsPanel(rig, poll_hz=10.0)
+    qtbot.addWidget(widget)
+    widget.start()
+    qtbot.waitUntil(lambda: widget.readings_received >= 1, timeout=5000)
+    yield widget
+    widget.shutdown()
+
+
+def test_every_role_shows_model_connection_and_readings(panel: InstrumentsPanel, rig) -> None:
+    assert set(panel.boxes) == set(rig.instruments)
+    for role, box in panel.boxes.items():
+        assert rig.instruments[role].model in box.identity.text()
+        assert box.connection.text() == "connected"
+    assert "power" in panel.boxes["pump"].readings_label.text()
+    assert "angle" in panel.boxes["hwp"].readings_label.text()
+    assert "T " in panel.boxes["cryostat"].readings_label.text()
+    assert "setpoint" in panel.boxes["cryostat"].readings_label.text()
+    assert "Hz" in panel.boxes["chopper"].readings_label.text()
+    assert "duty" in panel.boxes["chopper"].readings_label.text()
+    assert "nm" in panel.boxes["control_laser"].readings_label.text()
+    assert "shutter" in panel.boxes["control_laser"].readings_label.text()
+    assert "count rate" in panel.boxes["counter"].readings_label.text()
+    assert "max power density" in panel.interlock_label.text()
+
+
+def test_polling_happens_off_the_gui_thread(qtbot, panel: InstrumentsPanel) -> None:
+    seen: list[threading.Thread] = []
+    cryostat = panel.poller.worker.instruments["cryostat"]
+    original = cryostat.get_temperature
+
+    def spy(*args, **kwargs):
+        seen.append(threading.current_thread())
+        return original(*args, **kwargs)
+
+    cryostat.get_temperature = spy  # type: ignore[method-assign]
+    try:
+        qtbot.waitUntil(lambda: len(seen) >= 2, timeout=5000)
+    finally:
+        del cryostat.get_temperature
+    assert all(thread is not threading.main_thread() for thread in seen)
+
+
+def test_driver_validation_error_is_shown_under_the_role(qtbot, panel: InstrumentsPanel) -> None:
+    box = panel.boxes["pump"]
+    box.inputs["power_mw"].setText("1e9")
+    qtbot.mouseClick(box.buttons["power_mw_set"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: box.message.isVisibleTo(box) and "power" in box.message.text(), timeout=3000)
+    assert "allowed" in box.message.text() or "range" in box.message.text()
+    assert box.message.styleSheet().startswith("color: #c00000")
+
+
+def test_text_that_is_not_a_number_is_refused_before_sending(qtbot, panel: InstrumentsPanel) -> None:
+    box = panel.boxes["cryostat"]
+    box.inputs["setpoint_k"].setText("cold")
+    qtbot.mouseClick(box.buttons["setpoint_k_set"], Qt.MouseButton.LeftButton)
+    assert box.message.text() == "cryostat.setpoint_k='cold' is not a number"
+
+
+def test_valid_commands_reach_the_instrument(qtbot, panel: InstrumentsPanel, rig) -> None:
+    box = panel.boxes["cryostat"]
+    box.inputs["setpoint_k"].setText("80")
+    qtbot.mouseClick(box.buttons["setpoint_k_set"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: box.message.text() == "done: set setpoint 80 K", timeout=3000)
+    assert rig.cryostat.get_setpoint() == pytest.approx(80.0)
+    qtbot.waitUntil(lambda: "setpoint 80.00 K" in box.readings_label.text(), timeout=3000)
+    shutter = panel.boxes["pump_shutter"]
+    qtbot.mouseClick(shutter.buttons["open"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: rig.pump_shutter.is_open(), timeout=3000)
+    qtbot.waitUntil(lambda: shutter.readings_label.text() == "open", timeout=3000)
+
+
+def test_controls_lock_during_a_run_and_interlock_trips_show(panel: InstrumentsPanel) -> None:
+    panel.set_run_active(True)
+    assert not panel.boxes["pump"].controls.isEnabled()
+    assert panel.stop_button.isEnabled()
+    assert not panel.poller.worker.counting_allowed.is_set()
+    panel.show_interlock("count_rate", "12 Mcps above 10 Mcps")
+    assert "TRIPPED: count_rate" in panel.interlock_status.text()
+    panel.set_run_active(False)
+    assert panel.boxes["pump"].controls.isEnabled()
