@@ -1,0 +1,289 @@
+"""The acquisition engine: runs one experiment at a time in a worker thread.
+
+Experiments only describe steps (a plan receiving a ``PlanContext``); the engine owns the thread,
+the interlocks, pause/resume/abort and the event stream. Every point goes to every subscriber the
+moment it is taken (storage writes it at once, the GUI plots it, the CLI advances its bar).
+
+Whatever way a run ends (complete, aborted, failed, process exit), every instrument is put in its
+safe state. Public API (GUI and campaign runner code against it):
+
+    engine = Engine(rig)
+    unsubscribe = engine.subscribe(callback)        # callback(event), on the worker thread
+    handle = engine.start("sweep", {...}, out_path)  # validates first: ValueError, nothing moves
+    engine.pause(); engine.resume(); engine.abort(); engine.state; engine.is_busy
+    handle.wait(timeout) -> RunFinished
+    engine.emergency_stop(); engine.close()
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from acquisition.calibration import CalibrationStore
+from acquisition.events import Event, RunFinished, RunStarted, RunState, RunStatus
+from acquisition.experiments import EXPERIMENTS, Experiment, get_experiment
+from acquisition.interlocks import InterlockLimits
+from acquisition.plan_context import PlanContext, RunSession
+from acquisition.run_control import AbortRequested, RunControl
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[Event], None]
+
+SOFTWARE_VERSION = "avalab 0.1.0"
+
+
+class RunHandle:
+    """A started run: its id, its file, and a way to wait for the end."""
+
+    def __init__(self, run_id: str, experiment: str, path: Path | None) -> None:
+        self.run_id = run_id
+        self.experiment = experiment
+        self.path = path
+        self._done = threading.Event()
+        self._finished: RunFinished | None = None
+
+    def _finish(self, event: RunFinished) -> None:
+        self._finished = event
+        self._done.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def result(self) -> RunFinished | None:
+        return self._finished
+
+    def wait(self, timeout: float | None = None) -> RunFinished:
+        """Block until the run has finished (instruments already safe); TimeoutError otherwise."""
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"run {self.run_id} still running after {timeout} s")
+        assert self._finished is not None
+        return self._finished
+
+
+class Engine:
+    """Runs experiments on one rig, one at a time."""
+
+    def __init__(self, rig: Any, calibration_store: CalibrationStore | None = None) -> None:
+        self.rig = rig
+        self.calibration_store = calibration_store or CalibrationStore()
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.RLock()
+        self._control: RunControl | None = None
+        self._thread: threading.Thread | None = None
+        self._handle: RunHandle | None = None
+        self._closed = False
+        # a weak reference, so an atexit hook never keeps a discarded engine (and rig) alive
+        self_ref = weakref.ref(self)
+        self._atexit = lambda: (lambda e: e._at_exit() if e is not None else None)(self_ref())
+        atexit.register(self._atexit)
+
+    # ---- subscribers -----------------------------------------------------------------------
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+        return unsubscribe
+
+    def _publish(self, event: Event) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(event)
+            except Exception:  # a broken plot must not stop a measurement
+                log.exception("subscriber %r failed on %s", callback, type(event).__name__)
+
+    # ---- state -----------------------------------------------------------------------------
+    @property
+    def state(self) -> RunState:
+        with self._lock:
+            if self._control is None or self._thread is None or not self._thread.is_alive():
+                return RunState.IDLE
+            return self._control.state
+
+    @property
+    def is_busy(self) -> bool:
+        with self._lock:
+            return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def current_run(self) -> RunHandle | None:
+        with self._lock:
+            return self._handle if self.is_busy else None
+
+    # ---- starting --------------------------------------------------------------------------
+    def validate(self, experiment: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Full parameter validation against the schema and this rig (ValueError, one line)."""
+        return get_experiment(experiment).validate(params, self.rig)
+
+    def start(self, experiment: str, params: dict[str, Any] | None = None,
+              out_path: Path | None = None) -> RunHandle:
+        """Validate, then run ``experiment`` in a worker thread. Nothing moves on a ValueError."""
+        if self._closed:
+            raise RuntimeError("engine is closed")
+        exp = get_experiment(experiment)
+        validated = exp.validate(params or {}, self.rig)
+        with self._lock:
+            if self.is_busy:
+                raise RuntimeError("a run is already in progress; abort it or wait for it to finish")
+            run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{exp.name}-{uuid.uuid4().hex[:6]}"
+            path = Path(out_path) if out_path is not None else None
+            handle = RunHandle(run_id, exp.name, path)
+            control = RunControl(run_id, self._publish)
+            self._control, self._handle = control, handle
+            self._thread = threading.Thread(target=self._run, name=f"avalab-run-{run_id}",
+                                            args=(exp, validated, control, handle), daemon=True)
+            self._thread.start()
+        log.info("run %s started: %s %s -> %s", run_id, exp.name, validated, path)
+        return handle
+
+    # ---- operator requests -----------------------------------------------------------------
+    def pause(self) -> None:
+        with self._lock:
+            if self._control is not None and self.is_busy:
+                log.info("pause requested")
+                self._control.request_pause()
+
+    def resume(self) -> None:
+        with self._lock:
+            if self._control is not None and self.is_busy:
+                log.info("resume requested")
+                self._control.request_resume()
+
+    def abort(self, reason: str = "aborted by operator") -> None:
+        with self._lock:
+            if self._control is not None and self.is_busy:
+                log.warning("abort requested: %s", reason)
+                self._control.request_abort(reason)
+
+    def emergency_stop(self) -> dict[str, str | None]:
+        """STOP button: abort any run and put every instrument in its safe state now."""
+        log.warning("EMERGENCY STOP")
+        self.abort("emergency stop")
+        return self.rig.safe_state_all()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Abort a run in progress, wait for it to end, make everything safe."""
+        if self._closed:
+            return
+        self.abort("engine closed")
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        self.rig.safe_state_all()
+        self._closed = True
+        atexit.unregister(self._atexit)
+
+    def _at_exit(self) -> None:
+        try:
+            self.close(timeout=10.0)
+        except Exception:  # at exit, log and keep going: the interpreter is going away
+            log.exception("engine close at exit failed")
+
+    # ---- the worker ------------------------------------------------------------------------
+    def run_plan(self, ctx: PlanContext, experiment: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run ``experiment``'s plan with ``ctx`` (also used for plans nested in a run)."""
+        exp = get_experiment(experiment)
+        validated = exp.validate(params, self.rig)
+        ctx.params = validated
+        return exp.plan(ctx, validated)
+
+    def _run(self, exp: Experiment, params: dict[str, Any], control: RunControl, handle: RunHandle) -> None:
+        writer = None
+        session = RunSession(rig=self.rig, control=control, publish=self._publish,
+                             limits=InterlockLimits.from_rig(self.rig),
+                             calibration_store=self.calibration_store, run_plan=self.run_plan)
+        status, reason, summary = RunStatus.FAILED, "", {}
+        unsubscribe_writer: Callable[[], None] | None = None
+        try:
+            self.rig.connect_all()
+            if handle.path is not None:
+                writer = self._open_writer(handle.path)
+                unsubscribe_writer = self._subscribe_writer(writer)
+            session.started_at = self.rig.clock.now()
+            self._publish(RunStarted(control.run_id, exp.name, dict(params),
+                                     str(handle.path) if handle.path else None, time.time()))
+            self._publish_state(control, RunState.RUNNING, "started")
+            ctx = PlanContext(session, params)
+            if params.get("temperature_k") is not None:
+                ctx.set_temperature(float(params["temperature_k"]))
+            else:
+                ctx.hold_current_temperature()
+            summary = exp.plan(ctx, params) or {}
+            if session.calibration is not None:
+                summary.setdefault("calibration", session.calibration.to_dict())
+            summary.setdefault("calibrated_first", session.calibrated_in_run)
+            status = RunStatus.COMPLETE
+        except AbortRequested as exc:
+            status, reason = RunStatus.ABORTED, str(exc) or "aborted"
+            log.warning("run %s aborted: %s", control.run_id, reason)
+        except Exception as exc:
+            status, reason = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+            log.exception("run %s failed", control.run_id)
+        finally:
+            if status != RunStatus.COMPLETE:
+                control.set_state(RunState.ABORTING, reason)
+            failures = self.rig.safe_state_all()
+            bad = {role: err for role, err in (failures or {}).items() if err}
+            if bad:
+                log.error("safe state failed for %s", bad)
+                reason = (reason + "; " if reason else "") + f"safe state failed for {sorted(bad)}"
+            finished = RunFinished(control.run_id, status, reason, summary,
+                                   str(handle.path) if handle.path else None)
+            control.set_state(RunState.IDLE, status.value)
+            self._publish(finished)
+            if unsubscribe_writer is not None:
+                unsubscribe_writer()
+            if writer is not None:
+                self._close_writer(writer)
+            log.info("run %s finished: %s %s", control.run_id, status.value, reason)
+            handle._finish(finished)
+
+    def _publish_state(self, control: RunControl, state: RunState, reason: str) -> None:
+        # the first RUNNING must follow RunStarted even though RunControl starts RUNNING
+        from acquisition.events import StateChanged
+        self._publish(StateChanged(control.run_id, state, reason))
+
+    # ---- storage ---------------------------------------------------------------------------
+    def _open_writer(self, path: Path) -> Any:
+        from acquisition.storage import RunWriter  # storage pulls in h5py; only runs that save need it
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return RunWriter(path, rig_config=self.rig.config_dict(), identities=self.rig.identities(),
+                         software_version=SOFTWARE_VERSION)
+
+    def _subscribe_writer(self, writer: Any) -> Callable[[], None]:
+        # first in line, so a point is on disk before anyone else sees it
+        with self._lock:
+            self._subscribers.insert(0, writer.handle)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if writer.handle in self._subscribers:
+                    self._subscribers.remove(writer.handle)
+        return unsubscribe
+
+    @staticmethod
+    def _close_writer(writer: Any) -> None:
+        close = getattr(writer, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                log.exception("closing the run file failed")
+
+
+__all__ = ["Engine", "RunHandle", "EXPERIMENTS"]

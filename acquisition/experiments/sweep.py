@@ -1,0 +1,209 @@
+"""CW power sweep, up then down, with optional adaptive refinement of the two jumps.
+
+Each point: set the density, wait the settle delay, read the pick-off power meter, count APD
+photons for the dwell time, read the temperature, emit. Every repeat starts from the dark state
+(beam blocked for ``reset_s``) because the bistable state remembers the previous scan.
+
+Refinement (``refine``): around each jump the scan is redone in finer steps, from the state the
+jump starts in (dark below switch-on, bright above switch-off), until the jump is bracketed to
+``resolution_kw_cm2``. Refinement points carry ``pass`` >= 1 and ``bracket`` = "on" / "off".
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from acquisition.experiments.base import (W_M2_PER_KW_CM2, Experiment, check_density_limit)
+from acquisition.experiments.sweep_summary import summarize_sweep
+from acquisition.plan_context import PlanContext
+from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
+
+#: beam-blocked time that returns the sample to dark (4I11/2 memory is ms at 77 K)
+RESET_S = 1.0
+#: rig-clock seconds per point besides settle and dwell (moves, power meter) for estimates
+POINT_OVERHEAD_S = 0.3
+#: probes per refinement pass: the bracket shrinks by this factor each pass
+REFINE_STEPS = 5
+MAX_REFINE_PASSES = 8
+
+SWEEP_PARAMETERS: list[Parameter] = [
+    Parameter("spacing", "Spacing", "", "str", "linear", choices=("linear", "log", "list"),
+              help="linear or log steps from start to stop, or the explicit list"),
+    Parameter("start_kw_cm2", "Start density", "kW/cm2", "float", 1.0, minimum=0.001, maximum=1000.0),
+    Parameter("stop_kw_cm2", "Stop density", "kW/cm2", "float", 10.0, minimum=0.001, maximum=1000.0),
+    Parameter("points", "Points per direction", "", "int", 46, minimum=2, maximum=2000),
+    Parameter("densities_kw_cm2", "Density list", "kW/cm2", "float_list", [], minimum=0.001,
+              maximum=1000.0, help="used with spacing=list (scanned in this order up, reversed down)"),
+    Parameter("settle_s", "Settle delay", "s", "float", 0.5, minimum=0.0, maximum=60.0),
+    Parameter("dwell_s", "Dwell time", "s", "float", 0.1, minimum=0.1, maximum=10.0),
+    Parameter("repeats", "Repeats", "", "int", 1, minimum=1, maximum=1000),
+    Parameter("refine", "Adaptive refinement", "", "bool", False,
+              help="add points around each jump until it is bracketed to the resolution"),
+    Parameter("resolution_kw_cm2", "Refinement resolution", "kW/cm2", "float", 0.05,
+              minimum=0.001, maximum=10.0),
+    Parameter("noise_cps", "APD noise level", "cps", "float", 82.0, minimum=0.001, maximum=1e6,
+              help="I_noise of the contrast figure (reference APD: 82 cps)"),
+]
+
+
+def check_sweep_range(params: dict[str, Any]) -> None:
+    if params["spacing"] == "list":
+        if len(params["densities_kw_cm2"]) < 2:
+            raise ValueError(f"densities_kw_cm2={params['densities_kw_cm2']} needs at least 2 values "
+                             "with spacing=list; allowed: 2 or more densities in kW/cm2")
+    elif params["stop_kw_cm2"] <= params["start_kw_cm2"]:
+        raise ValueError(f"stop_kw_cm2={params['stop_kw_cm2']:g} must be above start_kw_cm2="
+                         f"{params['start_kw_cm2']:g}; allowed range ({params['start_kw_cm2']:g}, 1000] kW/cm2")
+
+
+def densities_w_m2(params: dict[str, Any]) -> list[float]:
+    """The up-scan setpoints, W/m2."""
+    if params["spacing"] == "list":
+        values = list(params["densities_kw_cm2"])
+    elif params["spacing"] == "log":
+        values = list(np.geomspace(params["start_kw_cm2"], params["stop_kw_cm2"], params["points"]))
+    else:
+        values = list(np.linspace(params["start_kw_cm2"], params["stop_kw_cm2"], params["points"]))
+    return [float(v) * W_M2_PER_KW_CM2 for v in values]
+
+
+def sweep_rig_check(params: dict[str, Any], rig: Any) -> None:
+    check_density_limit("stop_kw_cm2" if params["spacing"] != "list" else "densities_kw_cm2",
+                        max(densities_w_m2(params)) / W_M2_PER_KW_CM2, rig)
+
+
+def sweep_duration_s(params: dict[str, Any]) -> float:
+    n = len(densities_w_m2(params))
+    per_point = params["settle_s"] + params["dwell_s"] + POINT_OVERHEAD_S
+    refine = 2 * 3 * REFINE_STEPS * per_point if params["refine"] else 0.0
+    return params["repeats"] * (2 * n * per_point + RESET_S + refine)
+
+
+class SweepRecorder:
+    """Takes sweep points and keeps their values as columns (for the run's own analysis)."""
+
+    def __init__(self, ctx: PlanContext, params: dict[str, Any], stream: str = "sweep",
+                 extra: dict[str, Any] | None = None, duty_cycle: float | None = None) -> None:
+        self.ctx = ctx
+        self.duty_cycle = duty_cycle
+        self.params = params
+        self.stream = stream
+        self.extra = dict(extra or {})
+        self.rows: list[dict[str, Any]] = []
+
+    def take(self, setpoint_w_m2: float, direction: str, index: int, repeat: int,
+             pass_: int = 0, bracket: str = "", bright_threshold_cps: float = math.nan) -> dict[str, Any]:
+        ctx, p = self.ctx, self.params
+        ctx.set_power_density(setpoint_w_m2)
+        ctx.sleep(p["settle_s"])
+        power = ctx.measure_power()
+        counted = ctx.count(p["dwell_s"])
+        row: dict[str, Any] = {
+            "setpoint_w_m2": setpoint_w_m2, "power_pickoff_w": power.pickoff_w,
+            "power_sample_w": power.sample_w, "density_w_m2": power.density_w_m2,
+            "counts": counted.counts, "dwell_s": counted.dwell_s, "rate_cps": counted.rate_cps,
+            "temperature_k": ctx.read_temperature(), "timestamp_s": ctx.clock.now(),
+            "unix_time": ctx.wall_time(), "direction": direction, "index": index,
+            "repeat": repeat, "pass": pass_, "bracket": bracket,
+            "bright": bool(counted.rate_cps > bright_threshold_cps) if bracket else False,
+        }
+        row.update(self.extra)
+        if self.duty_cycle is not None:  # chopped: the meter reads the average, open-blade peak is above it
+            row["peak_density_w_m2"] = power.density_w_m2 / self.duty_cycle
+        ctx.emit(self.stream, row)
+        self.rows.append(row)
+        return row
+
+    def columns(self) -> dict[str, np.ndarray]:
+        if not self.rows:
+            return {}
+        return {key: np.asarray([row[key] for row in self.rows]) for key in self.rows[0]}
+
+
+def _largest_jump(rates: Sequence[float], rising: bool) -> int:
+    """Index i of the largest log-rate step between point i and i + 1 (up or down)."""
+    logs = np.log10(np.maximum(np.asarray(rates, dtype=float), 1.0))
+    steps = np.diff(logs) if rising else -np.diff(logs)
+    return int(np.argmax(steps))
+
+
+def _refine(recorder: SweepRecorder, grid: list[float], up: list[dict[str, Any]],
+            down: list[dict[str, Any]], repeat: int) -> None:
+    """Bracket both jumps to the resolution, each pass from the state the jump starts in."""
+    ctx, resolution = recorder.ctx, recorder.params["resolution_kw_cm2"] * W_M2_PER_KW_CM2
+    i = _largest_jump([r["rate_cps"] for r in up], rising=True)
+    threshold = math.sqrt(max(up[i]["rate_cps"], 1.0) * max(up[i + 1]["rate_cps"], 1.0))
+    low, high = grid[i], grid[i + 1]
+    for pass_ in range(1, MAX_REFINE_PASSES + 1):
+        if high - low <= resolution:
+            break
+        ctx.beam_off()  # back to dark, then approach from below
+        ctx.sleep(RESET_S)
+        probes = np.linspace(low, high, REFINE_STEPS + 1)[1:-1]
+        recorder.take(low, "up", 0, repeat, pass_, "on", threshold)
+        new_low, new_high = probes[-1], high
+        for k, density in enumerate(probes, start=1):
+            if recorder.take(float(density), "up", k, repeat, pass_, "on", threshold)["bright"]:
+                new_low, new_high = (probes[k - 2] if k > 1 else low), density
+                break
+        low, high = float(new_low), float(new_high)
+    j = _largest_jump([r["rate_cps"] for r in down], rising=False)
+    down_grid = grid[::-1]
+    threshold = math.sqrt(max(down[j]["rate_cps"], 1.0) * max(down[j + 1]["rate_cps"], 1.0))
+    high, low = down_grid[j], down_grid[j + 1]
+    for pass_ in range(1, MAX_REFINE_PASSES + 1):
+        if high - low <= resolution:
+            break
+        ctx.set_power_density(grid[-1])  # top of the scan: bright
+        ctx.sleep(recorder.params["settle_s"])
+        probes = np.linspace(high, low, REFINE_STEPS + 1)[1:-1]
+        recorder.take(high, "down", 0, repeat, pass_, "off", threshold)
+        new_high, new_low = probes[-1], low
+        for k, density in enumerate(probes, start=1):
+            if not recorder.take(float(density), "down", k, repeat, pass_, "off", threshold)["bright"]:
+                new_high, new_low = (probes[k - 2] if k > 1 else high), density
+                break
+        high, low = float(new_high), float(new_low)
+
+
+def run_sweep(ctx: PlanContext, params: dict[str, Any], stream: str = "sweep",
+              extra: dict[str, Any] | None = None, duty_cycle: float | None = None) -> SweepRecorder:
+    """The measurement: repeats x (reset, up, down [, refinement])."""
+    grid = densities_w_m2(params)
+    if params["spacing"] != "list":
+        grid = sorted(grid)
+    ctx.ensure_calibration()
+    ctx.prepare_power_range(max(grid))
+    recorder = SweepRecorder(ctx, params, stream, extra, duty_cycle)
+    total = params["repeats"] * 2 * len(grid)
+    done = 0
+    for repeat in range(params["repeats"]):
+        ctx.beam_off()
+        ctx.sleep(RESET_S)
+        scans: dict[str, list[dict[str, Any]]] = {"up": [], "down": []}
+        for direction, densities in (("up", grid), ("down", grid[::-1])):
+            for index, density in enumerate(densities):
+                scans[direction].append(recorder.take(density, direction, index, repeat))
+                done += 1
+                ctx.progress(done, total, f"{stream} {direction} {density / W_M2_PER_KW_CM2:.3f} kW/cm2")
+        if params["refine"] and len(grid) > 2:
+            _refine(recorder, grid, scans["up"], scans["down"], repeat)
+    ctx.beam_off()
+    return recorder
+
+
+def sweep_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
+    recorder = run_sweep(ctx, params)
+    summary = summarize_sweep(recorder.columns(), params["noise_cps"])
+    ctx.log.info("sweep summary: %s", {k: summary.get(k) for k in ("switch_on_kw_cm2", "switch_off_kw_cm2",
+                                                                     "hysteresis_width_kw_cm2", "bistable")})
+    return summary
+
+
+SWEEP = Experiment(
+    name="sweep", title="CW power sweep (hysteresis)",
+    schema=ParameterSchema([TEMPERATURE_PARAMETER, *SWEEP_PARAMETERS], (check_sweep_range,)),
+    plan=sweep_plan, duration=sweep_duration_s, rig_check=sweep_rig_check)

@@ -1,0 +1,97 @@
+"""Hysteresis figures of a sweep stream, shared by the sweep plan and ``avalab analyze``.
+
+Both call :func:`summarize_sweep` on the same columns (the run's points, live or from the file),
+so a run's own summary and a later re-analysis of its file give the same numbers.
+Only the main scan (``pass == 0``) enters the figures; refinement passes are reported as the
+brackets they found.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from acquisition.experiments.base import W_M2_PER_KW_CM2
+
+log = logging.getLogger(__name__)
+
+#: keys averaged over repeats (the CLI JSON keys of acquisition.analysis)
+FIGURE_KEYS = ("switch_on_kw_cm2", "switch_off_kw_cm2", "hysteresis_width_kw_cm2", "contrast_db",
+               "nonlinearity_s")
+
+
+def _column(columns: dict[str, np.ndarray], name: str, n: int, fill: Any) -> np.ndarray:
+    return np.asarray(columns[name]) if name in columns else np.full(n, fill)
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values])
+
+
+def analyze_repeat(columns: dict[str, np.ndarray], mask: np.ndarray, noise_cps: float) -> dict[str, Any]:
+    """Hysteresis figures of the main up + down scan selected by ``mask``."""
+    from acquisition.analysis import analyze_hysteresis
+
+    direction = _text(np.asarray(columns["direction"]))
+    order = np.asarray(columns["index"])
+    density = np.asarray(columns["density_w_m2"], dtype=float)
+    rate = np.asarray(columns["rate_cps"], dtype=float)
+    up = mask & (direction == "up")
+    down = mask & (direction == "down")
+    up_idx = np.flatnonzero(up)[np.argsort(order[up], kind="stable")]
+    down_idx = np.flatnonzero(down)[np.argsort(order[down], kind="stable")]
+    result = analyze_hysteresis(density[up_idx], rate[up_idx], density[down_idx], rate[down_idx],
+                                noise_cps=noise_cps)
+    return dict(result.to_json_dict())
+
+
+def summarize_sweep(columns: dict[str, np.ndarray], noise_cps: float = 82.0,
+                    group: dict[str, float] | None = None) -> dict[str, Any]:
+    """Figures of every repeat and their mean; ``group`` selects rows by field values
+    (e.g. one chopper frequency x duty cycle of a pulsed run)."""
+    n = len(np.asarray(columns["density_w_m2"]))
+    mask = np.ones(n, dtype=bool)
+    for name, value in (group or {}).items():
+        mask &= np.isclose(np.asarray(columns[name], dtype=float), value)
+    main = mask & (_column(columns, "pass", n, 0) == 0)
+    repeats = _column(columns, "repeat", n, 0)
+    per_repeat = [analyze_repeat(columns, main & (repeats == r), noise_cps)
+                  for r in sorted(set(repeats[main].tolist()))]
+    if not per_repeat:
+        raise ValueError(f"sweep points={n} selected none of the main scan; allowed: a run with "
+                         "'sweep' points in both directions")
+    summary: dict[str, Any] = {}
+    for key in FIGURE_KEYS:
+        values = [r[key] for r in per_repeat if r.get(key) is not None and np.isfinite(r[key])]
+        summary[key] = float(np.mean(values)) if values else None
+        if len(per_repeat) > 1 and len(values) > 1:
+            summary[key.replace("_kw_cm2", "") + "_std" + ("_kw_cm2" if key.endswith("_kw_cm2") else "")] = \
+                float(np.std(values, ddof=1))
+    summary["bistable"] = bool(all(r.get("bistable") for r in per_repeat))
+    summary["repeats"] = len(per_repeat)
+    if len(per_repeat) > 1:
+        summary["per_repeat"] = per_repeat
+    brackets = refinement_brackets(columns, mask)
+    if brackets:
+        summary.update(brackets)
+    return summary
+
+
+def refinement_brackets(columns: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, Any]:
+    """Brackets [highest dark, lowest bright] density (kW/cm2) from the refinement passes.
+
+    Up-refinements start dark, so a dark point lies below switch-on and a bright one at or above
+    it; down-refinements start bright, so the same reading holds for switch-off.
+    """
+    if "bracket" not in columns:
+        return {}
+    labels = _text(np.asarray(columns["bracket"]))
+    density = np.asarray(columns["density_w_m2"], dtype=float) / W_M2_PER_KW_CM2
+    bright = np.asarray(columns["bright"]).astype(bool)
+    found: dict[str, Any] = {}
+    for label, key in (("on", "switch_on_bracket_kw_cm2"), ("off", "switch_off_bracket_kw_cm2")):
+        rows = mask & (labels == label)
+        if (rows & bright).any() and (rows & ~bright).any():
+            found[key] = [float(density[rows & ~bright].max()), float(density[rows & bright].min())]
+    return found

@@ -1,0 +1,160 @@
+"""Instability-crossing switching: does a weak control pulse latch the bright state at a bias?
+
+For each 1064 nm bias (default: below, inside and above the bistable window, found by a sweep
+run first in the same run): reset to dark (pump blocked), approach the bias from below, record
+the emission trace (baseline), fire the control pulse with the emission shutter closed, record
+the trace again (hold). Whether the state latched is decided by ``acquisition.analysis.assess_latch``
+on the second half of the hold against the baseline: a spot that was bright before (bias above
+the window) or fell back after the pulse (bias below it) does not count.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from acquisition.experiments.base import (W_M2_PER_KW_CM2, W_M2_PER_W_CM2, Experiment,
+                                          check_density_limit)
+from acquisition.experiments.sweep import RESET_S
+from acquisition.plan_context import PlanContext
+from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
+
+#: default biases relative to the window found by the sweep
+BELOW_FACTOR = 0.6
+ABOVE_FACTOR = 1.2
+CONTROL_TUNING_ESTIMATE_S = 10.0
+
+SWITCH_PARAMETERS: list[Parameter] = [
+    Parameter("biases_kw_cm2", "1064 nm biases", "kW/cm2", "float_list", [], minimum=0.001,
+              maximum=1000.0, help="empty: below, inside and above the window of a sweep run first"),
+    Parameter("control_wavelength_nm", "Control wavelength", "nm", "float", 808.0, minimum=300.0,
+              maximum=2000.0, help="745, 808 or 875 nm in the reference work; must be in the laser's range"),
+    Parameter("control_density_w_cm2", "Control density", "W/cm2", "float", 7.0, minimum=0.001,
+              maximum=1e5),
+    Parameter("pulse_s", "Control pulse duration", "s", "float", 1.0, minimum=0.001, maximum=60.0),
+    Parameter("baseline_s", "Baseline trace", "s", "float", 2.0, minimum=0.01, maximum=600.0),
+    Parameter("hold_s", "Hold trace", "s", "float", 3.0, minimum=0.01, maximum=600.0),
+    Parameter("bin_s", "Trace bin", "s", "float", 0.05, minimum=1e-4, maximum=10.0),
+    Parameter("settle_s", "Settle at bias", "s", "float", 0.5, minimum=0.0, maximum=60.0),
+    Parameter("sweep_start_kw_cm2", "Window sweep start", "kW/cm2", "float", 1.0, minimum=0.001, maximum=1000.0),
+    Parameter("sweep_stop_kw_cm2", "Window sweep stop", "kW/cm2", "float", 10.0, minimum=0.001, maximum=1000.0),
+    Parameter("sweep_points", "Window sweep points", "", "int", 46, minimum=3, maximum=2000),
+    Parameter("noise_cps", "APD noise level", "cps", "float", 82.0, minimum=0.001, maximum=1e6),
+]
+
+
+def _check_traces(params: dict[str, Any]) -> None:
+    for name in ("baseline_s", "hold_s"):
+        if params[name] < 2 * params["bin_s"]:
+            raise ValueError(f"{name}={params[name]:g} s must hold at least 2 bins of bin_s={params['bin_s']:g} s; "
+                             f"allowed range [{2 * params['bin_s']:g}, 600] s")
+    if not params["biases_kw_cm2"] and params["sweep_stop_kw_cm2"] <= params["sweep_start_kw_cm2"]:
+        raise ValueError(f"sweep_stop_kw_cm2={params['sweep_stop_kw_cm2']:g} must be above sweep_start_kw_cm2="
+                         f"{params['sweep_start_kw_cm2']:g}; allowed range ({params['sweep_start_kw_cm2']:g}, 1000] kW/cm2")
+
+
+def _control_range_m(rig: Any) -> tuple[float, float]:
+    laser = getattr(rig, "control_laser", None)
+    if laser is None:
+        raise ValueError("control_laser=None: this rig has no control laser; allowed: a rig file "
+                         "with a [instruments.control_laser] entry")
+    low, high = laser.wavelength_range
+    return float(low), float(high)
+
+
+def switch_rig_check(params: dict[str, Any], rig: Any) -> None:
+    low, high = _control_range_m(rig)
+    wavelength_m = params["control_wavelength_nm"] * 1e-9
+    if not low - 1e-12 <= wavelength_m <= high + 1e-12:
+        raise ValueError(f"control_wavelength_nm={params['control_wavelength_nm']:g} nm is outside the control "
+                         f"laser's range; allowed range [{low * 1e9:g}, {high * 1e9:g}] nm")
+    for bias in params["biases_kw_cm2"]:
+        check_density_limit("biases_kw_cm2", bias, rig)
+    if not params["biases_kw_cm2"]:
+        check_density_limit("sweep_stop_kw_cm2", params["sweep_stop_kw_cm2"], rig)
+
+
+def switch_duration_s(params: dict[str, Any]) -> float:
+    n_bias = len(params["biases_kw_cm2"]) or 3
+    per_bias = RESET_S + params["settle_s"] + params["baseline_s"] + params["pulse_s"] + params["hold_s"] + 1.0
+    sweep = 0.0 if params["biases_kw_cm2"] else 2 * params["sweep_points"] * (0.5 + 0.1 + 0.3)
+    return sweep + CONTROL_TUNING_ESTIMATE_S + n_bias * per_bias
+
+
+def assess(baseline: np.ndarray, hold: np.ndarray, params: dict[str, Any]) -> Any:
+    """Latch verdict on the trace baseline | pulse | hold; the first half of the hold is left out
+    so that only a state that *stays* bright counts."""
+    from acquisition.analysis import assess_latch
+
+    bin_s = params["bin_s"]
+    pulse_start = len(baseline) * bin_s
+    pulse_end = pulse_start + params["pulse_s"]
+    t = np.concatenate([(np.arange(len(baseline)) + 0.5) * bin_s,
+                        pulse_end + (np.arange(len(hold)) + 0.5) * bin_s])
+    rate = np.concatenate([baseline, hold]).astype(float) / bin_s
+    return assess_latch(t, rate, pulse_start, pulse_end, settle_s=0.5 * len(hold) * bin_s,
+                        noise_cps=params["noise_cps"])
+
+
+def default_biases_kw_cm2(switch_on: float, switch_off: float, limit_kw_cm2: float) -> list[float]:
+    """Below, inside (the middle) and above the window."""
+    return [BELOW_FACTOR * switch_off, 0.5 * (switch_on + switch_off),
+            min(ABOVE_FACTOR * switch_on, 0.95 * limit_kw_cm2)]
+
+
+def _window_from_sweep(ctx: PlanContext, params: dict[str, Any]) -> tuple[float, float]:
+    ctx.note("no biases given: sweeping first to find the bistable window")
+    summary = ctx.run_plan("sweep", {"start_kw_cm2": params["sweep_start_kw_cm2"],
+                                     "stop_kw_cm2": params["sweep_stop_kw_cm2"],
+                                     "points": params["sweep_points"], "noise_cps": params["noise_cps"]})
+    on, off = summary.get("switch_on_kw_cm2"), summary.get("switch_off_kw_cm2")
+    if not summary.get("bistable") or on is None or off is None:
+        raise RuntimeError(f"the window sweep found no bistable window (switch-on {on}, switch-off {off} "
+                           "kW/cm2); give biases_kw_cm2 explicitly")
+    return float(on), float(off)
+
+
+def switch_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    biases = list(params["biases_kw_cm2"])
+    if not biases:
+        on, off = _window_from_sweep(ctx, params)
+        biases = default_biases_kw_cm2(on, off, ctx.limits.max_power_density_w_m2 / W_M2_PER_KW_CM2)
+        summary["window_kw_cm2"] = [off, on]
+    ctx.ensure_calibration()
+    control_density = params["control_density_w_cm2"] * W_M2_PER_W_CM2
+    predicted = ctx.prepare_control_laser(params["control_wavelength_nm"] * 1e-9, control_density)
+    ctx.prepare_power_range(max(biases) * W_M2_PER_KW_CM2)
+    results: dict[str, bool] = {}
+    for i, bias in enumerate(biases):
+        ctx.beam_off()
+        ctx.sleep(RESET_S)  # forget the previous bias: start dark
+        ctx.set_power_density(bias * W_M2_PER_KW_CM2)
+        ctx.sleep(params["settle_s"])
+        power = ctx.measure_power()
+        baseline = ctx.count_trace(params["baseline_s"], params["bin_s"])
+        ctx.control_pulse(params["pulse_s"])
+        hold = ctx.count_trace(params["hold_s"], params["bin_s"])
+        verdict = assess(baseline, hold, params)
+        state = bool(verdict.latched)
+        ctx.log.info("bias %.3f kW/cm2: %s", bias, verdict.reason)
+        results[f"{bias:.3f}"] = state
+        ctx.emit("switch", {
+            "bias_w_m2": bias * W_M2_PER_KW_CM2, "density_w_m2": power.density_w_m2,
+            "control_wavelength_m": params["control_wavelength_nm"] * 1e-9,
+            "control_density_w_m2": predicted, "pulse_s": params["pulse_s"], "bin_s": params["bin_s"],
+            "baseline_counts": baseline, "hold_counts": hold,
+            "baseline_rate_cps": verdict.before_mean_cps, "hold_rate_cps": verdict.after_mean_cps,
+            "latched": state, "temperature_k": ctx.read_temperature(), "timestamp_s": ctx.clock.now()})
+        ctx.progress(i + 1, len(biases), f"bias {bias:.3f} kW/cm2: {'latched' if state else 'not latched'}")
+    ctx.beam_off()
+    summary.update({"latched": any(results.values()), "latched_by_bias_kw_cm2": results,
+                    "control_wavelength_nm": params["control_wavelength_nm"],
+                    "control_density_w_cm2": predicted / W_M2_PER_W_CM2})
+    return summary
+
+
+SWITCH = Experiment(
+    name="switch", title="Control-pulse switching (instability crossing)",
+    schema=ParameterSchema([TEMPERATURE_PARAMETER, *SWITCH_PARAMETERS], (_check_traces,)),
+    plan=switch_plan, duration=switch_duration_s, rig_check=switch_rig_check)

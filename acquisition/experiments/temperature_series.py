@@ -1,0 +1,84 @@
+"""Any experiment at a list of cryostat setpoints, each after the temperature is stable.
+
+The inner experiment's parameters are given as JSON (``params_json``) and validated, against
+the inner schema and the rig, before anything moves. Each setpoint's streams are prefixed
+``T<kelvin>K_`` (e.g. ``T77K_sweep``) so that one run file holds the whole series.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from acquisition.experiments.base import Experiment
+from acquisition.plan_context import PlanContext
+from acquisition.schema import Parameter, ParameterSchema
+
+INNER_EXPERIMENTS = ("sweep", "pulsed", "switch", "lifetime", "calibrate")
+#: typical time for the cryostat to move and settle between setpoints, for estimates
+SETPOINT_CHANGE_ESTIMATE_S = 300.0
+
+SERIES_PARAMETERS: list[Parameter] = [
+    Parameter("experiment", "Experiment at each temperature", "", "str", "sweep", choices=INNER_EXPERIMENTS),
+    Parameter("temperatures_k", "Setpoints", "K", "float_list", [77.0, 100.0, 125.0], minimum=4.0,
+              maximum=350.0, min_items=1),
+    Parameter("params_json", "Experiment parameters (JSON)", "", "str", "{}",
+              help='e.g. {"dwell_s": 0.2, "points": 30}; temperature_k is set by the series'),
+]
+
+
+def inner_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The inner experiment's parameters from ``params_json`` (ValueError, one line)."""
+    try:
+        value = json.loads(params["params_json"] or "{}")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"params_json={params['params_json'][:40]!r} is not valid JSON ({exc.msg}); "
+                         'allowed: a JSON object such as {"dwell_s": 0.2}') from None
+    if not isinstance(value, dict):
+        raise ValueError(f"params_json={params['params_json'][:40]!r} is not a JSON object; "
+                         'allowed: a JSON object such as {"dwell_s": 0.2}')
+    if "temperature_k" in value:
+        raise ValueError(f"params_json temperature_k={value['temperature_k']!r} is not allowed; "
+                         "allowed: setpoints go in temperatures_k")
+    return value
+
+
+def _check_inner(params: dict[str, Any]) -> None:
+    from acquisition.experiments import get_experiment
+
+    get_experiment(params["experiment"]).schema.validate(inner_params(params))
+
+
+def _rig_check(params: dict[str, Any], rig: Any) -> None:
+    from acquisition.experiments import get_experiment
+
+    get_experiment(params["experiment"]).validate(inner_params(params), rig)
+
+
+def series_duration_s(params: dict[str, Any]) -> float:
+    from acquisition.experiments import get_experiment
+
+    inner = get_experiment(params["experiment"]).estimate_duration_s(inner_params(params))
+    return len(params["temperatures_k"]) * (inner + SETPOINT_CHANGE_ESTIMATE_S)
+
+
+def stream_prefix(kelvin: float) -> str:
+    return f"T{kelvin:g}K_"
+
+
+def series_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
+    inner = inner_params(params)
+    results = []
+    temperatures = params["temperatures_k"]
+    for i, kelvin in enumerate(temperatures):
+        ctx.note(f"temperature series: {kelvin:g} K ({i + 1}/{len(temperatures)})")
+        ctx.set_temperature(kelvin)
+        summary = ctx.run_plan(params["experiment"], dict(inner), stream_prefix=stream_prefix(kelvin))
+        results.append({"temperature_k": kelvin, "stream_prefix": stream_prefix(kelvin), **summary})
+        ctx.progress(i + 1, len(temperatures), f"{kelvin:g} K done")
+    return {"experiment": params["experiment"], "by_temperature": results}
+
+
+TEMPERATURE_SERIES = Experiment(
+    name="temperature_series", title="Experiment at a series of temperatures",
+    schema=ParameterSchema(SERIES_PARAMETERS, (_check_inner,)),
+    plan=series_plan, duration=series_duration_s, rig_check=_rig_check)

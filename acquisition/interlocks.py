@@ -1,0 +1,52 @@
+"""Safety limits of a run: power density, APD count rate, cryostat temperature band.
+
+Pure decisions only (is this value allowed, is this reading in band); what to *do* about a trip
+(close the pump shutter, pause, wait) is the engine's job in ``acquisition.plan_context``.
+Limits come from the rig file (``[limits]``) so that the same experiment is safe on every rig.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+from drivers.errors import InterlockError
+
+log = logging.getLogger(__name__)
+
+W_M2_PER_KW_CM2 = 1e7
+
+
+@dataclass(frozen=True)
+class InterlockLimits:
+    max_power_density_w_m2: float
+    max_count_rate_cps: float
+    temperature_band_k: float  # allowed |T - target|
+    temperature_stable_s: float  # time back in band before a run resumes
+
+    @classmethod
+    def from_rig(cls, rig: object) -> "InterlockLimits":
+        limits = rig.config.limits  # type: ignore[attr-defined]
+        band = limits.temperature_band_k
+        if isinstance(band, tuple | list):  # (low, high) offsets tolerated: keep the narrower
+            band = min(abs(float(b)) for b in band)
+        return cls(float(limits.max_power_density_w_m2), float(limits.max_count_rate_cps),
+                   float(band), float(limits.temperature_stable_s))
+
+
+def check_power_density(density_w_m2: float, limits: InterlockLimits, field: str = "power_density") -> None:
+    """Refuse a density above the rig limit (InterlockError, one line, kW/cm2 as operators read)."""
+    if math.isnan(density_w_m2) or density_w_m2 > limits.max_power_density_w_m2:
+        raise InterlockError(
+            f"{field}={density_w_m2 / W_M2_PER_KW_CM2:g} kW/cm2 is above the rig limit; allowed range "
+            f"[0, {limits.max_power_density_w_m2 / W_M2_PER_KW_CM2:g}] kW/cm2")
+
+
+def count_rate_exceeded(rate_cps: float, limits: InterlockLimits) -> bool:
+    return rate_cps > limits.max_count_rate_cps
+
+
+def temperature_in_band(temperature_k: float, target_k: float | None, limits: InterlockLimits) -> bool:
+    if target_k is None:
+        return True
+    return abs(temperature_k - target_k) <= limits.temperature_band_k

@@ -1,0 +1,486 @@
+"""PlanContext: the only door through which an experiment plan touches the rig.
+
+A plan describes steps (``ctx.set_power_density``, ``ctx.count``, ``ctx.sleep``, ``ctx.emit`` ...);
+every call is a checkpoint at which the engine honours abort, pause and the interlocks:
+
+- a power density above the rig limit is refused before anything moves (InterlockError);
+- an APD rate above the rig limit closes the pump shutter and pauses the run until the operator
+  resumes (the point is then measured again);
+- a cryostat temperature out of its band pauses the run until the temperature has been back in
+  band for the rig's stability time, then the run resumes by itself;
+- while the plan waits (``ctx.sleep``), the count rate and temperature are checked at a fixed rate.
+
+Operator pause holds the sample as it is (beam, chopper, temperature): closing the shutter would
+erase the bistable state a sweep is following.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from acquisition.blades import blade_for
+from acquisition.calibration import CalibrationStore, PowerCalibration, fit_malus
+from acquisition.events import Event, InterlockTripped, PointData, PointTaken, Progress, RunState
+from acquisition.interlocks import (InterlockLimits, check_power_density, count_rate_exceeded,
+                                    temperature_in_band)
+from acquisition.run_control import RunControl
+from drivers.attenuator import AttenuatorSetting, PowerAttenuator
+from drivers.errors import InstrumentError, InterlockError
+
+log = logging.getLogger(__name__)
+
+#: how often interlocks are checked while a plan waits (rig-clock seconds)
+INTERLOCK_POLL_S = 0.25
+#: the short count taken to check the APD rate while waiting
+RATE_PROBE_S = 0.01
+#: how long a chopper may take to reach its frequency
+CHOPPER_SPINUP_TIMEOUT_S = 30.0
+#: the longest a run waits for the cryostat to reach a new setpoint
+TEMPERATURE_TIMEOUT_S = 4 * 3600.0
+
+
+@dataclass(frozen=True)
+class PowerReading:
+    """A pick-off reading and what it means at the sample."""
+
+    pickoff_w: float
+    sample_w: float
+    density_w_m2: float
+
+
+@dataclass(frozen=True)
+class CountResult:
+    counts: int
+    dwell_s: float
+
+    @property
+    def rate_cps(self) -> float:
+        return self.counts / self.dwell_s
+
+
+@dataclass
+class RunSession:
+    """State shared by a run's contexts (a temperature series runs several plans in one run)."""
+
+    rig: Any
+    control: RunControl
+    publish: Callable[[Event], None]
+    limits: InterlockLimits
+    calibration_store: CalibrationStore
+    run_plan: Callable[["PlanContext", str, dict[str, Any]], dict[str, Any]]
+    stream_indices: dict[str, int] = field(default_factory=dict)
+    target_temperature_k: float | None = None
+    attenuator: PowerAttenuator | None = None
+    calibration: PowerCalibration | None = None
+    calibrated_in_run: bool = False
+    beam_on: bool = False
+    started_at: float = 0.0
+
+
+class PlanContext:
+    """Facade handed to a plan. ``stream_prefix`` namespaces the streams of a nested plan."""
+
+    def __init__(self, session: RunSession, params: dict[str, Any], stream_prefix: str = "") -> None:
+        self._s = session
+        self.params = params
+        self.stream_prefix = stream_prefix
+        self.log = logging.getLogger(f"acquisition.run.{session.control.run_id}")
+
+    # ---- identity / plumbing ---------------------------------------------------------------
+    @property
+    def run_id(self) -> str:
+        return self._s.control.run_id
+
+    @property
+    def clock(self) -> Any:
+        return self._s.rig.clock
+
+    @property
+    def limits(self) -> InterlockLimits:
+        return self._s.limits
+
+    @property
+    def beam_radius_m(self) -> float:
+        return float(self._s.rig.config.beam.beam_radius_m)
+
+    @property
+    def beam_area_m2(self) -> float:
+        return math.pi * self.beam_radius_m ** 2
+
+    @property
+    def calibrated_in_run(self) -> bool:
+        return self._s.calibrated_in_run
+
+    @property
+    def calibration(self) -> PowerCalibration | None:
+        return self._s.calibration
+
+    def has_instrument(self, role: str) -> bool:
+        return getattr(self._s.rig, role, None) is not None
+
+    def _instrument(self, role: str) -> Any:
+        instrument = getattr(self._s.rig, role, None)
+        if instrument is None:
+            raise InstrumentError(role, "-", role, f"this rig has no {role}; add it to the rig file")
+        return instrument
+
+    def run_plan(self, experiment: str, params: dict[str, Any], stream_prefix: str = "") -> dict[str, Any]:
+        """Run another experiment's plan inside this run (its streams get ``stream_prefix``)."""
+        child = PlanContext(self._s, params, self.stream_prefix + stream_prefix)
+        return self._s.run_plan(child, experiment, params)
+
+    def emit(self, stream: str, data: PointData) -> int:
+        """Send one measured point to every subscriber now; returns its index in the stream."""
+        name = self.stream_prefix + stream
+        index = self._s.stream_indices.get(name, 0)
+        self._s.stream_indices[name] = index + 1
+        self._s.publish(PointTaken(self.run_id, name, index, dict(data)))
+        return index
+
+    def progress(self, done: int, total: int | None, message: str = "") -> None:
+        elapsed = self.clock.now() - self._s.started_at
+        eta = elapsed / done * (total - done) if total and done > 0 else None
+        self._s.publish(Progress(self.run_id, done, total, message, eta))
+
+    def note(self, message: str) -> None:
+        """Say something to the operator (CLI progress line, GUI status bar) and the log."""
+        self.log.info(message)
+        self._s.publish(Progress(self.run_id, 0, None, message, None))
+
+    # ---- checkpoints and waiting -----------------------------------------------------------
+    def checkpoint(self) -> None:
+        """Honour abort, operator pause and the temperature interlock."""
+        control = self._s.control
+        control.raise_if_aborted()
+        if control.pause_requested:
+            self.log.info("pausing at a safe point on operator request")
+            control.hold_until_resumed("paused by operator", already_requested=True)
+        self._check_temperature()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait on the rig clock, checking interlocks every INTERLOCK_POLL_S."""
+        self.checkpoint()
+        remaining = float(seconds)
+        while remaining > 1e-12:
+            chunk = min(remaining, INTERLOCK_POLL_S)
+            probe = RATE_PROBE_S if self._s.beam_on and chunk > 2 * RATE_PROBE_S else 0.0
+            if not self.clock.sleep(chunk - probe, self._s.control.stop_event):
+                self._s.control.raise_if_aborted()
+            if probe:
+                self._guarded_count(probe)
+            remaining -= chunk
+            self.checkpoint()
+
+    def _interlock(self, name: str, detail: str) -> None:
+        self.log.warning("interlock %s: %s", name, detail)
+        self._s.publish(InterlockTripped(self.run_id, name, detail))
+
+    # ---- temperature -----------------------------------------------------------------------
+    def read_temperature(self) -> float:
+        if not self.has_instrument("cryostat"):
+            return math.nan
+        return float(self._s.rig.cryostat.get_temperature())
+
+    def _check_temperature(self) -> None:
+        target = self._s.target_temperature_k
+        if target is None or not self.has_instrument("cryostat"):
+            return
+        temperature = self.read_temperature()
+        if temperature_in_band(temperature, target, self.limits):
+            return
+        self._interlock("temperature", f"temperature={temperature:.3f} K is outside the band "
+                                       f"{target:g} +- {self.limits.temperature_band_k:g} K")
+        self._s.control.set_state(RunState.PAUSED, f"temperature {temperature:.2f} K out of band")
+        self._wait_temperature_stable(target, timeout_s=TEMPERATURE_TIMEOUT_S)
+        self._s.control.set_state(RunState.RUNNING, "temperature back in band")
+
+    def _wait_temperature_stable(self, target: float, timeout_s: float) -> None:
+        """Wait (rig clock) until the temperature has stayed in band for the stability time."""
+        clock, control = self.clock, self._s.control
+        deadline = clock.now() + timeout_s
+        in_band_since: float | None = None
+        while True:
+            control.raise_if_aborted()
+            now = clock.now()
+            if temperature_in_band(self.read_temperature(), target, self.limits):
+                in_band_since = now if in_band_since is None else in_band_since
+                if now - in_band_since >= self.limits.temperature_stable_s:
+                    return
+            else:
+                in_band_since = None
+            if now > deadline:
+                raise InstrumentError("cryostat", "-", f"SETP {target:g}",
+                                      f"temperature not stable within {timeout_s:g} s")
+            clock.sleep(INTERLOCK_POLL_S, control.stop_event)
+
+    def set_temperature(self, kelvin: float) -> None:
+        """New cryostat setpoint; returns when the temperature has been stable in band."""
+        self.checkpoint()
+        cryostat = self._instrument("cryostat")
+        self.log.info("cryostat setpoint -> %.3f K; waiting for stability", kelvin)
+        cryostat.set_setpoint(kelvin)
+        if kelvin > float(cryostat.get_temperature()) + self.limits.temperature_band_k \
+                or cryostat.get_heater_range() == 0:
+            # LN2 holds the cold end; regulating above it needs the heater
+            cryostat.set_heater_range(2 if kelvin > 100 else 1)
+        self._s.target_temperature_k = None  # no interlock trips while we are getting there
+        self._wait_temperature_stable(kelvin, timeout_s=TEMPERATURE_TIMEOUT_S)
+        self._s.target_temperature_k = kelvin
+        self.log.info("temperature stable at %.3f K", self.read_temperature())
+
+    def hold_current_temperature(self) -> None:
+        """Use the present setpoint (heater on) or reading (heater off) as the interlock target."""
+        if not self.has_instrument("cryostat"):
+            return
+        cryostat = self._s.rig.cryostat
+        target = (float(cryostat.get_setpoint()) if cryostat.get_heater_range() > 0
+                  else self.read_temperature())
+        self._s.target_temperature_k = target
+        self.log.info("temperature interlock band: %.3f +- %g K", target, self.limits.temperature_band_k)
+
+    # ---- pump power ------------------------------------------------------------------------
+    def laser_power_w(self) -> float:
+        """The fixed pump setpoint the calibration was made at (power control is by the optics)."""
+        return self.ensure_calibration().laser_power_w
+
+    def objective_power_from_pickoff(self, pickoff_w: float) -> float:
+        """Power entering the objective: the pick-off reading over the pick-off ratio.
+
+        Reported densities are this power over the 1/e2 beam area (physics.md convention); the
+        objective transmission is part of the rig's beam calibration, not of the figure.
+        """
+        return pickoff_w / float(self._s.rig.config.beam.pickoff_ratio)
+
+    def ensure_calibration(self) -> PowerCalibration:
+        """The rig's stored calibration, or a fresh one measured now (and said so)."""
+        if self._s.calibration is None:
+            rig_name = self._s.rig.config.name
+            stored = self._s.calibration_store.load(rig_name)
+            if stored is None:
+                self.note(f"no stored power calibration for rig {rig_name!r}: calibrating first")
+                self.run_plan("calibrate", {}, stream_prefix="")
+                stored = self._s.calibration
+                self._s.calibrated_in_run = True
+            assert stored is not None
+            self.use_calibration(stored)
+        assert self._s.calibration is not None
+        return self._s.calibration
+
+    @property
+    def rig_name(self) -> str:
+        return str(self._s.rig.config.name)
+
+    def move_stage(self, role: str, angle_deg: float) -> None:
+        """Move a rotation stage directly (calibration only: it maps the stages it moves)."""
+        self.checkpoint()
+        self._instrument(role).move_to(angle_deg)
+
+    def set_power_meter_wavelength(self, wavelength_m: float) -> None:
+        self._instrument("power_meter").set_wavelength(wavelength_m)
+
+    def use_calibration(self, calibration: PowerCalibration, store: bool = False) -> None:
+        """Use ``calibration`` for the rest of the run (and make it the rig's current one)."""
+        if store:
+            self._s.calibration_store.save(calibration)
+        self._s.calibration = calibration
+        self._s.attenuator = PowerAttenuator(self._instrument("hwp"), getattr(self._s.rig, "nd_wheel", None),
+                                             calibration, self.laser_power_w())
+        self._s.attenuator.sync_from_stages()
+
+    def _attenuator(self) -> PowerAttenuator:
+        self.ensure_calibration()
+        assert self._s.attenuator is not None
+        return self._s.attenuator
+
+    def check_density(self, density_w_m2: float, field_name: str = "power_density") -> None:
+        try:
+            check_power_density(density_w_m2, self.limits, field_name)
+        except InterlockError as exc:
+            self._interlock("power_density", str(exc))
+            raise
+
+    def prepare_power_range(self, max_density_w_m2: float) -> None:
+        """Fix the ND wheel for a scan up to ``max_density_w_m2`` (before the scan starts)."""
+        self.checkpoint()
+        self.check_density(max_density_w_m2)
+        self._attenuator().select_range(max_density_w_m2 * self.beam_area_m2)
+
+    def set_power_density(self, density_w_m2: float) -> AttenuatorSetting:
+        """Set the pump density at the sample (refused above the rig limit) and open the beam."""
+        self.checkpoint()
+        self.check_density(density_w_m2)
+        setting = self._attenuator().set_power(density_w_m2 * self.beam_area_m2)
+        self.log.debug("density -> %.4g W/m2 (plate %.3f deg, wheel %.3f deg)",
+                       density_w_m2, setting.plate_deg, setting.wheel_deg)
+        self.beam_on()
+        return setting
+
+    def beam_on(self, laser_power_w: float | None = None) -> None:
+        """Pump emission on at its fixed setpoint (the calibration's unless given) and shutter open."""
+        if self._s.beam_on:
+            return
+        pump = self._instrument("pump")
+        pump.set_power(self.laser_power_w() if laser_power_w is None else laser_power_w)
+        if not pump.get_emission():
+            pump.set_emission(True)
+        if self.has_instrument("pump_shutter"):
+            self._s.rig.pump_shutter.open()
+        self._s.beam_on = True
+        self.log.info("pump beam on")
+
+    def beam_off(self) -> None:
+        """Block the pump (shutter closed; emission off when there is no shutter)."""
+        if self.has_instrument("pump_shutter"):
+            self._s.rig.pump_shutter.close_shutter()
+        else:
+            self._instrument("pump").set_emission(False)
+        self._s.beam_on = False
+        self.log.info("pump beam blocked")
+
+    def measure_power(self) -> PowerReading:
+        """Read the pick-off power meter; what it means at the sample and as a density."""
+        self.checkpoint()
+        pickoff = float(self._instrument("power_meter").read_power())
+        sample = self.objective_power_from_pickoff(pickoff)
+        return PowerReading(pickoff, sample, sample / self.beam_area_m2)
+
+    # ---- photon counting -------------------------------------------------------------------
+    def _guarded_count(self, dwell_s: float) -> CountResult:
+        while True:
+            counts = int(self._instrument("counter").count(dwell_s))
+            result = CountResult(counts, dwell_s)
+            if not count_rate_exceeded(result.rate_cps, self.limits):
+                return result
+            self._count_rate_trip(result.rate_cps)
+
+    def _count_rate_trip(self, rate_cps: float) -> None:
+        self.beam_off()
+        self._interlock("count_rate", f"count_rate={rate_cps:.4g} cps is above the rig limit "
+                                      f"{self.limits.max_count_rate_cps:.4g} cps; pump shutter closed")
+        self._s.control.hold_until_resumed(f"count rate {rate_cps:.3g} cps above limit")
+        self.beam_on()
+
+    def count(self, dwell_s: float) -> CountResult:
+        """APD counts over ``dwell_s`` (re-measured after a count-rate trip and resume)."""
+        self.checkpoint()
+        return self._guarded_count(dwell_s)
+
+    def count_trace(self, dwell_s: float, bin_s: float) -> np.ndarray:
+        """Counts in bins of ``bin_s`` over ``dwell_s``; a bin above the rate limit trips."""
+        self.checkpoint()
+        while True:
+            trace = np.asarray(self._instrument("counter").count_trace(dwell_s, bin_s))
+            peak_rate = float(trace.max()) / bin_s if trace.size else 0.0
+            if not count_rate_exceeded(peak_rate, self.limits):
+                return trace
+            self._count_rate_trip(peak_rate)
+
+    def histogram(self, acquisition_s: float, bin_width_s: float, n_bins: int) -> np.ndarray:
+        """TCSPC histogram of arrival times after each sync/marker (chopper) edge."""
+        self.checkpoint()
+        return np.asarray(self._instrument("tagger").histogram(acquisition_s, bin_width_s, n_bins))
+
+    # ---- chopper ---------------------------------------------------------------------------
+    def set_chopper(self, frequency_hz: float, duty_cycle: float) -> str:
+        """Choose the blade, spin up, wait until the blade runs at the frequency; returns the blade."""
+        self.checkpoint()
+        chopper = self._instrument("chopper")
+        blade = blade_for(frequency_hz, duty_cycle)
+        chopper.set_enabled(False)
+        if chopper.get_blade() != blade.name:
+            chopper.set_blade(blade.name)
+        chopper.set_frequency(frequency_hz)
+        if blade.variable_duty:
+            chopper.set_duty_cycle(duty_cycle)
+        chopper.set_enabled(True)
+        deadline = self.clock.now() + CHOPPER_SPINUP_TIMEOUT_S
+        while abs(chopper.get_actual_frequency() - frequency_hz) > max(0.01 * frequency_hz, 0.5):
+            if self.clock.now() > deadline:
+                raise InstrumentError("chopper", "-", f"freq={frequency_hz:g}",
+                                      f"blade did not reach the frequency within {CHOPPER_SPINUP_TIMEOUT_S:g} s")
+            self.sleep(0.2)
+        self.log.info("chopper: blade %s at %g Hz, duty %g", blade.name, frequency_hz, duty_cycle)
+        return blade.name
+
+    def stop_chopper(self) -> None:
+        if self.has_instrument("chopper"):
+            self._s.rig.chopper.set_enabled(False)
+            self.log.info("chopper stopped (beam continuous)")
+
+    # ---- control laser ---------------------------------------------------------------------
+    def prepare_control_laser(self, wavelength_m: float, density_w_m2: float,
+                              angles_deg: np.ndarray | None = None) -> float:
+        """Tune the control laser and set its attenuator for ``density_w_m2`` at the sample.
+
+        The control path (fixed ND + rotating polariser) is measured first through the pick-off,
+        with the pump blocked and the emission shutter closed: polariser angle -> control
+        density, fitted with cos^2(theta - theta0). Returns the density the fit predicts.
+        """
+        self.checkpoint()
+        laser = self._instrument("control_laser")
+        attenuator = self._instrument("control_attenuator")
+        laser.set_shutter(False)
+        if not laser.get_emission():
+            laser.set_emission(True)
+        laser.set_wavelength(wavelength_m)
+        laser.wait_tuned()
+        self.beam_off()
+        area = float(self._s.rig.config.beam.control_beam_area_m2)
+        meter = self._instrument("power_meter")
+        meter.set_wavelength(wavelength_m)
+        angles = np.linspace(0.0, 180.0, 19) if angles_deg is None else np.asarray(angles_deg)
+        densities = []
+        with self._control_beam_open():
+            for angle in angles:
+                self.checkpoint()
+                attenuator.move_to(float(angle))
+                densities.append(self.objective_power_from_pickoff(float(meter.read_power())) / area)
+        meter.set_wavelength(float(self._s.rig.config.beam.pump_wavelength_m))
+        fit = fit_malus(angles, np.asarray(densities), harmonic=1)
+        if not fit.lowest <= density_w_m2 <= fit.highest:
+            raise ValueError(f"control_density={density_w_m2 / 1e4:g} W/cm2 is outside what the control "
+                             f"path delivers at {wavelength_m * 1e9:.0f} nm; allowed range "
+                             f"[{fit.lowest / 1e4:.3g}, {fit.highest / 1e4:.3g}] W/cm2")
+        attenuator.move_to(fit.angle_for(density_w_m2))
+        self.log.info("control laser %.1f nm: polariser %.2f deg for %.3g W/cm2 (path max %.3g W/cm2)",
+                      wavelength_m * 1e9, fit.angle_for(density_w_m2), density_w_m2 / 1e4, fit.highest / 1e4)
+        return fit.transmission(fit.angle_for(density_w_m2))
+
+    @contextlib.contextmanager
+    def _control_beam_open(self) -> Iterator[None]:
+        """Control beam on the sample with the APD path blocked; everything closed afterwards."""
+        laser = self._instrument("control_laser")
+        emission_shutter = getattr(self._s.rig, "emission_shutter", None)
+        control_shutter = getattr(self._s.rig, "control_shutter", None)
+        if emission_shutter is not None:
+            emission_shutter.close_shutter()
+        try:
+            laser.set_shutter(True)
+            if control_shutter is not None:
+                control_shutter.open()
+            yield
+        finally:
+            if control_shutter is not None:
+                control_shutter.close_shutter()
+            laser.set_shutter(False)
+            if emission_shutter is not None:
+                emission_shutter.open()
+
+    def control_pulse(self, duration_s: float) -> None:
+        """Open the control beam for ``duration_s`` with the emission path blocked meanwhile."""
+        self.checkpoint()
+        with self._control_beam_open():
+            self.log.info("control pulse: %.3g s", duration_s)
+            if not self.clock.sleep(duration_s, self._s.control.stop_event):
+                self._s.control.raise_if_aborted()
+
+    def wall_time(self) -> float:
+        """Unix time for records (the rig clock may be virtual)."""
+        return time.time()

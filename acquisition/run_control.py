@@ -1,0 +1,95 @@
+"""Flags shared by the engine (operator side) and a run's worker thread: pause, resume, abort.
+
+The operator side only *requests*; the worker acts at its next checkpoint, where the sample is
+in a defined state. Pausing waits on wall time (threading.Event), not on the rig clock: a
+virtual clock only moves when the run sleeps, and a paused run does not sleep.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from acquisition.events import Event, RunState, StateChanged
+
+log = logging.getLogger(__name__)
+
+
+class AbortRequested(Exception):
+    """Raised at a checkpoint after an abort request; the engine turns it into ABORTED."""
+
+
+class RunControl:
+    """Pause/resume/abort requests and the run's current state, for one run."""
+
+    def __init__(self, run_id: str, publish: Callable[[Event], None]) -> None:
+        self.run_id = run_id
+        self._publish = publish
+        self.stop_event = threading.Event()  # set on abort; every rig-clock sleep watches it
+        self._paused_wanted = False
+        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._state = RunState.RUNNING
+        self.abort_reason = ""
+
+    @property
+    def state(self) -> RunState:
+        with self._lock:
+            return self._state
+
+    def set_state(self, state: RunState, reason: str = "") -> None:
+        with self._lock:
+            if self._state == state:
+                return
+            self._state = state
+        log.info("run %s: state -> %s%s", self.run_id, state.value, f" ({reason})" if reason else "")
+        self._publish(StateChanged(self.run_id, state, reason))
+
+    # ---- operator side ---------------------------------------------------------------------
+    def request_pause(self) -> None:
+        with self._cond:
+            self._paused_wanted = True
+            self._cond.notify_all()
+
+    def request_resume(self) -> None:
+        with self._cond:
+            self._paused_wanted = False
+            self._cond.notify_all()
+
+    def request_abort(self, reason: str = "aborted by operator") -> None:
+        with self._cond:
+            if not self.stop_event.is_set():
+                self.abort_reason = reason
+            self.stop_event.set()
+            self._cond.notify_all()  # wake a paused worker so it can see the abort
+
+    # ---- worker side -----------------------------------------------------------------------
+    @property
+    def aborted(self) -> bool:
+        return self.stop_event.is_set()
+
+    @property
+    def pause_requested(self) -> bool:
+        with self._cond:
+            return self._paused_wanted
+
+    def raise_if_aborted(self) -> None:
+        if self.stop_event.is_set():
+            raise AbortRequested(self.abort_reason or "aborted")
+
+    def hold_until_resumed(self, reason: str, already_requested: bool = False) -> None:
+        """Block in PAUSED until the operator resumes (or aborts: AbortRequested).
+
+        ``already_requested``: the operator asked for this pause; if a resume arrived in the
+        meantime there is nothing to wait for.
+        """
+        with self._cond:
+            if already_requested and not self._paused_wanted:
+                return
+            self._paused_wanted = True
+        self.set_state(RunState.PAUSED, reason)
+        with self._cond:
+            while self._paused_wanted and not self.stop_event.is_set():
+                self._cond.wait(0.5)
+        self.raise_if_aborted()
+        self.set_state(RunState.RUNNING, "resumed")
