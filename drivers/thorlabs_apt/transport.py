@@ -331,8 +331,13 @@ class AptTransport:
 
     def _timeout(self, command: str, expected: str, timeout_s: float, garbage: int) -> InstrumentTimeout:
         detail = f"no {expected} within {timeout_s:.3g} s"
+        notes = []
         if garbage:
-            detail += f" (discarded {garbage} garbage bytes meanwhile)"
+            notes.append(f"discarded {garbage} garbage bytes meanwhile")
+        if self._parser.pending:
+            notes.append(f"{self._parser.pending} bytes of an incomplete frame pending")
+        if notes:
+            detail += f" ({'; '.join(notes)})"
         return InstrumentTimeout(self.instrument, self.address, command, detail)
 
     def _connection_error(self, command: str, detail: str) -> InstrumentConnectionError:

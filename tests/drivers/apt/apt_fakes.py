@@ -1,0 +1,154 @@
+"""Test doubles for the APT driver tests: a finite-speed rotation stage and a scripted serial port."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from drivers.interfaces import RotationStage
+from drivers.validation import check_range
+
+
+class FakeRotationStage(RotationStage):
+    """Moves at ``speed_deg_s`` on wall time; stands in for the bench's simulated stage."""
+
+    model = "fake rotation stage"
+
+    def __init__(self, speed_deg_s: float = 720.0, limit_deg: float = 360.0,
+                 position_deg: float = 0.0) -> None:
+        super().__init__("fake_stage", "fake://stage")
+        self.speed_deg_s = speed_deg_s
+        self.limit_deg = limit_deg
+        self._lock = threading.Lock()
+        self._start_deg = position_deg
+        self._target_deg = position_deg
+        self._start_t = time.monotonic()
+        self.moves: list[float] = []
+        self.stops = 0
+
+    def connect(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    @property
+    def is_connected(self) -> bool:
+        return True
+
+    def identify(self) -> str:
+        return self.model
+
+    def _position_locked(self, now: float) -> float:
+        span = self._target_deg - self._start_deg
+        travelled = self.speed_deg_s * (now - self._start_t)
+        if travelled >= abs(span):
+            return self._target_deg
+        return self._start_deg + travelled * (1 if span > 0 else -1)
+
+    def move_to(self, angle_deg: float, wait: bool = True) -> None:
+        angle = check_range("fake_stage.angle_deg", angle_deg, -self.limit_deg, self.limit_deg, "deg")
+        with self._lock:
+            now = time.monotonic()
+            self._start_deg = self._position_locked(now)
+            self._start_t = now
+            self._target_deg = angle
+            self.moves.append(angle)
+        while wait and self.is_moving():
+            time.sleep(0.005)
+
+    def move_by(self, delta_deg: float, wait: bool = True) -> None:
+        self.move_to(self.get_position() + delta_deg, wait)
+
+    def home(self, wait: bool = True) -> None:
+        self.move_to(0.0, wait)
+
+    def get_position(self) -> float:
+        with self._lock:
+            return self._position_locked(time.monotonic())
+
+    def is_moving(self) -> bool:
+        with self._lock:
+            return self._position_locked(time.monotonic()) != self._target_deg
+
+    def stop(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._start_deg = self._target_deg = self._position_locked(now)
+            self._start_t = now
+            self.stops += 1
+
+
+@dataclass
+class Step:
+    """One exchange: the exact bytes the driver must write, and the bytes the device answers."""
+
+    expect: bytes
+    reply: bytes = b""
+
+
+@dataclass
+class ScriptedSerial:
+    """A serial port that asserts every byte written against a script (cf. pymeasure's
+    ``expected_protocol``) and returns scripted replies; ``read`` never blocks long."""
+
+    steps: list[Step]
+    ops: list[str] = field(default_factory=list)
+    written: bytearray = field(default_factory=bytearray)
+    _pending_write: bytearray = field(default_factory=bytearray)
+    _rx: bytearray = field(default_factory=bytearray)
+    _rts: bool = False
+    closed: bool = False
+
+    @property
+    def rts(self) -> bool:
+        return self._rts
+
+    @rts.setter
+    def rts(self, level: bool) -> None:
+        self._rts = level
+        self.ops.append(f"rts={level}")
+
+    def inject(self, data: bytes) -> None:
+        """Bytes the device sends on its own (before whatever is scripted next)."""
+        self._rx += data
+
+    def write(self, data: bytes) -> int:
+        self.written += data
+        self._pending_write += data
+        while self.steps and len(self._pending_write) >= len(self.steps[0].expect):
+            step = self.steps.pop(0)
+            chunk = bytes(self._pending_write[:len(step.expect)])
+            del self._pending_write[:len(step.expect)]
+            assert chunk == step.expect, (f"driver wrote {chunk.hex(' ')}, "
+                                          f"script expects {step.expect.hex(' ')}")
+            self._rx += step.reply
+        assert self.steps or not self._pending_write, (
+            f"driver wrote unexpected bytes {bytes(self._pending_write).hex(' ')}")
+        return len(data)
+
+    def read(self, size: int = 1) -> bytes:
+        if not self._rx:
+            time.sleep(0.001)  # emulate a short serial read timeout without spinning hard
+            return b""
+        chunk = bytes(self._rx[:size])
+        del self._rx[:size]
+        return chunk
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self._rx)
+
+    def reset_input_buffer(self) -> None:
+        self.ops.append("reset_input")
+        self._rx.clear()
+
+    def reset_output_buffer(self) -> None:
+        self.ops.append("reset_output")
+
+    def close(self) -> None:
+        self.closed = True
+
+    def assert_done(self) -> None:
+        assert not self.steps, f"script not finished; next expected {self.steps[0].expect.hex(' ')}"
+        assert not self._pending_write
