@@ -17,9 +17,9 @@ import pytest
 from acquisition.storage import journal_path_for, open_run, recover_run
 
 sys.path.insert(0, str(Path(__file__).parent))
-from writer_child import point_data  # noqa: E402
+from storage_writer_child import point_data  # noqa: E402
 
-CHILD = Path(__file__).with_name("writer_child.py")
+CHILD = Path(__file__).with_name("storage_writer_child.py")
 N_POINTS = 300
 N_KILLS = 20
 

@@ -1,6 +1,6 @@
 """Child process for the crash tests: writes a run point by point and reports each written point.
 
-Usage: python writer_child.py <path> <n_points> <finish: 0|1> <pause_s>
+Usage: python storage_writer_child.py <path> <n_points> <finish: 0|1> <pause_s>
 Prints "started" after RunStarted, then "<index>" after each handle() returned, then "finishing"
 before RunFinished and "finished" after it.
 """
