@@ -1,7 +1,29 @@
 """Analysis of photon-avalanche data: pure functions, numpy in, dataclasses out.
 
-Definitions (thresholds, width sign, contrast, nonlinearity, jump detection, rise and decay
-times) are in the module docstrings of hysteresis, jumps and kinetics and in docs/analysis.md.
+Conventions (reference setup; details in each module's docstring):
+
+I-P sweeps (``analyze_hysteresis``, ``analyze_sweep``)
+    Input densities in W/m2, rates in cps, as measured (no background subtraction). Each branch is
+    sorted by density, non-finite samples dropped, repeated setpoints averaged.
+    Jump: the largest rise of L = ln(I + I_noise) between adjacent points, accepted only if it is
+    at least a factor 2, at least 3 I_noise high, at least 5 robust sigmas (MAD of the other
+    steps) and at least twice each neighbouring step (module ``jumps``).
+    A, B = last dark / first bright point of the up-branch jump; C, D = last bright / first dark
+    point of the down-branch jump.
+    switch-on = P_B; switch-off = P_C;
+    width = (P_A + P_B)/2 - (P_C + P_D)/2 = -[(P_C - P_B)/2 - (P_A - P_D)/2] (the published
+    expression with its sign flipped so that a normal loop has a positive width);
+    contrast (dB) = 10 log10((I_B - I_A) / I_noise), I_noise = 82 cps by default (the published
+    formula's I_C - I_B is negative with these labels; the switch-on step is what it measures);
+    s = slope of ln I vs ln P over A and B (plus ``fit_neighbours`` points each side if asked);
+    without a switch-on jump, s is the steepest 3-point slope of the up branch.
+    bistable = switch-on jump found and either a switch-off jump with positive width, or a down
+    branch still bright at a density below P_B (switch-off below the swept range).
+Kinetics (``rise_time_95``, ``decay_time_area``)
+    rise: time after pump-on to reach baseline + 95 % of (steady state - baseline);
+    decay: area under the decay normalised to 1 at pump-off (= tau for one exponential).
+Photoswitching (``switching_latched``, ``assess_latch``)
+    bright after the pulse (outside the pulse and a settle time) versus the baseline before it.
 """
 from acquisition.analysis.branches import Branch, SweepCycle, prepare_branch, split_sweep
 from acquisition.analysis.hysteresis import (REFERENCE_NOISE_CPS, HysteresisResult, IPPoint,

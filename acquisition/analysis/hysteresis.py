@@ -12,7 +12,7 @@ the switch-off jump (P_D < P_C). Jumps are found by :mod:`acquisition.analysis.j
 - switch-on contrast (dB) = 10 log10((I_B - I_A) / I_noise): the height of the switch-on jump
   over the detector noise. The published formula writes I_C - I_B; with the labels above that is
   the bright level at switch-off minus the bright level at switch-on, negative whenever the bright
-  branch rises with pump power, so we use the switch-on step itself (see docs/analysis.md).
+  branch rises with pump power, so we use the switch-on step itself.
 - nonlinearity s = slope of the log I vs log P fit over A and B (``fit_neighbours`` = 0), i.e. the
   two points at the switch-on threshold; with ``fit_neighbours`` = n the n points on each side are
   included as well, which mixes in the branch slopes and lowers s. Without a switch-on jump, s is

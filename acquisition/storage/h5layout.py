@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,19 @@ def _fsync_path(path: Path) -> None:
         os.close(descriptor)
 
 
+def _replace(source: Path, target: Path, attempts: int = 100, pause_s: float = 0.02) -> None:
+    # Windows refuses to replace a file another process has open (a reader mid-read); readers
+    # hold the file for milliseconds, so waiting briefly is enough. POSIX never raises here.
+    for attempt in range(attempts):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if attempt + 1 == attempts:
+                raise
+            time.sleep(pause_s)
+
+
 def write_run_h5(path: Path, run: RunFile, status: str) -> None:
     """Atomically (re)write the run file at ``path`` with ``status`` in its root attributes."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -100,7 +114,7 @@ def write_run_h5(path: Path, run: RunFile, status: str) -> None:
             log.create_dataset("kind", data=[e["kind"] for e in run.log], dtype=_STRING)
             log.create_dataset("detail", data=[e["detail"] for e in run.log], dtype=_STRING)
         _fsync_path(temporary)
-        os.replace(temporary, path)
+        _replace(temporary, path)
         _fsync_path(path.parent)
     finally:
         if temporary.exists():
