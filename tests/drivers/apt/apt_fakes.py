@@ -3,10 +3,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from drivers.interfaces import RotationStage
 from drivers.validation import check_range
+from sim_backends.emulators.apt import AptEmulator
+from sim_backends.emulators.server import EmulatorServer
+
+#: the ``serve_apt`` fixture: (stage, model, link, emulator_cls) -> (server, address, emulators
+#: created so far, one per connection)
+ServeApt = Callable[..., tuple[EmulatorServer, str, list[AptEmulator]]]
 
 
 class FakeRotationStage(RotationStage):
