@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 INTERLOCK_POLL_S = 0.25
 #: the short count taken to check the APD rate while waiting
 RATE_PROBE_S = 0.01
+#: output stabilisation after the pump's emission is switched on (diode-pumped lasers rise
+#: over a fraction of a second; the sample must not see the ramp)
+PUMP_WARMUP_S = 2.0
 #: how long a chopper may take to reach its frequency
 CHOPPER_SPINUP_TIMEOUT_S = 30.0
 #: the longest a run waits for the cryostat to reach a new setpoint
@@ -329,7 +332,13 @@ class PlanContext:
         pump = self._instrument("pump")
         pump.set_power(self.laser_power_w() if laser_power_w is None else laser_power_w)
         if not pump.get_emission():
+            if self.has_instrument("pump_shutter"):
+                self._s.rig.pump_shutter.close_shutter()
             pump.set_emission(True)
+            self.log.info("pump emission on; %g s warm-up behind the closed shutter", PUMP_WARMUP_S)
+            self.sleep(PUMP_WARMUP_S)
+        if self.has_instrument("emission_shutter") and not self._s.rig.emission_shutter.is_open():
+            self._s.rig.emission_shutter.open()  # detection path: closed only around control pulses
         if self.has_instrument("pump_shutter"):
             self._s.rig.pump_shutter.open()
         self._s.beam_on = True
