@@ -186,11 +186,19 @@ class ThorlabsPM100(AsciiInstrument, ThorlabsPM100USB):
             raise self.error("SYST:ERR?", f"unexpected error-queue reply {reply!r}") from None
         return code, message.strip().strip('"')
 
+    def write(self, command: str, **kwargs: Any) -> None:
+        with self.lock:
+            # remembered so that an error found by check_set_errors names the command it refers to
+            self._last_setter = command
+            super().write(command, **kwargs)
+
     def check_set_errors(self) -> list[str]:
-        """Raise InstrumentError if the meter queued an error for the last command."""
-        code, message = self.next_error()
-        if code != 0:
-            raise self.error("SYST:ERR?", f"meter rejected the last command: {code} {message}")
+        """Raise InstrumentError naming the last setter if the meter queued an error for it."""
+        with self.lock:
+            code, message = self.next_error()
+            if code != 0:
+                raise self.error(getattr(self, "_last_setter", "SYST:ERR?"),
+                                 f"meter rejected it: {code} {message} (from SYST:ERR?)")
         return []
 
 
@@ -222,7 +230,9 @@ class PM100PowerMeter(ConnectedDevice, PowerMeter):
 
     def set_wavelength(self, wavelength_m: float) -> None:
         check_range("wavelength", wavelength_m, 0.0, 1e-4, "m", low_inclusive=False)
-        self.meter.wavelength = float(wavelength_m) * 1e9
+        meter = self.meter
+        with meter.lock:  # the setter and its SYST:ERR? check belong together
+            meter.wavelength = float(wavelength_m) * 1e9
 
     def get_wavelength(self) -> float:
         return self.meter.wavelength * 1e-9
@@ -234,31 +244,31 @@ class PM100PowerMeter(ConnectedDevice, PowerMeter):
                                   f"unexpected power reading {value!r}")
         if value >= OVER_RANGE_THRESHOLD_W:
             raise InstrumentError(self.name, self.address, "MEAS:POW?",
-                                  f"over-range reading {value:.3g} (light above the "
-                                  f"{'auto' if self._auto_range_cached() else 'manual'} range)")
+                                  f"over-range reading {value:.3g}: more light than the current "
+                                  "range (or the head) can measure")
         return value
 
-    def _auto_range_cached(self) -> bool:
-        try:
-            return bool(self.meter.auto_range)
-        except InstrumentError:
-            return True
-
     def set_auto_range(self, on: bool) -> None:
-        self.meter.auto_range = on
+        meter = self.meter
+        with meter.lock:
+            meter.auto_range = on
 
     def get_auto_range(self) -> bool:
         return bool(self.meter.auto_range)
 
     def set_range(self, upper_w: float) -> None:
         """Fix the range to hold ``upper_w`` (switches auto-ranging off)."""
-        self.meter.range_upper = upper_w
+        meter = self.meter
+        with meter.lock:
+            meter.range_upper = upper_w
 
     def get_range(self) -> float:
         return float(self.meter.range_upper)
 
     def set_averaging(self, count: int) -> None:
-        self.meter.averaging = count
+        meter = self.meter
+        with meter.lock:
+            meter.averaging = count
 
     def get_averaging(self) -> int:
         return int(self.meter.averaging)

@@ -1,12 +1,19 @@
-"""Small in-test instrument objects that back the PM100 and Lake Shore emulators.
+"""Test helpers for the PM100 and Lake Shore driver tests.
 
-They implement the role interfaces with plain attributes so a test can set the "true" power or
-temperature and check what the driver chain made of it.
+The fakes implement the role interfaces with plain attributes, so a test can set the "true" power
+or temperature behind an emulator and check what the whole driver chain made of it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pymeasure.adapters.protocol import ProtocolAdapter
+
 from drivers.errors import InstrumentError
 from drivers.interfaces import PowerMeter, TemperatureController
+from sim_backends.emulators.server import EmulatorServer
 
 
 class FakePowerMeter(PowerMeter):
@@ -111,3 +118,39 @@ class FakeTemperatureController(TemperatureController):
     def set_ramp(self, enabled: bool, rate_k_per_s: float, output: int = 1) -> None:
         self._check_output(output)
         self.ramps[output] = (enabled, rate_k_per_s)
+
+
+# ---------------------------------------------------------------- shared test helpers
+
+
+
+#: short timeouts keep the fault-injection tests fast; the emulators answer in a few ms
+FAST_TIMEOUT_S = 0.3
+
+
+def address_of(server: EmulatorServer, transport: str) -> str:
+    """VISA address of ``server`` over ``transport`` ("pty" or "tcp")."""
+    return server.visa_pty_address if transport == "pty" else server.visa_tcp_address
+
+
+@contextmanager
+def serving(server: EmulatorServer) -> Iterator[EmulatorServer]:
+    """Serve on a real pty and a real TCP socket; always closed afterwards."""
+    server.serve_pty()
+    server.serve_tcp()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@contextmanager
+def scripted(device_factory: Callable[[ProtocolAdapter], Any],
+             pairs: list[tuple[bytes | None, bytes | None]]) -> Iterator[Any]:
+    """A connected role adapter over pymeasure's ProtocolAdapter; every pair must be used."""
+    adapter = ProtocolAdapter(pairs)
+    device = device_factory(adapter)
+    device.connect()
+    yield device
+    assert adapter._index == len(pairs), f"unused transcript: {pairs[adapter._index:]}"
+    assert adapter._write_buffer is None, f"unexpected bytes written: {adapter._write_buffer!r}"
