@@ -200,6 +200,10 @@ class AptTransport:
                 next_keepalive = now + keepalive_period_s
             if poll is not None and now >= next_poll:
                 if poll():
+                    with self.lock:  # the poll's own reads may have picked up the real event
+                        found = self._find(matches, after, error_for, command)
+                    if found is not None:
+                        return found
                     log.info("%s: %s finished (seen by status poll, no %s received)",
                              self.instrument, command, expected)
                     return None
@@ -207,8 +211,6 @@ class AptTransport:
             if time.monotonic() >= deadline:
                 raise self._timeout(command, expected, timeout_s,
                                     self._garbage_seen - garbage_before)
-            if self._contenders:
-                time.sleep(0.001)  # let a queued request take the lock (RLock is not fair)
 
     # ----------------------------------------------------------------- internals
     def _contended_lock(self) -> "_Contended":
@@ -357,3 +359,7 @@ class _Contended:
 
     def __exit__(self, *exc: object) -> None:
         self._transport.lock.release()
+        if self._transport._contenders:
+            # RLock is not fair: without stepping aside, a tight polling loop in one thread
+            # would starve a move waiting in another (and vice versa)
+            time.sleep(0.0005)
