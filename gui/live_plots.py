@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from typing import Any, Mapping
 
@@ -150,7 +151,7 @@ class TracePlot(pg.PlotWidget):
         item.showGrid(x=True, y=True, alpha=0.3)
         item.setLabel("bottom", "time", units="s")
         item.setLabel("left", "emission", units="cps")
-        self.curve = item.plot(pen=pg.mkPen((20, 20, 20), width=1))
+        self.curve = item.plot(pen=pg.mkPen((20, 20, 20), width=1), connect="finite")
         self.pulse_region = pg.LinearRegionItem(values=(0, 0), movable=False,
                                                 brush=pg.mkBrush(255, 160, 0, 70))
         self.pulse_region.hide()
@@ -299,11 +300,37 @@ def _as_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def switch_trace(data: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, float | None, float | None] | None:
+    """Rebuild the emission trace of one "switch" point: baseline bins, the pulse gap, hold bins.
+
+    The switch experiment records counts per ``bin_s`` before the control pulse and after it;
+    the pulse itself starts right after the baseline and lasts ``pulse_s``.
+    """
+    baseline = data.get("baseline_counts")
+    hold = data.get("hold_counts")
+    bin_s = _as_float(data.get("bin_s"))
+    pulse_s = _as_float(data.get("pulse_s"))
+    if baseline is None or hold is None or not bin_s or pulse_s is None:
+        return None
+    baseline = np.asarray(baseline, float)
+    hold = np.asarray(hold, float)
+    pulse_start = len(baseline) * bin_s
+    pulse_end = pulse_start + pulse_s
+    t = np.concatenate([(np.arange(len(baseline)) + 0.5) * bin_s,
+                        [pulse_start + 0.5 * pulse_s],  # NaN gap: no emission data during the pulse
+                        pulse_end + (np.arange(len(hold)) + 0.5) * bin_s])
+    rate = np.concatenate([baseline / bin_s, [np.nan], hold / bin_s])
+    return t, rate, pulse_start, pulse_end
+
+
 def trace_fields(data: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, float | None, float | None] | None:
-    """(t_s, rate_cps, pulse_start_s, pulse_end_s) from a "trace" point, or None if absent."""
+    """(t_s, rate_cps, pulse_start_s, pulse_end_s) from a trace or switch point, or None."""
+    switched = switch_trace(data)
+    if switched is not None:
+        return switched
     t = _first(data, "t_s", "time_s", "times_s")
     rate = _first(data, "rate_cps", "rate", "counts_cps")
-    if t is None or rate is None:
+    if t is None or rate is None or np.ndim(t) == 0:
         return None
     start = _as_float(_first(data, "pulse_start_s", "pulse_start", "control_start_s"))
     end = _as_float(_first(data, "pulse_end_s", "pulse_end", "control_end_s"))
@@ -312,11 +339,20 @@ def trace_fields(data: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, float
 
 def histogram_fields(data: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
     """(bin_times_s, counts) from a "histogram" point, or None if absent."""
-    t = _first(data, "bin_times_s", "t_s", "time_s", "bin_s", "delay_s")
+    t = _first(data, "delay_s", "bin_times_s", "t_s", "time_s")
     counts = _first(data, "counts", "histogram")
     if t is None or counts is None or np.ndim(counts) == 0:
         return None
     return np.asarray(t, float), np.asarray(counts, float)
+
+
+def base_stream(stream: str) -> str:
+    """"T77K_sweep" -> "sweep": a temperature series prefixes each setpoint's streams."""
+    match = _PREFIXED.match(stream)
+    return match.group(1) if match else stream
+
+
+_PREFIXED = re.compile(r"^T[0-9.eE+-]+K_(.+)$")
 
 
 class LivePlots(QTabWidget):
@@ -370,13 +406,14 @@ class LivePlots(QTabWidget):
     def _handle_point(self, event: PointTaken) -> None:
         self.points_received += 1
         data = event.data
-        if "density_w_m2" in data and "rate_cps" in data and event.stream in ("sweep", "series"):
+        stream = base_stream(event.stream)
+        if "density_w_m2" in data and "rate_cps" in data and stream == "sweep":
             self.hysteresis.add_point(float(data["density_w_m2"]), float(data["rate_cps"]),
                                       str(data.get("direction", "up")))
-        traced = trace_fields(data) if event.stream in ("trace", "switch", "pulsed") else None
+        traced = trace_fields(data) if stream in ("trace", "switch") else None
         if traced is not None:
             self.trace.set_trace(*traced)
-        histogram = histogram_fields(data) if event.stream == "histogram" else None
+        histogram = histogram_fields(data) if stream == "histogram" else None
         if histogram is not None:
             self.histogram.set_histogram(*histogram)
         kelvin = _as_float(data.get("temperature_k"))

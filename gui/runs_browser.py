@@ -17,7 +17,8 @@ from PyQt6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QLis
                              QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from acquisition.storage import open_run
-from gui.live_plots import HistogramPlot, HysteresisPlot, TracePlot, histogram_fields, trace_fields
+from gui.live_plots import (HistogramPlot, HysteresisPlot, TracePlot, base_stream, histogram_fields,
+                            trace_fields)
 from gui.param_form import ERROR_STYLE
 from gui.run_export import export_run_csv
 
@@ -170,7 +171,7 @@ class RunsBrowser(QWidget):
         for index in range(3):
             self.metadata.topLevelItem(index).setExpanded(True)
         self.replot()
-        self.reanalyse_button.setEnabled("sweep" in run.streams)
+        self.reanalyse_button.setEnabled(self._stream_named("sweep") is not None)
         self.csv_button.setEnabled(True)
         self.png_button.setEnabled(True)
         self.status.setText(f"{path.name}: {run.experiment}, {run.status}, {run.n_points_total()} points")
@@ -182,30 +183,42 @@ class RunsBrowser(QWidget):
         self.hysteresis.clear_data()
         self.trace.clear_data()
         self.histogram.clear_data()
-        if "sweep" in run.streams:
-            self.hysteresis.set_branches(*sweep_branches(run.streams["sweep"]))
+        sweep = self._stream_named("sweep")
+        if sweep is not None:
+            self.hysteresis.set_branches(*sweep_branches(run.streams[sweep]))
             self.hysteresis.set_thresholds(_number(run.summary.get("switch_on_kw_cm2")),
                                            _number(run.summary.get("switch_off_kw_cm2")))
             self.plots.setCurrentWidget(self.hysteresis)
-        if "trace" in run.streams and run.n_points("trace"):
-            traced = trace_fields(run.points("trace")[-1])
+        trace = self._stream_named("switch") or self._stream_named("trace")
+        if trace is not None and run.n_points(trace):
+            traced = trace_fields(run.points(trace)[-1])
             if traced is not None:
                 self.trace.set_trace(*traced)
                 self.plots.setCurrentWidget(self.trace)
-        if "histogram" in run.streams and run.n_points("histogram"):
-            histogram = histogram_fields(run.points("histogram")[-1])
+        histogram_stream = self._stream_named("histogram")
+        if histogram_stream is not None and run.n_points(histogram_stream):
+            histogram = histogram_fields(run.points(histogram_stream)[-1])
             if histogram is not None:
                 self.histogram.set_histogram(*histogram)
                 self.plots.setCurrentWidget(self.histogram)
         for plot in (self.hysteresis, self.trace, self.histogram):
             plot.refresh()
 
+    def _stream_named(self, base: str) -> str | None:
+        """The run's stream called ``base`` (or, in a temperature series, the first "T..K_base")."""
+        if self.run is None:
+            return None
+        if base in self.run.streams:
+            return base
+        return next((s for s in self.run.streams if base_stream(s) == base), None)
+
     def reanalyse(self) -> dict[str, Any] | None:
-        if self.run is None or "sweep" not in self.run.streams:
+        sweep = self._stream_named("sweep")
+        if sweep is None:
             return None
         try:
             from acquisition.analysis import analyze_hysteresis
-            result = analyze_hysteresis(*sweep_branches(self.run.streams["sweep"])).to_json_dict()
+            result = analyze_hysteresis(*sweep_branches(self.run.streams[sweep])).to_json_dict()
         except Exception as exc:  # analysis of odd data must be reported, not crash the browser
             log.exception("re-analysis failed")
             self._error(f"re-analysis failed: {exc}")
