@@ -1,0 +1,142 @@
+"""``avalab campaign FILE`` and ``avalab report CAMPAIGN`` (registered by acquisition.cli)."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from acquisition.campaigns.dryrun import dry_run_dict, format_dry_run, format_duration, plan_dry_run
+from acquisition.campaigns.prepare import ensure_registered
+from acquisition.campaigns.runner import CampaignProgress, CampaignRunner, CampaignStopped
+from acquisition.campaigns.spec import Campaign, CampaignError, load_campaign
+
+
+def register(subparsers: Any) -> None:
+    campaign = subparsers.add_parser(
+        "campaign", help="run a scripted measurement campaign (TOML file)",
+        description="Validate the whole file first, then run every step, one HDF5 file per run "
+                    "plus a SQLite index; --resume continues after a crash or abort.")
+    campaign.add_argument("file", type=Path, help="campaign file (TOML)")
+    campaign.add_argument("--rig", default=None, help="sim (default) or a rig file; overrides the file's rig")
+    campaign.add_argument("--out", type=Path, default=None,
+                          help="campaign folder (default: campaigns/<name>)")
+    campaign.add_argument("--resume", action="store_true",
+                          help="continue from the first incomplete step of an earlier run of this campaign")
+    campaign.add_argument("--dry-run", action="store_true",
+                          help="print the plan, its duration and every setting range; move nothing")
+    campaign.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    campaign.set_defaults(handler=campaign_command)
+
+    report = subparsers.add_parser("report", help="write plots, CSV and HTML for a campaign folder")
+    report.add_argument("campaign", type=Path, help="campaign folder (holds campaign.sqlite)")
+    report.add_argument("--out", type=Path, default=None, help="report folder (default: CAMPAIGN/report)")
+    report.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    report.set_defaults(handler=report_command)
+
+
+def _validate(path: Path, rig: Any) -> Campaign:
+    from acquisition.experiments import EXPERIMENTS, get_experiment
+    ensure_registered()
+
+    def schema_check(name: str, params: dict[str, Any]) -> list[str]:
+        return get_experiment(name).validate_all(params, rig)
+
+    return load_campaign(path, experiment_names=list(EXPERIMENTS), schema_check=schema_check)
+
+
+def _progress_printer(stream: Any) -> Any:
+    def show(progress: CampaignProgress) -> None:
+        percent = 100.0 * progress.done / max(progress.total, 1)
+        eta = format_duration(progress.eta_s) if progress.eta_s is not None else "?"
+        step = (f" | step {progress.step_index + 1}: {progress.step_done + 1}/{progress.step_total}"
+                if progress.step_index is not None else "")
+        stream.write(f"\r[{progress.done}/{progress.total} {percent:5.1f}%] {progress.message[:48]:<48}"
+                     f"{step} | elapsed {format_duration(progress.elapsed_s)} ETA {eta}   ")
+        if progress.unit is None:
+            stream.write("\n")
+        stream.flush()
+    return show
+
+
+def campaign_command(args: argparse.Namespace) -> int:
+    from acquisition.rig import load_rig
+    rig_name = args.rig
+    if rig_name is None:
+        # the file may name its rig; read it without validation just for that
+        import tomllib
+        try:
+            rig_name = tomllib.loads(args.file.read_text(encoding="utf-8")).get("rig", "sim")
+        except (OSError, tomllib.TOMLDecodeError):
+            rig_name = "sim"
+    rig = load_rig(rig_name if rig_name == "sim" else Path(rig_name))
+    try:
+        campaign = _validate(args.file, rig)
+    except CampaignError as exc:
+        for line in exc.errors:
+            print(f"avalab: error: {args.file}: {line}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        dry = plan_dry_run(campaign)
+        if args.json:
+            print(json.dumps(dry_run_dict(campaign, dry)))
+        else:
+            print(format_dry_run(campaign, dry))
+        return 0
+    from acquisition.engine import Engine
+    folder = args.out or Path("campaigns") / campaign.name
+    engine = Engine(rig)
+    runner = CampaignRunner(campaign, engine, folder, on_progress=_progress_printer(sys.stderr))
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        engine.abort(f"signal {signum}")
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    started = time.monotonic()
+    try:
+        result = runner.run(resume=args.resume)
+    except CampaignStopped as exc:
+        print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
+        return 3
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        engine.close()
+    from acquisition.campaigns.index import CampaignIndex
+    from acquisition.campaigns.report import sweep_statistics
+    index = CampaignIndex(folder)
+    try:
+        statistics = sweep_statistics(index.runs("complete"))
+    finally:
+        index.close()
+    output = {"campaign": campaign.name, "folder": str(folder), "completed": len(result.completed),
+              "skipped": len(result.skipped), "wall_s": time.monotonic() - started,
+              "statistics": statistics}
+    if args.json:
+        print(json.dumps(output))
+    else:
+        print(f"campaign {campaign.name!r}: {len(result.completed)} unit(s) run, "
+              f"{len(result.skipped)} already complete; folder {folder}")
+        for key, stats in statistics.items():
+            print(f"  {key:<26} mean {stats['mean']:.3f}  spread {stats['std']:.3f}  (n={stats['n']})")
+    return 0
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from acquisition.campaigns.report import write_report
+    try:
+        report = write_report(args.campaign, args.out)
+    except ValueError as exc:
+        print(f"avalab: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"folder": str(report.folder), "page": str(report.page),
+                          "figures": [str(p) for p in report.figures], "table": str(report.table),
+                          "statistics": report.statistics}))
+    else:
+        print(f"report: {report.page} ({len(report.figures)} figures, table {report.table})")
+    return 0

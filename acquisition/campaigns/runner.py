@@ -1,0 +1,180 @@
+"""Run a campaign unit by unit through the engine, one HDF5 run file per experiment.
+
+The runner never touches instruments itself except to move the film position between runs
+(the engine is idle then); temperatures and waits are engine runs of the ``prepare``
+experiment, so pause/abort/interlocks and safe state work the same as for any run.
+
+Resume: every unit has a stable key; the SQLite index records each attempt. ``resume=True``
+skips units with a complete run and redoes the first incomplete one onwards, keeping earlier
+attempts' files (marked superseded), so a resumed campaign ends with exactly one complete run
+per unit.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acquisition.campaigns.index import CampaignIndex
+from acquisition.campaigns.prepare import PREPARE_EXPERIMENT, ensure_registered
+from acquisition.campaigns.spec import Campaign, Unit, expand
+from acquisition.events import RunStatus
+from acquisition.storage.jsonsafe import to_jsonable
+
+log = logging.getLogger(__name__)
+
+
+class CampaignStopped(RuntimeError):
+    """A run in the campaign was aborted or failed; ``--resume`` continues from it."""
+
+
+@dataclass(frozen=True)
+class CampaignProgress:
+    done: int
+    total: int
+    unit: Unit | None
+    message: str
+    elapsed_s: float
+    eta_s: float | None
+    step_index: int | None = None
+    step_done: int = 0
+    step_total: int = 0
+
+
+@dataclass
+class CampaignResult:
+    folder: Path
+    completed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    status: str = "complete"
+    reason: str = ""
+
+
+def unit_duration_s(unit: Unit, estimate: Callable[[str, dict[str, Any]], float]) -> float:
+    """Rig-clock estimate of one unit (experiment estimate + wait; temperature moves unknown)."""
+    seconds = unit.wait_s
+    if unit.experiment is not None:
+        seconds += estimate(unit.experiment, dict(unit.params))
+    return seconds
+
+
+def run_file_name(ordinal: int, unit: Unit, attempt: int) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", unit.key.replace("/", "__"))
+    suffix = f"_attempt{attempt}" if attempt > 1 else ""
+    return f"{ordinal:04d}_{safe}_{unit.experiment}{suffix}.h5"
+
+
+class CampaignRunner:
+    """Executes a validated campaign on ``engine`` (an acquisition.engine.Engine)."""
+
+    def __init__(self, campaign: Campaign, engine: Any, folder: Path,
+                 on_progress: Callable[[CampaignProgress], None] | None = None) -> None:
+        ensure_registered()
+        self.campaign = campaign
+        self.engine = engine
+        self.rig = engine.rig
+        self.folder = Path(folder)
+        self.units = expand(campaign)
+        self.on_progress = on_progress or (lambda progress: None)
+        self._estimates = [unit_duration_s(u, self._estimate) for u in self.units]
+
+    @staticmethod
+    def _estimate(experiment: str, params: dict[str, Any]) -> float:
+        from acquisition.experiments import get_experiment
+        return get_experiment(experiment).estimate_duration_s(params)
+
+    def run(self, resume: bool = False) -> CampaignResult:
+        index = CampaignIndex(self.folder)
+        try:
+            return self._run(index, resume)
+        finally:
+            index.close()
+
+    def _run(self, index: CampaignIndex, resume: bool) -> CampaignResult:
+        done_keys = index.completed_keys()
+        if done_keys and not resume:
+            raise CampaignStopped(f"folder={str(self.folder)!r} already holds {len(done_keys)} "
+                                  "completed run(s) of a campaign; use --resume or a new --out folder")
+        index.set_meta("name", self.campaign.name)
+        index.set_meta("source", str(self.campaign.source) if self.campaign.source else None)
+        index.set_meta("units", [u.key for u in self.units])
+        result = CampaignResult(folder=self.folder)
+        started = time.monotonic()
+        remaining_estimate = sum(e for u, e in zip(self.units, self._estimates) if u.key not in done_keys)
+        measured_clock = 0.0
+        (self.folder / "runs").mkdir(parents=True, exist_ok=True)
+        for ordinal, (unit, estimate) in enumerate(zip(self.units, self._estimates)):
+            step_units = [u for u in self.units if u.step_index == unit.step_index]
+            step_done = step_units.index(unit)
+            if unit.key in done_keys:
+                result.skipped.append(unit.key)
+                continue
+            elapsed = time.monotonic() - started
+            # ETA in wall seconds: scale the clock estimate by how fast clock time has passed here
+            speed = elapsed / measured_clock if measured_clock > 0 else None
+            eta = remaining_estimate * speed if speed is not None else None
+            self.on_progress(CampaignProgress(
+                done=len(result.completed) + len(result.skipped), total=len(self.units), unit=unit,
+                message=f"{unit.key}: {unit.label}", elapsed_s=elapsed, eta_s=eta,
+                step_index=unit.step_index, step_done=step_done, step_total=len(step_units)))
+            clock_before = self.rig.clock.now()
+            self._run_unit(index, ordinal, unit)
+            measured_clock += max(self.rig.clock.now() - clock_before, 1e-9)
+            remaining_estimate -= estimate
+            result.completed.append(unit.key)
+        self.on_progress(CampaignProgress(
+            done=len(self.units), total=len(self.units), unit=None, message="campaign complete",
+            elapsed_s=time.monotonic() - started, eta_s=0.0))
+        return result
+
+    def _run_unit(self, index: CampaignIndex, ordinal: int, unit: Unit) -> None:
+        if unit.position_um is not None:
+            x_um, y_um = unit.position_um
+            log.info("campaign: film position -> (%.2f, %.2f) um", x_um, y_um)
+            self.rig.set_film_position(x_um * 1e-6, y_um * 1e-6)
+        # a ramped temperature change, a bare temperature step or a wait go through ``prepare``;
+        # a plain setpoint with an experiment is the experiment's own temperature_k parameter
+        move_temperature = unit.temperature_k is not None and (
+            unit.experiment is None or unit.ramp_k_per_min is not None)
+        if move_temperature or unit.wait_s > 0:
+            self._prepare(unit, move_temperature)
+        if unit.experiment is None:
+            run_id = index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
+                                 None, None)
+            index.finish(run_id, "complete")
+            return
+        params = dict(unit.params)
+        if unit.temperature_k is not None:
+            params["temperature_k"] = unit.temperature_k
+        attempt = 1 + sum(1 for r in index.runs() if r.unit_key == unit.key)
+        path = self.folder / "runs" / run_file_name(ordinal, unit, attempt)
+        run_id = index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
+                             unit.experiment, str(path.relative_to(self.folder)))
+        finished = self.engine.start(unit.experiment, params, out_path=path).wait()
+        metrics = _headline_metrics(finished.summary, params)
+        index.finish(run_id, finished.status.value, finished.reason, metrics)
+        if finished.status != RunStatus.COMPLETE:
+            raise CampaignStopped(f"unit {unit.key} ended {finished.status.value}: {finished.reason}; "
+                                  "fix the cause and continue with --resume")
+
+    def _prepare(self, unit: Unit, move_temperature: bool) -> None:
+        params: dict[str, Any] = {"wait_s": unit.wait_s}
+        if move_temperature:
+            params["target_k"] = unit.temperature_k
+            params["ramp_k_per_min"] = unit.ramp_k_per_min
+        finished = self.engine.start(PREPARE_EXPERIMENT.name, params).wait()
+        if finished.status != RunStatus.COMPLETE:
+            raise CampaignStopped(f"unit {unit.key}: preparing ended {finished.status.value}: "
+                                  f"{finished.reason}")
+
+
+def _headline_metrics(summary: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The run summary, JSON-safe, plus the temperature it ran at (what the report plots)."""
+    metrics = dict(to_jsonable(summary or {}))
+    if params.get("temperature_k") is not None:
+        metrics.setdefault("temperature_k", float(params["temperature_k"]))
+    return metrics

@@ -1,0 +1,361 @@
+"""Campaign files: a TOML list of steps with loops and variables, and the same as a Python API.
+
+```toml
+name = "film-71-spots"
+description = "71 spots across the film, one up/down sweep each"
+
+[vars]
+pitch_um = 5.0
+
+[[step]]
+label = "spot sweep"
+loop = { spot = "${range(71)}" }                       # Cartesian product if several
+position_um = ["${pitch_um * (spot % 9)}", "${pitch_um * (spot // 9)}"]
+experiment = "sweep"
+params = { start_kw_cm2 = 2.0, stop_kw_cm2 = 9.0, points = 36, dwell_s = 0.1 }
+```
+
+A step may set ``temperature_k`` (cryostat setpoint, then wait until stable; ``ramp_k_per_min``
+optional), ``position_um`` (film position), ``wait_s``, and run one ``experiment`` with ``params``;
+they happen in that order for every combination of the ``loop`` variables (``repeat = n`` adds a
+``repeat`` variable 0..n-1). ``"${...}"`` strings are expressions over ``[vars]`` and loop variables.
+
+``load_campaign`` reports every problem of a file at once (CampaignError.errors), each with its
+line and field, before any instrument is touched.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acquisition.campaigns.expressions import ExpressionError, resolve, template_names
+
+TOP_LEVEL_KEYS = ("name", "description", "rig", "vars", "step")
+STEP_KEYS = ("label", "loop", "repeat", "temperature_k", "ramp_k_per_min", "position_um",
+             "wait_s", "experiment", "params")
+TEMPERATURE_RANGE_K = (1.0, 400.0)
+RAMP_RANGE_K_PER_MIN = (0.01, 50.0)
+POSITION_LIMIT_UM = 10_000.0
+WAIT_RANGE_S = (0.0, 86_400.0)
+
+
+class CampaignError(ValueError):
+    """A campaign file has errors; ``errors`` lists every one (``line N: field: problem``)."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+@dataclass
+class Step:
+    """One campaign step (see the module docstring). Values may be ``"${...}"`` templates."""
+
+    experiment: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    loop: dict[str, Any] = field(default_factory=dict)
+    repeat: int = 1
+    temperature_k: Any = None
+    ramp_k_per_min: Any = None
+    position_um: Any = None
+    wait_s: Any = None
+    label: str = ""
+
+
+@dataclass
+class Campaign:
+    name: str
+    steps: list[Step]
+    description: str = ""
+    rig: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One concrete thing to do: a step with every variable bound. ``key`` is stable across runs."""
+
+    key: str
+    step_index: int
+    label: str
+    variables: Mapping[str, Any]
+    temperature_k: float | None
+    ramp_k_per_min: float | None
+    position_um: tuple[float, float] | None
+    wait_s: float
+    experiment: str | None
+    params: Mapping[str, Any]
+
+
+# ------------------------------------------------------------------------------------ line finder
+class _LineFinder:
+    """Best-effort line numbers for (step index, field path) in the TOML text."""
+
+    _HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\-]+)\s*\]?\]\s*(#.*)?$")
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.owner: list[tuple[str, int | None]] = []  # per line: (table, step index)
+        table, step = "", None
+        steps = -1
+        for line in self.lines:
+            header = self._HEADER.match(line)
+            if header:
+                table = header.group(1)
+                if line.strip().startswith("[[") and table == "step":
+                    steps += 1
+                step = steps if table.split(".")[0] == "step" else None
+            self.owner.append((table, step))
+
+    def find(self, step: int | None, path: Iterable[str]) -> int:
+        parts = list(path)
+        candidates = [i for i, (_, s) in enumerate(self.owner) if s == step]
+        if step is None:
+            candidates = [i for i, (t, s) in enumerate(self.owner) if s is None]
+        for key in reversed(parts):
+            pattern = re.compile(rf"(^|[\s{{,]){re.escape(key)}\s*=")
+            for i in candidates:
+                if pattern.search(self.lines[i]):
+                    return i + 1
+        if step is not None:
+            headers = [i for i in candidates if self.lines[i].strip().startswith("[[")]
+            if headers:
+                return headers[0] + 1
+        return 1
+
+
+# ------------------------------------------------------------------------------------ loading
+def load_campaign(path: str | Path, experiment_names: Iterable[str] | None = None,
+                  schema_check: "SchemaCheck | None" = None) -> Campaign:
+    """Read and validate a campaign file; CampaignError with every problem found."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CampaignError([f"line 0: file={str(source)!r}: cannot be read ({exc.strerror})"]) from None
+    return parse_campaign(text, source, experiment_names, schema_check)
+
+
+SchemaCheck = Any  # Callable[[str, dict], list[str]]: experiment name, params -> errors
+
+
+def parse_campaign(text: str, source: Path | None = None,
+                   experiment_names: Iterable[str] | None = None,
+                   schema_check: SchemaCheck | None = None) -> Campaign:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CampaignError([f"{exc} (TOML syntax)"]) from None
+    finder = _LineFinder(text)
+    errors: list[str] = []
+
+    def error(step: int | None, path: list[str], message: str) -> None:
+        name = ".".join(([f"step[{step + 1}]"] if step is not None else []) + path)
+        errors.append(f"line {finder.find(step, path)}: {name}: {message}")
+
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            error(None, [key], f"unknown key; allowed: {', '.join(TOP_LEVEL_KEYS)}")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        error(None, ["name"], f"name={name!r} must be a non-empty string")
+    variables = data.get("vars", {})
+    if not isinstance(variables, dict):
+        error(None, ["vars"], "must be a table of name = value")
+        variables = {}
+    raw_steps = data.get("step", [])
+    if not isinstance(raw_steps, list) or not raw_steps:
+        error(None, ["step"], "at least one [[step]] is required")
+        raw_steps = []
+    steps: list[Step] = []
+    for index, raw in enumerate(raw_steps):
+        unknown = [k for k in raw if k not in STEP_KEYS]
+        for key in unknown:
+            error(index, [key], f"unknown key; allowed: {', '.join(STEP_KEYS)}")
+        steps.append(Step(**{k: v for k, v in raw.items() if k in STEP_KEYS}))
+    campaign = Campaign(name=name if isinstance(name, str) else "", steps=steps,
+                        description=str(data.get("description", "")), rig=data.get("rig"),
+                        variables=variables, source=source)
+    for index, path, message in validate_campaign(campaign, experiment_names, schema_check):
+        error(index, path, message)
+    if errors:
+        raise CampaignError(errors)
+    return campaign
+
+
+# ------------------------------------------------------------------------------------ validation
+def validate_campaign(campaign: Campaign, experiment_names: Iterable[str] | None = None,
+                      schema_check: SchemaCheck | None = None
+                      ) -> list[tuple[int | None, list[str], str]]:
+    """Every problem as (step index or None, field path, message); empty when the campaign is valid."""
+    problems: list[tuple[int | None, list[str], str]] = []
+    known_experiments = set(experiment_names) if experiment_names is not None else None
+    bound: dict[str, Any] = {}
+    for var, value in campaign.variables.items():
+        try:
+            bound[var] = resolve(value, bound)
+        except ExpressionError as exc:
+            problems.append((None, ["vars", var], str(exc)))
+    for index, step in enumerate(campaign.steps):
+        problems += [(index, path, msg) for path, msg in _step_problems(
+            step, bound, known_experiments, schema_check)]
+    return problems
+
+
+def _step_problems(step: Step, variables: dict[str, Any], known_experiments: set[str] | None,
+                   schema_check: SchemaCheck | None) -> list[tuple[list[str], str]]:
+    problems: list[tuple[list[str], str]] = []
+    if not isinstance(step.repeat, int) or isinstance(step.repeat, bool) or not 1 <= step.repeat <= 100_000:
+        problems.append((["repeat"], f"repeat={step.repeat!r} is outside the allowed range [1, 100000]"))
+    if step.experiment is None and all(v is None for v in (step.temperature_k, step.position_um, step.wait_s)):
+        problems.append((["experiment"], "the step does nothing; give experiment, temperature_k, "
+                                          "position_um or wait_s"))
+    if step.experiment is not None and known_experiments is not None \
+            and step.experiment not in known_experiments:
+        problems.append((["experiment"], f"experiment={step.experiment!r} is not known; allowed: "
+                                         f"{', '.join(sorted(known_experiments))}"))
+    if not isinstance(step.params, dict):
+        problems.append((["params"], "params must be a table"))
+        return problems
+    loop_values, loop_problems = _loop_values(step, variables)
+    problems += loop_problems
+    if loop_problems:
+        return problems
+    seen: set[tuple[str, ...]] = set()
+    for binding in _bindings(loop_values):
+        scope = {**variables, **binding}
+        for path, message in _unit_problems(step, scope, schema_check, known_experiments):
+            if tuple(path) not in seen:  # a field wrong in every iteration is reported once
+                seen.add(tuple(path))
+                problems.append((path, message))
+    return problems
+
+
+def _loop_values(step: Step, variables: dict[str, Any]) -> tuple[dict[str, list[Any]], list[tuple[list[str], str]]]:
+    values: dict[str, list[Any]] = {}
+    problems: list[tuple[list[str], str]] = []
+    loop = step.loop if isinstance(step.loop, dict) else {}
+    if not isinstance(step.loop, dict):
+        problems.append((["loop"], "loop must be a table of variable = values"))
+    for var, spec in loop.items():
+        if var in variables:
+            problems.append((["loop", var], f"loop variable {var!r} shadows a [vars] entry"))
+            continue
+        try:
+            resolved = resolve(spec, variables)
+        except ExpressionError as exc:
+            problems.append((["loop", var], str(exc)))
+            continue
+        if not isinstance(resolved, list) or not resolved:
+            problems.append((["loop", var], f"loop {var}={spec!r} must give a non-empty list"))
+            continue
+        values[var] = resolved
+    if isinstance(step.repeat, int) and step.repeat > 1:
+        values["repeat"] = list(range(step.repeat))
+    return values, problems
+
+
+def _bindings(loop_values: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:
+    names = list(loop_values)
+    for combo in itertools.product(*(loop_values[n] for n in names)):
+        yield dict(zip(names, combo))
+
+
+def _number(path: list[str], value: Any, low: float, high: float, unit: str) -> tuple[float | None, list[tuple[list[str], str]]]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None, [(path, f"{path[-1]}={value!r} is not a number; allowed range [{low:g}, {high:g}] {unit}")]
+    if not low <= float(value) <= high:
+        return None, [(path, f"{path[-1]}={value:g} {unit} is outside the allowed range [{low:g}, {high:g}] {unit}")]
+    return float(value), []
+
+
+def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck | None,
+                   known_experiments: set[str] | None) -> list[tuple[list[str], str]]:
+    problems: list[tuple[list[str], str]] = []
+    try:
+        resolved = resolve({"temperature_k": step.temperature_k, "ramp_k_per_min": step.ramp_k_per_min,
+                            "position_um": step.position_um, "wait_s": step.wait_s,
+                            "params": step.params}, scope)
+    except ExpressionError as exc:
+        field_name = _field_using_bad_template(step, scope)
+        return [([field_name], str(exc))]
+    if resolved["temperature_k"] is not None:
+        problems += _number(["temperature_k"], resolved["temperature_k"], *TEMPERATURE_RANGE_K, "K")[1]
+    if resolved["ramp_k_per_min"] is not None:
+        problems += _number(["ramp_k_per_min"], resolved["ramp_k_per_min"], *RAMP_RANGE_K_PER_MIN, "K/min")[1]
+    if resolved["wait_s"] is not None:
+        problems += _number(["wait_s"], resolved["wait_s"], *WAIT_RANGE_S, "s")[1]
+    position = resolved["position_um"]
+    if position is not None:
+        if not isinstance(position, list) or len(position) != 2:
+            problems.append((["position_um"], f"position_um={position!r} must be [x, y] in um"))
+        else:
+            for axis, value in zip("xy", position):
+                problems += _number(["position_um"], value, -POSITION_LIMIT_UM, POSITION_LIMIT_UM,
+                                    f"um ({axis})")[1]
+    if step.experiment is not None and schema_check is not None and (
+            known_experiments is None or step.experiment in known_experiments):
+        for message in schema_check(step.experiment, resolved["params"]):
+            field_name = message.split("=", 1)[0].strip().split()[-1] if "=" in message else ""
+            problems.append((["params", field_name] if field_name else ["params"], message))
+    return problems
+
+
+def _field_using_bad_template(step: Step, scope: dict[str, Any]) -> str:
+    for name in ("temperature_k", "ramp_k_per_min", "position_um", "wait_s", "params"):
+        try:
+            resolve(getattr(step, name), scope)
+        except ExpressionError:
+            return name
+    return "params"
+
+
+# ------------------------------------------------------------------------------------ expansion
+def expand(campaign: Campaign) -> list[Unit]:
+    """Every unit of the campaign in execution order (call on a validated campaign)."""
+    variables: dict[str, Any] = {}
+    for var, value in campaign.variables.items():
+        variables[var] = resolve(value, variables)
+    units: list[Unit] = []
+    for index, step in enumerate(campaign.steps):
+        loop_values, problems = _loop_values(step, variables)
+        if problems:
+            raise CampaignError([f"step[{index + 1}].{'.'.join(p)}: {m}" for p, m in problems])
+        for binding in _bindings(loop_values):
+            scope = {**variables, **binding}
+            values = resolve({"temperature_k": step.temperature_k, "ramp_k_per_min": step.ramp_k_per_min,
+                              "position_um": step.position_um, "wait_s": step.wait_s,
+                              "params": step.params}, scope)
+            key = f"s{index + 1}" + "".join(f"/{k}={_fmt_key(v)}" for k, v in binding.items())
+            position = values["position_um"]
+            units.append(Unit(
+                key=key, step_index=index, label=step.label or step.experiment or "step",
+                variables=binding,
+                temperature_k=_opt_float(values["temperature_k"]),
+                ramp_k_per_min=_opt_float(values["ramp_k_per_min"]),
+                position_um=(float(position[0]), float(position[1])) if position is not None else None,
+                wait_s=float(values["wait_s"] or 0.0), experiment=step.experiment,
+                params=values["params"]))
+    keys = [u.key for u in units]
+    if len(set(keys)) != len(keys):
+        raise CampaignError(["two units share a key: give repeated steps distinct loop variables"])
+    return units
+
+
+def step_uses(step: Step) -> set[str]:
+    """Variables a step's templates read (for documentation and dry runs)."""
+    return template_names([step.temperature_k, step.position_um, step.wait_s, step.params, step.loop])
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _fmt_key(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
