@@ -1,7 +1,7 @@
 """Dwells of one particle under a chopped pump, answered from the periodic steady state when possible.
 
 Under a chopper the particle settles onto a periodic orbit. Until it is there, the dwell is
-integrated edge by edge (that is what decides the branch: a chopped pump can hold a particle
+integrated edge by edge (accelerated by geometric extrapolation, see chopped.py) (that is what decides the branch: a chopped pump can hold a particle
 bright or let it fall dark). Once the orbit for a drive is known and the particle is on it, any
 later dwell under the same drive costs nothing: its mean emission is the exact phase average
 over the dwell, its trace and end state are read off the stored period.
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .chopped import run_chopped
 from .orbit import Orbit, segment_samples
 from .particle_step import ParticleStep
 from .rate_model import RateModel
@@ -42,6 +43,8 @@ class PeriodicCache:
         if self._on is not None and self._on.key == key:
             return self._on_orbit(self._on.orbit, t0, duration_s, sample_times)
         self._on = None
+        if sample_times is None:
+            return self._settle(state, t0, duration_s, pump, chopper, control, wavelength, key)
         times = dense_times(t0, duration_s, chopper)
         if sample_times is not None:
             times = np.union1d(times, sample_times)
@@ -57,6 +60,18 @@ class PeriodicCache:
             self._on = _OrbitOn(key, trajectory.orbit)
             end_state = trajectory.orbit.state_at(t0 + duration_s)
         return ParticleStep(mean, trace), end_state
+
+    def _settle(self, state: np.ndarray, t0: float, duration_s: float, pump: float, chopper: ChopperWaveform,
+                control: float, wavelength: float, key: tuple) -> tuple[ParticleStep, np.ndarray]:
+        """A dwell without a trace: period by period with extrapolation (chopped.run_chopped)."""
+        lines = list(self.weights)
+        dwell = run_chopped(self.model.integrator, state, t0, duration_s, chopper,
+                            self.model.matrix(pump, control, wavelength), self.model.matrix(0.0, control, wavelength),
+                            np.array([self.weights[line] for line in lines]))
+        if dwell.orbit is not None:
+            self._on = _OrbitOn(key, dwell.orbit)
+        mean = {line: float(value / duration_s) for line, value in zip(lines, dwell.integrals)}
+        return ParticleStep(mean, None), dwell.end_state
 
     def _on_orbit(self, orbit: Orbit, t0: float, duration_s: float,
                   sample_times: np.ndarray | None) -> tuple[ParticleStep, np.ndarray]:

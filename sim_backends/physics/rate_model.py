@@ -41,7 +41,7 @@ class RateModel:
     def _set_temperature(self, temperature_k: float) -> None:
         self.equations = RateEquations(self.material, check_positive("temperature_k", temperature_k, "K"))
         self.solver = SteadyStateSolver(self.equations)
-        self._integrator = PiecewiseIntegrator(self.equations)
+        self.integrator = PiecewiseIntegrator(self.equations)
         self._s_curve: SCurve | None = None
 
     @property
@@ -126,7 +126,7 @@ class RateModel:
         check_wavelength("control_wavelength_m", control_wavelength_m)
         start = None if y0 is None else self._check_state(y0)
         return simulate(self.equations, t, pump, control, control_wavelength_m, start, PUMP_WAVELENGTH_M,
-                        self._integrator)
+                        self.integrator)
 
     # -- outputs -------------------------------------------------------------------------------
     def emission_rates(self, y: np.ndarray) -> dict[str, float]:
