@@ -1,0 +1,128 @@
+"""Fault injection through the emulator server: late replies, garbage, dropped and vanished
+links, motion that never ends, a stop from another thread."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from apt_fakes import FakeRotationStage, ServeApt
+
+from drivers.clock import RealClock
+from drivers.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
+from drivers.thorlabs_apt import protocol as p
+from drivers.thorlabs_apt.stage import K10CR1Stage
+from sim_backends.emulators.apt import AptEmulator
+
+pytestmark = pytest.mark.timeout(20)
+
+GARBAGE = b"\xff\xfe#@!\x00\x13"
+
+
+@pytest.mark.parametrize("link", ["pty", "tcp"])
+def test_late_reply_times_out_naming_instrument_port_and_command(
+        serve_apt: ServeApt, fake_stage: FakeRotationStage, link: str) -> None:
+    server, address, _ = serve_apt(fake_stage, "K10CR1", link)
+    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.15) as stage:
+        server.faults.reply_delay_s = 0.4
+        started = time.monotonic()
+        with pytest.raises(InstrumentTimeout) as info:
+            stage.get_position()
+        assert time.monotonic() - started < 0.4
+        assert (info.value.instrument, info.value.address, info.value.command) == \
+            ("hwp", address, "MOT_REQ_POSCOUNTER")
+        assert f"hwp at {address}: command 'MOT_REQ_POSCOUNTER': no MotGetPosCounter within 0.15 s" \
+            == str(info.value)
+        server.faults.clear()
+        time.sleep(0.4)  # let the late reply land so it cannot be mistaken for the next one
+        assert stage.get_position() == 0.0
+
+
+@pytest.mark.parametrize("link", ["pty", "tcp"])
+def test_garbled_reply_fails_clearly_then_the_link_recovers(
+        serve_apt: ServeApt, fake_stage: FakeRotationStage, link: str) -> None:
+    server, address, _ = serve_apt(fake_stage, "K10CR1", link)
+    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.15) as stage:
+        server.faults.garbage_replies = 1
+        with pytest.raises(InstrumentTimeout, match=r"MOT_REQ_STATUSBITS.*garbage bytes"):
+            stage.is_moving()
+        stage.move_to(20.0)
+        assert stage.get_position() == pytest.approx(20.0, abs=1e-5)
+
+
+class GarbagePrefixEmulator(AptEmulator):
+    """Line noise in front of every reply: the driver must resynchronise on the real frame."""
+
+    def feed(self, data: bytes) -> bytes:
+        reply = super().feed(data)
+        return GARBAGE + reply if reply else reply
+
+
+@pytest.mark.parametrize("link", ["pty", "tcp"])
+def test_resynchronises_after_noise_before_replies(
+        serve_apt: ServeApt, fake_stage: FakeRotationStage, link: str) -> None:
+    _server, address, _ = serve_apt(fake_stage, "K10CR1", link, GarbagePrefixEmulator)
+    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.3) as stage:
+        stage.move_to(-33.0)
+        assert isinstance(stage.last_motion_event, p.MotMoveCompleted)
+        assert stage.get_position() == pytest.approx(-33.0, abs=1e-5)
+        assert stage.transport._garbage_seen >= 2 * len(GARBAGE)
+
+
+def test_dropped_tcp_connection_reconnects_once_and_retries(
+        serve_apt: ServeApt, fake_stage: FakeRotationStage) -> None:
+    server, address, emulators = serve_apt(fake_stage, "K10CR1", "tcp")
+    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.3) as stage:
+        stage.move_to(40.0)
+        server.faults.drop_connection = True
+        assert stage.get_position() == pytest.approx(40.0, abs=1e-5)
+        assert stage.transport.reconnects == 1
+        assert len(emulators) == 2  # a second connection was opened
+        stage.move_by(5.0)
+        assert stage.get_position() == pytest.approx(45.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("link", ["pty", "tcp"])
+def test_vanished_emulator_gives_a_clear_connection_error(
+        serve_apt: ServeApt, fake_stage: FakeRotationStage, link: str) -> None:
+    server, address, _ = serve_apt(fake_stage, "K10CR1", link)
+    stage = K10CR1Stage("hwp", address, RealClock(), timeout_s=0.2)
+    stage.connect()
+    server.close()
+    for _attempt in range(2):  # every later command tries its one reconnect and fails the same way
+        with pytest.raises(InstrumentConnectionError) as info:
+            stage.get_position()
+        assert info.value.command == "MOT_REQ_POSCOUNTER"
+        assert f"hwp at {address}" in str(info.value)
+        assert "reconnect failed" in str(info.value)
+    stage.safe_state()  # logs, never raises on a dead link
+    stage.close()
+
+
+def test_connect_to_nothing_fails_clearly() -> None:
+    stage = K10CR1Stage("hwp", "/dev/does-not-exist-apt", RealClock(), timeout_s=0.2)
+    with pytest.raises(InstrumentConnectionError, match=r"hwp at /dev/does-not-exist-apt: "
+                                                        r"command 'open': cannot open port"):
+        stage.connect()
+    assert not stage.is_connected
+
+
+def test_motion_that_never_completes_times_out(serve_apt: ServeApt) -> None:
+    crawling = FakeRotationStage(speed_deg_s=1.0, position_deg=90.0)
+    _server, address, _ = serve_apt(crawling, "K10CR1", "pty")
+    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.2, home_timeout_s=0.3) as stage:
+        with pytest.raises(InstrumentTimeout, match=r"'MOT_MOVE_HOME': no MOT_MOVE_HOMED within 0.3 s"):
+            stage.home()
+        assert stage.is_moving()
+
+
+def test_stop_from_another_thread_ends_the_wait_with_an_error(serve_apt: ServeApt) -> None:
+    slow = FakeRotationStage(speed_deg_s=50.0)
+    _server, address, _ = serve_apt(slow, "K10CR1", "tcp")
+    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.3) as stage:
+        threading.Timer(0.2, stage.stop).start()
+        with pytest.raises(InstrumentError, match=r"MOT_MOVE_ABSOLUTE.*motion stopped at [0-9.]+ deg"):
+            stage.move_to(180.0)
+        assert isinstance(stage.last_motion_event, p.MotMoveStopped)
+        assert not stage.is_moving()
+        assert 1.0 < stage.get_position() < 50.0
