@@ -252,3 +252,15 @@ def test_commands_before_connect_fail_clearly_and_write_nothing() -> None:
     with pytest.raises(InstrumentConnectionError, match="MOT_MOVE_ABSOLUTE"):
         stage.move_to(10.0)
     assert port.written == bytearray()
+
+
+@pytest.mark.parametrize(("driver", "cls"), [("k10cr1", K10CR1Stage), ("kdc101_prm1z8", PRM1Z8Stage)])
+def test_registry_builds_the_drivers_with_rig_options(driver: str, cls: type) -> None:
+    from drivers.interfaces import RotationStage
+    from drivers.registry import create_driver
+
+    stage = create_driver("nd_wheel", driver, "socket://127.0.0.1:9", RealClock(),
+                          min_deg=0.0, max_deg=270.0, timeout_s=0.5)
+    assert type(stage) is cls and isinstance(stage, RotationStage)
+    assert (stage.name, stage.min_deg, stage.max_deg, stage.timeout_s) == ("nd_wheel", 0.0, 270.0, 0.5)
+    assert not stage.is_connected
