@@ -85,6 +85,7 @@ class RunSession:
     calibrated_in_run: bool = False
     beam_on: bool = False
     started_at: float = 0.0
+    progress_origin: tuple[float, int] | None = None
 
 
 class PlanContext:
@@ -148,8 +149,13 @@ class PlanContext:
         return index
 
     def progress(self, done: int, total: int | None, message: str = "") -> None:
-        elapsed = self.clock.now() - self._s.started_at
-        eta = elapsed / done * (total - done) if total and done > 0 else None
+        # the ETA extrapolates from the first progress report, not from the run start, so a
+        # long temperature stabilisation before the first point does not inflate it
+        now = self.clock.now()
+        if self._s.progress_origin is None or done <= self._s.progress_origin[1]:
+            self._s.progress_origin = (now, done)
+        t0, done0 = self._s.progress_origin
+        eta = (now - t0) / (done - done0) * (total - done) if total and done > done0 else None
         self._s.publish(Progress(self.run_id, done, total, message, eta))
 
     def note(self, message: str) -> None:

@@ -1,0 +1,129 @@
+"""``avalab``: the command line. A registry of subcommand modules, each adding its own parsers.
+
+A subcommand module has ``register(subparsers)``, which adds one or more parsers and sets
+``handler=<function(args) -> exit code>`` on each (``parser.set_defaults(handler=...)``).
+Modules are found three ways, so a new subcommand never needs this file edited heavily:
+- ``COMMAND_MODULES`` below (the built-in ones and the known optional ones: a module that is not
+  installed is skipped);
+- any module in the ``acquisition.commands`` package;
+- the ``avalab.commands`` entry-point group (``module:register``) of installed packages.
+
+Errors are one line on stderr, ``avalab: error: <field>=<value> ... allowed ...``, exit code 2,
+no traceback, and nothing moved (rig file and parameters are validated before connecting).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+log = logging.getLogger(__name__)
+
+PROG = "avalab"
+EXIT_USAGE = 2
+
+#: subcommand modules, in the order their commands appear in ``avalab --help``
+COMMAND_MODULES: tuple[str, ...] = (
+    "acquisition.commands.run",        # sweep, pulsed, switch, lifetime, calibrate, temperature_series
+    "acquisition.commands.analyze",    # analyze RUN.h5
+    "acquisition.commands.rig",        # rig show / rig template
+    "acquisition.commands.gui",        # gui (imports gui.app lazily)
+    "acquisition.campaigns.cli",       # campaign, report
+    "sim_backends.emulators.cli",      # emulate
+)
+ENTRY_POINT_GROUP = "avalab.commands"
+
+
+class UsageError(Exception):
+    """Bad input detected by a handler; printed as one line, exit code 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the one-line error the lab asked for instead of usage + message."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{PROG}: error: {message.splitlines()[0] if message else 'bad arguments'}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _discovered_modules() -> list[str]:
+    names = list(COMMAND_MODULES)
+    try:
+        package = importlib.import_module("acquisition.commands")
+        for info in pkgutil.iter_modules(package.__path__, "acquisition.commands."):
+            if info.name not in names and not info.name.rsplit(".", 1)[-1].startswith("_"):
+                names.append(info.name)
+    except ImportError:
+        pass
+    return names
+
+
+def _register_module(name: str, subparsers: Any) -> None:
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            return  # optional subcommand not present in this installation
+        log.warning("subcommand module %s not loaded: %s", name, exc)
+        return
+    except Exception as exc:  # a broken optional command must not take the whole CLI down
+        log.warning("subcommand module %s failed to import: %s", name, exc)
+        return
+    register = getattr(module, "register", None)
+    if callable(register):
+        register(subparsers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog=PROG, description="Control and acquisition for the photon-avalanche "
+                                                  "bistability microscope (real or simulated rig).")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log to stderr (-v info, -vv debug)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    for name in _discovered_modules():
+        _register_module(name, subparsers)
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            entry.load()(subparsers)
+        except Exception as exc:  # same policy as above
+            log.warning("entry point %s failed: %s", entry.name, exc)
+    return parser
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def usage_error(message: str) -> int:
+    """Print ``avalab: error: <message>`` (first line only) and return the usage exit code."""
+    sys.stderr.write(f"{PROG}: error: {str(message).splitlines()[0] if message else 'error'}\n")
+    sys.stderr.flush()
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(handler(args) or 0)
+    except UsageError as exc:
+        return usage_error(str(exc))
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

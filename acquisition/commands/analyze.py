@@ -1,0 +1,68 @@
+"""``avalab analyze RUN.h5``: the run's figures recomputed from its stored points."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from acquisition.cli import UsageError
+from acquisition.cli_output import dumps, human_summary
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("analyze", help="re-analyse a run file (same figures as the run)",
+                                   description="Recompute a run's figures from its stored points.")
+    parser.add_argument("run_file", type=Path, help="an avalab run file (.h5)")
+    parser.add_argument("--noise-cps", type=str, default=None,
+                        help="I_noise for the contrast [cps] (default: the run's own)")
+    parser.add_argument("--plot", type=Path, default=None, help="write a PNG plot of the run")
+    parser.add_argument("--json", action="store_true", help="print ONE JSON object on stdout")
+    parser.set_defaults(handler=analyze_command)
+
+
+def _noise(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"noise_cps={text!r} is not a number; allowed range (0, inf) cps") from None
+    if not value > 0:
+        raise UsageError(f"noise_cps={value:g} cps is outside the allowed range (0, inf) cps")
+    return value
+
+
+def open_run_checked(path: Path) -> Any:
+    from acquisition.storage import open_run
+
+    if not path.exists():
+        raise UsageError(f"run_file={path} does not exist; allowed: an avalab run file (.h5)")
+    try:
+        return open_run(path)
+    except (ValueError, OSError, KeyError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"run_file={path} is not a readable run file ({detail}); "
+                         "allowed: an avalab run file (.h5)") from None
+
+
+def analyze_command(args: argparse.Namespace) -> int:
+    from acquisition.reanalysis import reanalyze
+
+    noise = _noise(args.noise_cps)
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        raise UsageError(f"plot={args.plot} has suffix {args.plot.suffix!r}; allowed: .png")
+    run = open_run_checked(args.run_file)
+    try:
+        figures = reanalyze(run, noise)
+    except (KeyError, ValueError) as exc:
+        raise UsageError(f"run_file={args.run_file} holds no data to analyse ({str(exc).splitlines()[0]}); "
+                         "allowed: a run with measured points") from None
+    result = {"experiment": run.experiment, "status": run.status, "run_id": run.run_id,
+              **figures, "run_file": str(args.run_file)}
+    if args.plot is not None:
+        from acquisition.plotting import plot_run_file
+        plot_run_file(args.run_file, args.plot)
+        result["plot_file"] = str(args.plot)
+    sys.stdout.write((dumps(result) if args.json else human_summary(result)) + "\n")
+    return 0

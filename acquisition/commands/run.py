@@ -1,0 +1,198 @@
+"""``avalab sweep|pulsed|switch|lifetime|calibrate|temperature_series``: one run, options from
+the experiment's schema (``--dwell-s 0.2``, ``--frequencies-hz 100 500``, ``--refine``).
+
+Order of business, so that bad input never moves anything: parse -> load and validate the rig
+file -> validate every parameter against the schema and the rig -> check the output path ->
+only then connect and run. SIGINT/SIGTERM abort the run (instruments to their safe state) and
+exit 130/143; a second signal makes everything safe at once.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from acquisition.cli import UsageError
+from acquisition.cli_output import ProgressBar, dumps, human_summary
+from acquisition.events import RunFinished, RunStatus
+from acquisition.schema import Parameter
+
+RUN_COMMANDS = ("sweep", "pulsed", "switch", "lifetime", "calibrate", "temperature_series")
+DEFAULT_RUN_DIR = Path("runs")
+EXIT_FAILED = 1
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def option_strings(name: str) -> list[str]:
+    dashed = "--" + name.replace("_", "-")
+    return [dashed] if "_" not in name else [dashed, "--" + name]
+
+
+def _help(p: Parameter) -> str:
+    parts = [p.label + (f" [{p.unit}]" if p.unit else "")]
+    if p.choices:
+        parts.append("one of " + ", ".join(map(str, p.choices)))
+    elif p.minimum is not None or p.maximum is not None:
+        parts.append(f"range [{p.minimum:g}, {p.maximum:g}]" if p.minimum is not None and p.maximum is not None
+                     else "")
+    parts.append(f"default {p.default!r}")
+    if p.help:
+        parts.append(p.help)
+    return "; ".join(x for x in parts if x).replace("%", "%%")
+
+
+def add_schema_options(parser: argparse.ArgumentParser, parameters: list[Parameter]) -> None:
+    """One option per parameter; values stay text so the schema gives every error message."""
+    for p in parameters:
+        if p.name == "temperature_k":
+            continue  # the common --temperature option
+        kwargs: dict[str, Any] = {"dest": p.name, "default": argparse.SUPPRESS, "help": _help(p)}
+        if p.kind == "bool":
+            kwargs.update(nargs="?", const="true", metavar="BOOL")
+        elif p.kind == "float_list":
+            kwargs.update(nargs="+", metavar="X")
+        else:
+            kwargs.update(metavar=p.kind.upper() if not p.choices else "{" + ",".join(map(str, p.choices)) + "}")
+        parser.add_argument(*option_strings(p.name), **kwargs)
+
+
+def add_common_options(parser: argparse.ArgumentParser, with_temperature: bool = True) -> None:
+    parser.add_argument("--rig", default="sim", help="'sim' (built-in simulated rig) or a rig TOML file")
+    parser.add_argument("--clock", choices=("virtual", "real"), default=None,
+                        help="override the rig's clock (sim default: virtual, runs faster than real time)")
+    if with_temperature:
+        parser.add_argument("--temperature", dest="temperature_k", default=argparse.SUPPRESS, metavar="K",
+                            help="cryostat setpoint to reach and hold before measuring [K]")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="run file (default: runs/<timestamp>_<experiment>.h5)")
+    parser.add_argument("--plot", type=Path, default=None, help="write a PNG plot of the run")
+    parser.add_argument("--json", action="store_true", help="print ONE JSON object on stdout")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def register(subparsers: Any) -> None:
+    from acquisition.experiments import EXPERIMENTS
+
+    for name in RUN_COMMANDS:
+        experiment = EXPERIMENTS[name]
+        parser = subparsers.add_parser(name, help=experiment.title, description=experiment.title)
+        add_common_options(parser, with_temperature=any(p.name == "temperature_k"
+                                                        for p in experiment.schema.parameters))
+        add_schema_options(parser, experiment.schema.parameters)
+        parser.set_defaults(handler=run_command, experiment=name)
+
+
+def collect_params(args: argparse.Namespace, parameters: list[Parameter]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for p in parameters:
+        if hasattr(args, p.name):
+            value = getattr(args, p.name)
+            params[p.name] = ",".join(value) if p.kind == "float_list" and isinstance(value, list) else value
+    return params
+
+
+def load_rig_checked(source: str, clock: str | None = None) -> Any:
+    """The rig, validated but not connected; any problem is a one-line UsageError."""
+    from acquisition.rig import load_rig
+
+    try:
+        return load_rig(source if source == "sim" else Path(source), clock=clock)
+    except (ValueError, OSError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if message.startswith(source):  # the loader names the file first; say which option it was
+            message = message[len(source):].lstrip(": ")
+        raise UsageError(f"rig={source}: {message}") from None
+
+
+def default_out_path(experiment: str) -> Path:
+    return DEFAULT_RUN_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}_{experiment}.h5"
+
+
+def check_out_path(out: Path | None, experiment: str) -> Path:
+    path = out if out is not None else default_out_path(experiment)
+    if path.exists():
+        raise UsageError(f"out={path} already exists; allowed: a new file path (run files are never overwritten)")
+    if path.suffix not in (".h5", ".hdf5"):
+        raise UsageError(f"out={path} has suffix {path.suffix!r}; allowed: .h5 or .hdf5")
+    return path
+
+
+def check_plot_path(plot: Path | None) -> None:
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise UsageError(f"plot={plot} has suffix {plot.suffix!r}; allowed: .png")
+
+
+class SignalGuard:
+    """SIGINT/SIGTERM -> abort the run (safe state); a second signal -> emergency stop now."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "SignalGuard":
+        for signum in SIGNAL_EXIT:
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is not None:
+            self.engine.emergency_stop()
+            return
+        self.received = signum
+        sys.stderr.write(f"\navalab: {signal.Signals(signum).name}: aborting the run, instruments to safe state\n")
+        self.engine.abort(f"{signal.Signals(signum).name} received")
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+
+def run_result(experiment: str, finished: RunFinished, path: Path) -> dict[str, Any]:
+    return {"experiment": experiment, "status": finished.status.value, "reason": finished.reason,
+            "run_id": finished.run_id, **finished.summary, "run_file": str(path)}
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from acquisition.engine import Engine
+    from acquisition.experiments import get_experiment
+
+    experiment = get_experiment(args.experiment)
+    params = collect_params(args, experiment.schema.parameters)
+    rig = load_rig_checked(args.rig, args.clock)
+    try:
+        validated = experiment.validate(params, rig)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out = check_out_path(args.out, experiment.name)
+    check_plot_path(args.plot)
+
+    engine = Engine(rig)
+    progress = ProgressBar(sys.stderr, enabled=not args.no_progress)
+    engine.subscribe(progress.handle)
+    try:
+        with SignalGuard(engine) as guard:
+            handle = engine.start(experiment.name, validated, out)
+            while not handle.done:  # short waits so that signal handlers run promptly
+                handle._done.wait(0.2)  # noqa: SLF001 - RunHandle.wait would block signals' effect
+            finished = handle.wait()
+    finally:
+        engine.close()
+        rig.close_all()
+    result = run_result(experiment.name, finished, out)
+    if args.plot is not None and finished.status == RunStatus.COMPLETE:
+        from acquisition.plotting import plot_run_file
+        plot_run_file(out, args.plot)
+        result["plot_file"] = str(args.plot)
+    sys.stdout.write((dumps(result) if args.json else human_summary(result)) + "\n")
+    sys.stdout.flush()
+    if guard.received is not None:
+        return SIGNAL_EXIT.get(guard.received, EXIT_FAILED)
+    if finished.status != RunStatus.COMPLETE:
+        sys.stderr.write(f"avalab: run {finished.status.value}: {finished.reason.splitlines()[0] if finished.reason else ''}\n")
+        return EXIT_FAILED
+    return 0
