@@ -29,6 +29,8 @@ def register(subparsers: Any) -> None:
                           help="continue from the first incomplete step of an earlier run of this campaign")
     campaign.add_argument("--dry-run", action="store_true",
                           help="print the plan, its duration and every setting range; move nothing")
+    campaign.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
+                          help="override a [vars] entry (VALUE in TOML syntax), e.g. --set n_spots=5")
     campaign.add_argument("--json", action="store_true", help="one JSON object on stdout")
     campaign.set_defaults(handler=campaign_command)
 
@@ -39,14 +41,30 @@ def register(subparsers: Any) -> None:
     report.set_defaults(handler=report_command)
 
 
-def _validate(path: Path, rig: Any) -> Campaign:
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``VAR=VALUE`` pairs, VALUE parsed as a TOML value (numbers, strings, lists)."""
+    import tomllib
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.strip():
+            raise CampaignError([f"--set {pair!r}: expected VAR=VALUE"])
+        try:
+            overrides[name.strip()] = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            overrides[name.strip()] = text  # a bare word is a string
+    return overrides
+
+
+def _validate(path: Path, rig: Any, overrides: dict[str, Any] | None = None) -> Campaign:
     from acquisition.experiments import EXPERIMENTS, get_experiment
     ensure_registered()
 
     def schema_check(name: str, params: dict[str, Any]) -> list[str]:
         return get_experiment(name).validate_all(params, rig)
 
-    return load_campaign(path, experiment_names=list(EXPERIMENTS), schema_check=schema_check)
+    return load_campaign(path, experiment_names=list(EXPERIMENTS), schema_check=schema_check,
+                         overrides=overrides)
 
 
 def _progress_printer(stream: Any) -> Any:
@@ -75,7 +93,7 @@ def campaign_command(args: argparse.Namespace) -> int:
             rig_name = "sim"
     rig = load_rig(rig_name if rig_name == "sim" else Path(rig_name))
     try:
-        campaign = _validate(args.file, rig)
+        campaign = _validate(args.file, rig, parse_overrides(args.set))
     except CampaignError as exc:
         for line in exc.errors:
             print(f"avalab: error: {args.file}: {line}", file=sys.stderr)

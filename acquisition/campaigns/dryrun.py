@@ -77,12 +77,13 @@ def plan_dry_run(campaign: Campaign) -> DryRun:
         values = schema.validate(dict(u.params))
         for parameter in schema.parameters:
             value = values.get(parameter.name)
-            if parameter.unit not in SETTING_UNITS or value is None or value == [] \
+            is_duty = "duty" in parameter.name  # a fraction: no unit, still a chopper setting
+            if (parameter.unit not in SETTING_UNITS and not is_duty) or value is None or value == [] \
                     or any(word in parameter.name for word in NOT_SETTINGS):
                 continue
             numbers = value if isinstance(value, list) else [value]
             if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
-                note(f"{parameter.label} ({u.experiment})", parameter.unit, numbers)
+                note(f"{parameter.label} ({u.experiment})", parameter.unit or "fraction", numbers)
     return DryRun(units=units, durations_s=durations, ranges=ranges)
 
 

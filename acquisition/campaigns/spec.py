@@ -132,14 +132,17 @@ class _LineFinder:
 
 # ------------------------------------------------------------------------------------ loading
 def load_campaign(path: str | Path, experiment_names: Iterable[str] | None = None,
-                  schema_check: "SchemaCheck | None" = None) -> Campaign:
-    """Read and validate a campaign file; CampaignError with every problem found."""
+                  schema_check: "SchemaCheck | None" = None,
+                  overrides: Mapping[str, Any] | None = None) -> Campaign:
+    """Read and validate a campaign file; CampaignError with every problem found.
+
+    ``overrides`` replace ``[vars]`` entries (``avalab campaign --set n_spots=5``)."""
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise CampaignError([f"line 0: file={str(source)!r}: cannot be read ({exc.strerror})"]) from None
-    return parse_campaign(text, source, experiment_names, schema_check)
+    return parse_campaign(text, source, experiment_names, schema_check, overrides)
 
 
 SchemaCheck = Any  # Callable[[str, dict], list[str]]: experiment name, params -> errors
@@ -147,7 +150,8 @@ SchemaCheck = Any  # Callable[[str, dict], list[str]]: experiment name, params -
 
 def parse_campaign(text: str, source: Path | None = None,
                    experiment_names: Iterable[str] | None = None,
-                   schema_check: SchemaCheck | None = None) -> Campaign:
+                   schema_check: SchemaCheck | None = None,
+                   overrides: Mapping[str, Any] | None = None) -> Campaign:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -169,6 +173,12 @@ def parse_campaign(text: str, source: Path | None = None,
     if not isinstance(variables, dict):
         error(None, ["vars"], "must be a table of name = value")
         variables = {}
+    for var, value in (overrides or {}).items():
+        if var not in variables:
+            errors.append(f"line 0: --set {var}: not a [vars] entry of this file; allowed: "
+                          f"{', '.join(variables) or 'none'}")
+        else:
+            variables[var] = value
     raw_steps = data.get("step", [])
     if not isinstance(raw_steps, list) or not raw_steps:
         error(None, ["step"], "at least one [[step]] is required")
