@@ -14,6 +14,7 @@ polariser attenuator -> dichroic into the pump path.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import threading
@@ -35,15 +36,19 @@ log = logging.getLogger(__name__)
 
 #: emission line name -> wavelength (m)
 LINE_WAVELENGTH_M = {"810nm": 810e-9, "880nm": 880e-9}
-#: within a transition (a stage moving, a chopper spinning up) keep the drive change per segment
-#: below this (log of intensity), so the sample sees a ramp and not a jump
-MAX_LOG_CHANGE_PER_SEGMENT = 0.05
+#: within a transition (a stage moving, a chopper spinning up) the drive is cut into steps no
+#: larger than these, so the sample sees a staircase ramp finer than any sweep step
+MAX_PUMP_STEP_W_M2 = 2.5e6          # 0.25 kW/cm2
+MAX_CONTROL_STEP_W_M2 = 5e3         # 0.5 W/cm2
+MAX_CHOPPER_STEP = 0.05             # relative blade frequency change
 MAX_SEGMENTS_PER_TRANSITION = 40
-#: while the cryostat is still changing, the temperature handed to the sample is refreshed this often
+#: the cryostat is integrated (and its temperature remembered) in steps of this length; while the
+#: temperature changes by more than MAX_TEMPERATURE_STEP_K the sample gets segments this short
 THERMAL_SEGMENT_S = 10.0
-#: floors of the log comparison (W/m2): far below anything the sample responds to
-PUMP_INTENSITY_FLOOR_W_M2 = 1e3
-CONTROL_INTENSITY_FLOOR_W_M2 = 1.0
+MAX_TEMPERATURE_STEP_K = 0.25
+#: intensities go to the physics rounded to this relative step: a 0.01 % change is far below any
+#: threshold resolution, and identical drives let the physics reuse a settled state
+INTENSITY_QUANTUM = 1e-4
 
 
 class Bench:
@@ -69,7 +74,10 @@ class Bench:
         self.control_laser = ControlLaserModel(config.control_laser)
         self.power_meter_wavelength_m = beam.pump_wavelength_m
         self._t = clock.now()
+        self._sample_t = self._t
         self.cryostat.t = self._t
+        self._temperature_times: list[float] = [self._t]
+        self._temperature_values: list[float] = [self.cryostat.sample_k]
         self.spot = FilmSpot(sample, beam, self.cryostat.sample_k)
         self._detected_total = 0.0
         self._recorders: list[RateRecorder] = []
@@ -82,17 +90,29 @@ class Bench:
 
     # --- time ---------------------------------------------------------------------------------
     def sync(self) -> float:
-        """Bring the sample and the cryostat up to ``clock.now()``; return that time."""
+        """Bring the instruments (the cryostat) up to ``clock.now()`` and return that time.
+
+        The sample is not advanced here: reading a power meter or a stage does not need it, and
+        leaving it alone lets one long, unchanged stretch go to the physics as one call.
+        """
         with self.lock:
-            now = self.clock.now()
-            self._advance_to(now)
-            return self._t
+            now = max(self.clock.now(), self._t)
+            self._advance_thermal(now)
+            self._t = now
+            return now
+
+    def sync_sample(self) -> float:
+        """Bring everything, the sample included, up to ``clock.now()``; return that time."""
+        with self.lock:
+            now = self.sync()
+            self._advance_sample_to(now)
+            return now
 
     @contextlib.contextmanager
     def change(self) -> Iterator[float]:
         """Context for a settings change: the past is advanced with the old settings first."""
         with self.lock:
-            yield self.sync()
+            yield self.sync_sample()
 
     # --- optics -------------------------------------------------------------------------------
     def pump_power_into_objective(self, t: float, include_chopper: bool = True) -> float:
@@ -188,18 +208,18 @@ class Bench:
     def detected_total(self) -> float:
         """Expected number of registered APD counts since the bench started, up to now."""
         with self.lock:
-            self.sync()
+            self.sync_sample()
             return self._detected_total
 
     def start_recording(self, resolution_s: float) -> RateRecorder:
         with self.lock:
-            recorder = RateRecorder(self.sync(), resolution_s)
+            recorder = RateRecorder(self.sync_sample(), resolution_s)
             self._recorders.append(recorder)
             return recorder
 
     def stop_recording(self, recorder: RateRecorder) -> None:
         with self.lock:
-            self.sync()
+            self.sync_sample()
             if recorder in self._recorders:
                 self._recorders.remove(recorder)
 
@@ -208,54 +228,84 @@ class Bench:
         """Move the focus to another spot of the film: a new, reproducible set of particles."""
         with self.change():
             self.sample_config.film_position_m = [float(x_m), float(y_m)]
-            self.spot = FilmSpot(self.sample_config, self.beam, self.cryostat.sample_k)
+            self.spot = FilmSpot(self.sample_config, self.beam, self._sample_temperature(self._t))
 
     # --- the lazy advance ---------------------------------------------------------------------
     def _transition_ends(self) -> list[float]:
         return [self.nd_wheel.move_end_t, self.hwp.move_end_t, self.control_attenuator.move_end_t,
                 self.pump.warmup_end_t(), self.chopper.spun_up_t(), self.control_laser.tuned_t]
 
+    def _advance_thermal(self, t_end: float) -> None:
+        """Integrate the cryostat to ``t_end``, remembering the sample temperature on the way
+        (the sample, advanced later, needs the temperature at past times)."""
+        while self.cryostat.t < t_end:
+            step_end = min(t_end, self.cryostat.t + THERMAL_SEGMENT_S)
+            self.cryostat.advance_to(step_end)
+            self._temperature_times.append(step_end)
+            self._temperature_values.append(self.cryostat.sample_k)
+        # keep only what the sample has not consumed yet (plus one point before it)
+        keep_from = max(0, int(np.searchsorted(self._temperature_times, self._sample_t)) - 1)
+        if keep_from > 0:
+            del self._temperature_times[:keep_from]
+            del self._temperature_values[:keep_from]
+
+    def _sample_temperature(self, t: float) -> float:
+        """Sample temperature at past time ``t``, rounded to 1 mK (finer changes are noise to the
+        physics and would only defeat its settled-state cache)."""
+        kelvin = float(np.interp(t, self._temperature_times, self._temperature_values))
+        return round(kelvin, 3)
+
     def _segment_end(self, t0: float, t_end: float) -> float:
         ends = [e for e in self._transition_ends() if t0 < e < t_end]
         in_transition = bool(ends) or any(t0 < e for e in self._transition_ends())
         t1 = min([t_end, *ends])
-        if not self.cryostat.settled():
+        if abs(self._sample_temperature(t1) - self._sample_temperature(t0)) > MAX_TEMPERATURE_STEP_K:
             t1 = min(t1, t0 + THERMAL_SEGMENT_S)
         if not in_transition:
             return t1
-        change = 0.0
-        start_pump, start_ctrl = self.pump_peak_intensity(t0), self.control_peak_intensity(t0)
+        pieces = 1.0
         for t in (0.5 * (t0 + t1), t1):
-            change = max(change,
-                         abs(math.log((self.pump_peak_intensity(t) + PUMP_INTENSITY_FLOOR_W_M2)
-                                      / (start_pump + PUMP_INTENSITY_FLOOR_W_M2))),
-                         abs(math.log((self.control_peak_intensity(t) + CONTROL_INTENSITY_FLOOR_W_M2)
-                                      / (start_ctrl + CONTROL_INTENSITY_FLOOR_W_M2))),
+            pieces = max(pieces,
+                         abs(self.pump_peak_intensity(t) - self.pump_peak_intensity(t0))
+                         / MAX_PUMP_STEP_W_M2,
+                         abs(self.control_peak_intensity(t) - self.control_peak_intensity(t0))
+                         / MAX_CONTROL_STEP_W_M2,
                          abs(self.chopper.frequency_at(t) - self.chopper.frequency_at(t0))
-                         / max(self.chopper.frequency_at(t), 1.0))
-        pieces = min(max(math.ceil(change / MAX_LOG_CHANGE_PER_SEGMENT), 1), MAX_SEGMENTS_PER_TRANSITION)
+                         / max(self.chopper.frequency_at(t), 1.0) / MAX_CHOPPER_STEP)
+        pieces = min(math.ceil(pieces), MAX_SEGMENTS_PER_TRANSITION)
         return t0 + (t1 - t0) / pieces
 
-    def _advance_to(self, t_end: float) -> None:
-        while self._t < t_end:
-            t0 = self._t
+    def _advance_sample_to(self, t_end: float) -> None:
+        """Cut [sample time, t_end] where the drive changes, merge neighbours that hand the physics
+        the same drive (one long call lets it settle cheaply), and advance the sample."""
+        pieces: list[tuple[float, float, DriveState]] = []
+        t0 = self._sample_t
+        while t0 < t_end:
             t1 = self._segment_end(t0, t_end)
             if t1 <= t0:  # floating point: a transition end equal to t0
                 t1 = t_end
-            self._advance_segment(t0, t1)
-            self._t = t1
+            # a piece is applied at its end value: a staircase that lands on the final setting
+            drive = _quantised(self.drive_at(t1, self._sample_temperature(0.5 * (t0 + t1))))
+            if pieces and _same_drive(pieces[-1][2], drive):
+                pieces[-1] = (pieces[-1][0], t1, pieces[-1][2])
+            else:
+                pieces.append((t0, t1, drive))
+            t0 = t1
+        for start, end, drive in pieces:
+            self._advance_segment(start, end, drive)
+            self._sample_t = end
 
     def _trace_resolution(self) -> float | None:
         if not self._recorders:
             return None
         return min(r.resolution_s for r in self._recorders)
 
-    def _advance_segment(self, t0: float, t1: float) -> None:
-        temperature_start = self.cryostat.sample_k
-        self.cryostat.advance_to(t1)
-        temperature = 0.5 * (temperature_start + self.cryostat.sample_k)
+    def _advance_segment(self, t0: float, t1: float, drive: DriveState) -> None:
         t_mid = 0.5 * (t0 + t1)
-        drive = self.drive_at(t_mid, temperature)
+        if drive.chopper is not None:  # the waveform is anchored at the segment start
+            frequency_hz, duty, _ = drive.chopper
+            drive = dataclasses.replace(drive, chopper=(frequency_hz, duty,
+                                                         self.chopper.blade_phase_deg_at(t0)))
         duration = t1 - t0
         resolution = self._trace_resolution()
         if resolution is not None and resolution >= duration:
@@ -285,3 +335,27 @@ class Bench:
             log.warning("simulated APD sees %.3g cps, above its damage level %.3g cps "
                         "(close the emission shutter during control pulses)",
                         rate_cps, self.config.detection.damage_rate_cps)
+
+
+def _quantise(value: float) -> float:
+    if value <= 0.0:
+        return 0.0
+    return math.exp(round(math.log(value) / INTENSITY_QUANTUM) * INTENSITY_QUANTUM)
+
+
+def _same_drive(a: DriveState, b: DriveState) -> bool:
+    """Equal for the physics, ignoring the blade phase (it is re-anchored at each call)."""
+    if (a.chopper is None) != (b.chopper is None):
+        return False
+    if a.chopper is not None and b.chopper is not None and a.chopper[:2] != b.chopper[:2]:
+        return False
+    return (a.pump_peak_w_m2, a.control_peak_w_m2, a.control_wavelength_m, a.temperature_k) == \
+        (b.pump_peak_w_m2, b.control_peak_w_m2, b.control_wavelength_m, b.temperature_k)
+
+
+def _quantised(drive: DriveState) -> DriveState:
+    chopper = drive.chopper
+    if chopper is not None:
+        chopper = (_quantise(chopper[0]), chopper[1], chopper[2])
+    return dataclasses.replace(drive, pump_peak_w_m2=_quantise(drive.pump_peak_w_m2),
+                               control_peak_w_m2=_quantise(drive.control_peak_w_m2), chopper=chopper)

@@ -69,11 +69,11 @@ class SampleConfig:
     dopant_fraction: float | None = param(None, 0.0, 1.0, "",
                                           "dopant fraction; leave out for the material default")
     knockouts: list[str] = param([], doc="energy-transfer pathways switched off, e.g. [\"CR1\"]")
-    heterogeneity: float = param(0.1, 0.0, 1.0, "",
-                                 "particle-to-particle spread of the spot (relative)")
-    n_particles: int = param(5, 0, 10000, "",
+    heterogeneity: float = param(1.0, 0.0, 5.0, "",
+                                 "particle-to-particle spread (1 = the physics engine's nominal spread)")
+    n_particles: int = param(10, 0, 1000, "",
                              "particles in the focal spot (0 = bare substrate: no emission)")
-    seed: int = param(0, 0, 2**31 - 1, "", "seed of the film: same seed + position = same particles")
+    seed: int = param(0, 0, 2**63 - 1, "", "seed of the film: same seed + position = same particles")
     film_position_m: list[float] = param([0.0, 0.0], -0.1, 0.1, "m",
                                          "(x, y) of the spot on the film; other spots differ reproducibly")
 
@@ -125,7 +125,7 @@ class PowerMeterParams:
 class DetectionParams:
     emission_filter: str = param("810nm", choices=("810nm", "880nm"),
                                  doc="APD band-pass: 809/81 nm (810nm line) or 935/170 nm (880nm line)")
-    collection_efficiency: float = param(0.02, 1e-6, 1.0, "",
+    collection_efficiency: float = param(0.05, 1e-6, 1.0, "",
                                          "fraction of emitted photons reaching the APD filter "
                                          "(objective NA, relay optics, pinhole); calibrated")
     filter_transmission: float = param(0.93, 0.01, 1.0, "", "band-pass transmission in band")

@@ -19,7 +19,8 @@ class DriveState:
     """What the sample sees during one time segment (local peak intensities, W/m2)."""
 
     pump_peak_w_m2: float
-    chopper: tuple[float, float, float] | None  # (frequency_hz, duty, phase_deg) or None (CW)
+    #: (frequency_hz, duty, blade_phase_deg at the segment start: 0 = blade just opened) or None (CW)
+    chopper: tuple[float, float, float] | None
     control_peak_w_m2: float
     control_wavelength_m: float
     temperature_k: float
@@ -70,8 +71,11 @@ class FilmSpot:
         physics = self._physics
         chopper = None
         if drive.chopper is not None:
-            frequency_hz, duty, phase_deg = drive.chopper
-            chopper = physics.ChopperWaveform(frequency_hz, duty, phase_deg)
+            frequency_hz, duty, blade_phase_deg = drive.chopper
+            # the physics opens the blade at spot times (phase/360 + k) / f: place that so the
+            # blade is blade_phase_deg into its period at the spot's present time
+            cycles_now = self._spot.time_s * frequency_hz - blade_phase_deg / 360.0
+            chopper = physics.ChopperWaveform(frequency_hz, duty, (cycles_now % 1.0) * 360.0)
         physics_drive = physics.Drive(drive.pump_peak_w_m2, chopper=chopper,
                                       control_peak_w_m2=drive.control_peak_w_m2,
                                       control_wavelength_m=drive.control_wavelength_m,
@@ -80,14 +84,18 @@ class FilmSpot:
         mean_rate = {line: float(v) for line, v in emission.mean_rate.items()}
         if trace_resolution_s is None:
             return EmissionSegment(duration_s, mean_rate)
-        times = np.asarray(emission.times_s, dtype=float)
-        rates = {line: np.asarray(v, dtype=float) for line, v in emission.rate.items()}
+        rates = {line: np.asarray(v, dtype=float) for line, v in (emission.rate or {}).items()}
+        n_samples = len(next(iter(rates.values()))) if rates else 0
+        # the physics stamps samples on its own clock (end of each sample); the bench wants
+        # sample starts relative to the segment
+        times = duration_s * np.arange(n_samples) / max(n_samples, 1)
         return EmissionSegment(duration_s, mean_rate, times, rates)
 
     def _dark(self, duration_s: float, trace_resolution_s: float | None) -> EmissionSegment:
         zero = {line: 0.0 for line in self.lines}
         if trace_resolution_s is None:
             return EmissionSegment(duration_s, zero)
-        times = np.arange(0.0, duration_s, trace_resolution_s)
+        n_samples = max(1, round(duration_s / trace_resolution_s))
+        times = duration_s * np.arange(n_samples) / n_samples
         return EmissionSegment(duration_s, zero, times,
                                {line: np.zeros_like(times) for line in self.lines})
