@@ -40,24 +40,30 @@ _FRAME = struct.Struct("<4sIQI")
 _RAW_KINDS = frozenset("biufc")
 
 
-def encode_record(header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> bytes:
-    """Frame one record: ``header`` (JSON-serialisable) plus numeric ``arrays`` as raw bytes."""
-    blobs: list[bytes] = []
+def frame_parts(header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> list[bytes | memoryview]:
+    """One record as consecutive buffers (frame, JSON header, array bytes), without copying arrays."""
+    buffers: list[memoryview] = []
     described: dict[str, dict[str, Any]] = {}
     offset = 0
     for name, array in (arrays or {}).items():
         contiguous = np.ascontiguousarray(array)
-        raw = contiguous.tobytes()
+        raw = memoryview(contiguous.reshape(-1).view(np.uint8))  # bytes of any dtype, even empty
         described[name] = {"dtype": contiguous.dtype.str, "shape": list(contiguous.shape),
-                           "offset": offset, "nbytes": len(raw)}
-        blobs.append(raw)
-        offset += len(raw)
+                           "offset": offset, "nbytes": raw.nbytes}
+        buffers.append(raw)
+        offset += raw.nbytes
     if described:
         header = {**header, "arrays": described}
     text = json.dumps(header, allow_nan=True, separators=(",", ":")).encode("utf-8")
-    blob = b"".join(blobs)
-    crc = zlib.crc32(blob, zlib.crc32(text))
-    return _FRAME.pack(MAGIC, len(text), len(blob), crc) + text + blob
+    crc = zlib.crc32(text)
+    for raw in buffers:
+        crc = zlib.crc32(raw, crc)
+    return [_FRAME.pack(MAGIC, len(text), offset, crc), text, *buffers]
+
+
+def encode_record(header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> bytes:
+    """Frame one record: ``header`` (JSON-serialisable) plus numeric ``arrays`` as raw bytes."""
+    return b"".join(frame_parts(header, arrays))
 
 
 @dataclass(frozen=True)
@@ -130,8 +136,10 @@ class JournalAppender:
         return self._path
 
     def append(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
-        # one write call per record keeps a record contiguous even if the process dies mid-way
-        self._stream.write(encode_record(header, arrays))
+        # the buffers go out back to back; if the process dies in between, the record is torn
+        # and its length/CRC make readers drop it (and only it)
+        for part in frame_parts(header, arrays):
+            self._stream.write(part)
         self._stream.flush()
         if self._fsync:
             os.fsync(self._stream.fileno())

@@ -1,8 +1,9 @@
 """Child process for the crash tests: writes a run point by point and reports each written point.
 
-Usage: python storage_writer_child.py <path> <n_points> <finish: 0|1> <pause_s>
+Usage: python storage_writer_child.py <path> <n_points> <finish: 0|1> <pause_s> [hold]
 Prints "started" after RunStarted, then "<index>" after each handle() returned, then "finishing"
-before RunFinished and "finished" after it.
+before RunFinished and "finished" after it. With "hold" it prints "holding" after the last point
+and waits for a line on stdin before finishing (so a reader can look at a complete live run).
 """
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def main() -> None:
         print(index, flush=True)
         if pause_s:
             time.sleep(pause_s)
+    if len(sys.argv) > 5 and sys.argv[5] == "hold":
+        print("holding", flush=True)
+        sys.stdin.readline()
     if finish:
         print("finishing", flush=True)
         writer.handle(RunFinished("run-1", RunStatus.COMPLETE, "", {"n": n_points}))

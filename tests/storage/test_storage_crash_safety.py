@@ -26,11 +26,13 @@ N_KILLS = 20
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 
 
-def _start_child(path: Path, n_points: int, finish: bool, pause_s: float) -> subprocess.Popen[str]:
+def _start_child(path: Path, n_points: int, finish: bool, pause_s: float,
+                 hold: bool = False) -> subprocess.Popen[str]:
     # stderr goes to a file: a second pipe would make communicate() bypass the stdout buffer
     with open(path.with_suffix(".stderr"), "w") as errors:
         return subprocess.Popen([sys.executable, str(CHILD), str(path), str(n_points),
-                                 "1" if finish else "0", str(pause_s)],
+                                 "1" if finish else "0", str(pause_s)] + (["hold"] if hold else []),
+                                stdin=subprocess.PIPE if hold else None,
                                 stdout=subprocess.PIPE, stderr=errors, text=True)
 
 
@@ -128,23 +130,27 @@ def test_sigkill_during_finalisation_keeps_every_point(tmp_path: Path) -> None:
 
 def test_reader_sees_a_run_grow_while_another_process_writes_it(tmp_path: Path) -> None:
     path = tmp_path / "live.h5"
-    child = _start_child(path, 150, finish=True, pause_s=0.004)
-    assert child.stdout is not None
+    child = _start_child(path, 150, finish=True, pause_s=0.004, hold=True)
+    assert child.stdout is not None and child.stdin is not None
     assert child.stdout.readline().strip() == "started"
     seen: list[int] = []
-    last_reported = -1
     for line in child.stdout:
         text = line.strip()
-        if text.isdigit():
-            last_reported = int(text)
-            if last_reported % 10 == 0:
-                run = open_run(path)
-                assert run.status == "incomplete" and run.writer_active is True
-                seen.append(run.n_points("sweep"))
-                assert run.n_points("sweep") >= last_reported + 1
-                _assert_points_match(run.points("sweep"))
-        if text == "finished":
+        if text.isdigit() and int(text) % 10 == 0:
+            # the child keeps writing while we read: the run can only have grown since the line
+            run = open_run(path)
+            assert run.status == "incomplete" and run.writer_active is True
+            assert run.n_points("sweep") >= int(text) + 1
+            seen.append(run.n_points("sweep"))
+            _assert_points_match(run.points("sweep"))
+        if text == "holding":
             break
+    held = open_run(path)
+    assert held.status == "incomplete" and held.writer_active is True
+    assert held.n_points("sweep") == 150 and "in progress" in held.reason
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    assert [line.strip() for line in child.stdout][-1] == "finished"
     child.wait(timeout=30)
     assert seen == sorted(seen) and len(seen) == 15
     final = open_run(path)

@@ -55,3 +55,13 @@ def test_appender_refuses_to_reuse_an_existing_journal(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         JournalAppender(path)
     assert path.read_bytes() == b"earlier run"
+
+
+def test_awkward_arrays_survive_bit_for_bit() -> None:
+    arrays = {"strided_big_endian": np.arange(12, dtype=">i2").reshape(3, 4)[:, ::2],
+              "flags": np.array([True, False, True]), "empty": np.zeros((0, 3)),
+              "complex": np.array([1 + 2j, -3j])}
+    decoded = decode_records(encode_record({"type": "point"}, arrays)).records[0]["array_values"]
+    for name, array in arrays.items():
+        assert decoded[name].dtype == array.dtype and decoded[name].shape == array.shape, name
+        np.testing.assert_array_equal(decoded[name], array)
