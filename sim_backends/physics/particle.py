@@ -70,11 +70,9 @@ class Particle:
             return self._constant_step(self.state, n_samples)
         matrix = self.model.matrix(pump, control, wavelength)
         result = newton(self.model.equations, matrix, self.state)
-        if self.model.solver.accept(result, self.state, matrix):
-            target = np.clip(result.y, 0.0, None)
-            tau = self.model.relaxation_time_s(target, pump, control, wavelength)
-            if duration_s >= SETTLE_RELAXATION_TIMES * tau:
-                return self._relax_to(target, tau, duration_s, key, n_samples)
+        tau = self.model.solver.relaxation_time(result, self.state, matrix)
+        if tau is not None and duration_s >= SETTLE_RELAXATION_TIMES * tau:
+            return self._relax_to(np.clip(result.y, 0.0, None), tau, duration_s, key, n_samples)
         return self._integrate(duration_s, pump, control, wavelength, key, n_samples)
 
     def _constant_step(self, y: np.ndarray, n_samples: int | None) -> ParticleStep:

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.integrate import solve_ivp
+from scipy.linalg.lapack import dgesv
 
 from .equations import RateEquations
 
 log = logging.getLogger(__name__)
 
-NEWTON_MAX_ITERATIONS = 40
+NEWTON_MAX_ITERATIONS = 15       # from a nearby state Newton needs 3-5; more means it is wandering
 NEWTON_TOLERANCE = 1e-11          # on populations, absolute, plus the relative term below
 NEWTON_RELATIVE_TOLERANCE = 1e-9
 MAX_NEWTON_STEP = 0.3             # larger population steps are scaled down: keeps Newton local
@@ -57,17 +58,17 @@ def newton(equations: RateEquations, matrix: np.ndarray, y_start: np.ndarray) ->
     y = np.array(y_start, dtype=float)
     for iteration in range(1, NEWTON_MAX_ITERATIONS + 1):
         residual, jac = constrained_system(equations, y, matrix)
-        try:
-            step = np.linalg.solve(jac, -residual)
-        except np.linalg.LinAlgError:
+        # LAPACK directly: numpy's solve wrapper costs more than the 8x8 solve itself (hot path)
+        _, _, step, info = dgesv(jac, -residual)
+        if info != 0:
             return NewtonResult(y, False, iteration)
-        largest = np.max(np.abs(step))
+        largest = np.abs(step).max()
         if largest > MAX_NEWTON_STEP:
             step *= MAX_NEWTON_STEP / largest
         y = y + step
-        if not np.all(np.isfinite(y)):
+        if not np.isfinite(y).all():
             return NewtonResult(y, False, iteration)
-        if np.all(np.abs(step) <= NEWTON_TOLERANCE + NEWTON_RELATIVE_TOLERANCE * np.abs(y)):
+        if (np.abs(step) <= NEWTON_TOLERANCE + NEWTON_RELATIVE_TOLERANCE * np.abs(y)).all():
             return NewtonResult(y, True, iteration)
     return NewtonResult(y, False, NEWTON_MAX_ITERATIONS)
 
@@ -103,9 +104,16 @@ class SteadyStateSolver:
         self.fallbacks = 0
 
     def accept(self, result: NewtonResult, start: np.ndarray, matrix: np.ndarray) -> bool:
-        return (result.converged and is_physical(result.y)
-                and float(np.max(np.abs(result.y - start))) <= SAME_BRANCH_DISTANCE
-                and is_stable(self.equations, result.y, matrix, self.basis))
+        return self.relaxation_time(result, start, matrix) is not None
+
+    def relaxation_time(self, result: NewtonResult, start: np.ndarray, matrix: np.ndarray) -> float | None:
+        """Slowest relaxation time (s) of an acceptable Newton result; None if it is not acceptable
+        (not converged, unphysical, too far from ``start`` to be trusted on the same branch, or unstable)."""
+        if not (result.converged and is_physical(result.y)
+                and float(np.max(np.abs(result.y - start))) <= SAME_BRANCH_DISTANCE):
+            return None
+        slowest = float(np.max(relaxation_rates(self.equations, result.y, matrix, self.basis).real))
+        return -1.0 / slowest if slowest < 0.0 else None
 
     def solve(self, matrix: np.ndarray, y_start: np.ndarray, context: str = "") -> np.ndarray:
         result = newton(self.equations, matrix, y_start)
