@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avalab gui", description=__doc__.splitlines()[0])
     parser.add_argument("--rig", default="sim",
                         help="'sim' (simulated rig, real-time clock; default) or a rig TOML file")
+    parser.add_argument("--clock", choices=("real", "virtual"), default="real",
+                        help="simulated rig only: wall-clock time (default) or virtual time "
+                             "(a sweep runs as fast as the physics computes)")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder for run files")
     parser.add_argument("--settings", type=Path, default=None,
                         help="INI file for window layout and form values (default: per user; "
@@ -35,10 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def open_rig(spec: str) -> Any:
-    """The rig named on the command line, connected."""
+def open_rig(spec: str, clock: str = "real") -> Any:
+    """The rig named on the command line, connected (``clock`` applies to the simulated rig)."""
     from acquisition.rig import load_rig
-    rig = load_rig("sim", clock="real") if spec == "sim" else load_rig(Path(spec))
+    rig = load_rig("sim", clock=clock) if spec == "sim" else load_rig(Path(spec))
     rig.connect_all()
     return rig
 
@@ -61,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("avalab")
     try:
-        rig = open_rig(args.rig)
+        rig = open_rig(args.rig, args.clock)
     except (ValueError, OSError) as exc:
         log.error("cannot open rig %s: %s", args.rig, exc)
         return 2

@@ -63,7 +63,9 @@ def parse_field(spec: ParameterSpec, raw: Any) -> tuple[Any, str | None]:
     value = raw
     if isinstance(raw, str):
         value = raw.strip() or None
-        if value is not None and spec.kind == "float_list":
+        if value is None and spec.kind == "float_list" and not getattr(spec, "optional", False):
+            value = []  # an empty list field is an empty list, not a missing value
+        elif value is not None and spec.kind == "float_list":
             # operators type "5, 6 7"; the schema splits on commas only
             value = ",".join(part for part in value.replace(";", ",").replace(" ", ",").split(",") if part)
     try:

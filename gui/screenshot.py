@@ -2,7 +2,8 @@
 
     DISPLAY=:99 QT_QPA_PLATFORM=xcb python -m gui.screenshot docs/img/gui.png
 
-Opens the full window on the simulated rig (wall-clock time, as ``avalab gui`` does), starts a
+Opens the full window on the simulated rig (virtual clock by default, so stage moves do not
+make the picture wait; ``--clock real`` is what ``avalab gui`` uses), starts a
 sweep from the experiment panel, waits until the up branch and part of the down branch are
 plotted, grabs the X screen and writes the PNG plus a JSON sidecar with where the plot is on it
 (so a test can look for the red and blue points there).
@@ -30,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--down-points", type=int, default=8,
                         help="down-branch points to wait for before the screenshot (mid-sweep)")
     parser.add_argument("--timeout-s", type=float, default=60.0)
+    parser.add_argument("--clock", choices=("real", "virtual"), default="virtual",
+                        help="simulated rig clock (virtual: no waiting for stage moves)")
     parser.add_argument("--size", default="1600x1000", help="window size WxH")
     args = parser.parse_args(list(argv) if argv is not None else None)
     logging.basicConfig(level=logging.INFO)
@@ -39,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     workdir = Path(tempfile.mkdtemp(prefix="avalab-shot-"))
-    rig = open_rig("sim")
+    rig = open_rig("sim", args.clock)
     window = create_window(rig, settings_path=workdir / "gui.ini", data_dir=workdir / "runs")
     width, height = (int(v) for v in args.size.split("x"))
     window.resize(width, height)
