@@ -13,6 +13,10 @@ poll after 1 s without news ends the wait once the motion bits are clear. A MOT_
 during the wait (someone called ``stop``) raises InstrumentError. ``last_motion_event`` keeps the
 message that ended the last wait (None when it ended by status poll).
 
+Waiting: every wait here is a serial read bounded by a wall-time deadline (the link is real even
+when the rig clock is virtual), so ``clock`` is kept for the common constructor but never slept on.
+``serial_factory(address, timeout_s=...)`` replaces pyserial (tests script the bytes with it).
+
 UNVERIFIED (kept visible on purpose):
 
 - the 14-byte MOT_MOVE_COMPLETED status block layout on the K10CR1 (only channel, position and
@@ -34,7 +38,8 @@ from drivers.clock import Clock
 from drivers.errors import InstrumentConnectionError, InstrumentError
 from drivers.interfaces import RotationStage
 from drivers.thorlabs_apt.protocol import (USB_DEVICE, ChannelState, HwDisconnect, HwGetInfo,
-                                           HwReqInfo, Message, MessageId, ModSetChanEnableState,
+                                           HwReqInfo, Message, MessageId, ModIdentify,
+                                           ModSetChanEnableState,
                                            MotAckDcStatusUpdate, MotGetPosCounter,
                                            MotGetStatusBits, MotGetVelParams, MotMoveAbsolute,
                                            MotMoveCompleted, MotMoveHome, MotMoveHomed,
@@ -181,6 +186,11 @@ class AptRotationStage(RotationStage):
         if wait:
             timeout = self.home_timeout_s or self._move_timeout(_HOME_DISTANCE_DEG)
             self._wait_motion(mark, MotMoveHomed, timeout, "MOT_MOVE_HOME", "MOT_MOVE_HOMED")
+
+    def blink(self) -> None:
+        """Flash the controller's front-panel LED (MOD_IDENTIFY) to find it on the bench."""
+        self._require_info("MOD_IDENTIFY")
+        self.transport.send(ModIdentify(dest=self.destination))
 
     def stop(self, immediate: bool = False) -> None:
         """Send MOT_MOVE_STOP (profiled deceleration unless ``immediate``); does not wait."""

@@ -3,6 +3,7 @@ answers with scripted bytes (cf. pymeasure's expected_protocol). No emulator inv
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 from apt_fakes import ScriptedSerial, Step
@@ -167,7 +168,8 @@ def test_prm1z8_move_sends_keepalives_while_waiting() -> None:
     lambda s: s.move_to("ten"),
     lambda s: s.move_by(400.0),
 ])
-def test_invalid_angle_raises_value_error_and_writes_nothing(call) -> None:
+def test_invalid_angle_raises_value_error_and_writes_nothing(
+        call: Callable[[AptRotationStage], None]) -> None:
     stage, port = make_stage(K10CR1Stage, k10_connect())
     stage.connect()
     before = bytes(port.written)
@@ -233,12 +235,16 @@ def test_device_error_reply_fails_the_move() -> None:
     port.assert_done()
 
 
-def test_stop_safe_state_and_close() -> None:
-    steps = k10_connect() + [Step(MOVE_STOP_PROFILED), Step(MOVE_STOP_PROFILED), Step(HW_DISCONNECT)]
+def test_stop_safe_state_blink_and_close() -> None:
+    steps = k10_connect() + [Step(MOVE_STOP_PROFILED), Step(H("65 04 01 01 50 01")),
+                             Step(MOVE_STOP_PROFILED), Step(H("23 02 00 00 50 01")),
+                             Step(HW_DISCONNECT)]
     stage, port = make_stage(K10CR1Stage, steps)
     stage.connect()
     stage.stop()
+    stage.stop(immediate=True)
     stage.safe_state()
+    stage.blink()
     stage.close()
     port.assert_done()
     assert port.closed and not stage.is_connected
