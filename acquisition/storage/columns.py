@@ -82,10 +82,12 @@ def build_columns(rows: Sequence[PointRow]) -> dict[str, np.ndarray]:
         for name in row.values:
             names.setdefault(name, None)
     for name in names:
-        if name in RESERVED_COLUMNS:
-            logger.warning("point field %r clashes with a reserved column and is not stored", name)
-            continue
         values = [row.values.get(name) for row in rows]
+        if name in RESERVED_COLUMNS:
+            # keep the engine's value under another name rather than dropping data
+            logger.warning("point field %r clashes with a reserved column; stored as %r",
+                           name, f"{name}_field")
+            name = f"{name}_field"
         if any(isinstance(v, np.ndarray) for v in values):
             arrays = [None if v is None else (v if isinstance(v, np.ndarray) else np.asarray(v))
                       for v in values]

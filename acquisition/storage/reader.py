@@ -84,6 +84,16 @@ def recover_run(path: str | Path) -> RunFile:
         return open_run(run_path)
     if writer_is_active(journal):
         raise ValueError(f"{run_path}: a writer is still running; recover after it stops")
+    if run_path.exists():
+        try:
+            final, raw_status = read_run_h5(run_path)
+        except ValueError:
+            final, raw_status = None, STATUS_RUNNING  # damaged file: the journal is the better copy
+        if final is not None and raw_status != STATUS_RUNNING:
+            # the writer died after renaming the final file into place: the journal is stale
+            journal.unlink()
+            logger.info("%s was already final; removed its stale journal", run_path.name)
+            return final
     run = run_from_journal(run_path, read_journal(journal))
     write_run_h5(run_path, run, run.status)
     journal.unlink()

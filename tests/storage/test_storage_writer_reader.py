@@ -179,3 +179,44 @@ def test_point_write_is_well_under_10_ms(tmp_path: Path) -> None:
         durations.append(time.perf_counter() - started)
     writer.close()
     assert np.median(durations) < 1e-3, f"median {np.median(durations) * 1e3:.2f} ms"
+
+
+def test_stale_journal_next_to_a_final_file_is_ignored_and_cleaned_by_recover(tmp_path: Path) -> None:
+    from acquisition.storage import recover_run
+    path = tmp_path / "stale.h5"
+    writer = _writer(path)
+    _start(writer, path)
+    writer.handle(PointTaken("r-42", "sweep", 0, _sweep_point(0)))
+    journal_copy = journal_path_for(path).read_bytes()
+    writer.handle(RunFinished("r-42", RunStatus.COMPLETE))
+    # as if the writer died between renaming the final file into place and deleting the journal
+    journal_path_for(path).write_bytes(journal_copy)
+    assert open_run(path).status == "complete"
+    recovered = recover_run(path)
+    assert recovered.status == "complete" and not journal_path_for(path).exists()
+    assert open_run(path).n_points("sweep") == 1
+
+
+def test_a_field_named_like_a_reserved_column_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "clash.h5"
+    with _writer(path) as writer:
+        _start(writer, path)
+        writer.handle(PointTaken("r-42", "sweep", 5, {"point_index": 99, "rate_cps": 1.0}))
+    columns = open_run(path).streams["sweep"]
+    assert columns["point_index"].tolist() == [5] and columns["point_index_field"].tolist() == [99]
+
+
+def test_command_line_info_and_recover(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from acquisition.storage.__main__ import main
+    path = tmp_path / "cli.h5"
+    writer = _writer(path)
+    _start(writer, path)
+    writer.handle(PointTaken("r-42", "sweep", 0, _sweep_point(0)))
+    assert main(["info", str(path)]) == 0
+    assert "incomplete" in capsys.readouterr().out
+    assert main(["recover", str(path)]) == 1  # refused: this process still holds the writer
+    assert "still running" in capsys.readouterr().err
+    writer.close()
+    assert main(["info", str(path), str(tmp_path / "none.h5")]) == 1
+    captured = capsys.readouterr()
+    assert "sweep (1 points)" in captured.out and "no run file" in captured.err
