@@ -17,6 +17,9 @@ Failure policy:
 - link dropped (serial/socket error): one automatic reconnect per command, then the command is
   retried once; a failed reconnect or a second drop -> :class:`InstrumentConnectionError`.
 
+APT has no transaction ids: a reply that arrives after its request timed out is taken by the next
+request for the same message type (it carries the same kind of data, one timeout old).
+
 Deadlines are wall time (``time.monotonic``) because they bound real serial reads, not rig time.
 """
 from __future__ import annotations

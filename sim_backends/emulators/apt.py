@@ -8,7 +8,9 @@ device does. After HW_START_UPDATEMSGS it sends MOT_GET_STATUSUPDATE (K10CR1) or
 MOT_GET_DCSTATUSUPDATE (KDC101) every ``UPDATE_PERIOD_S``.
 
 Serve it with ``EmulatorServer(lambda: AptEmulator(stage, "K10CR1"), "k10cr1")``; one backing
-stage may be shared by several connections (the position survives a reconnect).
+stage may be shared by several connections (the position survives a reconnect). The emulator
+connects the backing stage if it is not connected yet (the device's motor is always powered), and
+the stage must make progress on its own: a bench on a virtual clock needs someone advancing it.
 
 Emulator choices where the real behaviour is UNVERIFIED:
 
@@ -16,8 +18,8 @@ Emulator choices where the real behaviour is UNVERIFIED:
   ``<HllL`` (aux = encoder count 0) for the K10CR1 and the DC layout ``<HlhHL`` (velocity 0,
   reserved 0) for the KDC101; both are encoded through the codec's layout-neutral ``aux`` field;
 - MOT_MOVE_STOP is always answered with MOT_MOVE_STOPPED, even when idle;
-- a move the backing stage refuses (ValueError, e.g. outside its range) is answered with
-  HW_RICHRESPONSE (msg id of the move, code 1, the error text) and no completion;
+- a move the backing stage refuses (ValueError, e.g. outside its range, or InstrumentError) is
+  answered with HW_RICHRESPONSE (msg id of the move, code 1, the error text) and no completion;
 - both status-update requests are answered on both models;
 - HW_GET_INFO identity: model "K10CR1" / "KDC101", hardware type 16, firmware 3.0.10 / 3.0.14.
 """
@@ -28,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from drivers.errors import InstrumentError
 from drivers.interfaces import RotationStage
 from drivers.thorlabs_apt.protocol import (HOST, USB_DEVICE, ChannelState, FrameParser,
                                            HwDisconnect, HwGetInfo, HwReqInfo, HwRichResponse,
@@ -83,6 +86,8 @@ class AptEmulator(DeviceProtocol):
                  now: Callable[[], float] = time.monotonic) -> None:
         check_choice("model", model, tuple(_PROFILES))
         self.stage = stage
+        if not stage.is_connected:
+            stage.connect()
         self.profile = _PROFILES[model]
         self.serial_number = serial_number
         self._now = now
@@ -219,7 +224,7 @@ class AptEmulator(DeviceProtocol):
         self._direction = (target_counts > self.position_counts) - (target_counts < self.position_counts)
         try:
             self.stage.move_to(target_deg, wait=False)
-        except ValueError as exc:
+        except (ValueError, InstrumentError) as exc:
             return self._reply(HwRichResponse(int(message.MSG_ID), _RICH_RESPONSE_REFUSED,
                                               str(exc)[:64]))
         self._pending = MotMoveCompleted

@@ -140,8 +140,7 @@ def test_bench_simulated_stage_backs_the_emulator(serve_apt: ServeApt) -> None:
     bench = bench_module.Bench(bench_module.BeamConfig(), bench_module.SampleConfig(),
                                bench_module.BenchConfig(stage=bench_module.StageParams(500.0)),
                                RealClock())
-    sim_stage = devices.build_sim_device("hwp", bench)
-    sim_stage.connect()
+    sim_stage = devices.build_sim_device("hwp", bench)  # the emulator connects it, like power-on
     _server, address, _ = serve_apt(sim_stage, "K10CR1", "tcp")
     with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.5) as stage:
         stage.move_to(45.0)
