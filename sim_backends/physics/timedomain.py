@@ -166,11 +166,10 @@ def _piecewise(equations: RateEquations, t: np.ndarray, pump: Waveform, control:
     matrices: dict[float, np.ndarray] = {}
     for start, end in zip(bounds[:-1], bounds[1:]):
         middle = 0.5 * (start + end)
-        pump_now = _intensity(pump(middle))
-        if pump_now not in matrices:
-            matrices[pump_now] = equations.linear_matrix(pump_now, _intensity(control(middle)),
-                                                         control_wavelength_m, pump_wavelength_m)
-        matrix = matrices[pump_now]
+        drive_now = (_intensity(pump(middle)), _intensity(control(middle)))
+        if drive_now not in matrices:
+            matrices[drive_now] = equations.linear_matrix(*drive_now, control_wavelength_m, pump_wavelength_m)
+        matrix = matrices[drive_now]
         stop = np.searchsorted(t, end, side="right")
         if end - start <= SEGMENT_EPSILON_S * max(1.0, abs(start)):
             # an edge that coincides with an output time up to rounding: nothing happens in between
@@ -188,11 +187,10 @@ def _piecewise(equations: RateEquations, t: np.ndarray, pump: Waveform, control:
         if chopper is not None and end < t[-1] and chopper(middle) == 0.0 and chopper.duty < 1.0:
             # ``end`` is an opening edge: compare with the previous opening
             if previous_opening is not None and has_converged(previous_opening, state):
-                on_peak = _intensity(pump(end + 0.5 * chopper.duty * chopper.period_s))
-                matrix_on = matrices.get(on_peak)
+                on_drive = (_intensity(pump(end + 0.5 * chopper.duty * chopper.period_s)), drive_now[1])
+                matrix_on = matrices.get(on_drive)
                 if matrix_on is None:
-                    matrix_on = equations.linear_matrix(on_peak, _intensity(control(end)), control_wavelength_m,
-                                                        pump_wavelength_m)
+                    matrix_on = equations.linear_matrix(*on_drive, control_wavelength_m, pump_wavelength_m)
                 orbit = build_orbit(integrator, state, end, chopper, matrix_on, matrix)
                 out[next_output:] = orbit.states_at(t[next_output:])
                 return orbit
