@@ -91,7 +91,11 @@ def campaign_command(args: argparse.Namespace) -> int:
             rig_name = tomllib.loads(args.file.read_text(encoding="utf-8")).get("rig", "sim")
         except (OSError, tomllib.TOMLDecodeError):
             rig_name = "sim"
-    rig = load_rig(rig_name if rig_name == "sim" else Path(rig_name))
+    try:
+        rig = load_rig(rig_name if rig_name == "sim" else Path(rig_name))
+    except ValueError as exc:
+        print(f"avalab: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
     try:
         campaign = _validate(args.file, rig, parse_overrides(args.set))
     except CampaignError as exc:
