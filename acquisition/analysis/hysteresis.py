@@ -156,6 +156,9 @@ def analyze_hysteresis(density_up_w_m2: ArrayLike, rate_up_cps: ArrayLike,
         point_a, point_b = _labelled(up, on.low), _labelled(up, on.high)
         contrast = 10.0 * math.log10((point_b.rate_cps - point_a.rate_cps) / noise)
         slope, fit_range = _switch_on_fit(up, on.low, fit_neighbours)
+        if slope is None:
+            notes.append("nonlinearity s undefined: a rate of 0 at the switch-on threshold "
+                         "has no logarithm (instrument-limited jump)")
     else:
         notes.append("no switch-on jump on the up branch")
         steepest = steepest_window(up.density_w_m2, up.rate_cps)

@@ -156,3 +156,41 @@ def test_split_sweep_by_direction_column_and_by_inference() -> None:
         assert rate_all[result.index_c] == pytest.approx(bright_rate(np.array([off_kw * KW]))[0])
     with pytest.raises(ValueError, match="allowed values: 'up', 'down'"):
         split_sweep(density_all, rate_all, ["sideways"] * density_all.size)
+
+
+def test_bright_branch_bending_down_before_switch_off_still_gives_c_and_d() -> None:
+    # near its fold the bright branch falls steeply (square-root shape) before it collapses
+    density = densities(2.0, 9.0, 0.1)
+    fold = 4.15 * KW
+    bright = np.where(density > fold, 80.0 + 1500.0 * np.sqrt(np.clip(density - fold, 0, None) / KW), 80.0)
+    up = np.where(density >= 6.3 * KW - 1, bright, 80.0)
+    result = analyze_hysteresis(density, up, density[::-1], bright[::-1])
+    assert result.switch_off_w_m2 == pytest.approx(4.2 * KW)
+    assert result.point_d.density_w_m2 == pytest.approx(4.1 * KW)
+    assert result.switch_on_w_m2 == pytest.approx(6.3 * KW) and result.bistable
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_few_dark_counts_like_the_simulated_apd(seed: int) -> None:
+    # ~8 dark counts per 0.1 s point: some points read 0 cps
+    rng = np.random.default_rng(100 + seed)
+    density = densities(2.0, 9.0, 0.1)
+    dark = np.full(density.size, 80.0)
+    bright = 4000.0 * density / (6.3 * KW)
+    up = np.where(density >= 6.3 * KW - 1, bright, dark)
+    down = np.where(density >= 4.2 * KW - 1, bright, dark)
+    result = analyze_hysteresis(density, poisson_rates(up, 0.1, rng), density,
+                                poisson_rates(down, 0.1, rng))
+    assert result.switch_on_w_m2 == pytest.approx(6.3 * KW)
+    assert result.switch_off_w_m2 == pytest.approx(4.2 * KW)
+    assert result.bistable
+
+
+def test_zero_rate_at_a_leaves_s_undefined_with_a_note() -> None:
+    density, up, down = bistable_branches()
+    up = up.copy()
+    up[np.argmin(np.abs(density - 6.6 * KW))] = 0.0
+    result = analyze_hysteresis(density, up, density, down)
+    assert result.switch_on_w_m2 == pytest.approx(6.7 * KW) and result.nonlinearity_s is None
+    assert any("undefined" in note for note in result.notes)
+    assert result.to_json_dict()["nonlinearity_s"] is None
