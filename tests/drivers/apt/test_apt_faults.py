@@ -126,3 +126,21 @@ def test_stop_from_another_thread_ends_the_wait_with_an_error(serve_apt: ServeAp
         assert isinstance(stage.last_motion_event, p.MotMoveStopped)
         assert not stage.is_moving()
         assert 1.0 < stage.get_position() < 50.0
+
+
+def test_link_dropped_mid_move_completion_is_recovered_by_status_poll(serve_apt: ServeApt) -> None:
+    # the MOVE_COMPLETED belongs to the dropped connection; the new one never sends it
+    slow = FakeRotationStage(speed_deg_s=100.0)
+    server, address, emulators = serve_apt(slow, "K10CR1", "tcp")
+    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.3) as stage:
+        def gui_poll_that_hits_the_drop() -> None:
+            server.faults.drop_connection = True
+            stage.get_position()
+
+        threading.Timer(0.2, gui_poll_that_hits_the_drop).start()
+        started = time.monotonic()
+        stage.move_to(120.0)
+        assert time.monotonic() - started >= 1.2
+        assert stage.last_motion_event is None  # ended by the status-bit fallback poll
+        assert stage.transport.reconnects == 1 and len(emulators) == 2
+        assert stage.get_position() == pytest.approx(120.0, abs=1e-5)
