@@ -2,6 +2,7 @@
 a real TCP socket, fault injection, and validation before anything is written."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -198,7 +199,7 @@ def test_head_without_settable_wavelength_is_refused() -> None:
 # ------------------------------------------------------------------ fault injection
 @pytest.mark.parametrize("transport", ["pty", "tcp"])
 def test_delayed_reply_times_out_naming_instrument_address_command(bench, transport: str) -> None:  # type: ignore[no-untyped-def]
-    _, server = bench
+    fake, server = bench
     address = address_of(server, transport)
     with PM100PowerMeter(name="power_meter", address=address, timeout_s=FAST_TIMEOUT_S) as meter:
         server.faults.reply_delay_s = FAST_TIMEOUT_S * 2
@@ -209,8 +210,9 @@ def test_delayed_reply_times_out_naming_instrument_address_command(bench, transp
         assert (error.instrument, error.address, error.command) == ("power_meter", address,
                                                                     "MEAS:POW?")
         assert "power_meter" in str(error) and address in str(error) and "MEAS:POW?" in str(error)
-        # the late reply is flushed; the next transaction gets its own answer
-        assert meter.read_power() == pytest.approx(1.5e-3)
+        time.sleep(FAST_TIMEOUT_S * 1.5)  # let the late reply arrive: it must be flushed
+        fake.power_w = 4.5e-3  # a different value proves the next answer is not the late one
+        assert meter.read_power() == pytest.approx(4.5e-3)
 
 
 @pytest.mark.parametrize("transport", ["pty", "tcp"])
