@@ -81,6 +81,9 @@ def _kill_and_check(tmp_path: Path, number: int, target_index: int, delay_s: flo
     # every point reported as written is there; at most the point in progress is extra
     assert len(reported) <= n_stored <= len(reported) + 1
     _assert_points_match(run.points("sweep"))
+    # the HDF5 file on disk is intact too (header only until finalisation; points in the journal)
+    with h5py.File(path, "r") as handle:
+        assert handle.attrs["status"] == "running" and handle.attrs["experiment"] == "sweep"
     return n_stored
 
 
