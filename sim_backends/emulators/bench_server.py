@@ -1,0 +1,138 @@
+"""The emulated bench: every wire-protocol instrument of a simulated rig served by its emulator.
+
+Each emulator wraps the rig's own simulated device for that role, so the instruments behind the
+emulators and the in-process devices (APD counter, TCSPC: they have no wire protocol) share one
+bench and one sample. Two uses:
+- ``avalab emulate``: serve them on pseudo-terminals and 127.0.0.1 ports and print a rig file
+  whose addresses point at them, for drivers running in another program;
+- ``attach_emulated_drivers(rig, roles)``: in this process, replace those roles' simulated
+  devices by the REAL drivers talking to the emulators over a real pty or socket, so a whole
+  experiment runs through drivers + wire + emulators + bench + physics.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from drivers.interfaces import Instrument
+from drivers.registry import create_driver
+from sim_backends.emulators.server import DeviceProtocol, EmulatorServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EmulatedRole:
+    """How one role is emulated: the emulator class, the real driver, how it addresses it."""
+
+    driver: str                     # registry name a rig file uses
+    emulator: str                   # "module:Class", constructed as Class(device, **emulator_options)
+    addressing: str                 # "visa" (pyvisa resource) or "serial" (pyserial port/URL)
+    emulator_options: dict[str, Any] = field(default_factory=dict)
+    driver_options: dict[str, Any] = field(default_factory=dict)
+
+
+_APT = "sim_backends.emulators.apt:AptEmulator"
+_SC10 = "sim_backends.emulators.sc10:SC10Emulator"
+
+#: every role that has a wire protocol; "counter" (NI-DAQ) and "tagger" (HHLib) stay in-process
+EMULATED_ROLES: dict[str, EmulatedRole] = {
+    "pump": EmulatedRole("opus", "sim_backends.emulators.opus:OpusEmulator", "visa"),
+    "hwp": EmulatedRole("k10cr1", _APT, "serial", {"model": "K10CR1", "serial_number": 55000001}),
+    "nd_wheel": EmulatedRole("kdc101_prm1z8", _APT, "serial", {"model": "PRM1Z8", "serial_number": 27000002}),
+    "control_attenuator": EmulatedRole("k10cr1", _APT, "serial", {"model": "K10CR1", "serial_number": 55000003}),
+    "power_meter": EmulatedRole("pm100", "sim_backends.emulators.pm100:PM100Emulator", "visa"),
+    "chopper": EmulatedRole("mc2000b", "sim_backends.emulators.mc2000b:MC2000BEmulator", "visa"),
+    "cryostat": EmulatedRole("lakeshore335", "sim_backends.emulators.lakeshore:LakeShoreEmulator", "visa",
+                             {"model": 335}),
+    "control_laser": EmulatedRole("chameleon", "sim_backends.emulators.chameleon:ChameleonEmulator", "visa"),
+    "pump_shutter": EmulatedRole("sc10", _SC10, "visa"),
+    "control_shutter": EmulatedRole("sc10", _SC10, "visa"),
+    "emission_shutter": EmulatedRole("sc10", _SC10, "visa"),
+}
+
+
+def _load(path: str) -> Callable[..., DeviceProtocol]:
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass
+class ServedRole:
+    role: str
+    spec: EmulatedRole
+    server: EmulatorServer
+    address: str
+
+
+class EmulatedBench:
+    """Serves the emulators of ``rig``'s simulated devices (see the module docstring)."""
+
+    def __init__(self, rig: Any, roles: Iterable[str] | None = None, transport: str = "tcp") -> None:
+        if transport not in ("tcp", "pty"):
+            raise ValueError(f"transport={transport!r} is not allowed; allowed values: 'tcp', 'pty'")
+        self.rig = rig
+        self.transport = transport
+        wanted = list(roles) if roles is not None else list(EMULATED_ROLES)
+        unknown = [r for r in wanted if r not in EMULATED_ROLES]
+        if unknown:
+            raise ValueError(f"roles={unknown} cannot be emulated; allowed values: {', '.join(EMULATED_ROLES)}")
+        self.roles = [r for r in wanted if rig.instruments.get(r) is not None]
+        self.served: dict[str, ServedRole] = {}
+
+    def start(self) -> dict[str, str]:
+        """Start one server per role; returns role -> address in the form a rig file takes."""
+        for role in self.roles:
+            spec = EMULATED_ROLES[role]
+            device: Instrument = self.rig.instruments[role]
+            device.connect()  # the emulator's backing device must be live before hosts talk to it
+            emulator_class = _load(spec.emulator)
+            server = EmulatorServer(lambda cls=emulator_class, dev=device, opts=spec.emulator_options:
+                                    cls(dev, **opts), name=role)
+            if self.transport == "pty":
+                path = server.serve_pty()
+                address = server.visa_pty_address if spec.addressing == "visa" else path
+            else:
+                server.serve_tcp()
+                address = server.visa_tcp_address if spec.addressing == "visa" else server.serial_tcp_url
+            self.served[role] = ServedRole(role, spec, server, address)
+        return {role: s.address for role, s in self.served.items()}
+
+    def rig_toml(self) -> str:
+        """Role tables for a rig file: emulated roles with their driver + address."""
+        lines = ["# Emulated instruments (avalab emulate). The APD counter and the TCSPC have no",
+                 "# wire protocol and stay driver = \"sim\".", ""]
+        for role, served in self.served.items():
+            lines += [f"[roles.{role}]", f'driver = "{served.spec.driver}"', f'address = "{served.address}"', ""]
+        return "\n".join(lines)
+
+    def close(self) -> None:
+        for served in self.served.values():
+            served.server.close()
+        self.served.clear()
+
+    def __enter__(self) -> "EmulatedBench":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def attach_emulated_drivers(rig: Any, roles: Iterable[str] | None = None,
+                            transport: str = "tcp") -> EmulatedBench:
+    """Serve ``roles`` of a simulated rig through emulators and swap in the real drivers.
+
+    The rig keeps its bench and clock; the returned EmulatedBench must be closed after the rig.
+    """
+    bench = EmulatedBench(rig, roles, transport)
+    bench.start()
+    for role, served in bench.served.items():
+        driver = create_driver(role, served.spec.driver, served.address, rig.clock,
+                               **served.spec.driver_options)
+        rig.use_instrument(role, driver)
+        log.info("%s: real %s driver on %s", role, served.spec.driver, served.address)
+    return bench
