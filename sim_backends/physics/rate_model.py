@@ -17,7 +17,7 @@ from .equations import RateEquations, line_cross_section
 from .material import Material
 from .materials import get_material
 from .steady import SteadyStateSolver, relaxation_rates
-from .timedomain import Drive, PiecewiseIntegrator, Trajectory, simulate
+from .timedomain import Drive, Trajectory, simulate
 from .waveforms import Waveform
 
 PUMP_WAVELENGTH_M = 1064e-9
@@ -41,7 +41,7 @@ class RateModel:
     def _set_temperature(self, temperature_k: float) -> None:
         self.equations = RateEquations(self.material, check_positive("temperature_k", temperature_k, "K"))
         self.solver = SteadyStateSolver(self.equations)
-        self.integrator = PiecewiseIntegrator(self.equations)
+        self.integrator = self.solver.integrator
         self._s_curve: SCurve | None = None
 
     @property

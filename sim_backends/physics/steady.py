@@ -4,8 +4,9 @@ Newton on dy/dt = 0 with the first equation replaced by sum(y) = 1 converges in 
 the previous point of a sweep. Near a fold it may fail, or converge to the unstable middle branch,
 or leap to the other stable branch (which would be a silent, unphysical jump). A Newton result is
 accepted only if it is physical, linearly stable and close to the starting state; otherwise the
-equations are integrated in time (BDF, analytic Jacobian) from the starting state, which is what the
-particle physically does, and the integrated state is polished with Newton.
+equations are integrated in time (ODEPACK LSODA, which runs BDF on this stiff system, with VODE-BDF
+as its own fallback; analytic Jacobian) from the starting state, which is what the particle
+physically does, and the integrated state is polished with Newton. The fallback is logged.
 """
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.integrate import solve_ivp
 from scipy.linalg.lapack import dgesv
 
 from .equations import RateEquations
+from .timedomain import PiecewiseIntegrator
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,6 @@ def is_stable(equations: RateEquations, y: np.ndarray, matrix: np.ndarray, basis
     return bool(np.max(relaxation_rates(equations, y, matrix, basis).real) < 0.0)
 
 
-def integrate(equations: RateEquations, matrix: np.ndarray, y0: np.ndarray, duration_s: float) -> np.ndarray:
-    """State after ``duration_s`` of constant drive (BDF with the analytic Jacobian)."""
-    solution = solve_ivp(lambda _t, y: equations.rhs(y, matrix), (0.0, duration_s), y0, method="BDF",
-                         jac=lambda _t, y: equations.jacobian(y, matrix), rtol=1e-6, atol=1e-12)
-    return solution.y[:, -1]
 
 
 class SteadyStateSolver:
@@ -101,6 +97,7 @@ class SteadyStateSolver:
     def __init__(self, equations: RateEquations) -> None:
         self.equations = equations
         self.basis = reduced_basis(equations.n_levels)
+        self.integrator = PiecewiseIntegrator(equations)
         self.fallbacks = 0
 
     def accept(self, result: NewtonResult, start: np.ndarray, matrix: np.ndarray) -> bool:
@@ -125,7 +122,7 @@ class SteadyStateSolver:
         y = np.array(y_start, dtype=float)
         elapsed = 0.0
         for chunk in FALLBACK_CHUNKS_S:
-            y = integrate(self.equations, matrix, y, chunk)
+            y = self.integrator.segment(y, 0.0, matrix, np.array([chunk]))[-1]
             elapsed += chunk
             polished = newton(self.equations, matrix, y)
             if self.accept(polished, y, matrix):
