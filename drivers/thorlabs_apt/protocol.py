@@ -33,7 +33,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field, fields
 from enum import IntEnum, IntFlag
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self
 
 HOST = 0x01
 USB_DEVICE = 0x50
@@ -130,8 +130,6 @@ class ProtocolError(ValueError):
     """A frame could not be decoded (wrong length, wrong form for its id)."""
 
 
-M = TypeVar("M", bound="Message")
-
 _REGISTRY: dict[int, type["Message"]] = {}
 
 
@@ -172,7 +170,7 @@ class ShortMessage(Message):
             raise ValueError(f"{self.name}: cannot encode {self!r}: {exc}") from None
 
     @classmethod
-    def from_params(cls: type[M], param1: int, param2: int, dest: int, source: int) -> M:
+    def from_params(cls, param1: int, param2: int, dest: int, source: int) -> Self:
         names = [f.name for f in fields(cls) if f.name not in ("dest", "source")]
         values = dict(zip(names, (param1, param2)))
         return cls(**values, dest=dest, source=source)
@@ -188,7 +186,7 @@ class LongMessage(Message):
         return self.payload_values()
 
     @classmethod
-    def from_data_values(cls: type[M], values: tuple[Any, ...], dest: int, source: int) -> M:
+    def from_data_values(cls, values: tuple[Any, ...], dest: int, source: int) -> Self:
         return cls(*values, dest=dest, source=source)
 
     def encode(self) -> bytes:
@@ -474,7 +472,7 @@ class _StatusBlockMessage(LongMessage):
         return low - 0x10000 if low & 0x8000 else low
 
     @classmethod
-    def from_data_values(cls: type[M], values: tuple[Any, ...], dest: int, source: int) -> M:
+    def from_data_values(cls, values: tuple[Any, ...], dest: int, source: int) -> Self:
         channel, position, aux, status = values
         return cls(channel, position, aux, _status(status), dest=dest, source=source)
 

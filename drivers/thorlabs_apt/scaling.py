@@ -19,19 +19,19 @@ class StageScaling:
     def deg_to_counts(self, angle_deg: float) -> int:
         return round(angle_deg * self.counts_per_deg)
 
-    def counts_to_deg(self, counts: int) -> float:
+    def counts_to_deg(self, counts: float) -> float:
         return counts / self.counts_per_deg
 
     def velocity_to_device(self, deg_per_s: float) -> int:
         return round(deg_per_s * self.velocity_per_deg_s)
 
-    def velocity_from_device(self, units: int) -> float:
+    def velocity_from_device(self, units: float) -> float:
         return units / self.velocity_per_deg_s
 
     def accel_to_device(self, deg_per_s2: float) -> int:
         return round(deg_per_s2 * self.accel_per_deg_s2)
 
-    def accel_from_device(self, units: int) -> float:
+    def accel_from_device(self, units: float) -> float:
         return units / self.accel_per_deg_s2
 
 

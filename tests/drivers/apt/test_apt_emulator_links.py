@@ -40,7 +40,8 @@ def one_count(model: str) -> float:
 def test_absolute_relative_and_home_moves_complete(serve_apt: ServeApt, fake_stage: FakeRotationStage,
                                                    model: str, link: str) -> None:
     _server, address, emulators = serve_apt(fake_stage, model, link)
-    with STAGES[model]("hwp", address, RealClock(), timeout_s=0.5) as stage:
+    stage = STAGES[model]("hwp", address, RealClock(), timeout_s=0.5)
+    with stage:
         assert stage.identify() == (f"Thorlabs {REPORTED[model]} serial 55000001 firmware "
                                     f"{emulators[0].profile.firmware[2]}.0."
                                     f"{emulators[0].profile.firmware[0]} hw 1")
@@ -91,7 +92,8 @@ def test_unsolicited_frames_mid_request_and_update_stream(serve_apt: ServeApt,
                                                           fake_stage: FakeRotationStage,
                                                           link: str) -> None:
     _server, address, emulators = serve_apt(fake_stage, "PRM1Z8", link, ChattyEmulator)
-    with PRM1Z8Stage("nd_wheel", address, RealClock(), timeout_s=0.5) as stage:
+    stage = PRM1Z8Stage("nd_wheel", address, RealClock(), timeout_s=0.5)
+    with stage:
         stage.transport.send(p.HwStartUpdateMsgs())  # 10 Hz DC status updates from now on
         for target in (30.0, -20.0, 5.0):
             stage.move_to(target)
@@ -109,7 +111,8 @@ def test_unsolicited_frames_mid_request_and_update_stream(serve_apt: ServeApt,
 def test_gui_poll_during_a_move_shares_the_link(serve_apt: ServeApt, link: str) -> None:
     slow_stage = FakeRotationStage(speed_deg_s=300.0)
     _server, address, _ = serve_apt(slow_stage, "K10CR1", link)
-    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.5) as stage:
+    stage = K10CR1Stage("hwp", address, RealClock(), timeout_s=0.5)
+    with stage:
         polled: list[float] = []
         errors: list[BaseException] = []
         mover_done = threading.Event()
@@ -142,7 +145,8 @@ def test_bench_simulated_stage_backs_the_emulator(serve_apt: ServeApt) -> None:
                                RealClock())
     sim_stage = devices.build_sim_device("hwp", bench)  # the emulator connects it, like power-on
     _server, address, _ = serve_apt(sim_stage, "K10CR1", "tcp")
-    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.5) as stage:
+    stage = K10CR1Stage("hwp", address, RealClock(), timeout_s=0.5)
+    with stage:
         stage.move_to(45.0)
         assert isinstance(stage.last_motion_event, p.MotMoveCompleted)
         assert sim_stage.get_position() == pytest.approx(45.0, abs=1e-4)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from typing import TypeVar
 
 import pytest
 from apt_fakes import FakeRotationStage
@@ -12,11 +13,20 @@ from sim_backends.emulators.apt import AptEmulator
 
 pytestmark = pytest.mark.timeout(10)
 
+T = TypeVar("T", bound=p.Message)
+
 
 def replies(emulator: AptEmulator, *messages: p.Message) -> list[p.Message]:
     data = emulator.feed(b"".join(m.encode() for m in messages))
     parser = p.FrameParser()
     return [p.decode(f) for f in parser.feed(data)]
+
+
+def one_reply(emulator: AptEmulator, reply_type: type[T], *messages: p.Message) -> T:
+    """Feed ``messages``; the emulator must answer with exactly one ``reply_type``."""
+    [reply] = replies(emulator, *messages)
+    assert isinstance(reply, reply_type)
+    return reply
 
 
 def unsolicited_until(emulator: AptEmulator, timeout_s: float = 2.0) -> list[p.Message]:
@@ -57,7 +67,7 @@ def test_move_runs_on_the_backing_stage_and_completes_unsolicited() -> None:
     counts = PRM1Z8_SCALING.deg_to_counts(-40.0)
     assert replies(emulator, p.MotMoveAbsolute(1, counts)) == []
     assert stage.moves == [pytest.approx(-40.0, abs=1e-3)]
-    [status] = replies(emulator, p.MotReqStatusBits(1))
+    status = one_reply(emulator, p.MotGetStatusBits, p.MotReqStatusBits(1))
     assert p.StatusBits.MOVING_REV in status.status
     [done] = unsolicited_until(emulator)
     assert isinstance(done, p.MotMoveCompleted) and done.position == counts
@@ -69,24 +79,24 @@ def test_relative_move_and_position_counter_offset() -> None:
     stage = FakeRotationStage(speed_deg_s=10_000.0)
     emulator = AptEmulator(stage)
     replies(emulator, p.MotSetPosCounter(1, 1000))
-    [pos] = replies(emulator, p.MotReqPosCounter(1))
+    pos = one_reply(emulator, p.MotGetPosCounter, p.MotReqPosCounter(1))
     assert pos.position == 1000 and stage.get_position() == 0.0
     replies(emulator, p.MotMoveRelative(1, 409600))  # +3 deg
     assert [type(m) for m in unsolicited_until(emulator)] == [p.MotMoveCompleted]
-    [pos] = replies(emulator, p.MotReqPosCounter(1))
+    pos = one_reply(emulator, p.MotGetPosCounter, p.MotReqPosCounter(1))
     assert pos.position == 410600
     assert stage.get_position() == pytest.approx(3.0)
 
 
 def test_home_reports_homed_and_sets_the_homed_bit() -> None:
     emulator = AptEmulator(FakeRotationStage(speed_deg_s=1000.0, position_deg=50.0))
-    [before] = replies(emulator, p.MotReqStatusBits(1))
+    before = one_reply(emulator, p.MotGetStatusBits, p.MotReqStatusBits(1))
     assert p.StatusBits.HOMED not in before.status
     replies(emulator, p.MotMoveHome(1))
-    [during] = replies(emulator, p.MotReqStatusBits(1))
+    during = one_reply(emulator, p.MotGetStatusBits, p.MotReqStatusBits(1))
     assert p.StatusBits.HOMING in during.status
     assert unsolicited_until(emulator) == [p.MotMoveHomed(1, dest=p.HOST, source=p.USB_DEVICE)]
-    [after] = replies(emulator, p.MotReqStatusBits(1))
+    after = one_reply(emulator, p.MotGetStatusBits, p.MotReqStatusBits(1))
     assert p.StatusBits.HOMED in after.status and not after.status.in_motion
 
 
@@ -111,18 +121,19 @@ def test_refused_move_is_answered_with_rich_response() -> None:
 def test_disabled_channel_ignores_moves() -> None:
     stage = FakeRotationStage()
     emulator = AptEmulator(stage)
-    [state] = replies(emulator, p.ModSetChanEnableState(1, p.ChannelState.DISABLED),
-                      p.ModReqChanEnableState(1))
+    state = one_reply(emulator, p.ModGetChanEnableState,
+                      p.ModSetChanEnableState(1, p.ChannelState.DISABLED), p.ModReqChanEnableState(1))
     assert state.state == p.ChannelState.DISABLED
     replies(emulator, p.MotMoveAbsolute(1, 100), p.MotMoveHome(1))
     assert stage.moves == []
-    [status] = replies(emulator, p.MotReqStatusBits(1))
+    status = one_reply(emulator, p.MotGetStatusBits, p.MotReqStatusBits(1))
     assert p.StatusBits.ENABLED not in status.status
 
 
 def test_velocity_and_home_parameters_are_stored() -> None:
     emulator = AptEmulator(FakeRotationStage())
-    [vel] = replies(emulator, p.MotSetVelParams(1, 0, 3004, 36650000), p.MotReqVelParams(1))
+    vel = one_reply(emulator, p.MotGetVelParams, p.MotSetVelParams(1, 0, 3004, 36650000),
+                    p.MotReqVelParams(1))
     assert (vel.min_velocity, vel.acceleration, vel.max_velocity) == (0, 3004, 36650000)
     [home] = replies(emulator, p.MotSetHomeParams(1, 2, 1, 7330000, 100), p.MotReqHomeParams(1))
     assert isinstance(home, p.MotGetHomeParams)

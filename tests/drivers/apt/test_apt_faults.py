@@ -23,7 +23,8 @@ GARBAGE = b"\xff\xfe#@!\x00\x13"
 def test_late_reply_times_out_naming_instrument_port_and_command(
         serve_apt: ServeApt, fake_stage: FakeRotationStage, link: str) -> None:
     server, address, _ = serve_apt(fake_stage, "K10CR1", link)
-    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.15) as stage:
+    stage = K10CR1Stage("hwp", address, RealClock(), timeout_s=0.15)
+    with stage:
         server.faults.reply_delay_s = 0.4
         started = time.monotonic()
         with pytest.raises(InstrumentTimeout) as info:
@@ -42,7 +43,8 @@ def test_late_reply_times_out_naming_instrument_port_and_command(
 def test_garbled_reply_fails_clearly_then_the_link_recovers(
         serve_apt: ServeApt, fake_stage: FakeRotationStage, link: str) -> None:
     server, address, _ = serve_apt(fake_stage, "K10CR1", link)
-    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.15) as stage:
+    stage = K10CR1Stage("hwp", address, RealClock(), timeout_s=0.15)
+    with stage:
         server.faults.garbage_replies = 1
         with pytest.raises(InstrumentTimeout, match=r"MOT_REQ_STATUSBITS.*garbage bytes"):
             stage.is_moving()
@@ -62,7 +64,8 @@ class GarbagePrefixEmulator(AptEmulator):
 def test_resynchronises_after_noise_before_replies(
         serve_apt: ServeApt, fake_stage: FakeRotationStage, link: str) -> None:
     _server, address, _ = serve_apt(fake_stage, "K10CR1", link, GarbagePrefixEmulator)
-    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.3) as stage:
+    stage = K10CR1Stage("hwp", address, RealClock(), timeout_s=0.3)
+    with stage:
         stage.move_to(-33.0)
         assert isinstance(stage.last_motion_event, p.MotMoveCompleted)
         assert stage.get_position() == pytest.approx(-33.0, abs=1e-5)
@@ -72,7 +75,8 @@ def test_resynchronises_after_noise_before_replies(
 def test_dropped_tcp_connection_reconnects_once_and_retries(
         serve_apt: ServeApt, fake_stage: FakeRotationStage) -> None:
     server, address, emulators = serve_apt(fake_stage, "K10CR1", "tcp")
-    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.3) as stage:
+    stage = K10CR1Stage("hwp", address, RealClock(), timeout_s=0.3)
+    with stage:
         stage.move_to(40.0)
         server.faults.drop_connection = True
         assert stage.get_position() == pytest.approx(40.0, abs=1e-5)
@@ -110,7 +114,8 @@ def test_connect_to_nothing_fails_clearly() -> None:
 def test_motion_that_never_completes_times_out(serve_apt: ServeApt) -> None:
     crawling = FakeRotationStage(speed_deg_s=1.0, position_deg=90.0)
     _server, address, _ = serve_apt(crawling, "K10CR1", "pty")
-    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.2, home_timeout_s=0.3) as stage:
+    stage = K10CR1Stage("hwp", address, RealClock(), timeout_s=0.2, home_timeout_s=0.3)
+    with stage:
         with pytest.raises(InstrumentTimeout, match=r"'MOT_MOVE_HOME': no MOT_MOVE_HOMED within 0.3 s"):
             stage.home()
         assert stage.is_moving()
@@ -119,7 +124,8 @@ def test_motion_that_never_completes_times_out(serve_apt: ServeApt) -> None:
 def test_stop_from_another_thread_ends_the_wait_with_an_error(serve_apt: ServeApt) -> None:
     slow = FakeRotationStage(speed_deg_s=50.0)
     _server, address, _ = serve_apt(slow, "K10CR1", "tcp")
-    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.3) as stage:
+    stage = K10CR1Stage("hwp", address, RealClock(), timeout_s=0.3)
+    with stage:
         threading.Timer(0.2, stage.stop).start()
         with pytest.raises(InstrumentError, match=r"MOT_MOVE_ABSOLUTE.*motion stopped at [0-9.]+ deg"):
             stage.move_to(180.0)
@@ -132,7 +138,8 @@ def test_link_dropped_mid_move_completion_is_recovered_by_status_poll(serve_apt:
     # the MOVE_COMPLETED belongs to the dropped connection; the new one never sends it
     slow = FakeRotationStage(speed_deg_s=100.0)
     server, address, emulators = serve_apt(slow, "K10CR1", "tcp")
-    with K10CR1Stage("hwp", address, RealClock(), timeout_s=0.3) as stage:
+    stage = K10CR1Stage("hwp", address, RealClock(), timeout_s=0.3)
+    with stage:
         def gui_poll_that_hits_the_drop() -> None:
             server.faults.drop_connection = True
             stage.get_position()

@@ -3,6 +3,7 @@ answers with scripted bytes (cf. pymeasure's expected_protocol). No emulator inv
 from __future__ import annotations
 
 import threading
+from typing import Any
 from collections.abc import Callable
 
 import pytest
@@ -20,9 +21,9 @@ ADDRESS = "/dev/ttyFAKE0"
 DEVICE_TO_HOST = {"dest": p.HOST, "source": p.USB_DEVICE}
 
 K10_INFO = p.HwGetInfo(55000001, "K10CR1", 16, (10, 0, 3, 0), "APT Stepper Motor Controller",
-                       hw_version=1, **DEVICE_TO_HOST).encode()
+                       hw_version=1, dest=p.HOST, source=p.USB_DEVICE).encode()
 KDC_INFO = p.HwGetInfo(27000001, "KDC101", 16, (14, 0, 3, 0), "Brushed DC Servo Controller",
-                       hw_version=1, **DEVICE_TO_HOST).encode()
+                       hw_version=1, dest=p.HOST, source=p.USB_DEVICE).encode()
 
 REQ_INFO = H("05 00 00 00 50 01")
 ENABLE_CH1 = H("10 02 01 01 50 01")
@@ -51,7 +52,7 @@ def k10_connect() -> list[Step]:
 
 
 def make_stage(cls: type[AptRotationStage], steps: list[Step],
-               **options: object) -> tuple[AptRotationStage, ScriptedSerial]:
+               **options: Any) -> tuple[AptRotationStage, ScriptedSerial]:
     port = ScriptedSerial(steps)
     opened: list[str] = []
 
@@ -132,8 +133,11 @@ def test_stale_completion_before_a_move_does_not_end_its_wait() -> None:
     stage, port = make_stage(K10CR1Stage, steps, timeout_s=0.05)
     stage.connect()
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (stage.move_to(0.015), done.set()), daemon=True)
-    thread.start()
+    def move_and_flag() -> None:
+        stage.move_to(0.015)
+        done.set()
+
+    threading.Thread(target=move_and_flag, daemon=True).start()
     assert not done.wait(0.3), "wait ended on a stale MOVE_COMPLETED"
     port.inject(COMPLETED_2048)
     assert done.wait(2.0)
@@ -268,5 +272,6 @@ def test_registry_builds_the_drivers_with_rig_options(driver: str, cls: type) ->
     stage = create_driver("nd_wheel", driver, "socket://127.0.0.1:9", RealClock(),
                           min_deg=0.0, max_deg=270.0, timeout_s=0.5)
     assert type(stage) is cls and isinstance(stage, RotationStage)
+    assert isinstance(stage, AptRotationStage)
     assert (stage.name, stage.min_deg, stage.max_deg, stage.timeout_s) == ("nd_wheel", 0.0, 270.0, 0.5)
     assert not stage.is_connected
