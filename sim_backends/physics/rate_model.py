@@ -50,6 +50,7 @@ class RateModel:
 
     @temperature_k.setter
     def temperature_k(self, value: float) -> None:
+        check_positive("temperature_k", value, "K")
         if value != self.temperature_k:
             self._set_temperature(value)
 
@@ -121,9 +122,14 @@ class RateModel:
     # -- time domain ---------------------------------------------------------------------------
     def simulate(self, t: np.ndarray, pump: Waveform | Callable[[float], float] | float,
                  control: Drive = 0.0, control_wavelength_m: float = 808e-9,
-                 y0: np.ndarray | None = None) -> Trajectory:
-        """Populations at times ``t`` under pump/control waveforms (W/m2) starting from ``y0`` (default dark)."""
+                 y0: np.ndarray | None = None, temperature_k: float | None = None) -> Trajectory:
+        """Populations at times ``t`` under pump/control waveforms (W/m2) starting from ``y0`` (default dark).
+
+        ``temperature_k``, if given, becomes the model temperature (the equations are reassembled).
+        """
         check_wavelength("control_wavelength_m", control_wavelength_m)
+        if temperature_k is not None:
+            self.temperature_k = temperature_k
         start = None if y0 is None else self._check_state(y0)
         return simulate(self.equations, t, pump, control, control_wavelength_m, start, PUMP_WAVELENGTH_M,
                         self.integrator)
