@@ -36,6 +36,9 @@ A driver is written in two layers:
    (setters), which are overridden to run a whole locked transaction: a setter also consumes the
    reply the protocol sends for it (``setter_replies``), so no stale bytes are left behind.
    :meth:`parse_reply` turns a raw frame into the value string (e.g. strips echo and prompt).
+   :meth:`AsciiInstrument.values` is strict: a reply that does not parse (``preprocess_reply``
+   raising ValueError, or a failed ``cast``) is an :class:`InstrumentError` naming the command,
+   where pymeasure would silently hand back the raw string.
 
 2. :class:`ConnectedDevice` — a mixin for the thin interface adapters (``drivers.interfaces``
    roles, SI units). It owns the life cycle (connect / close / is_connected, cached identify),
@@ -53,7 +56,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -180,7 +183,7 @@ class AsciiInstrument(Instrument):
 
     def ask(self, command: str, query_delay: float | None = None) -> str:
         """Send ``command`` and return its reply value (framing stripped, checked)."""
-        return self.transact(command, expect_reply=True)
+        return self.transact(command, expect_reply=True) or ""
 
     def write(self, command: str, **kwargs: Any) -> None:
         """Send a setter ``command``; consume and check its reply if the protocol sends one."""
@@ -192,6 +195,27 @@ class AsciiInstrument(Instrument):
             frame = self._read_frame("<read>")
             self.check_reply("<read>", frame)
             return self.parse_reply("<read>", frame)
+
+    def values(self, command: str, separator: str = ",", cast: Callable[[str], Any] = float,
+               preprocess_reply: Callable[[str], str] | None = None, maxsplit: int = -1,
+               **kwargs: Any) -> list[Any]:
+        """Like pymeasure's ``values`` but strict: a reply that ``preprocess_reply`` rejects
+        (ValueError) or that does not cast is an :class:`InstrumentError` naming the command,
+        instead of a string silently passed on."""
+        response = self.ask(command).strip()
+        if preprocess_reply is not None:
+            try:
+                response = preprocess_reply(response)
+            except ValueError as exc:
+                raise self.error(command, f"unexpected reply {response!r}: {exc}") from exc
+        results: list[Any] = []
+        for item in response.split(separator, maxsplit=maxsplit):
+            try:
+                results.append(bool(float(item)) if cast is bool else cast(item))
+            except (TypeError, ValueError) as exc:
+                raise self.error(command, f"unexpected reply {response!r}: {item!r} is not a "
+                                          f"{getattr(cast, '__name__', cast)}") from exc
+        return results
 
     def read_frame(self, command: str, timeout_s: float | None = None) -> str:
         """Read, check and parse one further reply frame belonging to ``command``.
@@ -228,11 +252,17 @@ class AsciiInstrument(Instrument):
             finally:
                 connection.timeout = previous
 
-    def transact(self, command: str, *, expect_reply: bool, retry: bool = True) -> str:
-        """One locked transaction; reconnects once on a dropped link (see module docstring)."""
+    def transact(self, command: str, *, expect_reply: bool, retry: bool = True,
+                 reply_timeout_s: float | None = None, reply_optional: bool = False) -> str | None:
+        """One locked transaction; reconnects once on a dropped link (see module docstring).
+
+        Returns the parsed reply ("" when ``expect_reply`` is False). ``reply_timeout_s``
+        overrides the timeout for this reply; with ``reply_optional`` a reply that does not come
+        within it returns None instead of raising (for acknowledgements a unit may not send).
+        """
         with self._lock:
             try:
-                return self._exchange(command, expect_reply)
+                return self._exchange(command, expect_reply, reply_timeout_s, reply_optional)
             except _LinkDropped as first:
                 if not self._can_reopen:
                     raise self._connection_error(command, f"link lost ({first})") from first
@@ -244,7 +274,7 @@ class AsciiInstrument(Instrument):
                         command, "link lost and restored; command not repeated (not idempotent), "
                         "its effect is unknown") from first
                 try:
-                    return self._exchange(command, expect_reply)
+                    return self._exchange(command, expect_reply, reply_timeout_s, reply_optional)
                 except _LinkDropped as second:
                     raise self._connection_error(
                         command, f"link lost again after one reconnect ({second})") from second
@@ -338,19 +368,28 @@ class AsciiInstrument(Instrument):
         finally:
             connection.timeout = previous
 
-    def _exchange(self, command: str, expect_reply: bool) -> str:
+    def _exchange(self, command: str, expect_reply: bool, reply_timeout_s: float | None = None,
+                  reply_optional: bool = False) -> str | None:
         if self._closed:
             raise self._connection_error(command, "link is closed")
-        if self._dirty:
-            self._flush_input()
+        # a closed TCP peer must be noticed before flushing: pyvisa-py's socket flush would
+        # spin forever on it
         if _peer_closed(self.adapter):
             raise _LinkDropped("peer closed the connection")
+        if self._dirty:
+            self._flush_input()
         payload = (command + self.write_termination).encode("ascii")
         with self._translate_io(command):
             self.adapter.write_bytes(payload)
         if not expect_reply:
             return ""
-        frame = self._read_frame(command)
+        try:
+            frame = self._read_frame(command, reply_timeout_s)
+        except InstrumentTimeout:
+            if not reply_optional:
+                raise
+            self._dirty = False  # silence was an allowed answer
+            return None
         self.check_reply(command, frame)
         return self.parse_reply(command, frame)
 
@@ -402,10 +441,26 @@ class AsciiInstrument(Instrument):
             raise _LinkDropped(str(exc)) from exc
 
     def _flush_input(self) -> None:
-        try:
+        """Discard whatever is waiting in the input (late or garbled replies)."""
+        connection = getattr(self.adapter, "connection", None)
+        if not isinstance(connection, pyvisa.resources.MessageBasedResource):
             self.adapter.flush_read_buffer()
-        except (VisaIOError, OSError, NotImplementedError):
-            log.debug("%s: flush failed", self.name, exc_info=True)
+            self._dirty = False
+            return
+        # read with an immediate timeout instead of pyvisa's flush, which is unsupported or
+        # unsafe (endless on a closed peer) for pyvisa-py sockets
+        previous = connection.timeout
+        discarded = bytearray()
+        try:
+            connection.timeout = 0
+            while len(discarded) < self.max_reply_bytes:
+                discarded += connection.read_bytes(1)
+        except (VisaIOError, OSError):
+            pass
+        finally:
+            connection.timeout = previous
+        if discarded:
+            log.info("%s: discarded stale input %r", self.name, bytes(discarded[:80]))
         self._dirty = False
 
 

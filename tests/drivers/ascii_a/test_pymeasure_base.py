@@ -195,3 +195,14 @@ def test_concurrent_threads_never_interleave_transactions(serve) -> None:
         assert errors == []
     finally:
         demo.close()
+
+
+def test_reply_that_does_not_parse_is_an_instrument_error_naming_the_command() -> None:
+    class Meter(Demo):
+        reading = Instrument.measurement("READ?", "A number.")
+
+    with expected_protocol(Meter, [(b"READ?\r\n", b"12.5\r\n"), (b"READ?\r\n", b"twelve\r\n")],
+                           name="meter") as meter:
+        assert meter.reading == 12.5
+        with pytest.raises(InstrumentError, match=r"command 'READ\?'.*'twelve' is not a float"):
+            _ = meter.reading

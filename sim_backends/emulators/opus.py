@@ -1,0 +1,126 @@
+"""Laser Quantum Opus 1064 / MPC-D serial protocol, backed by any ``PumpLaser``.
+
+Speaks instruments.md section 1: host lines end in CR or CRLF (both accepted); replies end in
+CRLF (newer firmware, default) or CR (``line_ending="\\r"``, older firmware). Choices for the
+UNVERIFIED points, so that drivers can be tested against both:
+- ``ack_setters=True`` (default): every setter (``POWER=``, ``ON``, ``OFF``, ``CURRENT=``,
+  ``CONTROL=``) answers an empty line; ``False``: setters are silent;
+- errors: ``Error: Unknown command`` / ``Error: Value out of range`` / ``Error: Bad value``;
+- ``TIMERS?``: three lines ``<name> = <hours> Hours`` followed by an empty line;
+- ``CURRENT?`` in power regulation reports a diode current derived from the output power
+  (linear 20 % threshold .. 100 % at 3 W), which is a stand-in, not laser physics.
+"""
+from __future__ import annotations
+
+import logging
+
+from drivers.interfaces import PumpLaser
+from sim_backends.emulators.server import LineProtocol
+
+log = logging.getLogger(__name__)
+
+FULL_SCALE_MW = 3000.0
+THRESHOLD_CURRENT_PCT = 20.0
+VERSION = "MPC-D Version 1.0.33 (avalab emulator)"
+
+
+class OpusEmulator(LineProtocol):
+    """Opus MPC-D command interpreter; state beyond the ``PumpLaser`` is kept here."""
+
+    def __init__(self, laser: PumpLaser, *, line_ending: str = "\r\n",
+                 ack_setters: bool = True) -> None:
+        super().__init__()
+        if line_ending not in ("\r\n", "\r"):
+            raise ValueError(f"line_ending={line_ending!r} is not allowed; allowed values: '\\r\\n', '\\r'")
+        self.laser = laser
+        self.line_ending = line_ending
+        self.ack_setters = ack_setters
+        self.control = "POWER"
+        self.current_setpoint_pct = 0.0
+        self.hours = {"PSU Time": 1234.5, "Laser Enabled Time": 456.7, "Laser Threshold Time": 345.6}
+        if not laser.is_connected:
+            laser.connect()
+
+    # ------------------------------------------------------------------ framing
+    def _line(self, text: str) -> bytes:
+        return (text + self.line_ending).encode("ascii")
+
+    def _ack(self) -> bytes:
+        return self._line("") if self.ack_setters else b""
+
+    def _error(self, text: str) -> bytes:
+        return self._line(f"Error: {text}")
+
+    # ------------------------------------------------------------------ commands
+    def handle_line(self, line: str) -> bytes:
+        command = line.strip().upper()
+        if command.endswith("?"):
+            return self._query(command)
+        if command in ("ON", "OFF"):
+            self.laser.set_emission(command == "ON")
+            return self._ack()
+        key, sep, value = command.partition("=")
+        if not sep:
+            return self._error("Unknown command")
+        return self._set(key, value.strip())
+
+    def _query(self, command: str) -> bytes:
+        if command == "POWER?":
+            return self._line(f"{self.laser.get_power() * 1000.0:06.1f}mW")
+        if command == "STATUS?":
+            return self._line("ENABLED" if self.laser.get_emission() else "DISABLED")
+        if command == "CURRENT?":
+            return self._line(f"{self._current_pct():05.1f}%")
+        if command == "LASTEMP?":
+            return self._line(f"{25.0 + 2.0 * self._load():06.3f}C")
+        if command == "PSUTEMP?":
+            return self._line(f"{30.0 + 5.0 * self._load():06.3f}C")
+        if command == "VERSION?":
+            return self._line(VERSION)
+        if command == "TIMERS?":
+            lines = [self._line(f"{name} = {hours:07.1f} Hours") for name, hours in self.hours.items()]
+            return b"".join(lines) + self._line("")
+        return self._error("Unknown command")
+
+    def _set(self, key: str, value: str) -> bytes:
+        if key == "CONTROL":
+            if value not in ("POWER", "CURRENT"):
+                return self._error("Bad value")
+            self.control = value
+            return self._ack()
+        if key not in ("POWER", "CURRENT"):
+            return self._error("Unknown command")
+        try:
+            number = float(value)
+        except ValueError:
+            return self._error("Bad value")
+        if key == "POWER":
+            if not 0.0 <= number <= FULL_SCALE_MW:
+                return self._error("Value out of range")
+            return self._apply_power_mw(number)
+        if not 0.0 <= number <= 100.0:
+            return self._error("Value out of range")
+        self.current_setpoint_pct = number
+        if self.control == "CURRENT":
+            span = 100.0 - THRESHOLD_CURRENT_PCT
+            return self._apply_power_mw(max(number - THRESHOLD_CURRENT_PCT, 0.0) / span * FULL_SCALE_MW)
+        return self._ack()
+
+    def _apply_power_mw(self, milliwatts: float) -> bytes:
+        try:
+            self.laser.set_power(milliwatts / 1000.0)
+        except ValueError as exc:  # the backing laser may have a lower limit than the head
+            log.info("Opus emulator: %s", exc)
+            return self._error("Value out of range")
+        return self._ack()
+
+    # ------------------------------------------------------------------ derived readings
+    def _load(self) -> float:
+        return min(max(self.laser.get_power() * 1000.0 / FULL_SCALE_MW, 0.0), 1.0)
+
+    def _current_pct(self) -> float:
+        if not self.laser.get_emission():
+            return 0.0
+        if self.control == "CURRENT":
+            return self.current_setpoint_pct
+        return THRESHOLD_CURRENT_PCT + (100.0 - THRESHOLD_CURRENT_PCT) * self._load()
