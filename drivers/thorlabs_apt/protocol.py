@@ -31,6 +31,7 @@ when their addresses are valid, the id is below 0x1000 and a long frame has at m
 from __future__ import annotations
 
 import struct
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, fields
 from enum import IntEnum, IntFlag
 from typing import Any, ClassVar, Self
@@ -130,11 +131,11 @@ class ProtocolError(ValueError):
     """A frame could not be decoded (wrong length, wrong form for its id)."""
 
 
-_REGISTRY: dict[int, type["Message"]] = {}
+_REGISTRY: dict[int, type[Message]] = {}
 
 
 @dataclass(frozen=True)
-class Message:
+class Message(ABC):
     """One APT message. ``dest``/``source`` default to host -> stand-alone USB unit."""
 
     MSG_ID: ClassVar[MessageId]
@@ -154,8 +155,9 @@ class Message:
     def payload_values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, f.name) for f in fields(self) if f.name not in ("dest", "source"))
 
+    @abstractmethod
     def encode(self) -> bytes:
-        raise NotImplementedError  # pragma: no cover - every concrete subclass overrides
+        """The complete frame (header + data) as sent on the wire."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,7 @@ class ShortMessage(Message):
     @classmethod
     def from_params(cls, param1: int, param2: int, dest: int, source: int) -> Self:
         names = [f.name for f in fields(cls) if f.name not in ("dest", "source")]
-        values = dict(zip(names, (param1, param2)))
+        values = dict(zip(names, (param1, param2), strict=False))  # unused params are 0
         return cls(**values, dest=dest, source=source)
 
 
@@ -248,7 +250,7 @@ class HwGetInfo(LongMessage):
                 self.n_channels)
 
     @classmethod
-    def from_data_values(cls, values: tuple[Any, ...], dest: int, source: int) -> "HwGetInfo":
+    def from_data_values(cls, values: tuple[Any, ...], dest: int, source: int) -> HwGetInfo:
         serial, model, hw_type, f0, f1, f2, f3, notes, reserved, hw_ver, mod_state, n_ch = values
         return cls(serial, _unpad(model), hw_type, (f0, f1, f2, f3), _unpad(notes), reserved,
                    hw_ver, mod_state, n_ch, dest=dest, source=source)
@@ -285,7 +287,7 @@ class HwRichResponse(LongMessage):
         return (self.msg_ident, self.code, _pad(self.text, 64))
 
     @classmethod
-    def from_data_values(cls, values: tuple[Any, ...], dest: int, source: int) -> "HwRichResponse":
+    def from_data_values(cls, values: tuple[Any, ...], dest: int, source: int) -> HwRichResponse:
         msg_ident, code, text = values
         return cls(msg_ident, code, _unpad(text), dest=dest, source=source)
 
@@ -388,7 +390,7 @@ class MotGetStatusBits(LongMessage):
     status: StatusBits
 
     @classmethod
-    def from_data_values(cls, values: tuple[Any, ...], dest: int, source: int) -> "MotGetStatusBits":
+    def from_data_values(cls, values: tuple[Any, ...], dest: int, source: int) -> MotGetStatusBits:
         channel, status = values
         return cls(channel, _status(status), dest=dest, source=source)
 
@@ -512,7 +514,7 @@ class MotGetStatusUpdate(LongMessage):
     status: StatusBits
 
     @classmethod
-    def from_data_values(cls, values: tuple[Any, ...], dest: int, source: int) -> "MotGetStatusUpdate":
+    def from_data_values(cls, values: tuple[Any, ...], dest: int, source: int) -> MotGetStatusUpdate:
         channel, position, encoder, status = values
         return cls(channel, position, encoder, _status(status), dest=dest, source=source)
 
@@ -536,7 +538,7 @@ class MotGetDcStatusUpdate(LongMessage):
     status: StatusBits
 
     @classmethod
-    def from_data_values(cls, values: tuple[Any, ...], dest: int, source: int) -> "MotGetDcStatusUpdate":
+    def from_data_values(cls, values: tuple[Any, ...], dest: int, source: int) -> MotGetDcStatusUpdate:
         channel, position, velocity, reserved, status = values
         return cls(channel, position, velocity, reserved, _status(status), dest=dest, source=source)
 

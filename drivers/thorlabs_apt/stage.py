@@ -37,15 +37,33 @@ from typing import ClassVar
 from drivers.clock import Clock
 from drivers.errors import InstrumentConnectionError, InstrumentError
 from drivers.interfaces import RotationStage
-from drivers.thorlabs_apt.protocol import (USB_DEVICE, ChannelState, HwDisconnect, HwGetInfo,
-                                           HwReqInfo, Message, MessageId, ModIdentify,
-                                           ModSetChanEnableState,
-                                           MotAckDcStatusUpdate, MotGetPosCounter,
-                                           MotGetStatusBits, MotGetVelParams, MotMoveAbsolute,
-                                           MotMoveCompleted, MotMoveHome, MotMoveHomed,
-                                           MotMoveRelative, MotMoveStop, MotMoveStopped,
-                                           MotReqPosCounter, MotReqStatusBits, MotReqVelParams,
-                                           StatusBits, StopMode)
+from drivers.thorlabs_apt.protocol import (
+    USB_DEVICE,
+    ChannelState,
+    HwDisconnect,
+    HwGetInfo,
+    HwReqInfo,
+    Message,
+    MessageId,
+    ModIdentify,
+    ModSetChanEnableState,
+    MotAckDcStatusUpdate,
+    MotGetPosCounter,
+    MotGetStatusBits,
+    MotGetVelParams,
+    MotMoveAbsolute,
+    MotMoveCompleted,
+    MotMoveHome,
+    MotMoveHomed,
+    MotMoveRelative,
+    MotMoveStop,
+    MotMoveStopped,
+    MotReqPosCounter,
+    MotReqStatusBits,
+    MotReqVelParams,
+    StatusBits,
+    StopMode,
+)
 from drivers.thorlabs_apt.scaling import K10CR1_SCALING, PRM1Z8_SCALING, StageScaling
 from drivers.thorlabs_apt.transport import AptTransport, SerialFactory
 from drivers.validation import check_int_range, check_positive, check_range

@@ -35,8 +35,15 @@ from typing import Any, Protocol, TypeVar
 import serial
 
 from drivers.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
-from drivers.thorlabs_apt.protocol import (FrameParser, HwResponse, HwRichResponse, Message,
-                                           ProtocolError, UnknownMessage, decode)
+from drivers.thorlabs_apt.protocol import (
+    FrameParser,
+    HwResponse,
+    HwRichResponse,
+    Message,
+    ProtocolError,
+    UnknownMessage,
+    decode,
+)
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +223,7 @@ class AptTransport:
                                     self._garbage_seen - garbage_before)
 
     # ----------------------------------------------------------------- internals
-    def _contended_lock(self) -> "_Contended":
+    def _contended_lock(self) -> _Contended:
         return _Contended(self)
 
     def _open_port(self, command: str) -> None:

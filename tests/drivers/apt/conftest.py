@@ -10,6 +10,7 @@ from drivers.interfaces import RotationStage
 from sim_backends.emulators.apt import AptEmulator
 from sim_backends.emulators.server import EmulatorServer
 
+
 @pytest.fixture
 def fake_stage() -> FakeRotationStage:
     return FakeRotationStage(speed_deg_s=720.0)

@@ -3,8 +3,8 @@ answers with scripted bytes (cf. pymeasure's expected_protocol). No emulator inv
 from __future__ import annotations
 
 import threading
-from typing import Any
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from apt_fakes import ScriptedSerial, Step
