@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 LINE_WAVELENGTH_M = {"810nm": 810e-9, "880nm": 880e-9}
 #: within a transition (a stage moving, a chopper spinning up) the drive is cut into steps no
 #: larger than these, so the sample sees a staircase ramp finer than any sweep step
-MAX_PUMP_STEP_W_M2 = 2.5e6          # 0.25 kW/cm2
-MAX_CONTROL_STEP_W_M2 = 5e3         # 0.5 W/cm2
+MAX_PUMP_STEP_W_M2 = 1e7            # 1 kW/cm2
+MAX_CONTROL_STEP_W_M2 = 1e4        # 1 W/cm2
 MAX_CHOPPER_STEP = 0.05             # relative blade frequency change
 MAX_SEGMENTS_PER_TRANSITION = 40
 #: the cryostat is integrated (and its temperature remembered) in steps of this length; while the
