@@ -233,7 +233,8 @@ class Engine:
             log.warning("run %s aborted: %s", control.run_id, reason)
         except Exception as exc:
             status, reason = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
-            log.exception("run %s failed", control.run_id)
+            log.error("run %s failed: %s", control.run_id, reason)
+            log.debug("run %s traceback", control.run_id, exc_info=True)
         finally:
             if status != RunStatus.COMPLETE:
                 control.set_state(RunState.ABORTING, reason)

@@ -450,12 +450,13 @@ class PlanContext:
         area = float(self._s.rig.config.beam.control_beam_area_m2)
         meter = self._instrument("power_meter")
         meter.set_wavelength(wavelength_m)
-        angles = np.linspace(0.0, 180.0, 19) if angles_deg is None else np.asarray(angles_deg)
+        angles = np.linspace(0.0, 180.0, 13) if angles_deg is None else np.asarray(angles_deg)
         densities = []
-        with self._control_beam_open():
-            for angle in angles:
-                self.checkpoint()
-                attenuator.move_to(float(angle))
+        for angle in angles:
+            # move in the dark, then a short exposure per reading: the sample sees steps, not ramps
+            self.checkpoint()
+            attenuator.move_to(float(angle))
+            with self._control_beam_open():
                 densities.append(self.objective_power_from_pickoff(float(meter.read_power())) / area)
         meter.set_wavelength(float(self._s.rig.config.beam.pump_wavelength_m))
         fit = fit_malus(angles, np.asarray(densities), harmonic=1)

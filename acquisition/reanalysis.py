@@ -23,12 +23,13 @@ def _pulsed(columns: dict[str, np.ndarray], noise: float) -> dict[str, Any]:
 
 
 def _switch(columns: dict[str, np.ndarray], params: dict[str, Any], noise: float) -> dict[str, Any]:
-    from acquisition.experiments.switch import assess
+    from acquisition.experiments.switch import assess, latched
 
     options = dict(params, noise_cps=noise)
     results: dict[str, bool] = {}
     for bias, baseline, hold in zip(columns["bias_w_m2"], columns["baseline_counts"], columns["hold_counts"]):
-        results[f"{float(bias) / 1e7:.3f}"] = bool(assess(np.asarray(baseline), np.asarray(hold), options).latched)
+        verdict = assess(np.asarray(baseline), np.asarray(hold), options)
+        results[f"{float(bias) / 1e7:.3f}"] = latched(verdict, options)
     return {"latched": any(results.values()), "latched_by_bias_kw_cm2": results}
 
 

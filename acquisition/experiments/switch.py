@@ -3,9 +3,10 @@
 For each 1064 nm bias (default: below, inside and above the bistable window, found by a sweep
 run first in the same run): reset to dark (pump blocked), approach the bias from below, record
 the emission trace (baseline), fire the control pulse with the emission shutter closed, record
-the trace again (hold). Whether the state latched is decided by ``acquisition.analysis.assess_latch``
-on the second half of the hold against the baseline: a spot that was bright before (bias above
-the window) or fell back after the pulse (bias below it) does not count.
+the trace again (hold). The state latched when the baseline was dark (below ``dark_max_cps``) and
+``acquisition.analysis.assess_latch`` finds the second half of the hold bright against it: a spot
+already bright before the pulse (bias above the window, where heterogeneous particles may still
+brighten further) or one that falls back after the pulse (bias below it) did not latch.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
 BELOW_FACTOR = 0.6
 ABOVE_FACTOR = 1.2
 CONTROL_TUNING_ESTIMATE_S = 10.0
+DARK_MAX_CPS = 1000.0
 
 SWITCH_PARAMETERS: list[Parameter] = [
     Parameter("biases_kw_cm2", "1064 nm biases", "kW/cm2", "float_list", [], minimum=0.001,
@@ -38,8 +40,10 @@ SWITCH_PARAMETERS: list[Parameter] = [
     Parameter("settle_s", "Settle at bias", "s", "float", 0.5, minimum=0.0, maximum=60.0),
     Parameter("sweep_start_kw_cm2", "Window sweep start", "kW/cm2", "float", 1.0, minimum=0.001, maximum=1000.0),
     Parameter("sweep_stop_kw_cm2", "Window sweep stop", "kW/cm2", "float", 10.0, minimum=0.001, maximum=1000.0),
-    Parameter("sweep_points", "Window sweep points", "", "int", 46, minimum=3, maximum=2000),
+    Parameter("sweep_points", "Window sweep points", "", "int", 91, minimum=3, maximum=2000),
     Parameter("noise_cps", "APD noise level", "cps", "float", 82.0, minimum=0.001, maximum=1e6),
+    Parameter("dark_max_cps", "Dark baseline limit", "cps", "float", DARK_MAX_CPS, minimum=1.0, maximum=1e9,
+              help="a baseline above this is already bright: nothing to latch"),
 ]
 
 
@@ -96,6 +100,11 @@ def assess(baseline: np.ndarray, hold: np.ndarray, params: dict[str, Any]) -> An
                         noise_cps=params["noise_cps"])
 
 
+def latched(verdict: Any, params: dict[str, Any]) -> bool:
+    """Dark before the pulse and bright after it."""
+    return bool(verdict.latched and verdict.before_mean_cps <= params.get("dark_max_cps", DARK_MAX_CPS))
+
+
 def default_biases_kw_cm2(switch_on: float, switch_off: float, limit_kw_cm2: float) -> list[float]:
     """Below, inside (the middle) and above the window."""
     return [BELOW_FACTOR * switch_off, 0.5 * (switch_on + switch_off),
@@ -136,7 +145,7 @@ def switch_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
         ctx.control_pulse(params["pulse_s"])
         hold = ctx.count_trace(params["hold_s"], params["bin_s"])
         verdict = assess(baseline, hold, params)
-        state = bool(verdict.latched)
+        state = latched(verdict, params)
         ctx.log.info("bias %.3f kW/cm2: %s", bias, verdict.reason)
         results[f"{bias:.3f}"] = state
         ctx.emit("switch", {
