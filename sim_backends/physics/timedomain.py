@@ -209,15 +209,18 @@ def _continuous(equations: RateEquations, t: np.ndarray, pump: Callable[[float],
         return equations.jacobian(y, equations.linear_matrix(_intensity(pump(time)), _intensity(control(time)),
                                                              control_wavelength_m, pump_wavelength_m))
 
-    solver = ode(rhs, jac).set_integrator("vode", method="bdf", with_jacobian=True, rtol=RTOL, atol=ATOL, nsteps=100000)
+    solver = ode(rhs, jac).set_integrator("lsoda", rtol=RTOL, atol=ATOL, nsteps=100000)
     solver.set_initial_value(state, t[0])
     for i in range(1, len(t)):
-        out[i] = np.clip(solver.integrate(t[i]), 0.0, None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)   # failures are reported through successful()
+            out[i] = np.clip(solver.integrate(t[i]), 0.0, None)
         if not solver.successful():
             raise RuntimeError(f"LSODA failed at t={t[i]:g} s (return code {solver.get_return_code()})")
 
 
 def _intensity(value: float) -> float:
     if not math.isfinite(value) or value < 0.0:
-        raise ValueError(f"intensity={value!r} W/m2 is outside the allowed range [0, inf) W/m2")
+        raise ValueError(f"intensity={value!r} W/m2 (pump or control waveform) is outside the allowed range "
+                         f"[0, inf] W/m2")
     return float(value)

@@ -51,3 +51,12 @@ def test_populations_stay_normalised_under_chopped_drive() -> None:
     assert model.temperature_k == 100.0
     np.testing.assert_allclose(trajectory.y.sum(axis=1), 1.0, atol=1e-6)
     assert np.all(trajectory.y >= 0.0)
+
+
+def test_arbitrary_callable_pump_ends_on_the_steady_state(nd_model: RateModel) -> None:
+    """A smooth ramp given as a plain function settles where the steady-state solver says."""
+    t = np.linspace(0.0, 1.0, 21)
+    trajectory = nd_model.simulate(t, lambda s: 9 * KW_CM2 * min(1.0, s / 0.1))
+    np.testing.assert_allclose(trajectory.y[-1], nd_model.steady_state(9 * KW_CM2, y0=trajectory.y[-1]),
+                               rtol=1e-4, atol=1e-9)
+    assert trajectory.y[-1][1] > trajectory.y[-1][0]      # it avalanched into the inverted bright state
