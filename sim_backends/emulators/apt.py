@@ -11,6 +11,8 @@ Serve it with ``EmulatorServer(lambda: AptEmulator(stage, "K10CR1"), "k10cr1")``
 stage may be shared by several connections (the position survives a reconnect). The emulator
 connects the backing stage if it is not connected yet (the device's motor is always powered), and
 the stage must make progress on its own: a bench on a virtual clock needs someone advancing it.
+Controller state other than the position (homed flag, position-counter offset, velocity/home
+parameters, update messages) belongs to one connection and starts fresh on the next.
 
 Emulator choices where the real behaviour is UNVERIFIED:
 
