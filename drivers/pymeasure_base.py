@@ -567,3 +567,60 @@ class ConnectedDevice:
 
     def _read_identity(self, instrument: AsciiInstrument) -> str:
         raise NotImplementedError(f"{type(self).__name__} must implement _read_identity")
+
+
+class EchoPromptInstrument(AsciiInstrument):
+    """Framing of units that echo each command and end every reply with a ``"> "`` prompt
+    (Thorlabs MC2000B, SC10): ``"freq?\\r"`` -> ``"freq?\\r1000\\r> "``.
+
+    Frames whose echo is not the command in flight are late replies to earlier commands and are
+    skipped (up to ``max_stale_frames``), so the link resynchronises after a timeout.
+    :meth:`parse_reply` drops the prompt, requires the echo to match the command (a mismatch
+    means the link is out of step: :class:`InstrumentError`, input flushed) and returns the
+    remaining lines joined by CR ("" for a setter). A leading ``"> "`` in front of the echo is
+    tolerated (the SC10 answers setters as ``"> cmd\\r> "``). Error texts are recognised by
+    ``error_markers`` anywhere in the value lines.
+    """
+
+    write_termination: ClassVar[str] = "\r"
+    reply_terminator: ClassVar[bytes] = b"\r> "
+    setter_replies: ClassVar[bool] = True
+    prompt: ClassVar[str] = "> "
+    error_markers: ClassVar[tuple[str, ...]] = ("CMD_NOT_DEFINED", "CMD_ARG_INVALID", "Command error")
+
+    def _split(self, command: str, frame: str) -> list[str]:
+        body = frame[: -len(self.reply_terminator)] if frame.endswith(
+            self.reply_terminator.decode("ascii")) else frame
+        lines = body.split("\r")
+        first = lines[0].lstrip("\n")
+        while first.startswith(self.prompt.rstrip()):
+            first = first[len(self.prompt.rstrip()):].lstrip()
+        lines[0] = first
+        return lines
+
+    #: stale frames (late replies to earlier, timed-out commands) skipped before giving up
+    max_stale_frames: ClassVar[int] = 3
+
+    def _read_frame(self, command: str, timeout_s: float | None = None) -> str:
+        """Read frames until one echoes ``command``: the echo lets this framing resynchronise
+        after a timeout whose late reply arrived after the input was flushed."""
+        frame = super()._read_frame(command, timeout_s)
+        for _ in range(self.max_stale_frames):
+            if command in ("<read>", "") or self._split(command, frame)[0].strip() == command.strip():
+                break
+            log.info("%s: skipping stale reply %r while waiting for %r", self.name, frame, command)
+            frame = super()._read_frame(command, timeout_s)
+        return frame
+
+    def check_reply(self, command: str, frame: str) -> None:
+        for line in self._split(command, frame)[1:]:
+            if any(marker in line for marker in self.error_markers):
+                raise self.error(command, f"instrument replied {line.strip()!r}")
+
+    def parse_reply(self, command: str, frame: str) -> str:
+        lines = self._split(command, frame)
+        if command not in ("<read>", "") and lines[0].strip() != command.strip():
+            self._dirty = True
+            raise self.error(command, f"echo {lines[0]!r} does not match the command (link out of "
+                                      f"step); input will be flushed")
+        return "\r".join(line.strip("\n") for line in lines[1:]).strip()

@@ -1,0 +1,212 @@
+"""Thorlabs MC2000B optical chopper controller.
+
+Wire protocol (instruments.md section 6): 115200 baud 8N1, no flow control, CR-terminated
+commands. The unit echoes each command and ends every reply with a ``"> "`` prompt:
+``freq=1000\\r`` -> ``freq=1000\\r> ``; ``freq?\\r`` -> ``freq?\\r1000\\r> `` (framing in
+:class:`~drivers.pymeasure_base.EchoPromptInstrument`). Blade, reference, output and harmonics
+change only while stopped (``enable=0``); the adapter refuses those changes while running and
+reads the blade back after setting it.
+
+Blade indices: MC1F2 0, MC1F10 1, MC1F15 2, MC1F30 3, MC1F60 4, MC1F100 5, MC1F10HP 6,
+MC1F2P10 7, MC1F6P10 8, MC1F10A 9, MC2F330 10, MC2F47 11, MC2F57B 12, MC2F860 13, MC2F5360 14.
+Frequency and duty-cycle ranges come from ``drivers.interfaces.BLADES`` (MC1F10A 20-1000 Hz,
+variable duty; MC1F60 120-6000 Hz, 50 %).
+
+UNVERIFIED (kept visible on purpose):
+- the exact error text (``Command error CMD_NOT_DEFINED``-style); any line containing
+  ``CMD_NOT_DEFINED``, ``CMD_ARG_INVALID`` or ``Command error`` is treated as an error;
+- the MC1F10A duty-cycle keyword: assumed ``cycle=<percent>`` / ``cycle?``;
+- the frequency resolution: setpoints are sent as integer Hz;
+- the meaning of ``ref=`` / ``output=`` codes beyond 0 (internal / target) and 1 (external /
+  actual); ``intensity=`` range 0-10 (display brightness).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from pymeasure.instruments import Instrument
+from pymeasure.instruments.validators import strict_discrete_set, strict_range
+
+from drivers.errors import InstrumentError
+from drivers.interfaces import BLADES, BladeSpec, Chopper
+from drivers.pymeasure_base import AsciiInstrument, ConnectedDevice, EchoPromptInstrument, SerialSettings
+from drivers.validation import check_choice, check_range
+
+log = logging.getLogger(__name__)
+
+#: controller blade index -> blade model (instruments.md section 6)
+BLADE_INDICES: dict[int, str] = {
+    0: "MC1F2", 1: "MC1F10", 2: "MC1F15", 3: "MC1F30", 4: "MC1F60", 5: "MC1F100",
+    6: "MC1F10HP", 7: "MC1F2P10", 8: "MC1F6P10", 9: "MC1F10A", 10: "MC2F330", 11: "MC2F47",
+    12: "MC2F57B", 13: "MC2F860", 14: "MC2F5360",
+}
+BLADE_NUMBERS: dict[str, int] = {name: index for index, name in BLADE_INDICES.items()}
+
+_ON_OFF = {True: 1, False: 0}
+
+
+def _integer(value: float, values: tuple[int, int]) -> int:
+    """strict_range for integer settings: reject non-integers instead of silently rounding."""
+    number = strict_range(value, values)
+    if int(number) != number:
+        raise ValueError(f"Value of {value} is not an integer")
+    return int(number)
+
+
+class MC2000B(EchoPromptInstrument):
+    """pymeasure driver of the MC2000B (see module docstring for the protocol)."""
+
+    serial_settings: ClassVar[SerialSettings] = SerialSettings(baud_rate=115200)
+
+    def __init__(self, adapter: Any, name: str = "Thorlabs MC2000B", **kwargs: Any) -> None:
+        super().__init__(adapter, name, **kwargs)
+
+    id = Instrument.measurement("id?", "Model and firmware identification.", cast=str)
+
+    frequency = Instrument.control(
+        "freq?", "freq=%d", "Target chopping frequency, Hz (integer; range depends on the blade).",
+        validator=_integer, values=(1, 10000))
+
+    blade = Instrument.control(
+        "blade?", "blade=%d", "Blade index (see BLADE_INDICES); only while stopped.",
+        validator=strict_discrete_set, values=tuple(BLADE_INDICES), cast=int)
+
+    phase = Instrument.control(
+        "phase?", "phase=%d", "Reference phase, degrees (0-360).",
+        validator=_integer, values=(0, 360))
+
+    enabled = Instrument.control(
+        "enable?", "enable=%d", "Blade spinning (1) or stopped (0).",
+        validator=strict_discrete_set, values=_ON_OFF, map_values=True, cast=int)
+
+    reference = Instrument.control(
+        "ref?", "ref=%d", "Reference source: 0 internal, 1 external (UNVERIFIED codes); only while stopped.",
+        validator=strict_discrete_set, values=(0, 1), cast=int)
+
+    output = Instrument.control(
+        "output?", "output=%d", "Reference output: 0 target, 1 actual (UNVERIFIED codes); only while stopped.",
+        validator=strict_discrete_set, values=(0, 1), cast=int)
+
+    n_harmonic = Instrument.setting(
+        "nharmonic=%d", "Multiplier applied to the external reference (1-15); only while stopped.",
+        validator=_integer, values=(1, 15))
+
+    d_harmonic = Instrument.setting(
+        "dharmonic=%d", "Divider applied to the external reference (1-15); only while stopped.",
+        validator=_integer, values=(1, 15))
+
+    duty_cycle_percent = Instrument.control(
+        "cycle?", "cycle=%d", "Open fraction of the MC1F10A blade, percent (keyword UNVERIFIED).",
+        validator=_integer, values=(1, 99))
+
+    reference_output_frequency = Instrument.measurement(
+        "refoutfreq?", "Actual blade (reference output) frequency, Hz.")
+
+    input_frequency = Instrument.measurement(
+        "input?", "Frequency at the external reference input, Hz.")
+
+    verbose = Instrument.setting(
+        "verbose=%d", "Verbose replies on (1) / off (0).",
+        validator=strict_discrete_set, values=_ON_OFF, map_values=True)
+
+    intensity = Instrument.setting(
+        "intensity=%d", "Display brightness 0-10 (UNVERIFIED range).",
+        validator=_integer, values=(0, 10))
+
+    def restore(self) -> None:
+        """Restore factory default settings."""
+        self.write("restore")
+
+
+class MC2000BChopper(ConnectedDevice, Chopper):
+    """The chopper role (``drivers.interfaces.Chopper``) on an MC2000B, SI units.
+
+    Frequencies are validated against the installed blade (``BLADES``), duty cycles against the
+    blade's duty range (only the MC1F10A is variable). Blade changes are refused while the blade
+    spins and verified by reading ``blade?`` back.
+    """
+
+    model = "Thorlabs MC2000B"
+    instrument_class = MC2000B
+
+    @property
+    def mc(self) -> MC2000B:
+        instrument = self.instrument
+        assert isinstance(instrument, MC2000B)
+        return instrument
+
+    def _read_identity(self, instrument: AsciiInstrument) -> str:
+        assert isinstance(instrument, MC2000B)
+        return instrument.id
+
+    # ------------------------------------------------------------------ blade
+    def set_blade(self, blade: str) -> None:
+        check_choice("blade", blade, tuple(BLADES))
+        mc = self.mc
+        with mc.lock:
+            self._require_stopped(mc, f"blade={BLADE_NUMBERS[blade]}")
+            mc.blade = BLADE_NUMBERS[blade]
+            if mc.blade != BLADE_NUMBERS[blade]:
+                raise InstrumentError(self.name, self.address, f"blade={BLADE_NUMBERS[blade]}",
+                                      f"blade? does not read back {BLADE_NUMBERS[blade]} ({blade})")
+
+    def get_blade(self) -> str:
+        index = self.mc.blade
+        if index not in BLADE_INDICES:
+            raise InstrumentError(self.name, self.address, "blade?", f"unknown blade index {index}")
+        return BLADE_INDICES[index]
+
+    def _blade_spec(self) -> BladeSpec:
+        name = self.get_blade()
+        if name not in BLADES:
+            raise InstrumentError(self.name, self.address, "blade?",
+                                  f"blade {name} is not one of the setup's blades {tuple(BLADES)}; "
+                                  "its frequency range is unknown")
+        return BLADES[name]
+
+    # ------------------------------------------------------------------ frequency / duty / phase
+    def set_frequency(self, hz: float) -> None:
+        mc = self.mc
+        with mc.lock:
+            spec = self._blade_spec()
+            hz = check_range(f"frequency ({spec.name})", hz, spec.min_hz, spec.max_hz, "Hz")
+            mc.frequency = int(round(hz))
+
+    def get_frequency(self) -> float:
+        return float(self.mc.frequency)
+
+    def get_actual_frequency(self) -> float:
+        return float(self.mc.reference_output_frequency)
+
+    def set_duty_cycle(self, fraction: float) -> None:
+        mc = self.mc
+        with mc.lock:
+            spec = self._blade_spec()
+            fraction = check_range(f"duty_cycle ({spec.name})", fraction, spec.min_duty, spec.max_duty)
+            if spec.variable_duty:
+                mc.duty_cycle_percent = int(round(fraction * 100.0))
+
+    def get_duty_cycle(self) -> float:
+        mc = self.mc
+        with mc.lock:
+            spec = self._blade_spec()
+            if not spec.variable_duty:
+                return spec.min_duty
+            return mc.duty_cycle_percent / 100.0
+
+    def set_phase(self, degrees: float) -> None:
+        degrees = check_range("phase", degrees, 0.0, 360.0, "deg")
+        self.mc.phase = int(round(degrees))
+
+    # ------------------------------------------------------------------ run / stop
+    def set_enabled(self, on: bool) -> None:
+        self.mc.enabled = bool(on)
+
+    def get_enabled(self) -> bool:
+        return bool(self.mc.enabled)
+
+    def _require_stopped(self, mc: MC2000B, command: str) -> None:
+        if mc.enabled:
+            raise InstrumentError(self.name, self.address, command,
+                                  "only allowed while the blade is stopped (enable=0)")
