@@ -21,10 +21,13 @@ the command. Reading ``*ESR?`` clears the register, so every transaction starts 
 UNVERIFIED on hardware (tested only against ``sim_backends.emulators.lakeshore`` over a pty and
 TCP): that a real 335/336 answers ``<set command>;*ESR?`` with just the register and
 ``<query>;*ESR?`` with ``<value>;<register>``, which ESR bit a real unit sets for each fault,
-the reply number formats, and the serial settings over the USB virtual COM port.
+the reply number formats, and the serial settings over the USB virtual COM port (7O1 is what
+the manual prescribes; the emulator tests run over a pty, which is opened 8N1 because Linux ptys
+refuse 7 data bits).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -59,6 +62,11 @@ RAMP_RATE_LIMITS_K_PER_MIN = (0.0, 100.0)
 SETPOINT_LIMITS_K = (0.0, 1500.0)
 MANUAL_OUTPUT_LIMITS_PERCENT = (0.0, 100.0)
 INPUT_NAME_MAX_CHARS = 15
+
+
+def is_pseudo_terminal(resource: str) -> bool:
+    """True for VISA serial resources on a Unix pseudo-terminal (``ASRL/dev/pts/7::INSTR``)."""
+    return resource.upper().startswith("ASRL/DEV/PTS/")
 
 
 def describe_esr(esr: int) -> str:
@@ -223,6 +231,15 @@ class LakeShore3xxESR(AsciiInstrument):
     outputs: ClassVar[tuple[int, ...]] = ()
     #: highest heater range per output (336 outputs 3 and 4 are on/off)
     max_heater_range: ClassVar[dict[int, int]] = {}
+
+    def __init__(self, adapter: Any, name: str, *, serial: SerialSettings | None = None,
+                 **kwargs: Any) -> None:
+        if serial is None and isinstance(adapter, str) and is_pseudo_terminal(adapter):
+            # Linux ptys refuse 7 data bits (tcsetattr EINVAL) and carry no framing anyway; a pty
+            # is always an emulator, never the controller's USB port (/dev/ttyUSB*, /dev/ttyACM*)
+            serial = dataclasses.replace(self.serial_settings, data_bits=8, parity="none")
+            log.info("%s: %s is a pseudo-terminal; opening it 8N1 instead of 7O1", name, adapter)
+        super().__init__(adapter, name, serial=serial, **kwargs)
 
     def ask(self, command: str, query_delay: float | None = None) -> str:
         return self.transact(command + ESR_SUFFIX, expect_reply=True)

@@ -148,7 +148,8 @@ class LakeShoreEmulator(LineProtocol):
         self.controller = controller
         self.spec = MODELS[model]
         self.state = state if state is not None else LakeShoreState(self.spec)
-        self.clock = clock if clock is not None else RealClock()
+        # the simulated devices carry the bench clock; ramp status must follow the same time
+        self.clock = clock or getattr(controller, "clock", None) or RealClock()
         self.firmware = firmware
 
     # ------------------------------------------------------------- framing
@@ -177,6 +178,9 @@ class LakeShoreEmulator(LineProtocol):
             self._flag(ESR_EXECUTION_ERROR, command, error)
         except _QueryError as error:
             self._flag(ESR_QUERY_ERROR, command, error)
+        except Exception as error:  # the backing device failed: report it, keep serving
+            log.exception("Lake Shore emulator: backing controller failed on %r", command)
+            self._flag(ESR_EXECUTION_ERROR, command, error)
         return None
 
     def _flag(self, bit: int, command: str, error: Exception) -> None:

@@ -158,7 +158,13 @@ class PM100Emulator(LineProtocol):
                     return handler(self, argument)
                 except _ScpiError as error:
                     self._queue_error(error.code, error.text)
-                    return None
+                except ValueError as error:  # the backing meter refused the value
+                    log.debug("PM100 emulator: %r refused by the meter: %s", command, error)
+                    self._queue_error(-222, "Data out of range")
+                except Exception:  # the backing device failed: report it, keep serving
+                    log.exception("PM100 emulator: backing meter failed on %r", command)
+                    self._queue_error(-300, "Device-specific error")
+                return None
         self._queue_error(-113, "Undefined header")
         return None
 

@@ -24,17 +24,14 @@ from drivers.lakeshore import (
     LakeShore335Controller,
     LakeShore336,
     LakeShore336Controller,
+    is_pseudo_terminal,
 )
-from drivers.pymeasure_base import SerialSettings
 from drivers.registry import create_driver
 from sim_backends.emulators.lakeshore import lakeshore_server
 
 pytestmark = pytest.mark.timeout(30)
 
 IDN_335 = (b"*IDN?;*ESR?\r\n", b"LSCI,MODEL335,LSA1A2B/#######,2.9;0\r\n")
-#: a Linux pty rejects 7 data bits (tcsetattr EINVAL), and a pty carries no framing anyway, so
-#: the pty tests open the port 8N1; the 7O1 production settings are checked separately below
-PTY_SERIAL = SerialSettings(baud_rate=57600, data_bits=8, parity="none", stop_bits=1)
 
 
 def scripted_335(adapter: ProtocolAdapter) -> LakeShore335Controller:
@@ -186,6 +183,13 @@ def test_serial_settings_are_57600_7_odd_1() -> None:
     assert LakeShore335.write_termination == "\r\n" and LakeShore335.reply_terminator == b"\r\n"
 
 
+def test_pseudo_terminals_are_opened_8n1_and_everything_else_7o1() -> None:
+    # Linux ptys refuse 7 data bits; a pty is only ever an emulator
+    assert is_pseudo_terminal("ASRL/dev/pts/7::INSTR")
+    assert not is_pseudo_terminal("ASRL/dev/ttyUSB0::INSTR")
+    assert not is_pseudo_terminal("TCPIP::10.0.0.5::7777::SOCKET")
+
+
 @pytest.mark.parametrize("driver, cls", [("lakeshore335", LakeShore335Controller),
                                          ("lakeshore336", LakeShore336Controller)])
 def test_registry_builds_the_controllers(driver: str, cls: type) -> None:
@@ -206,7 +210,7 @@ def bench(request: pytest.FixtureRequest) -> Iterator[tuple[int, FakeTemperature
 def open_controller(model: int, address: str, timeout_s: float = 1.0
                     ) -> LakeShore335Controller | LakeShore336Controller:
     cls = LakeShore335Controller if model == 335 else LakeShore336Controller
-    return cls(name="cryostat", address=address, timeout_s=timeout_s, serial=PTY_SERIAL)
+    return cls(name="cryostat", address=address, timeout_s=timeout_s)
 
 
 @pytest.mark.parametrize("transport", ["pty", "tcp"])
