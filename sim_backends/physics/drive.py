@@ -34,13 +34,14 @@ class Drive:
 class SpotEmission:
     """Collection-weighted photons/s emitted by the spot, per line.
 
-    ``mean_rate`` is averaged over the interval; ``times_s``/``rate`` hold the instantaneous rate
-    sampled every ``trace_resolution_s`` (times measured on the spot's own clock, end of each sample)
-    when a trace was requested.
+    ``mean_rate`` is averaged over the interval. When a trace was requested, ``rate`` holds the
+    rate averaged over consecutive bins of ``trace_resolution_s`` (what a photon counter reports; no
+    aliasing of a chopped signal) and ``times_s`` the bin centres on the spot's own clock
+    (``FocalSpot.time_s``, which starts at 0 and advances with every dwell).
     """
 
     duration_s: float
     mean_rate: dict[str, float]
-    bright_fraction: float
+    bright_fraction: float          # share of the particles on their bright branch at the end
     times_s: np.ndarray | None = None
     rate: dict[str, np.ndarray] | None = field(default=None)

@@ -6,11 +6,11 @@ chopped run is read off one stored period instead of being integrated edge by ed
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from .bins import cumulative_integral
 from .waveforms import ChopperWaveform
 
 # Orbit reached when, between consecutive opening edges, every population changed by less than
@@ -57,17 +57,21 @@ class Orbit:
     def state_at(self, t: float) -> np.ndarray:
         return self.states_at(np.array([t]))[0]
 
+    def cumulative(self, weights: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Integral of weights @ y from the opening edge at t = offset up to each of ``times`` (any sign)."""
+        times = np.asarray(times, dtype=float)
+        signal = self.states @ weights
+        running = cumulative_integral(self.phases_s, signal)
+        since_offset = times - self.chopper.offset_s
+        whole = np.floor(since_offset / self.period_s)
+        # phase from the same ``whole`` (not np.mod) so rounding at a period boundary cannot count a period twice
+        phase = np.clip(since_offset - whole * self.period_s, 0.0, self.period_s)
+        return whole * running[-1] + np.interp(phase, self.phases_s, running)
+
     def integral(self, weights: np.ndarray, t_start: float, t_end: float) -> float:
         """Integral of weights @ y(t) over [t_start, t_end] along the orbit (trapezoid on the stored phases)."""
-        signal = self.states @ weights
-        cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (signal[1:] + signal[:-1]) * np.diff(self.phases_s))])
-        per_period = cumulative[-1]
-
-        def up_to(t: float) -> float:
-            whole = math.floor((t - self.chopper.offset_s) / self.period_s)
-            return whole * per_period + float(np.interp(self.phase(t), self.phases_s, cumulative))
-
-        return up_to(t_end) - up_to(t_start)
+        ends = self.cumulative(weights, np.array([t_start, t_end]))
+        return float(ends[1] - ends[0])
 
     def mean(self, weights: np.ndarray) -> float:
         """Phase-averaged weights @ y over one period."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numpy as np
 
+from .bins import POINTS_PER_BIN, bin_edges, bin_means
 from .drive import Drive
 from .material import Material
 from .particle_step import ParticleStep
@@ -21,7 +22,7 @@ from .waveforms import Constant
 
 # A dwell at least this many slowest relaxation times long ends on the steady state (e^-20).
 SETTLE_RELAXATION_TIMES = 20.0
-INTEGRATION_SAMPLES = 60            # uniform samples of an integrated dwell (plus log-spaced early ones)
+INTEGRATION_SAMPLES = 60            # uniform samples of an integrated dwell without a trace (plus early ones)
 EARLY_SAMPLES = 30
 EARLY_START_S = 1e-6
 BRIGHT_GROUND_FRACTION = 0.9        # ground population below this = bright branch
@@ -82,22 +83,24 @@ class Particle:
 
     def _relax_to(self, target: np.ndarray, tau: float, duration_s: float, key: tuple,
                   n_samples: int | None) -> ParticleStep:
-        """Exponential approach to ``target`` with the slowest relaxation time: mean and samples."""
+        """Exponential approach to ``target`` with the slowest relaxation time: mean and bin means."""
         start_rates, end_rates = self.emission(self.state), self.emission(target)
         transient_share = tau / duration_s * (-math.expm1(-duration_s / tau))
         mean = {line: float(end_rates[line] + (start_rates[line] - end_rates[line]) * transient_share)
                 for line in end_rates}
         trace = None
         if n_samples is not None:
-            decay = np.exp(-duration_s * np.arange(1, n_samples + 1) / n_samples / tau)
-            trace = {line: end_rates[line] + (start_rates[line] - end_rates[line]) * decay for line in end_rates}
+            edges = bin_edges(0.0, duration_s, n_samples)
+            share = tau / np.diff(edges) * -np.diff(np.exp(-edges / tau))   # mean of exp(-t/tau) per bin
+            trace = {line: end_rates[line] + (start_rates[line] - end_rates[line]) * share for line in end_rates}
         self.state = target
         self._settled_on = key
         return ParticleStep(mean, trace)
 
     def _integrate(self, duration_s: float, pump: float, control: float, wavelength: float, key: tuple,
                    n_samples: int | None) -> ParticleStep:
-        uniform = duration_s * np.arange(1, (n_samples or INTEGRATION_SAMPLES) + 1) / (n_samples or INTEGRATION_SAMPLES)
+        n_points = INTEGRATION_SAMPLES if n_samples is None else n_samples * POINTS_PER_BIN
+        uniform = duration_s * np.arange(1, n_points + 1) / n_points
         early = np.geomspace(min(EARLY_START_S, duration_s / 10), duration_s, EARLY_SAMPLES)
         times = np.union1d(np.concatenate([[0.0], early]), uniform)
         trajectory = self.model.simulate(times, Constant(pump), Constant(control), wavelength, self.state)
@@ -105,8 +108,8 @@ class Particle:
         mean = {line: float(np.trapezoid(r, times) / duration_s) for line, r in rates.items()}
         trace = None
         if n_samples is not None:
-            index = np.searchsorted(times, uniform)
-            trace = {line: r[index] for line, r in rates.items()}
+            edges = bin_edges(0.0, duration_s, n_samples)
+            trace = {line: bin_means(times, r, edges) for line, r in rates.items()}
         self.state = trajectory.y[-1]
         matrix = self.model.matrix(pump, control, wavelength)
         polished = newton(self.model.equations, matrix, self.state)
@@ -117,4 +120,3 @@ class Particle:
         else:
             self._settled_on = None
         return ParticleStep(mean, trace)
-

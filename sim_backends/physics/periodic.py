@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bins import POINTS_PER_BIN, bin_edges, bin_means
 from .chopped import run_chopped
 from .orbit import Orbit, segment_samples
 from .particle_step import ParticleStep
@@ -39,22 +40,18 @@ class PeriodicCache:
     def advance(self, state: np.ndarray, t0: float, duration_s: float, pump: float, chopper: ChopperWaveform,
                 control: float, wavelength: float, n_samples: int | None) -> tuple[ParticleStep, np.ndarray]:
         key = (pump, chopper, control, wavelength, self.model.temperature_k)
-        sample_times = None if n_samples is None else t0 + duration_s * np.arange(1, n_samples + 1) / n_samples
+        edges = None if n_samples is None else bin_edges(t0, duration_s, n_samples)
         if self._on is not None and self._on.key == key:
-            return self._on_orbit(self._on.orbit, t0, duration_s, sample_times)
+            return self._on_orbit(self._on.orbit, t0, duration_s, edges)
         self._on = None
-        if sample_times is None:
+        if edges is None:
             return self._settle(state, t0, duration_s, pump, chopper, control, wavelength, key)
-        times = dense_times(t0, duration_s, chopper)
-        if sample_times is not None:
-            times = np.union1d(times, sample_times)
+        times = np.union1d(dense_times(t0, duration_s, chopper),
+                           bin_edges(t0, duration_s, n_samples * POINTS_PER_BIN))
         trajectory = self.model.simulate(times, Scaled(pump, chopper), Constant(control), wavelength, state)
         rates = {line: trajectory.y @ w for line, w in self.weights.items()}
         mean = {line: float(np.trapezoid(r, times) / duration_s) for line, r in rates.items()}
-        trace = None
-        if sample_times is not None:
-            index = np.searchsorted(times, sample_times)
-            trace = {line: r[index] for line, r in rates.items()}
+        trace = {line: bin_means(times, r, edges) for line, r in rates.items()}
         end_state = trajectory.y[-1]
         if trajectory.orbit is not None:
             self._on = _OrbitOn(key, trajectory.orbit)
@@ -74,12 +71,11 @@ class PeriodicCache:
         return ParticleStep(mean, None), dwell.end_state
 
     def _on_orbit(self, orbit: Orbit, t0: float, duration_s: float,
-                  sample_times: np.ndarray | None) -> tuple[ParticleStep, np.ndarray]:
+                  edges: np.ndarray | None) -> tuple[ParticleStep, np.ndarray]:
         mean = {line: orbit.integral(w, t0, t0 + duration_s) / duration_s for line, w in self.weights.items()}
         trace = None
-        if sample_times is not None:
-            states = orbit.states_at(sample_times)
-            trace = {line: states @ w for line, w in self.weights.items()}
+        if edges is not None:
+            trace = {line: np.diff(orbit.cumulative(w, edges)) / np.diff(edges) for line, w in self.weights.items()}
         return ParticleStep(mean, trace), orbit.state_at(t0 + duration_s)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from drivers.validation import check_int_range, check_positive, check_range
 
+from .bins import bin_centres
 from .drive import Drive, SpotEmission
 from .material import Material
 from .materials import get_material
@@ -118,9 +119,7 @@ class FocalSpot:
                 if trace is not None and result.trace is not None:
                     trace[line] += spec.collection_weight * result.trace[line]
             bright += int(particle.is_bright)
-        times = None
-        if n_samples is not None:
-            times = self.time_s + duration_s * np.arange(1, n_samples + 1) / n_samples
+        times = None if n_samples is None else bin_centres(self.time_s, duration_s, n_samples)
         self.time_s += duration_s
         return SpotEmission(duration_s, mean, bright / self.n_particles, times, trace)
 

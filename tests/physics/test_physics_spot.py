@@ -52,3 +52,18 @@ def test_chopped_dwell_matches_brute_force_integration() -> None:
         # a trace request forces edge-by-edge integration of the whole dwell
         exact = slow.advance(0.4, drive, trace_resolution_s=0.4).mean_rate["810nm"]
         assert abs(quick - exact) <= 0.02 * exact
+
+
+def test_trace_bins_average_the_rate_without_aliasing_the_chopper() -> None:
+    spot = FocalSpot(seed=5, n_particles=3)
+    drive = Drive(14 * KW_CM2, chopper=ChopperWaveform(frequency_hz=200.0, duty=0.3))
+    spot.advance(1.0, drive)                                   # settle onto the periodic orbit
+    emission = spot.advance(0.1, drive, trace_resolution_s=0.01)   # bins of two chopper periods
+    assert emission.rate is not None and emission.times_s is not None
+    np.testing.assert_allclose(emission.times_s[:2] - (spot.time_s - 0.1), [0.005, 0.015])
+    mean = emission.mean_rate["810nm"]
+    assert mean > 0
+    np.testing.assert_allclose(emission.rate["810nm"], mean, rtol=1e-3)
+    switching = FocalSpot(seed=5, n_particles=3).advance(0.1, drive, trace_resolution_s=0.01)
+    assert switching.rate is not None
+    assert np.isclose(switching.rate["810nm"].mean(), switching.mean_rate["810nm"], rtol=1e-6)
