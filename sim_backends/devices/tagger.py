@@ -52,8 +52,8 @@ class SimTimeTagger(SimInstrument, TimeTagger):
         params = self.bench.config.tagger
         with self.bench.lock:
             now = self.bench.sync()
-            resolution = params.trace_resolution_s if finest_s is None else min(
-                finest_s, params.trace_resolution_s)
+            # a histogram needs the emission no finer than its bins; raw tags use the configured step
+            resolution = params.trace_resolution_s if finest_s is None else finest_s
             if self.bench.chopper.is_chopping_at(now):
                 resolution = min(resolution, 1.0 / self.bench.chopper.frequency_at(now)
                                  / SAMPLES_PER_CHOPPER_PERIOD)
