@@ -393,8 +393,9 @@ class _LakeShoreController(ConnectedDevice, TemperatureController):
         for output in self.instrument_class.outputs:
             try:
                 self.set_heater_range(0, output)
-            except (InstrumentError, OSError):
-                log.exception("%s: could not switch heater output %d off", self.name, output)
+            except (InstrumentError, OSError) as exc:
+                # keep going: the other outputs must still be switched off
+                log.warning("%s: could not switch heater output %d off: %s", self.name, output, exc)
 
 
 class LakeShore335Controller(_LakeShoreController):
