@@ -46,9 +46,11 @@ A driver is written in two layers:
    :class:`InstrumentConnectionError` when used unconnected, and wraps ``safe_state`` so it logs
    instead of raising on a dead link. An adapter class then only maps SI calls to properties.
 
-Limitations: after a timeout the late reply may still arrive; it is flushed before the next
-transaction, but a reply arriving *after* that flush would be read as the next answer. Echoing
-protocols guard against this in :meth:`parse_reply` (the echo must match the command).
+Late replies: after a timeout, the next transaction first waits up to one more timeout period
+for the late reply and discards it, then flushes the input, so the late reply is not read as
+the next answer. A reply later than twice the timeout would still be; echoing protocols
+(:class:`EchoPromptInstrument`) skip such stale frames by their echo, and strict reply parsing
+(:meth:`AsciiInstrument.values`) turns most other mix-ups into a clear InstrumentError.
 """
 from __future__ import annotations
 
@@ -171,6 +173,7 @@ class AsciiInstrument(Instrument):
             self.resource_name = getattr(adapter, "resource_name", None) or repr(adapter)
             self._can_reopen = False
         self._dirty = False
+        self._late_reply_possible = False
         self._closed = False
         self._lock = connection_lock(self.resource_name)
         super().__init__(adapter, name, includeSCPI=False, **kwargs)
@@ -342,13 +345,14 @@ class AsciiInstrument(Instrument):
             self.adapter = self._open_visa(self.resource_name, self.name)
         except InstrumentConnectionError as exc:
             raise self._connection_error(command, f"reconnect failed: {exc.detail}") from exc
-        self._dirty = False
+        self._dirty = self._late_reply_possible = False
 
     def _connection_error(self, command: str, detail: str) -> InstrumentConnectionError:
         return InstrumentConnectionError(self.name, self.resource_name, command, detail)
 
     def _timeout(self, command: str, partial: bytes, timeout_s: float | None = None) -> InstrumentTimeout:
         self._dirty = True
+        self._late_reply_possible = True
         got = f"; partial reply {partial!r}" if partial else "; nothing received"
         limit = self.timeout_s if timeout_s is None else timeout_s
         return InstrumentTimeout(self.name, self.resource_name, command,
@@ -376,6 +380,8 @@ class AsciiInstrument(Instrument):
         # spin forever on it
         if _peer_closed(self.adapter):
             raise _LinkDropped("peer closed the connection")
+        if self._late_reply_possible:
+            self._discard_late_reply()
         if self._dirty:
             self._flush_input()
         payload = (command + self.write_termination).encode("ascii")
@@ -388,7 +394,7 @@ class AsciiInstrument(Instrument):
         except InstrumentTimeout:
             if not reply_optional:
                 raise
-            self._dirty = False  # silence was an allowed answer
+            self._dirty = self._late_reply_possible = False  # silence was an allowed answer
             return None
         self.check_reply(command, frame)
         return self.parse_reply(command, frame)
@@ -439,6 +445,20 @@ class AsciiInstrument(Instrument):
             raise self.error(command, f"VISA error {exc}") from exc
         except (ConnectionError, OSError) as exc:
             raise _LinkDropped(str(exc)) from exc
+
+    def _discard_late_reply(self) -> None:
+        """After a timeout, give the late reply one more timeout period to arrive and drop it,
+        so that it is not read as the answer to the next command (protocols without an echo
+        cannot tell the two apart)."""
+        self._late_reply_possible = False
+        if not isinstance(getattr(self.adapter, "connection", None), pyvisa.resources.MessageBasedResource):
+            return
+        try:
+            late = self.drain(self.timeout_s)
+        except InstrumentError:
+            return  # the transaction that follows will meet (and handle) the broken link
+        if late:
+            log.info("%s: discarded late reply %r", self.name, late[:80])
 
     def _flush_input(self) -> None:
         """Discard whatever is waiting in the input (late or garbled replies)."""
