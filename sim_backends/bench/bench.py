@@ -39,7 +39,8 @@ LINE_WAVELENGTH_M = {"810nm": 810e-9, "880nm": 880e-9}
 #: within a transition (a stage moving, a chopper spinning up) the drive is cut into steps no
 #: larger than these, so the sample sees a staircase ramp finer than any sweep step
 MAX_PUMP_STEP_W_M2 = 1e7            # 1 kW/cm2
-MAX_CONTROL_STEP_W_M2 = 1e4        # 1 W/cm2
+MAX_CONTROL_STEP_W_M2 = 1e4        # 1 W/cm2, or a quarter of the intensity if that is more
+MAX_CONTROL_STEP_REL = 0.25
 MAX_CHOPPER_STEP = 0.05             # relative blade frequency change
 MAX_SEGMENTS_PER_TRANSITION = 40
 #: the cryostat is integrated (and its temperature remembered) in steps of this length; while the
@@ -268,8 +269,7 @@ class Bench:
             pieces = max(pieces,
                          abs(self.pump_peak_intensity(t) - self.pump_peak_intensity(t0))
                          / MAX_PUMP_STEP_W_M2,
-                         abs(self.control_peak_intensity(t) - self.control_peak_intensity(t0))
-                         / MAX_CONTROL_STEP_W_M2,
+                         _control_steps(self.control_peak_intensity(t0), self.control_peak_intensity(t)),
                          abs(self.chopper.frequency_at(t) - self.chopper.frequency_at(t0))
                          / max(self.chopper.frequency_at(t), 1.0) / MAX_CHOPPER_STEP)
         pieces = min(math.ceil(pieces), MAX_SEGMENTS_PER_TRANSITION)
@@ -341,6 +341,13 @@ def _quantise(value: float) -> float:
     if value <= 0.0:
         return 0.0
     return math.exp(round(math.log(value) / INTENSITY_QUANTUM) * INTENSITY_QUANTUM)
+
+
+def _control_steps(start_w_m2: float, end_w_m2: float) -> float:
+    """How many staircase steps a control-intensity change needs (the latch responds to the dose
+    near a few W/cm2; far above it a coarse relative staircase is enough)."""
+    step = max(MAX_CONTROL_STEP_W_M2, MAX_CONTROL_STEP_REL * max(start_w_m2, end_w_m2))
+    return abs(end_w_m2 - start_w_m2) / step
 
 
 def _same_drive(a: DriveState, b: DriveState) -> bool:

@@ -68,3 +68,65 @@ def set_density(rig: Rig, calibration: HwpCalibration, density_w_m2: float) -> f
     target = rig.config.beam.meter_reading_for_density(density_w_m2)
     rig.hwp.move_to(calibration.angle_for_reading(target))
     return rig.config.beam.density_from_meter(rig.power_meter.read_power())
+
+
+def malus_polariser(theta_deg: np.ndarray, amplitude: float, offset_deg: float, floor: float) -> np.ndarray:
+    return amplitude * np.cos(np.radians(theta_deg - offset_deg)) ** 2 + floor
+
+
+@dataclass
+class AttenuatorCalibration:
+    amplitude_w: float
+    offset_deg: float
+    floor_w: float
+
+    def angle_for_reading(self, reading_w: float) -> float:
+        fraction = (reading_w - self.floor_w) / self.amplitude_w
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"reading_w={reading_w:g} is outside the calibrated span "
+                             f"[{self.floor_w:g}, {self.floor_w + self.amplitude_w:g}] W")
+        return self.offset_deg + math.degrees(math.acos(math.sqrt(fraction)))
+
+
+def prepare_control(rig: Rig, wavelength_m: float = 808e-9) -> None:
+    """Tune the control laser and open its own shutter; the control-path shutter stays closed."""
+    rig.control_shutter.close_shutter()
+    rig.control_laser.set_emission(True)
+    rig.control_laser.set_wavelength(wavelength_m)
+    rig.control_laser.wait_tuned()
+    rig.control_laser.set_shutter(True)
+
+
+def calibrate_control_attenuator(rig: Rig, step_deg: float = 10.0) -> AttenuatorCalibration:
+    """Pump blocked, APD protected: read the control beam on the pick-off versus polariser angle."""
+    rig.pump_shutter.close_shutter()
+    rig.emission_shutter.close_shutter()
+    rig.power_meter.set_wavelength(rig.control_laser.get_wavelength())
+    rig.power_meter.set_averaging(1000)
+    rig.control_shutter.open()
+    angles = np.arange(0.0, 180.0 + step_deg / 2, step_deg)
+    readings = []
+    for angle in angles:
+        rig.control_attenuator.move_to(float(angle))
+        readings.append(rig.power_meter.read_power())
+    rig.control_shutter.close_shutter()
+    rig.power_meter.set_wavelength(rig.config.beam.pump_wavelength_m)
+    readings_arr = np.array(readings)
+    guess = (readings_arr.max() - readings_arr.min(), float(angles[np.argmax(readings_arr)]),
+             max(readings_arr.min(), 1e-15))
+    params, _ = curve_fit(malus_polariser, angles, readings_arr, p0=guess)
+    amplitude, offset, floor = params
+    offset = (offset + 90.0) % 180.0 - 90.0
+    return AttenuatorCalibration(float(amplitude), float(offset), float(floor))
+
+
+def set_control_density(rig: Rig, calibration: AttenuatorCalibration, density_w_m2: float) -> None:
+    beam = rig.config.beam
+    target = density_w_m2 * beam.control_beam_area_m2 * beam.pickoff_ratio
+    rig.control_attenuator.move_to(calibration.angle_for_reading(target))
+
+
+def move_to_density(rig: Rig, calibration: HwpCalibration, density_w_m2: float) -> None:
+    """Turn the plate to a density without reading the meter (e.g. with the pump shutter closed)."""
+    target = rig.config.beam.meter_reading_for_density(density_w_m2)
+    rig.hwp.move_to(calibration.angle_for_reading(target))
