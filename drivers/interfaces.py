@@ -17,6 +17,7 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Self
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class Instrument(ABC):
     def safe_state(self) -> None:
         """Put the hardware in its safe state (see each role). Must not raise on a dead link."""
 
-    def __enter__(self) -> "Instrument":
+    def __enter__(self) -> Self:
         self.connect()
         return self
 

@@ -14,7 +14,9 @@ during the wait (someone called ``stop``) raises InstrumentError. ``last_motion_
 message that ended the last wait (None when it ended by status poll).
 
 Waiting: every wait here is a serial read bounded by a wall-time deadline (the link is real even
-when the rig clock is virtual), so ``clock`` is kept for the common constructor but never slept on.
+when the rig clock is virtual). On a virtual rig clock (a simulated stage behind an emulator) each
+idle read slice of a motion wait also advances that clock by VIRTUAL_STEP_S, so the simulated stage
+moves and the emulator sends its completion frame; on a real clock the serial wait is the wait.
 ``serial_factory(address, timeout_s=...)`` replaces pyserial (tests script the bytes with it).
 
 UNVERIFIED (kept visible on purpose):
@@ -242,11 +244,14 @@ class AptRotationStage(RotationStage):
                                             "not connected (call connect() first)")
         return self.info
 
+    def _profile_s(self, distance_deg: float) -> float:
+        """Duration of a trapezoidal velocity profile over ``distance_deg``."""
+        ramp_s = self.max_velocity_deg_s / self.acceleration_deg_s2
+        return distance_deg / self.max_velocity_deg_s + ramp_s
+
     def _move_timeout(self, distance_deg: float) -> float:
         """Twice a trapezoidal profile's duration over ``distance_deg``, plus a fixed margin."""
-        ramp_s = self.max_velocity_deg_s / self.acceleration_deg_s2
-        profile_s = distance_deg / self.max_velocity_deg_s + ramp_s
-        return _MOVE_TIMEOUT_FACTOR * profile_s + _MOVE_TIMEOUT_BASE_S + self.timeout_s
+        return _MOVE_TIMEOUT_FACTOR * self._profile_s(distance_deg) + _MOVE_TIMEOUT_BASE_S + self.timeout_s
 
     def _wait_motion(self, mark: int, done_type: type[Message], timeout_s: float, command: str,
                      expected: str) -> None:
@@ -258,7 +263,8 @@ class AptRotationStage(RotationStage):
             ends_motion, mark, timeout_s, command, expected=expected,
             error_for=(int(MessageId.MOT_MOVE_ABSOLUTE), int(MessageId.MOT_MOVE_RELATIVE),
                        int(MessageId.MOT_MOVE_HOME)),
-            keepalive=keepalive, poll=lambda: not self.is_moving())
+            keepalive=keepalive, poll=lambda: not self.is_moving(),
+            idle=(lambda: self.clock.sleep(VIRTUAL_STEP_S)) if self.clock.is_virtual else None)
         self.last_motion_event = event
         if isinstance(event, MotMoveStopped):
             raise InstrumentError(self.name, self.address, command,
@@ -268,6 +274,10 @@ class AptRotationStage(RotationStage):
         if status & StatusBits.MOTION_ERROR:
             raise InstrumentError(self.name, self.address, command,
                                   f"controller reports a motion error (status {status!r})")
+
+
+#: rig-clock time a motion wait lets pass per idle read slice when the rig clock is virtual
+VIRTUAL_STEP_S = 0.1
 
 
 class K10CR1Stage(AptRotationStage):

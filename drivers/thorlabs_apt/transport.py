@@ -175,7 +175,7 @@ class AptTransport:
                  command: str, *, expected: str = "reply", error_for: tuple[int, ...] = (),
                  keepalive: Message | None = None, keepalive_period_s: float = 0.9,
                  poll: Callable[[], bool] | None = None, poll_after_s: float = 1.0,
-                 poll_period_s: float = 1.0) -> Message | None:
+                 poll_period_s: float = 1.0, idle: Callable[[], None] | None = None) -> Message | None:
         """Wait (releasing the lock between read slices) for a message received after ``after``.
 
         ``keepalive`` is written every ``keepalive_period_s``; ``poll`` (if given) is called
@@ -204,6 +204,8 @@ class AptTransport:
                     reconnected = True
                     next_poll = time.monotonic()  # the completion frame may have died with the link
                     continue
+            if idle is not None:
+                idle()
             now = time.monotonic()
             if keepalive is not None and now >= next_keepalive:
                 self.send(keepalive)
