@@ -43,6 +43,8 @@ RATE_PROBE_S = 0.01
 #: output stabilisation after the pump's emission is switched on (diode-pumped lasers rise
 #: over a fraction of a second; the sample must not see the ramp)
 PUMP_WARMUP_S = 2.0
+#: measured/set density mismatch that triggers a warning (and, above the limit, the interlock)
+READBACK_TOLERANCE = 0.1
 #: how long a chopper may take to reach its frequency
 CHOPPER_SPINUP_TIMEOUT_S = 30.0
 #: the longest a run waits for the cryostat to reach a new setpoint
@@ -329,7 +331,20 @@ class PlanContext:
         self.log.debug("density -> %.4g W/m2 (plate %.3f deg, wheel %.3f deg)",
                        density_w_m2, setting.plate_deg, setting.wheel_deg)
         self.beam_on()
+        self._verify_density(density_w_m2)
         return setting
+
+    def _verify_density(self, setpoint_w_m2: float) -> None:
+        """Read the pick-off once the beam is on: a wrong calibration or a stage that did not
+        move must not keep the sample above the limit (beam blocked, InterlockError)."""
+        measured = self.objective_power_from_pickoff(float(self._instrument("power_meter").read_power()))
+        density = measured / self.beam_area_m2
+        if density > self.limits.max_power_density_w_m2 * (1 + READBACK_TOLERANCE):
+            self.beam_off()
+            self.check_density(density, "measured_density")
+        if abs(density - setpoint_w_m2) > READBACK_TOLERANCE * setpoint_w_m2:
+            self.log.warning("measured density %.4g W/m2 differs from the setpoint %.4g W/m2 by more "
+                             "than %.0f %%; recalibrate", density, setpoint_w_m2, 100 * READBACK_TOLERANCE)
 
     def beam_on(self, laser_power_w: float | None = None) -> None:
         """Pump emission on at its fixed setpoint (the calibration's unless given) and shutter open."""

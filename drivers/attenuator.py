@@ -11,7 +11,9 @@ Policy, chosen for bistable samples, whose state depends on the path the power t
 - the plate works on one monotonic Malus branch (theta0 .. theta0 + 45 deg), so a plate move
   passes only through powers between its start and end;
 - when the wheel must move, the stage whose move lowers the transmission goes first, so the
-  power on the way never exceeds the larger of the old and new settings (safety over smoothness).
+  power on the way never exceeds the larger of the old and new settings (safety over smoothness);
+- the wheel is trusted only at calibrated angles: anywhere else (after power-up, a manual move)
+  its transmission is unknown, so the first setting moves it to a calibrated level.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: keep this fraction of the plate's range in reserve above a range's top power
 RANGE_HEADROOM = 0.9
+#: a wheel within this of a calibrated angle is at that level
+WHEEL_TOLERANCE_DEG = 0.05
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,8 @@ class PowerAttenuator:
         self.wheel = wheel
         self.calibration = calibration
         self.laser_power_w = check_positive("laser_power_w", laser_power_w, "W")
-        self._wheel_deg = calibration.wheel.reference_deg
+        # None: the wheel is not known to sit at a calibrated level
+        self._wheel_deg: float | None = None if wheel is not None else calibration.wheel.reference_deg
 
     # ---- what the optics can deliver -------------------------------------------------------
     def _wheel_levels(self) -> list[tuple[float, float]]:
@@ -82,9 +87,12 @@ class PowerAttenuator:
         """Angles that give ``power_w`` at the sample (with the wheel at ``wheel_deg`` if given)."""
         check_range("power_w", power_w, self.min_power_w, self.max_power_w, "W")
         wheel_deg = self._wheel_deg if wheel_deg is None else wheel_deg
-        wheel_t = self.calibration.wheel.transmission(wheel_deg) if self.wheel else 1.0
-        needed = power_w / (self.laser_power_w * wheel_t)
         plate = self.calibration.plate
+        if wheel_deg is None:
+            wheel_deg, wheel_t = self.wheel_level_for(power_w)
+        else:
+            wheel_t = self.calibration.wheel.transmission(wheel_deg) if self.wheel else 1.0
+        needed = power_w / (self.laser_power_w * wheel_t)
         if not plate.lowest <= needed <= plate.highest:
             wheel_deg, wheel_t = self.wheel_level_for(power_w)
             needed = power_w / (self.laser_power_w * wheel_t)
@@ -98,7 +106,7 @@ class PowerAttenuator:
         """Fix the wheel for a scan whose highest power is ``max_power_w``; the plate is first
         turned to its lowest transmission so that the wheel move cannot raise the power."""
         wheel_deg, _ = self.wheel_level_for(max_power_w)
-        if self.wheel is not None and wheel_deg != self._wheel_deg:
+        if self.wheel is not None and (self._wheel_deg is None or wheel_deg != self._wheel_deg):
             self.plate.move_to(self.calibration.plate.angle_for(self.calibration.plate.lowest))
             log.info("ND wheel -> %.3f deg for a range up to %.3g W", wheel_deg, max_power_w)
             self.wheel.move_to(wheel_deg)
@@ -109,8 +117,13 @@ class PowerAttenuator:
         plate_now = self.plate.get_position()
         plate_t_now = self.calibration.plate.transmission(plate_now)
         plate_t_new = self.calibration.plate.transmission(setting.plate_deg)
-        wheel_moves = self.wheel is not None and setting.wheel_deg != self._wheel_deg
-        if wheel_moves and plate_t_new > plate_t_now:
+        wheel_moves = self.wheel is not None and (self._wheel_deg is None or setting.wheel_deg != self._wheel_deg)
+        if wheel_moves and self._wheel_deg is None:
+            # unknown wheel transmission: plate to its minimum first, then the wheel, then the plate
+            self.plate.move_to(self.calibration.plate.angle_for(self.calibration.plate.lowest))
+            self._move_wheel(setting.wheel_deg)
+            self.plate.move_to(setting.plate_deg)
+        elif wheel_moves and plate_t_new > plate_t_now:
             self._move_wheel(setting.wheel_deg)
             self.plate.move_to(setting.plate_deg)
         else:
@@ -131,6 +144,13 @@ class PowerAttenuator:
         return setting
 
     def sync_from_stages(self) -> None:
-        """Adopt the wheel position the stage reports (after connect or a manual move)."""
-        if self.wheel is not None:
-            self._wheel_deg = self.wheel.get_position()
+        """Adopt the wheel position the stage reports if it is a calibrated level, else mark the
+        wheel unknown (after connect or a manual move)."""
+        if self.wheel is None:
+            return
+        position = self.wheel.get_position()
+        self._wheel_deg = None
+        for angle, _ in self._wheel_levels():
+            if abs((position - angle + 180.0) % 360.0 - 180.0) <= WHEEL_TOLERANCE_DEG:
+                self._wheel_deg = angle
+                break

@@ -1,0 +1,47 @@
+"""Fixtures for engine/experiment/CLI tests: the simulated rig on virtual time, an engine, and an
+event recorder that lets a test wait for "the run paused" without sleeping blindly."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+import pytest
+
+from acquisition.calibration import CalibrationStore
+from acquisition.engine import Engine
+from acquisition.rig import Rig, load_rig
+from engine_helpers import EventRecorder
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    rig = load_rig("sim")
+    yield rig
+    rig.safe_state_all()
+    rig.close_all()
+
+
+@pytest.fixture(scope="session")
+def shared_calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One calibration for the session (the sim rig is the same each time), measured once."""
+    directory = tmp_path_factory.mktemp("calibration")
+    rig = load_rig("sim")
+    engine = Engine(rig, CalibrationStore(directory))
+    finished = engine.start("calibrate", {}).wait(120)
+    engine.close()
+    rig.close_all()
+    assert finished.status.value == "complete", finished.reason
+    return directory
+
+
+@pytest.fixture
+def engine(rig: Rig, shared_calibration_dir: Path) -> Iterator[Engine]:
+    engine = Engine(rig, CalibrationStore(shared_calibration_dir))
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def recorder(engine: Engine) -> EventRecorder:
+    events = EventRecorder()
+    engine.subscribe(events)
+    return events

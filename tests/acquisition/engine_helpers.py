@@ -1,0 +1,39 @@
+"""Test helper: an engine subscriber that records events and lets a test wait for one."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from acquisition.events import Event
+
+
+class EventRecorder:
+    """Engine subscriber that keeps every event and wakes waiters on each one."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event: Event) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def of(self, kind: type) -> list[Any]:
+        with self._cond:
+            return [e for e in self.events if isinstance(e, kind)]
+
+    def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 60.0) -> Event:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            seen = 0
+            while True:
+                for event in self.events[seen:]:
+                    if predicate(event):
+                        return event
+                seen = len(self.events)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._cond.wait(remaining):
+                    raise TimeoutError("expected event did not arrive")
