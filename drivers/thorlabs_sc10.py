@@ -1,0 +1,158 @@
+"""Thorlabs SC10 shutter controller (pump, control-laser and emission-path shutters).
+
+Wire protocol (instruments.md section 9): CR terminator and a ``"> "`` prompt. Queries answer
+echo, value, prompt (``id?`` -> ``id?\\r<value>\\r> ``); set commands answer ``> <cmd>\\r> ``
+(framing in :class:`~drivers.pymeasure_base.EchoPromptInstrument`). 9600 baud (``baud=0``) or
+115200 (``baud=1``): pass ``baud_rate=115200`` if the unit was switched.
+
+Commands: ``id?``, ``ens?``, ``ens`` (TOGGLES enable, so the adapter always reads ``ens?`` first
+and re-reads it afterwards; a toggle is never repeated blindly after a reconnect),
+``mode=1..5`` (manual, auto, single, repeat, external gate), ``open=<ms>``, ``shut=<ms>``,
+``rep=``, ``trig=``, ``xto=``, ``closed?``, ``interlock?``, ``save``. Opening and closing use
+manual mode (set at connect) and the ``ens`` toggle. Safe state: closed.
+
+UNVERIFIED (kept visible on purpose):
+- the getters ``mode?``, ``open?``, ``shut?``, ``rep?``, ``trig?``, ``xto?`` are not in
+  instruments.md (InstrumentKit's SC10 driver uses them);
+- ranges: open/shut 0-999999 ms, rep 1-99, trig 0-1, xto 0-1;
+- the error text (``Command error CMD_NOT_DEFINED`` / ``CMD_ARG_INVALID`` assumed, as on the
+  MC2000B).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from pymeasure.instruments import Instrument
+from pymeasure.instruments.validators import strict_discrete_set, strict_range
+
+from drivers.errors import InstrumentConnectionError, InstrumentError
+from drivers.interfaces import Shutter
+from drivers.pymeasure_base import AsciiInstrument, ConnectedDevice, EchoPromptInstrument, SerialSettings
+from drivers.validation import check_choice
+
+log = logging.getLogger(__name__)
+
+MODES = {"manual": 1, "auto": 2, "single": 3, "repeat": 4, "external": 5}
+BAUD_RATES = (9600, 115200)
+
+_ON_OFF = {True: 1, False: 0}
+
+
+def _integer(value: float, values: tuple[int, int]) -> int:
+    """strict_range for integer settings: reject non-integers instead of silently rounding."""
+    number = strict_range(value, values)
+    if int(number) != number:
+        raise ValueError(f"Value of {value} is not an integer")
+    return int(number)
+
+
+class SC10(EchoPromptInstrument):
+    """pymeasure driver of the SC10 (see module docstring for the protocol)."""
+
+    serial_settings: ClassVar[SerialSettings] = SerialSettings(baud_rate=9600)
+
+    def __init__(self, adapter: Any, name: str = "Thorlabs SC10", *, baud_rate: int = 9600,
+                 **kwargs: Any) -> None:
+        check_choice("baud_rate", baud_rate, BAUD_RATES)
+        super().__init__(adapter, name, serial=SerialSettings(baud_rate=baud_rate), **kwargs)
+
+    id = Instrument.measurement("id?", "Model and firmware identification.", cast=str)
+
+    enabled = Instrument.measurement(
+        "ens?", "Enable state: in manual mode True means open.", cast=int,
+        values=_ON_OFF, map_values=True)
+
+    closed = Instrument.measurement(
+        "closed?", "True if the shutter reports closed.", cast=int, values=_ON_OFF, map_values=True)
+
+    interlock_tripped = Instrument.measurement(
+        "interlock?", "True if the interlock is open (the shutter cannot open).", cast=int,
+        values=_ON_OFF, map_values=True)
+
+    mode = Instrument.control(
+        "mode?", "mode=%d", "Operating mode: manual, auto, single, repeat, external (getter UNVERIFIED).",
+        validator=strict_discrete_set, values=MODES, map_values=True, cast=int)
+
+    open_time_ms = Instrument.control(
+        "open?", "open=%d", "Open time for auto/repeat/single, ms (getter UNVERIFIED).",
+        validator=_integer, values=(0, 999999))
+
+    shut_time_ms = Instrument.control(
+        "shut?", "shut=%d", "Shut time for auto/repeat, ms (getter UNVERIFIED).",
+        validator=_integer, values=(0, 999999))
+
+    repeat_count = Instrument.control(
+        "rep?", "rep=%d", "Repeat count for repeat mode, 1-99 (getter UNVERIFIED).",
+        validator=_integer, values=(1, 99))
+
+    trigger = Instrument.control(
+        "trig?", "trig=%d", "0 internal, 1 external trigger (getter UNVERIFIED).",
+        validator=strict_discrete_set, values=(0, 1), cast=int)
+
+    output_trigger = Instrument.control(
+        "xto?", "xto=%d", "Trigger output: 0 follows the shutter, 1 controller (getter UNVERIFIED).",
+        validator=strict_discrete_set, values=(0, 1), cast=int)
+
+    def toggle_enable(self) -> None:
+        """``ens``: TOGGLE the enable state. Not repeated after a reconnect (effect unknown)."""
+        self.transact("ens", expect_reply=True, retry=False)
+
+    def save(self) -> None:
+        """Store the current settings in the controller's memory."""
+        self.write("save")
+
+
+class SC10Shutter(ConnectedDevice, Shutter):
+    """A shutter role (``drivers.interfaces.Shutter``) on an SC10. Options: ``baud_rate``."""
+
+    model = "Thorlabs SC10"
+    instrument_class = SC10
+    #: toggle attempts before giving up (a lost link during a toggle leaves its effect unknown)
+    toggle_attempts = 2
+
+    @property
+    def sc10(self) -> SC10:
+        instrument = self.instrument
+        assert isinstance(instrument, SC10)
+        return instrument
+
+    def _on_connect(self, instrument: AsciiInstrument) -> None:
+        assert isinstance(instrument, SC10)
+        instrument.mode = "manual"
+
+    def _read_identity(self, instrument: AsciiInstrument) -> str:
+        assert isinstance(instrument, SC10)
+        return instrument.id
+
+    def open(self) -> None:
+        sc10 = self.sc10
+        with sc10.lock:
+            if sc10.interlock_tripped:
+                raise InstrumentError(self.name, self.address, "ens",
+                                      "interlock is open; the shutter cannot open")
+            self._set_enabled(sc10, True)
+
+    def close_shutter(self) -> None:
+        sc10 = self.sc10
+        with sc10.lock:
+            self._set_enabled(sc10, False)
+
+    def is_open(self) -> bool:
+        return not self.sc10.closed
+
+    def _set_enabled(self, sc10: SC10, target: bool) -> None:
+        """Read ``ens?``, toggle only if needed, and confirm; re-read after a lost link."""
+        for _ in range(self.toggle_attempts):
+            if sc10.enabled == target:
+                return
+            try:
+                sc10.toggle_enable()
+            except InstrumentConnectionError as exc:
+                log.warning("%s: link lost during ens, re-reading state: %s", self.name, exc)
+                continue
+            if sc10.enabled == target:
+                return
+        raise InstrumentError(self.name, self.address, "ens",
+                              f"enable did not become {int(target)} after "
+                              f"{self.toggle_attempts} attempts")
