@@ -86,6 +86,8 @@ BAD_FILES = {
     "bad_clock": ('[rig]\nclock = "fast"\n', "rig.clock='fast'"),
     "negative_limit": ("[limits]\nmax_power_density_kw_cm2 = -1.0\n", "max_power_density_kw_cm2=-1"),
     "wrong_length": ("[sample]\nfilm_position_m = [0.0]\n", "sample.film_position_m"),
+    "bad_material": ('[sample]\nmaterial = "Er:YAG"\n', "material='Er:YAG'"),
+    "bad_knockout": ('[sample]\nknockouts = ["CR9"]\n', "knockout='CR9'"),
 }
 
 

@@ -1,0 +1,58 @@
+"""Film positions give reproducible, different spots; virtual time outruns the wall clock."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from acquisition.rig import Rig, load_rig
+from tests.bench.operator_steps import calibrate_hwp, move_to_density, prepare_pump, set_density
+
+KW_CM2 = 1e7
+
+
+def _switch_on(rig: Rig, x_m: float) -> float:
+    """Up-sweep at one film position; the first density where the spot is bright (kW/cm2)."""
+    prepare_pump(rig)
+    calibration = calibrate_hwp(rig, step_deg=9.0)
+    rig.pump_shutter.close_shutter()
+    rig.set_film_position(x_m, 0.0)
+    move_to_density(rig, calibration, 3.0 * KW_CM2)
+    rig.pump_shutter.open()
+    rig.emission_shutter.open()
+    for density in np.arange(3.0, 12.0, 0.2):
+        measured = set_density(rig, calibration, density * KW_CM2)
+        rig.clock.sleep(0.5)
+        if rig.counter.count(0.5) / 0.5 > 600.0:
+            return measured / KW_CM2
+    return float("nan")
+
+
+def test_film_positions_are_reproducible_and_differ() -> None:
+    thresholds = []
+    for x_m in (0.0, 20e-6, 0.0):
+        rig = load_rig("sim")
+        rig.connect_all()
+        thresholds.append(_switch_on(rig, x_m))
+        rig.close_all()
+    assert thresholds[0] == thresholds[2]            # same spot, same particles, same answer
+    assert abs(thresholds[0] - thresholds[1]) > 0.1  # another spot has other particles
+    assert load_rig("sim").config.sample.film_position_m == [0.0, 0.0]
+
+
+def test_virtual_sweep_runs_at_least_100x_faster_than_real_time() -> None:
+    """CPU time of this process against the rig time the sweep represents (a wall-clock ratio is
+    printed side by side by benchmarks/bench_virtual_time.py)."""
+    rig = load_rig("sim")
+    rig.connect_all()
+    prepare_pump(rig)
+    calibration = calibrate_hwp(rig, step_deg=9.0)
+    rig.emission_shutter.open()
+    steps = np.arange(3.0, 10.0, 0.25)
+    cpu0, clock0 = time.process_time(), rig.clock.now()
+    for density in np.concatenate([steps, steps[::-1]]):
+        set_density(rig, calibration, density * KW_CM2)
+        rig.clock.sleep(0.5)
+        rig.counter.count(1.0)
+    ratio = (rig.clock.now() - clock0) / (time.process_time() - cpu0)
+    assert ratio >= 100.0, ratio
