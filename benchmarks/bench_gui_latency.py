@@ -27,7 +27,7 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PyQt6.QtCore import QElapsedTimer, Qt, QTimer  # noqa: E402
+from PyQt6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
 from acquisition.events import PointTaken  # noqa: E402
@@ -72,20 +72,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
-def run_for(app: QApplication, seconds: float, until: Any = None, timeout_s: float = 600.0) -> float:
-    """Spin the Qt event loop (app.exec on a QTimer quit) for ``seconds`` or until ``until()``."""
+def run_for(seconds: float, until: Any = None, timeout_s: float = 600.0) -> float:
+    """Run a local Qt event loop for ``seconds`` or until ``until()``.
+
+    A local QEventLoop, not app.exec()/app.quit(): in Qt 6 quit() closes every window, which
+    would detach the window under test from the engine after the first phase.
+    """
     started = time.perf_counter()
+    loop = QEventLoop()
     check = QTimer()
     check.setInterval(50)
 
     def poll() -> None:
         elapsed = time.perf_counter() - started
         if (until is None and elapsed >= seconds) or (until is not None and until()) or elapsed > timeout_s:
-            app.quit()
+            loop.quit()
 
     check.timeout.connect(poll)
     check.start()
-    app.exec()
+    loop.exec()
     check.stop()
     return time.perf_counter() - started
 
@@ -139,9 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     probe = LatencyProbe()
 
-    run_for(app, 0.5)  # first paint and first instrument poll are not part of either phase
+    run_for(0.5)  # first paint and first instrument poll are not part of either phase
     probe.start()
-    run_for(app, args.idle_s)
+    run_for(args.idle_s)
     idle = probe.stop()
 
     plot = window.plots.hysteresis
@@ -167,13 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         publisher = synthetic_publisher(window.bridge, args.points, args.rate)
         threading.Thread(target=lambda: (publisher.join(), finished.set()), daemon=True).start()
 
-    elapsed = run_for(app, 0, until=lambda: plot.point_count >= args.points or finished.is_set(),
+    elapsed = run_for(0, until=lambda: plot.point_count >= args.points or finished.is_set(),
                       timeout_s=args.timeout_s)
+    assert window.isVisible(), "the window must stay open (and painting) while points stream"
     streaming = probe.stop()
     received = plot.point_count
     window.experiment_panel.engine.abort()
     probe.start()
-    run_for(app, 2.0)  # the full plot, idle: redraw cost of a 1e4-point log-log scatter
+    run_for(2.0)  # the full plot, idle: redraw cost of a 1e4-point log-log scatter
     loaded = probe.stop()
 
     print(f"GUI event-loop lateness of a {TICK_MS} ms QTimer ({app.platformName()} platform, "

@@ -34,15 +34,15 @@ def test_sweep_points_split_into_red_up_and_blue_down_on_log_axes(qtbot) -> None
         plots.handle_event(event)
     plots.refresh()
     hyst = plots.hysteresis
-    x_up, y_up = hyst.up_curve.getData()
-    x_down, _ = hyst.down_curve.getData()
+    x_up, y_up = hyst.up_branch.plotted()
+    x_down, _ = hyst.down_branch.plotted()
     assert len(x_up) == 20 and len(x_down) == 20
     assert hyst.getPlotItem().ctrl.logXCheck.isChecked() and hyst.getPlotItem().ctrl.logYCheck.isChecked()
-    # getData returns the displayed (log10) values in log mode
+    # plotted() returns the displayed (log10) coordinates
     assert math.isclose(x_up[0], 0.0) and math.isclose(x_up[-1], 1.0)
     assert math.isclose(y_up[-1], 6.0)
-    assert hyst.up_curve.opts["symbolBrush"] == UP_COLOR
-    assert hyst.down_curve.opts["symbolBrush"] == DOWN_COLOR
+    assert hyst.up_branch.scatter.opts["brush"].color().getRgb()[:3] == UP_COLOR
+    assert hyst.down_branch.scatter.opts["brush"].color().getRgb()[:3] == DOWN_COLOR
     assert len(plots.temperature.run.x) == 40
 
 
@@ -66,7 +66,7 @@ def test_zero_rate_points_are_not_sent_to_log_axes(qtbot) -> None:
     plots.handle_event(PointTaken("r", "sweep", 0, {"density_w_m2": 1e7, "rate_cps": 0.0, "direction": "up"}))
     plots.handle_event(PointTaken("r", "sweep", 1, {"density_w_m2": 2e7, "rate_cps": 50.0, "direction": "up"}))
     plots.refresh()
-    x, _ = plots.hysteresis.up_curve.getData()
+    x, _ = plots.hysteresis.up_branch.plotted()
     assert plots.hysteresis.point_count == 2 and len(x) == 1
 
 

@@ -72,7 +72,7 @@ def test_sweep_from_the_gui_pause_resume_abort_leaves_everything_safe(qtbot, win
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: plot.point_count >= 3, timeout=30000)
     window.plots.refresh()
-    x_up, _ = plot.up_curve.getData()
+    x_up, _ = plot.up_branch.plotted()
     assert len(x_up) >= 3  # points are in the plot, not only counted
 
     qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
@@ -88,8 +88,9 @@ def test_sweep_from_the_gui_pause_resume_abort_leaves_everything_safe(qtbot, win
     assert panel.state == RunState.RUNNING
 
     qtbot.mouseClick(panel.abort_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.state == RunState.IDLE and not window.engine.is_busy, timeout=30000)
-    assert panel.message_label.text().startswith("aborted")
+    qtbot.waitUntil(lambda: panel.message_label.text().startswith("aborted"), timeout=30000)
+    qtbot.waitUntil(lambda: not window.engine.is_busy, timeout=10000)
+    assert panel.state == RunState.IDLE
     assert plot.point_count < 80  # the abort cut the 2 x 40 point sweep short
     assert panel.last_handle.wait(5).status.value == "aborted"
     assert_everything_safe(window.rig)

@@ -54,8 +54,8 @@ def test_lists_and_opens_runs_with_metadata(browser: RunsBrowser) -> None:
 
 def test_replots_both_branches_and_stored_thresholds(browser: RunsBrowser) -> None:
     browser.open(browser.data_dir / "run1.h5")
-    up_x, _ = browser.hysteresis.up_curve.getData()
-    down_x, _ = browser.hysteresis.down_curve.getData()
+    up_x, _ = browser.hysteresis.up_branch.plotted()
+    down_x, _ = browser.hysteresis.down_branch.plotted()
     assert len(up_x) == 12 and len(down_x) == 12
     assert math.isclose(browser.hysteresis.thresholds_kw_cm2["switch-on"], 7.0)
     assert browser.trace.pulse_s == (1.0, 1.5)
