@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from pymeasure.adapters import Adapter
@@ -44,19 +45,19 @@ AVERAGING_LIMITS = (1, 10000)
 RANGE_UPPER_LIMITS_W = (1e-9, 250.0)
 
 
-def _range_validator(field: str, unit: str = ""):  # type: ignore[no-untyped-def]
+def _range_validator(field: str, unit: str = "") -> Callable[[float, tuple[float, float]], float]:
     def validate(value: float, limits: tuple[float, float]) -> float:
         return check_range(field, value, limits[0], limits[1], unit)
     return validate
 
 
-def _int_validator(field: str):  # type: ignore[no-untyped-def]
+def _int_validator(field: str) -> Callable[[int, tuple[int, int]], int]:
     def validate(value: int, limits: tuple[int, int]) -> int:
         return check_int_range(field, value, limits[0], limits[1])
     return validate
 
 
-def _bool_validator(field: str):  # type: ignore[no-untyped-def]
+def _bool_validator(field: str) -> Callable[[bool, object], int]:
     def validate(value: bool, _: object) -> int:
         if not isinstance(value, bool):
             raise ValueError(f"{field}={value!r} is not allowed; allowed values: True, False")
