@@ -6,6 +6,7 @@ chopped run is read off one stored period instead of being integrated edge by ed
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +19,12 @@ from .waveforms import ChopperWaveform
 # over one period, so the remaining drift is below what any observable resolves.
 ORBIT_RELATIVE_TOLERANCE = 2e-5
 ORBIT_ABSOLUTE_TOLERANCE = 1e-10
-SAMPLES_PER_SEGMENT = 48      # half uniform, half clustered just after the edge (fast transients)
-FIRST_SAMPLE_S = 1e-7
+UNIFORM_SAMPLES = 8           # evenly over each constant segment
+# plus geometrically spaced samples after the segment's starting edge (fast transients: the 4F3/2
+# and upper levels follow an edge within microseconds to ~100 us): ratio 1.6 from 1 us on keeps the
+# trapezoid error of the phase average below ~0.3 % from 20 Hz to 6 kHz.
+FIRST_SAMPLE_S = 1e-6
+GEOMETRIC_RATIO = 1.6
 
 
 def has_converged(previous: np.ndarray, current: np.ndarray) -> bool:
@@ -29,9 +34,10 @@ def has_converged(previous: np.ndarray, current: np.ndarray) -> bool:
 
 def segment_samples(length_s: float) -> np.ndarray:
     """Offsets (0, length] within one constant segment, dense right after its starting edge."""
-    uniform = length_s * np.arange(1, SAMPLES_PER_SEGMENT // 2 + 1) / (SAMPLES_PER_SEGMENT // 2)
-    clustered = np.geomspace(min(FIRST_SAMPLE_S, length_s / 10.0), length_s, SAMPLES_PER_SEGMENT // 2)
-    return np.union1d(uniform, clustered)
+    uniform = length_s * np.arange(1, UNIFORM_SAMPLES + 1) / UNIFORM_SAMPLES
+    first = min(FIRST_SAMPLE_S, length_s / 10.0)
+    n_geometric = max(2, math.ceil(math.log(length_s / first) / math.log(GEOMETRIC_RATIO)) + 1)
+    return np.union1d(uniform, np.geomspace(first, length_s, n_geometric))
 
 
 @dataclass(frozen=True)
