@@ -126,4 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # ``python -m acquisition.cli``: run the imported module's main, so that its UsageError is
+    # the one the subcommand modules raise (this file would otherwise exist twice)
+    from acquisition.cli import main as _main
+    raise SystemExit(_main())

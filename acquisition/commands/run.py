@@ -105,6 +105,8 @@ def load_rig_checked(source: str, clock: str | None = None) -> Any:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if message.startswith(source):  # the loader names the file first; say which option it was
             message = message[len(source):].lstrip(": ")
+        if "allowed" not in message:
+            message += "; allowed: 'sim' or a readable rig TOML file (avalab rig template)"
         raise UsageError(f"rig={source}: {message}") from None
 
 
