@@ -123,9 +123,10 @@ def _validate_htrset(value: tuple[int, int, float, int], _: object) -> tuple[int
 
 def _validate_name(value: str, _: object) -> str:
     if (not isinstance(value, str) or len(value) > INPUT_NAME_MAX_CHARS
-            or any(c in value for c in '";,') or not value.isascii()):
+            or any(c in value for c in '";,?') or not value.isascii()):
+        # ';' and ',' would split the message, '?' would make the setter look like a query
         raise ValueError(f"name={value!r} is not allowed; allowed: up to {INPUT_NAME_MAX_CHARS} "
-                         "ASCII characters without quotes, commas or semicolons")
+                         "ASCII characters without quotes, commas, semicolons or '?'")
     return value
 
 

@@ -3,6 +3,7 @@ bits, the real driver against the emulator over a real pty and a real TCP socket
 injection, and validation before anything is written."""
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -150,7 +151,8 @@ def test_invalid_values_raise_value_error_and_write_nothing(call) -> None:  # ty
 
 
 @pytest.mark.parametrize("attribute, value", [
-    ("sensor_name", "a name far too long"), ("sensor_name", 'bad"quote'), ("curve", 60),
+    ("sensor_name", "a name far too long"), ("sensor_name", 'bad"quote'), ("sensor_name", "why?"),
+    ("curve", 60),
     ("sensor_type", (5, 0, 0, 0, 1)), ("temperature_limit", -1.0),
 ])
 def test_invalid_input_settings_write_nothing(attribute: str, value: object) -> None:
@@ -309,3 +311,32 @@ def test_dropped_tcp_connection_reconnects_once_then_succeeds(bench) -> None:  #
         assert server.faults.drop_connection is False
         assert fake.setpoints[1] == 81.0
         assert ls.get_setpoint() == 81.0
+
+
+def test_threads_sharing_the_controller_never_get_each_others_replies(bench) -> None:  # type: ignore[no-untyped-def]
+    model, fake, server = bench
+    fake.temperatures["B"] = 123.456
+    errors: list[BaseException] = []
+    with open_controller(model, server.visa_tcp_address) as ls:
+        def poll() -> None:
+            try:
+                for _ in range(40):
+                    assert ls.get_temperature("B") == pytest.approx(123.456)
+            except BaseException as exc:  # collected: an assert in a thread is otherwise lost
+                errors.append(exc)
+
+        def control() -> None:
+            try:
+                for step in range(40):
+                    ls.set_setpoint(80.0 + step * 0.5)
+                    assert ls.get_setpoint() == pytest.approx(80.0 + step * 0.5)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=poll), threading.Thread(target=control)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20.0)
+    assert not errors, errors[0]
+    assert fake.setpoints[1] == pytest.approx(99.5)
