@@ -12,13 +12,15 @@ import numpy as np
 
 from drivers.validation import check_positive, check_range
 
+from .chopped import run_chopped
 from .continuation import SCurve, trace_s_curve
 from .equations import RateEquations, line_cross_section
 from .material import Material
 from .materials import get_material
 from .steady import SteadyStateSolver, relaxation_rates
 from .timedomain import Drive, Trajectory, simulate
-from .waveforms import Waveform
+from .orbit import Orbit
+from .waveforms import ChopperWaveform, Waveform
 
 PUMP_WAVELENGTH_M = 1064e-9
 
@@ -133,6 +135,31 @@ class RateModel:
         start = None if y0 is None else self._check_state(y0)
         return simulate(self.equations, t, pump, control, control_wavelength_m, start, PUMP_WAVELENGTH_M,
                         self.integrator)
+
+    def periodic_steady_state(self, pump_peak_w_m2: float, chopper: ChopperWaveform, control_w_m2: float = 0.0,
+                              control_wavelength_m: float = 808e-9, y0: np.ndarray | None = None,
+                              max_time_s: float = 100.0) -> Orbit:
+        """The periodic orbit reached from ``y0`` (default dark) under a chopped pump.
+
+        ``Orbit.states_at(t)`` gives the populations at any time, ``Orbit.mean(weights)`` the
+        phase-averaged value of weights @ y (e.g. ``emission_weights()["810nm"]``). Raises
+        RuntimeError if the orbit is not reached within ``max_time_s`` of simulated time.
+        """
+        check_intensity("pump_peak_w_m2", pump_peak_w_m2)
+        check_positive("max_time_s", max_time_s, "s")
+        state = self.dark_state() if y0 is None else self._check_state(y0)
+        on = self.matrix(pump_peak_w_m2, control_w_m2, control_wavelength_m)
+        off = self.matrix(0.0, control_w_m2, control_wavelength_m)
+        weights = np.zeros((1, self.equations.n_levels))
+        elapsed, chunk = 0.0, 100 * chopper.period_s
+        start = chopper.offset_s
+        while elapsed < max_time_s:
+            dwell = run_chopped(self.integrator, state, start + elapsed, chunk, chopper, on, off, weights)
+            if dwell.orbit is not None:
+                return dwell.orbit
+            state, elapsed = dwell.end_state, elapsed + chunk
+        raise RuntimeError(f"no periodic orbit within {max_time_s:g} s at {pump_peak_w_m2 / 1e7:g} kW/cm2 peak, "
+                           f"{chopper.frequency_hz:g} Hz, duty {chopper.duty:g}")
 
     # -- outputs -------------------------------------------------------------------------------
     def emission_rates(self, y: np.ndarray) -> dict[str, float]:

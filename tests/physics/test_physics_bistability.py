@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from sim_backends.physics import Pulse, RateModel, get_material
 
@@ -39,17 +40,18 @@ def test_population_inversion_only_on_the_bright_branch(nd_sweep: Sweep, nd_mode
     assert dark[first] < dark[ground]
 
 
-def test_808nm_pulse_latches_inside_the_window_only(nd_model: RateModel) -> None:
+@pytest.mark.parametrize("wavelength", [808e-9, 745e-9, 875e-9])
+def test_control_pulse_latches_inside_the_window_only(nd_model: RateModel, wavelength: float) -> None:
     t = np.linspace(0.0, 4.0, 81)
     pulse = Pulse(start_s=0.5, duration_s=1.0, level=7.0 * 1e4)   # 7 W/cm2
     weights = nd_model.emission_weights()["810nm"]
     after = t >= 2.5                                                   # 1 s after the pulse ended
 
-    inside = nd_model.simulate(t, 4.7 * KW_CM2, pulse, 808e-9, y0=nd_model.steady_state(4.7 * KW_CM2))
+    inside = nd_model.simulate(t, 4.7 * KW_CM2, pulse, wavelength, y0=nd_model.steady_state(4.7 * KW_CM2))
     emission = inside.y @ weights
     assert np.all(emission[after] > 1e3 * emission[0])
 
-    below = nd_model.simulate(t, 3.5 * KW_CM2, pulse, 808e-9, y0=nd_model.steady_state(3.5 * KW_CM2))
+    below = nd_model.simulate(t, 3.5 * KW_CM2, pulse, wavelength, y0=nd_model.steady_state(3.5 * KW_CM2))
     emission_below = below.y @ weights
     assert np.all(emission_below[after] < 3 * emission_below[0])
 
