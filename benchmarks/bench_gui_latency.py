@@ -5,10 +5,11 @@
 A 10 ms precise QTimer runs on the GUI thread; its lateness (actual interval - 10 ms) is what an
 operator feels as stutter. It is measured twice in the same process and window: idle (instrument
 poller running, no run) and while points stream in. Sources:
-- ``engine`` (default): the real engine runs a sweep on the simulated rig with the virtual clock,
-  so points arrive as fast as the physics computes them;
-- ``synthetic``: a worker thread publishes PointTaken events at ``--rate`` per second through the
-  same EngineEventBridge path (controlled load, no physics).
+- ``synthetic`` (default): a worker thread publishes PointTaken events at ``--rate`` per second
+  (2000/s: 1e4 points in 5 s) through the same EngineEventBridge path the engine uses;
+- ``engine``: the real engine runs a sweep on the simulated rig with the virtual clock, so points
+  arrive as fast as the physics computes them (~50/s here: use ``--points 600`` or be patient),
+  and the physics thread competes with the GUI for the GIL as it does in ``avalab gui``.
 Goal: p99 < 50 ms while streaming.
 """
 from __future__ import annotations
@@ -126,7 +127,7 @@ def report(label: str, samples: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=10_000, help="points to stream (>= 1e4 for the goal)")
-    parser.add_argument("--source", choices=("engine", "synthetic"), default="engine")
+    parser.add_argument("--source", choices=("synthetic", "engine"), default="synthetic")
     parser.add_argument("--rate", type=float, default=2000.0, help="synthetic points per second")
     parser.add_argument("--idle-s", type=float, default=3.0)
     parser.add_argument("--timeout-s", type=float, default=600.0)
