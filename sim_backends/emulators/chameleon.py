@@ -7,7 +7,7 @@ replies end in CRLF. Echo and prompt are ON at power-up, as on the real unit:
 - prompt on: ``Chameleon> `` follows the reply.
 ``ECHO=`` and ``PROMPT=`` take effect after their own answer. Errors start with a space:
 `` RANGE ERROR`` (value outside limits), `` Command Error`` (unknown setter or bad value),
-`` Query Error`` (unknown query). The exact echo/prompt layout and the empty setter line are our
+`` Query Error`` (unknown query; also when the backing laser raises). The exact echo/prompt layout and the empty setter line are our
 choices for UNVERIFIED details.
 
 ``?TS`` reports 1 while the backing laser says it is tuning (its optional ``is_tuning()``; the
@@ -44,7 +44,12 @@ class ChameleonEmulator(LineProtocol):
     def handle_line(self, line: str) -> bytes:
         command = line.strip()
         echo, prompt = self.echo, self.prompt  # ECHO=/PROMPT= apply from the next command on
-        reply = self._query(command[1:].upper()) if command.startswith("?") else self._set(command)
+        is_query = command.startswith("?")
+        try:
+            reply = self._query(command[1:].upper()) if is_query else self._set(command)
+        except Exception as exc:  # the backing laser refused: answer, keep serving
+            log.warning("Chameleon emulator: backing laser failed on %r: %s", command, exc)
+            reply = QUERY_ERROR if is_query else COMMAND_ERROR
         out = (command + "\r\n" if echo else "") + reply + "\r\n" + (PROMPT if prompt else "")
         return out.encode("ascii")
 

@@ -6,7 +6,8 @@ prompt (``freq?\\r`` -> ``freq?\\r1000\\r> ``; ``freq=1000\\r`` -> ``freq=1000\\
 
 Choices for UNVERIFIED points (documented in drivers/thorlabs_mc2000b.py as well):
 - unknown command -> ``Command error CMD_NOT_DEFINED``; bad or out-of-range argument, or a
-  blade/reference/output/harmonic change while running -> ``Command error CMD_ARG_INVALID``;
+  blade/reference/output/harmonic change while running, or any failure of the backing chopper
+  -> ``Command error CMD_ARG_INVALID``;
 - duty cycle of the MC1F10A blade: ``cycle=<percent>`` / ``cycle?``;
 - ``refoutfreq?`` and ``input?`` answer with one decimal, other values as integers.
 State the ``Chopper`` interface does not hold (phase, reference, output, harmonics, display) is
@@ -53,6 +54,9 @@ class MC2000BEmulator(LineProtocol):
             value = self._execute(command)
         except _Refused as refused:
             value = refused.text
+        except Exception as exc:  # the backing device refused: answer, keep serving
+            log.warning("MC2000B emulator: backing chopper failed on %r: %s", command, exc)
+            value = ARG_INVALID
         if value is not None:
             lines.append(value)
         return ("\r".join(lines) + "\r> ").encode("ascii")

@@ -5,7 +5,8 @@ CRLF (newer firmware, default) or CR (``line_ending="\\r"``, older firmware). Ch
 UNVERIFIED points, so that drivers can be tested against both:
 - ``ack_setters=True`` (default): every setter (``POWER=``, ``ON``, ``OFF``, ``CURRENT=``,
   ``CONTROL=``) answers an empty line; ``False``: setters are silent;
-- errors: ``Error: Unknown command`` / ``Error: Value out of range`` / ``Error: Bad value``;
+- errors: ``Error: Unknown command`` / ``Error: Value out of range`` / ``Error: Bad value``, and
+  ``Error: Device fault`` when the backing laser raises (the emulator keeps serving);
 - ``TIMERS?``: three lines ``<name> = <hours> Hours`` followed by an empty line;
 - ``CURRENT?`` in power regulation reports a diode current derived from the output power
   (linear 20 % threshold .. 100 % at 3 W), which is a stand-in, not laser physics.
@@ -53,7 +54,13 @@ class OpusEmulator(LineProtocol):
 
     # ------------------------------------------------------------------ commands
     def handle_line(self, line: str) -> bytes:
-        command = line.strip().upper()
+        try:
+            return self._handle(line.strip().upper())
+        except Exception as exc:  # the backing device failed: answer like a unit that refuses
+            log.warning("Opus emulator: backing laser failed on %r: %s", line, exc)
+            return self._error("Device fault")
+
+    def _handle(self, command: str) -> bytes:
         if command.endswith("?"):
             return self._query(command)
         if command in ("ON", "OFF"):

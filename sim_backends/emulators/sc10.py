@@ -44,9 +44,17 @@ class SC10Emulator(LineProtocol):
     def handle_line(self, line: str) -> bytes:
         command = line.strip()
         if command.endswith("?"):
-            value = self._query(command[:-1])
+            try:
+                value = self._query(command[:-1])
+            except Exception as exc:  # the backing shutter failed: answer, keep serving
+                log.warning("SC10 emulator: backing shutter failed on %r: %s", command, exc)
+                value = ARG_INVALID
             return f"{command}\r{value}\r> ".encode("ascii")
-        error = self._set(command)
+        try:
+            error = self._set(command)
+        except Exception as exc:
+            log.warning("SC10 emulator: backing shutter failed on %r: %s", command, exc)
+            error = ARG_INVALID
         middle = f"{error}\r" if error else ""
         return f"> {command}\r{middle}> ".encode("ascii")
 
