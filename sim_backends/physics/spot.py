@@ -9,7 +9,6 @@ and neighbouring spots differ.
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 from dataclasses import dataclass
 
@@ -20,21 +19,9 @@ from drivers.validation import check_int_range, check_positive, check_range
 from .bins import bin_centres
 from .drive import Drive, SpotEmission
 from .material import Material
-from .materials import get_material
+from .materials import (DOPANT_FRACTION_SD, FIELD_OF_VIEW_RADII, LOCAL_FIELD_MEDIAN, LOCAL_FIELD_SIGMA,
+                        VOLUME_SIGMA, get_material)
 from .particle import Particle
-
-log = logging.getLogger(__name__)
-
-# Spread of the particle properties at heterogeneity = 1 (chosen, see docs/physics_model.md):
-# Calibrated: median local-field intensity factor of a particle in a film (neighbouring high-index
-# particles and the substrate concentrate the field). 1.25 brings the mean spot switch-on (peak
-# intensity) from the single-particle 6.7 kW/cm2 to about 5.2 kW/cm2, the published film mean.
-LOCAL_FIELD_MEDIAN = 1.25
-LOCAL_FIELD_SIGMA = 0.15        # lognormal sigma of the local-field intensity factor (film roughness, neighbours)
-DOPANT_FRACTION_SD = 0.01       # absolute spread of the Nd fraction around the nominal (16-20 % band)
-VOLUME_SIGMA = 0.3              # lognormal sigma of the particle volume (size dispersion of the synthesis)
-FIELD_OF_VIEW_RADII = 0.6       # particles the confocal pinhole selects: within this many beam radii
-
 
 @dataclass(frozen=True)
 class ParticleSpec:
