@@ -91,3 +91,15 @@ def test_unreadable_file_is_reported_not_raised(browser: RunsBrowser, tmp_path: 
     bogus.write_bytes(b"not hdf5")
     assert not browser.open(bogus)
     assert "cannot open bogus.h5" in browser.status.text()
+
+
+def test_reanalysis_uses_the_analysis_package_and_redraws_thresholds(browser: RunsBrowser) -> None:
+    browser.open(browser.data_dir / "run1.h5")
+    assert browser.reanalyse_button.isEnabled()
+    result = browser.reanalyse()
+    assert result is not None and result["bistable"] is True
+    # grid 1..10 kW/cm2 in 12 steps: first bright point up is 6.73, last bright point down 4.27
+    assert result["switch_on_kw_cm2"] == pytest.approx(1 + 7 * 9 / 11)
+    assert result["switch_off_kw_cm2"] == pytest.approx(1 + 4 * 9 / 11)
+    assert browser.hysteresis.thresholds_kw_cm2["switch-on"] == pytest.approx(result["switch_on_kw_cm2"])
+    assert '"switch_on_kw_cm2"' in browser.analysis_text.toPlainText()
