@@ -8,7 +8,6 @@ ETU and their detailed-balance reverses), whose rate constants already contain t
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -60,6 +59,7 @@ class RateEquations:
         self._energy = np.array([m.energy_cm for m in material.manifolds])
         self._degeneracy = np.array([m.degeneracy for m in material.manifolds], dtype=float)
         self.base_matrix = self._radiative_matrix() + self._phonon_matrix()
+        self._absorption_cache: dict[float, np.ndarray] = {}
         self.pairs = self._pair_processes()
         n, p = self.n_levels, len(self.pairs)
         self._k = np.array([q.rate_constant_s for q in self.pairs])
@@ -128,9 +128,17 @@ class RateEquations:
             out.append(PairProcess(t.name + "_reverse", reverse, dt, df, at, af))
         return tuple(out)
 
-    @functools.lru_cache(maxsize=32)
     def absorption_matrix(self, wavelength_m: float) -> np.ndarray:
-        """dy/dt contribution per unit intensity (W/m2): sigma / (h nu) for absorption and stimulated emission."""
+        """dy/dt contribution per unit intensity (W/m2): sigma / (h nu) for absorption and stimulated emission.
+
+        Cached per wavelength (the hot path asks for the same two or three); do not modify the result.
+        """
+        cached = self._absorption_cache.get(wavelength_m)
+        if cached is None:
+            cached = self._absorption_cache[wavelength_m] = self._assemble_absorption(wavelength_m)
+        return cached
+
+    def _assemble_absorption(self, wavelength_m: float) -> np.ndarray:
         check_range("wavelength_m", wavelength_m, 200e-9, 5e-6, "m")
         wavenumber = 0.01 / wavelength_m
         photon_energy = PLANCK_J_S * SPEED_OF_LIGHT_M_S / wavelength_m
