@@ -326,6 +326,50 @@ class TemperaturePlot(pg.PlotWidget):
         self.run_curve.setData(self.run.x, self.run.y)
 
 
+class CalibrationPlot(pg.PlotWidget):
+    """Power at the objective vs stage angle during a calibration (half-wave plate, ND wheel)."""
+
+    COLORS = {"plate": (200, 90, 0), "wheel": (0, 120, 160)}
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        item = self.getPlotItem()
+        item.showGrid(x=True, y=True, alpha=0.3)
+        item.setLabel("bottom", "stage angle", units="°")
+        item.setLabel("left", "power at the objective", units="W")
+        item.addLegend(offset=(10, 10))
+        self.data: dict[str, _GrowingArray] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._dirty = False
+
+    def add_sample(self, stage: str, angle_deg: float, power_w: float) -> None:
+        if stage not in self.data:
+            color = self.COLORS.get(stage, (80, 80, 80))
+            self.data[stage] = _GrowingArray(256)
+            self.curves[stage] = self.getPlotItem().plot(name=stage, pen=pg.mkPen(color, width=1),
+                                                         symbol="o", symbolSize=5, symbolBrush=color,
+                                                         symbolPen=None)
+        self.data[stage].append(angle_deg, power_w)
+        self._dirty = True
+
+    def clear_data(self) -> None:
+        for data in self.data.values():
+            data.clear()
+        self._dirty = True
+
+    def refresh(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        for stage, data in self.data.items():
+            self.curves[stage].setData(data.x, data.y)
+
+    @property
+    def sample_count(self) -> int:
+        return sum(len(d) for d in self.data.values())
+
+
 def _first(data: Mapping[str, Any], *names: str) -> Any:
     for name in names:
         if name in data:
@@ -405,10 +449,12 @@ class LivePlots(QTabWidget):
         self.trace = TracePlot()
         self.histogram = HistogramPlot()
         self.temperature = TemperaturePlot()
+        self.calibration = CalibrationPlot()
         self.addTab(self.hysteresis, "Emission vs power")
         self.addTab(self.trace, "Switching trace")
         self.addTab(self.histogram, "TCSPC histogram")
         self.addTab(self.temperature, "Temperature")
+        self.addTab(self.calibration, "Calibration")
         self.points_received = 0
         self.timer = QTimer(self)
         self.timer.setInterval(int(1000 / REFRESH_HZ))
@@ -416,7 +462,7 @@ class LivePlots(QTabWidget):
         self.timer.start()
 
     def refresh(self) -> None:
-        for plot in (self.hysteresis, self.trace, self.histogram, self.temperature):
+        for plot in (self.hysteresis, self.trace, self.histogram, self.temperature, self.calibration):
             plot.refresh()
 
     def handle_event(self, event: Event) -> None:
@@ -443,6 +489,9 @@ class LivePlots(QTabWidget):
         elif event.experiment == "lifetime":
             self.histogram.clear_data()
             self.setCurrentWidget(self.histogram)
+        elif event.experiment == "calibrate":
+            self.calibration.clear_data()
+            self.setCurrentWidget(self.calibration)
 
     def _handle_point(self, event: PointTaken) -> None:
         self.points_received += 1
@@ -457,6 +506,11 @@ class LivePlots(QTabWidget):
         histogram = histogram_fields(data) if stream == "histogram" else None
         if histogram is not None:
             self.histogram.set_histogram(*histogram)
+        if stream == "calibration":
+            angle = _as_float(data.get("angle_deg"))
+            power = _as_float(data.get("objective_power_w"))
+            if angle is not None and power is not None:
+                self.calibration.add_sample(str(data.get("stage", "stage")), angle, power)
         kelvin = _as_float(data.get("temperature_k"))
         stamp = _as_float(_first(data, "timestamp_s", "timestamp"))
         if kelvin is not None and stamp is not None:

@@ -175,7 +175,8 @@ class ParameterForm(QWidget):
         edit = QLineEdit(format_value(spec, spec.default))
         edit.setObjectName(f"field_{spec.name}")
         span = _range_text(spec)
-        edit.setPlaceholderText(span or spec.kind)
+        optional = " — empty: not set" if getattr(spec, "optional", False) else ""
+        edit.setPlaceholderText(f"{span or spec.kind}{optional}")
         edit.textChanged.connect(self._on_edit)
         return edit
 

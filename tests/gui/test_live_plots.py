@@ -130,3 +130,20 @@ def test_bridge_delivers_worker_thread_events_in_order_on_the_gui_thread(qtbot) 
     assert all(on_gui for _, on_gui in received)
     bridge.close()
     assert source.subscribers == []
+
+
+def test_calibration_points_are_plotted_per_stage(qtbot) -> None:
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.handle_event(RunStarted("c", "calibrate", {}, None, 0.0))
+    for i, angle in enumerate(range(0, 46, 5)):
+        power = 0.1 * math.cos(math.radians(2 * angle)) ** 2
+        plots.handle_event(PointTaken("c", "calibration", i, {"stage": "plate", "angle_deg": float(angle),
+                                                              "objective_power_w": power}))
+    plots.handle_event(PointTaken("c", "calibration", 99, {"stage": "wheel", "angle_deg": 10.0,
+                                                           "objective_power_w": 0.05}))
+    plots.refresh()
+    assert plots.currentWidget() is plots.calibration
+    x, y = plots.calibration.curves["plate"].getData()
+    assert len(x) == 10 and math.isclose(y[0], 0.1) and y[-1] < 1e-3
+    assert plots.calibration.sample_count == 11
