@@ -54,6 +54,7 @@ the next answer. A reply later than twice the timeout would still be; echoing pr
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import socket
 import threading
@@ -163,6 +164,9 @@ class AsciiInstrument(Instrument):
     def __init__(self, adapter: str | Adapter, name: str = "instrument", *,
                  timeout_s: float = 1.0, serial: SerialSettings | None = None,
                  **kwargs: Any) -> None:
+        if kwargs:
+            # pymeasure would silently drop them (the adapter is built here), hiding rig typos
+            raise TypeError(f"{type(self).__name__}: unknown option(s) {', '.join(sorted(kwargs))}")
         self.timeout_s = float(timeout_s)
         self._serial = serial or self.serial_settings
         if isinstance(adapter, str):
@@ -176,7 +180,7 @@ class AsciiInstrument(Instrument):
         self._late_reply_possible = False
         self._closed = False
         self._lock = connection_lock(self.resource_name)
-        super().__init__(adapter, name, includeSCPI=False, **kwargs)
+        super().__init__(adapter, name, includeSCPI=False)
 
     # ------------------------------------------------------------------ public transactions
     @property
@@ -509,6 +513,21 @@ def _peer_closed(adapter: Adapter) -> bool:
     return data == b"" and not getattr(session, "_pending_buffer", b"")
 
 
+def instrument_option_names(cls: type[AsciiInstrument]) -> set[str]:
+    """Keyword options an :class:`AsciiInstrument` subclass accepts (its and its bases' __init__)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if not (isinstance(klass, type) and issubclass(klass, AsciiInstrument)):
+            continue
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for parameter in inspect.signature(init).parameters.values():
+            if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+                names.add(parameter.name)
+    return names - {"self", "adapter", "name"}
+
+
 # ====================================================================== interface adapters
 class ConnectedDevice:
     """Mixin for the role adapters (``drivers.interfaces``) wrapping one :class:`AsciiInstrument`.
@@ -526,6 +545,11 @@ class ConnectedDevice:
                  timeout_s: float = 1.0, transport: Adapter | None = None,
                  **instrument_options: Any) -> None:
         super().__init__(name, address)  # type: ignore[call-arg]  # interfaces.Instrument
+        unknown = set(instrument_options) - instrument_option_names(self.instrument_class)
+        if unknown:
+            allowed = ", ".join(sorted(instrument_option_names(self.instrument_class) | {"timeout_s"}))
+            raise ValueError(f"{name}: unknown option(s) {', '.join(sorted(unknown))}; "
+                             f"allowed options: {allowed}")
         self.clock: Clock = clock or RealClock()
         self.timeout_s = float(timeout_s)
         self._transport = transport

@@ -206,3 +206,13 @@ def test_reply_that_does_not_parse_is_an_instrument_error_naming_the_command() -
         assert meter.reading == 12.5
         with pytest.raises(InstrumentError, match=r"command 'READ\?'.*'twelve' is not a float"):
             _ = meter.reading
+
+
+def test_unknown_options_are_refused_instead_of_silently_dropped() -> None:
+    from drivers.laser_quantum_opus import OpusPumpLaser
+
+    with pytest.raises(ValueError, match=r"pump: unknown option\(s\) max_powr; allowed options: .*"
+                                         r"line_ending.*setter_ack.*timeout_s"):
+        OpusPumpLaser(name="pump", address="ASRL/dev/x::INSTR", max_powr=1.0)
+    with pytest.raises(TypeError, match=r"Demo: unknown option\(s\) baud"):
+        Demo("ASRL/dev/x::INSTR", name="demo", baud=9600)
