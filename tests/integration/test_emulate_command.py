@@ -1,0 +1,61 @@
+"""`avalab emulate` serves the emulated bench in its own process; real drivers in this process
+connect to the addresses it prints, exactly as another program would."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from drivers.clock import RealClock
+from drivers.registry import create_driver
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def read_tables(process: subprocess.Popen[str]) -> dict[str, dict[str, str]]:
+    """Read stdout until the printed rig tables end (a blank line after the last table)."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("[roles.emission_shutter]"):
+            lines += [process.stdout.readline(), process.stdout.readline()]
+            break
+    return tomllib.loads("".join(lines))["roles"]
+
+
+def test_emulate_prints_rig_tables_that_real_drivers_can_use() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from acquisition.cli import main; raise SystemExit(main())", "emulate"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        roles = read_tables(process)
+        assert set(roles) >= {"pump", "hwp", "nd_wheel", "power_meter", "chopper", "cryostat",
+                              "control_laser", "pump_shutter", "emission_shutter"}
+        assert roles["pump"]["driver"] == "opus" and roles["pump"]["address"].startswith("TCPIP::127.0.0.1::")
+        assert roles["hwp"]["address"].startswith("socket://127.0.0.1:")
+        clock = RealClock()
+        checks = {
+            "pump": lambda d: "MPC-D" in d.identify() or "Opus" in d.identify(),
+            "cryostat": lambda d: 1.0 < d.get_temperature() < 400.0,
+            "hwp": lambda d: isinstance(d.get_position(), float),
+            "power_meter": lambda d: d.read_power() >= 0.0,
+        }
+        for role, check in checks.items():
+            driver = create_driver(role, roles[role]["driver"], roles[role]["address"], clock)
+            driver.connect()
+            try:
+                assert check(driver), role
+            finally:
+                driver.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert process.returncode == 0
