@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
+from drivers.clock import Clock
 from drivers.errors import InstrumentError, InstrumentTimeout
 from drivers.interfaces import ControlLaser
 from drivers.pymeasure_base import AsciiInstrument, ConnectedDevice, SerialSettings
@@ -142,7 +143,7 @@ class ChameleonControlLaser(ConnectedDevice, ControlLaser):
     model = "Coherent Chameleon Ultra II"
     instrument_class = ChameleonUltraII
 
-    def __init__(self, name: str, address: str, clock: Any = None, *,
+    def __init__(self, name: str, address: str, clock: Clock | None = None, *,
                  tuning_poll_s: float = TUNING_POLL_S, **options: Any) -> None:
         self.tuning_poll_s = check_positive("tuning_poll_s", tuning_poll_s, "s")
         self._range_nm: tuple[float, float] | None = None

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Literal
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
+from drivers.clock import Clock
 from drivers.errors import InstrumentError, InstrumentTimeout
 from drivers.interfaces import PumpLaser
 from drivers.pymeasure_base import AsciiInstrument, ConnectedDevice, SerialSettings
@@ -203,7 +204,7 @@ class OpusPumpLaser(ConnectedDevice, PumpLaser):
     model = "Laser Quantum Opus 1064 (MPC-D)"
     instrument_class = OpusMPCD
 
-    def __init__(self, name: str, address: str, clock: Any = None, *,
+    def __init__(self, name: str, address: str, clock: Clock | None = None, *,
                  max_power: float = OPUS_MAX_POWER_W, **options: Any) -> None:
         self._max_power = check_range("max_power", max_power, 0.0, OPUS_MAX_POWER_W, "W",
                                       low_inclusive=False)

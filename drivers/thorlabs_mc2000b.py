@@ -18,7 +18,9 @@ UNVERIFIED (kept visible on purpose):
 - the MC1F10A duty-cycle keyword: assumed ``cycle=<percent>`` / ``cycle?``;
 - the frequency resolution: setpoints are sent as integer Hz;
 - the meaning of ``ref=`` / ``output=`` codes beyond 0 (internal / target) and 1 (external /
-  actual); ``intensity=`` range 0-10 (display brightness).
+  actual); ``intensity=`` range 0-10 (display brightness);
+- what ``verbose=0`` changes in the replies: the framing above is assumed in both settings (the
+  emulator stores the flag and keeps the framing).
 """
 from __future__ import annotations
 

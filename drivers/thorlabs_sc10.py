@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
+from drivers.clock import Clock
 from drivers.errors import InstrumentConnectionError, InstrumentError
 from drivers.interfaces import Shutter
 from drivers.pymeasure_base import AsciiInstrument, ConnectedDevice, EchoPromptInstrument, SerialSettings
@@ -110,6 +111,11 @@ class SC10Shutter(ConnectedDevice, Shutter):
     instrument_class = SC10
     #: toggle attempts before giving up (a lost link during a toggle leaves its effect unknown)
     toggle_attempts = 2
+
+    def __init__(self, name: str, address: str, clock: Clock | None = None, *,
+                 baud_rate: int = 9600, **options: Any) -> None:
+        check_choice("baud_rate", baud_rate, BAUD_RATES)  # at rig load, not only at connect
+        super().__init__(name, address, clock, baud_rate=baud_rate, **options)
 
     @property
     def sc10(self) -> SC10:

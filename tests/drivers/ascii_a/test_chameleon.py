@@ -14,6 +14,9 @@ from sim_backends.emulators.chameleon import ChameleonEmulator
 from .conftest import FAST_TIMEOUT_S, transport_address
 from .fakes import FakeControlLaser
 
+#: every test here is fast; a hang must fail, not stall the suite
+pytestmark = pytest.mark.timeout(20)
+
 OK = b"\r\n"  # a setter's one (empty) reply line with echo and prompt off
 
 

@@ -14,6 +14,9 @@ from sim_backends.emulators.mc2000b import MC2000BEmulator
 from .conftest import FAST_TIMEOUT_S, transport_address
 from .fakes import FakeChopper
 
+#: every test here is fast; a hang must fail, not stall the suite
+pytestmark = pytest.mark.timeout(20)
+
 
 def q(command: str, value: str) -> tuple[bytes, bytes]:
     """A query and the unit's echo + value + prompt."""

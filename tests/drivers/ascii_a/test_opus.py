@@ -14,6 +14,9 @@ from sim_backends.emulators.opus import OpusEmulator
 from .conftest import FAST_TIMEOUT_S, transport_address
 from .fakes import FakePumpLaser
 
+#: every test here is fast; a hang must fail, not stall the suite
+pytestmark = pytest.mark.timeout(20)
+
 ACK = b"\r\n"
 
 

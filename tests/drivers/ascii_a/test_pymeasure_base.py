@@ -15,6 +15,9 @@ from sim_backends.emulators.server import LineProtocol
 
 from .conftest import FAST_TIMEOUT_S, transport_address
 
+#: every test here is fast; a hang must fail, not stall the suite
+pytestmark = pytest.mark.timeout(20)
+
 
 class UpperEcho(LineProtocol):
     """Answers every line with its upper-case text; ``BAD?`` with an error; ``SET=x`` with nothing."""

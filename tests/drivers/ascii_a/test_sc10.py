@@ -14,6 +14,9 @@ from sim_backends.emulators.sc10 import SC10Emulator
 from .conftest import FAST_TIMEOUT_S, transport_address
 from .fakes import FakeShutter
 
+#: every test here is fast; a hang must fail, not stall the suite
+pytestmark = pytest.mark.timeout(20)
+
 
 def q(command: str, value: str) -> tuple[bytes, bytes]:
     """A query and the unit's echo + value + prompt (instruments.md section 9)."""
@@ -77,7 +80,7 @@ def test_invalid_values_write_nothing(attribute: str, value: object) -> None:
 
 def test_baud_rate_option_is_validated() -> None:
     with pytest.raises(ValueError, match="baud_rate=19200"):
-        SC10Shutter("pump_shutter", "x", baud_rate=19200).connect()
+        SC10Shutter("pump_shutter", "x", baud_rate=19200)
 
 
 def test_adapter_transcript_open_reads_first_and_confirms() -> None:
