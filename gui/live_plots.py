@@ -54,6 +54,18 @@ class _GrowingArray:
         return self._data[: self._n, 1]
 
 
+class DecadeLogAxis(pg.AxisItem):
+    """Log axis that labels only the decades when at least two are visible (the emission axis
+    spans several, and "2·10³ … 9·10³" labels crowd it); within one decade it labels as usual."""
+
+    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        strings = super().logTickStrings(values, scale, spacing)
+        decades = [abs(v - round(v)) < 1e-6 for v in values]
+        if sum(decades) < 2:
+            return strings
+        return [text if decade else "" for text, decade in zip(strings, decades)]
+
+
 class _Branch:
     """One sweep direction drawn incrementally: new points are appended to the scatter item, the
     guide line is rebuilt (cheap). Rebuilding a 1e4-symbol scatter at 25 Hz took ~35 ms per
@@ -115,7 +127,7 @@ class HysteresisPlot(pg.PlotWidget):
     """Emission rate vs pump power density, log-log; up branch red, down branch blue."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, axisItems={"left": DecadeLogAxis("left")})
         self.setBackground("w")
         item = self.getPlotItem()
         # log axes; the branches are drawn in log10 coordinates by us (see _Branch)
@@ -126,11 +138,9 @@ class HysteresisPlot(pg.PlotWidget):
         # SI prefixes on a log axis would relabel 1e4 cps as "10 kcps" inconsistently per tick
         item.getAxis("bottom").enableAutoSIPrefix(False)
         item.getAxis("left").enableAutoSIPrefix(False)
-        legend = item.addLegend(offset=(10, 10))
+        item.addLegend(offset=(10, 10))  # the named scatter items add themselves
         self.up_branch = _Branch(item, "up", UP_COLOR, "o", rising=True)
         self.down_branch = _Branch(item, "down", DOWN_COLOR, "s", rising=False)
-        legend.addItem(self.up_branch.scatter, "up")
-        legend.addItem(self.down_branch.scatter, "down")
         self.threshold_lines: dict[str, pg.InfiniteLine] = {}
         self.thresholds_kw_cm2: dict[str, float] = {}
 
