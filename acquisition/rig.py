@@ -295,7 +295,8 @@ def _render_table(lines: list[str], title: str, obj: Any, comments: bool) -> Non
         if comments and f.metadata.get("doc"):
             lines.append(f"# {_field_comment(f)}")
         if value is None:
-            lines.append(f"# {key} = ...   (not set)")
+            example = f.metadata.get("example")
+            lines.append(f"# {key} = {_toml_value(example) if example is not None else '...'}")
             continue
         scale = f.metadata.get("toml_scale", 1.0) or 1.0
         if scale != 1.0:

@@ -13,14 +13,15 @@ from typing import Any
 
 def param(default: Any, low: float | None = None, high: float | None = None, unit: str = "",
           doc: str = "", choices: tuple[Any, ...] | None = None,
-          toml_key: str | None = None, toml_scale: float = 1.0) -> Any:
+          toml_key: str | None = None, toml_scale: float = 1.0, example: Any = None) -> Any:
     """A dataclass field with validation metadata (range or choices, unit, comment for the TOML).
 
     ``toml_key``/``toml_scale`` let a field be written at the edge in operator units
-    (value_in_file = value_si / toml_scale), e.g. kW/cm2 for power density limits.
+    (value_in_file = value_si / toml_scale), e.g. kW/cm2 for power density limits. ``example``
+    is what a commented-out line shows for an optional field whose default is None.
     """
     metadata = {"low": low, "high": high, "unit": unit, "doc": doc, "choices": choices,
-                "toml_key": toml_key, "toml_scale": toml_scale}
+                "toml_key": toml_key, "toml_scale": toml_scale, "example": example}
     if isinstance(default, (list, tuple, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -67,7 +68,8 @@ class SampleConfig:
 
     material: str = param("Nd:KPb2Cl5", doc="material name known to sim_backends.physics")
     dopant_fraction: float | None = param(None, 0.0, 1.0, "",
-                                          "dopant fraction; leave out for the material default")
+                                          "dopant fraction; leave out for the material default",
+                                          example=0.18)
     knockouts: list[str] = param([], doc="energy-transfer pathways switched off, e.g. [\"CR1\"]")
     heterogeneity: float = param(1.0, 0.0, 5.0, "",
                                  "particle-to-particle spread (1 = the physics engine's nominal spread)")
