@@ -137,6 +137,9 @@ class Engine:
             raise RuntimeError("engine is closed")
         exp = get_experiment(experiment)
         validated = exp.validate(params or {}, self.rig)
+        if out_path is not None and Path(out_path).exists():
+            raise ValueError(f"out_path={out_path} already exists; allowed: a new file (run files are never "
+                             "overwritten)")
         with self._lock:
             if self.is_busy:
                 raise RuntimeError("a run is already in progress; abort it or wait for it to finish")
@@ -263,8 +266,11 @@ class Engine:
     def _open_writer(self, path: Path) -> Any:
         from acquisition.storage import RunWriter  # storage pulls in h5py; only runs that save need it
         path.parent.mkdir(parents=True, exist_ok=True)
+        # the calibration the run starts with; one measured during the run is in its summary
+        stored = self.calibration_store.load(self.rig.config.name)
         return RunWriter(path, rig_config=self.rig.config_dict(), identities=self.rig.identities(),
-                         software_version=SOFTWARE_VERSION)
+                         software_version=SOFTWARE_VERSION,
+                         calibration=stored.to_dict() if stored is not None else None)
 
     def _subscribe_writer(self, writer: Any) -> Callable[[], None]:
         # first in line, so a point is on disk before anyone else sees it

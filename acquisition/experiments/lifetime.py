@@ -23,8 +23,8 @@ MAX_HISTOGRAM_BINS = 65536  # HydraHarp MAXHISTLEN
 SPINUP_ESTIMATE_S = 4.0
 
 LIFETIME_PARAMETERS: list[Parameter] = [
-    Parameter("density_kw_cm2", "Pump density (blade open)", "kW/cm2", "float", 8.0, minimum=0.001,
-              maximum=1000.0),
+    Parameter("density_kw_cm2", "Pump density (blade open)", "kW/cm2", "float", 12.0, minimum=0.001,
+              maximum=1000.0, help="well above switch-on, so the spot avalanches within one open period"),
     Parameter("frequency_hz", "Chopper frequency", "Hz", "float", 20.0, minimum=CHOPPER_MIN_HZ,
               maximum=CHOPPER_MAX_HZ),
     Parameter("duty_cycle", "Duty cycle", "", "float", 0.5, minimum=0.01, maximum=1.0),

@@ -216,3 +216,21 @@ def test_a_second_start_while_busy_is_refused(engine: Engine, recorder: EventRec
         engine.start("sweep", QUICK_SWEEP)
     engine.abort()
     handle.wait(60)
+
+
+def test_run_file_holds_every_point_the_params_and_the_calibration(engine: Engine, recorder: EventRecorder,
+                                                                   tmp_path: Path) -> None:
+    from acquisition.storage import open_run
+
+    path = tmp_path / "run.h5"
+    finished = engine.start("sweep", QUICK_SWEEP, path).wait(120)
+    assert finished.status == RunStatus.COMPLETE and finished.path == str(path)
+    stored = open_run(path)
+    assert stored.status == "complete" and stored.experiment == "sweep"
+    assert stored.params["points"] == 13
+    assert stored.n_points("sweep") == 26
+    assert stored.calibration is not None and stored.calibration["plate"]["harmonic"] == 2
+    densities = [p.data["density_w_m2"] for p in recorder.of(PointTaken)]
+    assert list(stored.streams["sweep"]["density_w_m2"]) == densities
+    with pytest.raises(ValueError, match="already exists"):
+        engine.start("sweep", QUICK_SWEEP, path)
