@@ -279,7 +279,9 @@ def _field_comment(f: dataclasses.Field) -> str:
         parts.append("one of " + ", ".join(repr(c) for c in meta["choices"]))
     elif meta.get("low") is not None:
         scale = meta.get("toml_scale", 1.0) or 1.0
-        parts.append(f"[{meta['low'] / scale:g}, {meta['high'] / scale:g}]{' ' + meta['unit'] if meta['unit'] else ''}")
+        low, high = meta["low"] / scale, meta["high"] / scale
+        bounds = f"[{int(low)}, {int(high)}]" if str(f.type) == "int" else f"[{low:g}, {high:g}]"
+        parts.append(bounds + (f" {meta['unit']}" if meta["unit"] else ""))
     return " ; ".join(p for p in parts if p)
 
 

@@ -100,3 +100,26 @@ def test_808_nm_pulse_latches_bright_inside_the_window_only(calibrated) -> None:
     # why the emission shutter closes during the pulse: 808 nm is inside the 810 nm filter
     rig.control_shutter.open()
     assert rig.counter.count(0.1) / 0.1 > 1e5
+
+
+def _switch_on_up(rig: Rig, calibration) -> float:
+    rig.pump_shutter.close_shutter()
+    rig.clock.sleep(2.0)
+    move_to_density(rig, calibration, 3.0 * KW_CM2)
+    rig.pump_shutter.open()
+    densities, rates = _sweep(rig, calibration, np.round(np.arange(3.0, 12.0 + 1e-9, 0.25), 2))
+    bright = np.nonzero(rates > BRIGHT_CPS)[0]
+    assert bright.size, rates
+    return float(densities[bright[0]])
+
+
+def test_the_sample_sees_the_cryostat_temperature(calibrated) -> None:
+    """Warmer particles need more pump: the heated stage moves the switch-on up."""
+    rig, calibration = calibrated
+    cold = _switch_on_up(rig, calibration)
+    rig.cryostat.set_setpoint(120.0)
+    rig.cryostat.set_heater_range(2)
+    rig.clock.sleep(900.0)
+    assert rig.cryostat.get_temperature("B") == pytest.approx(120.0, abs=0.1)
+    warm = _switch_on_up(rig, calibration)
+    assert warm > cold + 0.5, (cold, warm)
