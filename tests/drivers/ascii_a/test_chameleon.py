@@ -145,6 +145,8 @@ def test_real_link_whole_command_set(serve, transport: str) -> None:
     assert isinstance(laser, ChameleonControlLaser)
     with laser:
         assert laser.identify() == "Coherent Chameleon Ultra II, S/N CHUII-SIM-0001"
+        if transport == "pty":  # the per-instrument serial settings reached pyvisa-py
+            assert laser.cham.adapter.connection.baud_rate == 19200
         assert laser.wavelength_range == pytest.approx((680e-9, 1080e-9))
         for nm in (745, 808, 875):
             laser.set_wavelength(nm * 1e-9)

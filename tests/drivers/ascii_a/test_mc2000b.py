@@ -159,6 +159,8 @@ def test_real_link_whole_command_set(serve, transport: str) -> None:
     assert isinstance(chopper, MC2000BChopper)
     with chopper:
         assert "MC2000B" in chopper.identify()
+        if transport == "pty":  # the per-instrument serial settings reached pyvisa-py
+            assert chopper.mc.adapter.connection.baud_rate == 115200
         chopper.set_blade("MC1F60")
         assert chopper.get_blade() == "MC1F60" and fake.blade == "MC1F60"
         chopper.set_frequency(2500)

@@ -184,6 +184,8 @@ def test_real_link_whole_command_set(serve, transport: str, ack_setters: bool) -
     assert isinstance(pump, OpusPumpLaser)
     with pump:
         assert "MPC-D" in pump.identify()
+        if transport == "pty":  # the per-instrument serial settings reached pyvisa-py
+            assert pump.opus.adapter.connection.baud_rate == 19200
         assert pump.wavelength == pytest.approx(1064e-9) and pump.max_power == 2.0
         pump.set_power(1.5)
         # silent setters give no synchronisation point: the next query is one

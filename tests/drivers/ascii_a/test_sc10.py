@@ -177,6 +177,8 @@ def test_real_link_faster_baud_option(serve, transport: str) -> None:
                      baud_rate=115200) as shutter:
         shutter.open()
         assert shutter.is_open() is True
+        if transport == "pty":  # the option reached pyvisa-py
+            assert shutter.sc10.adapter.connection.baud_rate == 115200
 
 
 @pytest.mark.parametrize("transport", ["pty", "tcp"])

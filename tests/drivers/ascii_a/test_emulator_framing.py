@@ -1,0 +1,75 @@
+"""The emulators' own bytes (sans-IO): framing, terminators, echoes, prompts and error replies
+exactly as instruments.md describes them, independent of the drivers."""
+from __future__ import annotations
+
+import pytest
+
+from sim_backends.emulators.chameleon import ChameleonEmulator
+from sim_backends.emulators.mc2000b import MC2000BEmulator
+from sim_backends.emulators.opus import OpusEmulator
+from sim_backends.emulators.sc10 import SC10Emulator
+
+from .fakes import FakeChopper, FakeControlLaser, FakePumpLaser, FakeShutter
+
+pytestmark = pytest.mark.timeout(20)
+
+
+def test_opus_accepts_cr_and_crlf_and_answers_with_units() -> None:
+    laser = FakePumpLaser()
+    opus = OpusEmulator(laser)
+    assert opus.feed(b"POWER=123.4\r") == b"\r\n"
+    assert opus.feed(b"ON\r\n") == b"\r\n"
+    assert opus.feed(b"POWER?\r\n") == b"0123.4mW\r\n"
+    assert opus.feed(b"STATUS?\r") == b"ENABLED\r\n"
+    assert opus.feed(b"LASTEMP?\r\n").endswith(b"C\r\n")
+    assert b"MPC-D" in opus.feed(b"VERSION?\r\n")
+    timers = opus.feed(b"TIMERS?\r\n").split(b"\r\n")
+    assert [b"Hours" in line for line in timers] == [True, True, True, False, False]
+    assert opus.feed(b"POWER=3500\r\n").startswith(b"Error")
+    assert opus.feed(b"FLY\r\n").startswith(b"Error")
+
+
+def test_opus_old_firmware_and_silent_setters() -> None:
+    opus = OpusEmulator(FakePumpLaser(), line_ending="\r", ack_setters=False)
+    assert opus.feed(b"POWER=10\r") == b""
+    assert opus.feed(b"STATUS?\r") == b"DISABLED\r"
+
+
+def test_mc2000b_echo_value_prompt_and_errors() -> None:
+    chopper = FakeChopper()
+    mc = MC2000BEmulator(chopper)
+    assert mc.feed(b"freq=1000\r") == b"freq=1000\r> "
+    assert mc.feed(b"freq?\r") == b"freq?\r1000\r> "
+    assert mc.feed(b"blade=4\r") == b"blade=4\r> " and chopper.blade == "MC1F60"
+    assert mc.feed(b"freq=50\r") == b"freq=50\rCommand error CMD_ARG_INVALID\r> "
+    assert mc.feed(b"spin?\r") == b"spin?\rCommand error CMD_NOT_DEFINED\r> "
+    assert mc.feed(b"enable=1\r") == b"enable=1\r> "
+    assert mc.feed(b"blade=9\r") == b"blade=9\rCommand error CMD_ARG_INVALID\r> "
+    assert chopper.blade == "MC1F60"  # refused while running
+
+
+def test_chameleon_echo_and_prompt_on_until_switched_off() -> None:
+    cham = ChameleonEmulator(FakeControlLaser())
+    assert cham.feed(b"?SN\r\n") == b"?SN\r\nCHUII-SIM-0001\r\nChameleon> "
+    assert cham.feed(b"ECHO=0\r\n") == b"ECHO=0\r\n\r\nChameleon> "  # takes effect afterwards
+    assert cham.feed(b"?VW\r\n") == b"808\r\nChameleon> "
+    assert cham.feed(b"PROMPT=0\r\n") == b"\r\nChameleon> "
+    assert cham.feed(b"?VW\r\n") == b"808\r\n"
+    assert cham.feed(b"VW=1200\r\n") == b" RANGE ERROR\r\n"
+    assert cham.feed(b"XYZ=1\r\n") == b" Command Error\r\n"
+    assert cham.feed(b"?XYZ\r\n") == b" Query Error\r\n"
+    assert cham.feed(b"VW=875\r\n") == b"\r\n"
+    assert cham.feed(b"?TS\r\n") == b"1\r\n"
+
+
+def test_sc10_query_and_set_framing_as_in_instruments_md() -> None:
+    shutter = FakeShutter()
+    sc10 = SC10Emulator(shutter)
+    assert sc10.feed(b"id?\r").startswith(b"id?\rTHORLABS SC10") and sc10.feed(b"id?\r").endswith(b"\r> ")
+    assert sc10.feed(b"mode=1\r") == b"> mode=1\r> "
+    assert sc10.feed(b"ens?\r") == b"ens?\r0\r> "
+    assert sc10.feed(b"ens\r") == b"> ens\r> " and shutter.opened is True
+    assert sc10.feed(b"closed?\r") == b"closed?\r0\r> "
+    assert sc10.feed(b"ens\r") == b"> ens\r> " and shutter.opened is False
+    assert sc10.feed(b"rep=100\r") == b"> rep=100\rCommand error CMD_ARG_INVALID\r> "
+    assert sc10.feed(b"fly\r") == b"> fly\rCommand error CMD_NOT_DEFINED\r> "
