@@ -38,13 +38,22 @@ A driver is written in two layers:
    :meth:`parse_reply` turns a raw frame into the value string (e.g. strips echo and prompt).
    :meth:`AsciiInstrument.values` is strict: a reply that does not parse (``preprocess_reply``
    raising ValueError, or a failed ``cast``) is an :class:`InstrumentError` naming the command,
-   where pymeasure would silently hand back the raw string.
+   where pymeasure would silently hand back the raw string. Unknown constructor options raise
+   instead of being dropped silently (as pymeasure does once the adapter is built).
+   :class:`EchoPromptInstrument` adds the framing of units that echo every command and end each
+   reply with a ``"> "`` prompt. Helpers for unusual replies: :meth:`AsciiInstrument.read_frame`
+   (multi-line answers, optional acknowledgements), :meth:`AsciiInstrument.drain` (handshakes).
 
 2. :class:`ConnectedDevice` — a mixin for the thin interface adapters (``drivers.interfaces``
    roles, SI units). It owns the life cycle (connect / close / is_connected, cached identify),
    builds the :class:`AsciiInstrument` lazily on ``connect()``, raises a clear
    :class:`InstrumentConnectionError` when used unconnected, and wraps ``safe_state`` so it logs
-   instead of raising on a dead link. An adapter class then only maps SI calls to properties.
+   instead of raising on a dead link. Rig options are checked against the instrument class's
+   constructor at construction time. An adapter class then only maps SI calls to properties::
+
+       class OpusPumpLaser(ConnectedDevice, PumpLaser):
+           instrument_class = OpusMPCD
+           def set_power(self, power_w): ...   # validate, then self.instrument.<property> = ...
 
 Late replies: after a timeout, the next transaction first waits up to one more timeout period
 for the late reply and discards it, then flushes the input, so the late reply is not read as
