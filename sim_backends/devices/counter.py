@@ -10,7 +10,9 @@ from sim_backends.devices.base import SimInstrument
 
 MAX_DWELL_S = 3600.0
 MIN_DWELL_S = 1e-6
-MAX_TRACE_BINS = 10_000_000
+MAX_TRACE_BINS = 1_000_000
+#: cap on emission-trace samples per acquisition (memory of the physics trace)
+MAX_TRACE_POINTS = 2_000_000
 #: per chopper period, the emission trace is sampled at least this finely for binned traces
 SAMPLES_PER_CHOPPER_PERIOD = 20
 
@@ -42,6 +44,7 @@ class SimPhotonCounter(SimInstrument, PhotonCounter):
             if self.bench.chopper.is_chopping_at(now):
                 period = 1.0 / self.bench.chopper.frequency_at(now)
                 resolution = min(resolution, period / SAMPLES_PER_CHOPPER_PERIOD)
+            resolution = max(resolution, dwell_s / MAX_TRACE_POINTS)
             recorder = self.bench.start_recording(resolution)
         try:
             self.clock.sleep(n_bins * bin_s)
