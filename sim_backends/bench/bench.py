@@ -1,9 +1,10 @@
 """The virtual optical bench: one clock, one beam path, one sample, advanced lazily.
 
-Nothing runs in the background. Whenever a simulated device is read or changed, the bench first
-advances the sample from the last time it was brought up to date to ``clock.now()`` with the
-settings that held in between (settings only change through the bench, which syncs first), so
-virtual and real clocks behave identically.
+Nothing runs in the background. Every device call brings the instruments (the cryostat) up to
+``clock.now()``; before a setting changes and whenever a detector reads, the bench also advances
+the sample from the last time it was brought up to date, with the settings that held in between
+(settings only change through ``Bench.change``, which does this first). Virtual and real clocks
+therefore behave identically.
 
 Beam path (docs/rig_config.md):
 pump laser -> pump shutter -> ND wheel -> HWP + Glan-Taylor -> chopper -> pick-off (power meter,
