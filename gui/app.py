@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Sequence
 
 from PyQt6.QtWidgets import QApplication
@@ -58,6 +59,12 @@ def create_window(rig: Any, settings_path: Path | None = None, data_dir: Path | 
                       data_dir or default_data_dir(), poll_hz=poll_hz)
 
 
+def _log_unhandled(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """Log exceptions escaping Qt slots. With the default hook PyQt6 aborts the process, which
+    would take the STOP button (and the safe shutdown of the rig) with it."""
+    log.critical("unhandled exception in the GUI", exc_info=(exc_type, exc, tb))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -68,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         log.error("cannot open rig %s: %s", args.rig, exc)
         return 2
+    previous_hook, sys.excepthook = sys.excepthook, _log_unhandled
     window = None
     try:
         window = create_window(rig, args.settings, args.data_dir, args.poll_hz)
@@ -80,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             rig.safe_state_all()
         rig.close_all()
+        sys.excepthook = previous_hook
 
 
 if __name__ == "__main__":

@@ -85,6 +85,12 @@ class MainWindow(QMainWindow):
 
     # --- events from the engine (GUI thread) ---------------------------------------------------
     def on_event(self, event: Event) -> None:
+        try:
+            self._route(event)
+        except Exception:  # a display bug must never take down the window that holds STOP
+            log.exception("GUI failed to show %s", type(event).__name__)
+
+    def _route(self, event: Event) -> None:
         self.plots.handle_event(event)
         if isinstance(event, PointTaken):
             rate = event.data.get("rate_cps")
