@@ -77,9 +77,13 @@ class ChameleonUltraII(AsciiInstrument):
         """``ECHO=0`` then ``PROMPT=0``; their answers are discarded (format depends on state)."""
         with self.lock:
             for command in ("ECHO=0", "PROMPT=0"):
-                self.transact(command, expect_reply=False)
+                self.send_raw(command)
                 discarded = self.drain(HANDSHAKE_QUIET_S)
                 log.debug("%s: %s answered %r", self.name, command, discarded)
+
+    def after_reopen(self) -> None:
+        # a unit that restarted behind the dropped link has echo and prompt on again
+        self.quiet_mode()
 
     wavelength_nm = Instrument.control(
         "?VW", "VW=%d", "Wavelength, nm (integer; validated against ?TMIN/?TMAX by the adapter).",

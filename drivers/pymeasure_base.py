@@ -20,7 +20,8 @@ A driver is written in two layers:
      the input buffer is flushed before the next transaction after any failed one;
    - **one automatic reconnect** on a dropped link (pyvisa connection-lost / I/O errors, OS errors,
      or a TCP peer that closed its socket): close the adapter, reopen it, retry the transaction
-     once; if that fails too, :class:`InstrumentConnectionError`. Transactions that must not be
+     once (after the :meth:`AsciiInstrument.after_reopen` hook restored session state, e.g.
+     echo off); if that fails too, :class:`InstrumentConnectionError`. Transactions that must not be
      repeated blindly (a toggle such as the SC10's ``ens``) pass ``retry=False``: the link is
      still restored, but :class:`InstrumentConnectionError` is raised so the caller re-reads state;
    - **a reply check hook**: :meth:`AsciiInstrument.check_reply` (default: a reply starting with any
@@ -285,6 +286,7 @@ class AsciiInstrument(Instrument):
                 log.warning("%s at %s: link lost during %r (%s); reconnecting once",
                             self.name, self.resource_name, command, first)
                 self._reopen(command)
+                self.after_reopen()
                 if not retry:
                     raise self._connection_error(
                         command, "link lost and restored; command not repeated (not idempotent), "
@@ -296,6 +298,21 @@ class AsciiInstrument(Instrument):
                         command, f"link lost again after one reconnect ({second})") from second
 
     # ------------------------------------------------------------------ hooks for subclasses
+    def after_reopen(self) -> None:
+        """Restore session state after an automatic reconnect (the unit may have restarted,
+        e.g. with echo back on). Runs under the lock; use :meth:`send_raw` / :meth:`drain`,
+        not transactions, so that it never triggers a second reconnect (they raise
+        :class:`InstrumentConnectionError` instead). Default: nothing."""
+
+    def send_raw(self, command: str) -> None:
+        """Write ``command`` + terminator without reading anything and without reconnecting."""
+        with self._lock:
+            try:
+                with self._translate_io(command):
+                    self.adapter.write_bytes((command + self.write_termination).encode("ascii"))
+            except _LinkDropped as exc:
+                raise self._connection_error(command, f"link lost ({exc})") from exc
+
     def parse_reply(self, command: str, frame: str) -> str:
         """Turn one raw reply frame into the value string. Default: strip whitespace/terminators."""
         return frame.strip()

@@ -195,5 +195,6 @@ def test_real_link_dropped_tcp_connection_reconnects_once(serve) -> None:
     server = serve(lambda: ChameleonEmulator(fake), "chameleon")
     with ChameleonControlLaser("control_laser", server.visa_tcp_address, timeout_s=FAST_TIMEOUT_S) as laser:
         server.faults.drop_connection = True
-        laser.set_shutter(True)
+        laser.set_shutter(True)  # the new connection meets a unit with echo and prompt on again
         assert fake.shutter is True
+        assert laser.get_shutter() is True and laser.get_power() == pytest.approx(1.25)
