@@ -15,7 +15,7 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from drivers import interfaces as itf
 from drivers.clock import Clock, RealClock
@@ -26,6 +26,8 @@ from sim_backends.bench.config import BeamConfig, BenchConfig, SampleConfig, par
 from sim_backends.clock import VirtualClock
 
 log = logging.getLogger(__name__)
+
+_I = TypeVar("_I", bound=itf.Instrument)
 
 SIM_DRIVER = "sim"
 CLOCKS = ("virtual", "real")
@@ -386,29 +388,60 @@ def load_rig(source: str | Path, clock: str | Clock | None = None) -> "Rig":
 # ---------------------------------------------------------------------------------------------
 # the rig object
 # ---------------------------------------------------------------------------------------------
-def _role_property(role: str) -> property:
-    def getter(self: "Rig") -> itf.Instrument | None:
-        return self.instruments.get(role)
-    getter.__doc__ = f"The {role} instrument ({ROLES[role].__name__}), or None if not configured."
-    return property(getter)
-
-
 class Rig:
     """Configured instruments plus, for simulated roles, the bench they live on."""
 
-    pump = _role_property("pump")
-    hwp = _role_property("hwp")
-    nd_wheel = _role_property("nd_wheel")
-    power_meter = _role_property("power_meter")
-    counter = _role_property("counter")
-    tagger = _role_property("tagger")
-    chopper = _role_property("chopper")
-    cryostat = _role_property("cryostat")
-    control_laser = _role_property("control_laser")
-    control_attenuator = _role_property("control_attenuator")
-    pump_shutter = _role_property("pump_shutter")
-    control_shutter = _role_property("control_shutter")
-    emission_shutter = _role_property("emission_shutter")
+    @property
+    def pump(self) -> itf.PumpLaser | None:
+        return self._role("pump", itf.PumpLaser)
+
+    @property
+    def hwp(self) -> itf.RotationStage | None:
+        return self._role("hwp", itf.RotationStage)
+
+    @property
+    def nd_wheel(self) -> itf.RotationStage | None:
+        return self._role("nd_wheel", itf.RotationStage)
+
+    @property
+    def power_meter(self) -> itf.PowerMeter | None:
+        return self._role("power_meter", itf.PowerMeter)
+
+    @property
+    def counter(self) -> itf.PhotonCounter | None:
+        return self._role("counter", itf.PhotonCounter)
+
+    @property
+    def tagger(self) -> itf.TimeTagger | None:
+        return self._role("tagger", itf.TimeTagger)
+
+    @property
+    def chopper(self) -> itf.Chopper | None:
+        return self._role("chopper", itf.Chopper)
+
+    @property
+    def cryostat(self) -> itf.TemperatureController | None:
+        return self._role("cryostat", itf.TemperatureController)
+
+    @property
+    def control_laser(self) -> itf.ControlLaser | None:
+        return self._role("control_laser", itf.ControlLaser)
+
+    @property
+    def control_attenuator(self) -> itf.RotationStage | None:
+        return self._role("control_attenuator", itf.RotationStage)
+
+    @property
+    def pump_shutter(self) -> itf.Shutter | None:
+        return self._role("pump_shutter", itf.Shutter)
+
+    @property
+    def control_shutter(self) -> itf.Shutter | None:
+        return self._role("control_shutter", itf.Shutter)
+
+    @property
+    def emission_shutter(self) -> itf.Shutter | None:
+        return self._role("emission_shutter", itf.Shutter)
 
     def __init__(self, config: RigConfig, clock: Clock | None = None, source: str = "<rig>") -> None:
         from sim_backends.devices import SIM_ADDRESS, build_sim_device
@@ -432,6 +465,10 @@ class Rig:
                                      f"({exc}); allowed: an installed driver or 'sim'") from None
             except (TypeError, ValueError) as exc:
                 raise RigConfigError(f"{source}: roles.{role}: {str(exc).splitlines()[0]}") from None
+
+    def _role(self, role: str, interface: type[_I]) -> _I | None:
+        instrument = self.instruments.get(role)
+        return instrument if isinstance(instrument, interface) else None
 
     # --- life cycle ---------------------------------------------------------------------------
     def connect_all(self) -> None:
