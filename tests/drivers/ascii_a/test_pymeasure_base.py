@@ -219,3 +219,23 @@ def test_unknown_options_are_refused_instead_of_silently_dropped() -> None:
         OpusPumpLaser(name="pump", address="ASRL/dev/x::INSTR", max_powr=1.0)
     with pytest.raises(TypeError, match=r"Demo: unknown option\(s\) baud"):
         Demo("ASRL/dev/x::INSTR", name="demo", baud=9600)
+
+
+def test_link_lost_again_after_the_one_reconnect_is_a_connection_error(serve) -> None:
+    servers = []
+
+    class DropsOnDie(UpperEcho):
+        def handle_line(self, line: str) -> bytes:
+            if line == "die?":
+                servers[0].faults.drop_connection = True  # every time: the retry dies too
+            return super().handle_line(line)
+
+    servers.append(serve(DropsOnDie, "dropper"))
+    demo = Demo(servers[0].visa_tcp_address, name="demo", timeout_s=FAST_TIMEOUT_S)
+    try:
+        with pytest.raises(InstrumentConnectionError, match="link lost again after one reconnect"):
+            demo.ask("die?")
+        servers[0].faults.clear()
+        assert demo.ask("fine?") == "FINE?"  # the next transaction reconnects again
+    finally:
+        demo.close()
