@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -160,7 +159,6 @@ def main(argv: list[str] | None = None) -> int:
                             ("settle_s", 0.0), ("dwell_s", 0.1), ("repeats", repeats)):
             form.set_value(name, value)
         probe.start()
-        started = time.perf_counter()
         window.experiment_panel.start_clicked()
         handle = window.experiment_panel.last_handle
         if handle is None:
@@ -169,7 +167,6 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=lambda: (handle.wait(), finished.set()), daemon=True).start()
     else:
         probe.start()
-        started = time.perf_counter()
         publisher = synthetic_publisher(window.bridge, args.points, args.rate)
         threading.Thread(target=lambda: (publisher.join(), finished.set()), daemon=True).start()
 

@@ -29,7 +29,8 @@ class EngineEventBridge(QObject):
         super().__init__(parent)
         self._pending: deque[Event] = deque()
         self._lock = threading.Lock()
-        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+        # PyQt6's stubs lack connect()'s connection-type argument, hence the ignores in gui/
+        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self._unsubscribe: Callable[[], None] | None = engine.subscribe(self.push)
 
     def push(self, event: Event) -> None:

@@ -171,9 +171,11 @@ class RoleBox(QGroupBox):
             blade.addItems(list(itf.BLADES))
             blade.setObjectName(f"{self.role}_blade")
             set_blade = QPushButton("Set blade")
-            set_blade.clicked.connect(lambda: self._submit(
-                self.role, f"set blade {blade.currentText()}",
-                lambda name=blade.currentText(): ins.set_blade(name)))
+            def send_blade() -> None:
+                name = blade.currentText()
+                self._submit(self.role, f"set blade {name}", lambda: ins.set_blade(name))
+
+            set_blade.clicked.connect(send_blade)
             row = self.controls_layout.rowCount()
             self.controls_layout.addWidget(QLabel("blade"), row, 0)
             self.controls_layout.addWidget(blade, row, 1, 1, 2)
@@ -250,9 +252,10 @@ class InstrumentsPanel(QWidget):
         self.boxes: dict[str, RoleBox] = {
             role: RoleBox(role, instrument, self.poller.submit)
             for role, instrument in rig.instruments.items() if instrument is not None}
-        self.poller.worker.readings.connect(self._on_readings, Qt.ConnectionType.QueuedConnection)
+        self.poller.worker.readings.connect(self._on_readings,
+                                            Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.poller.worker.command_finished.connect(self._on_command_finished,
-                                                    Qt.ConnectionType.QueuedConnection)
+                                                    Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         body = QWidget()
         body_layout = QVBoxLayout(body)
         for box in self.boxes.values():

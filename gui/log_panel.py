@@ -43,7 +43,8 @@ class LogPanel(QWidget):
 
     def __init__(self, handler: QtLogHandler, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.text = QPlainTextEdit(readOnly=True)
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
         self.text.setMaximumBlockCount(self.MAX_LINES)
         self.level_box = QComboBox()
         self.level_box.addItems(list(LEVELS))
@@ -59,7 +60,7 @@ class LogPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
         layout.addWidget(self.text)
-        handler.record.connect(self.append_record, Qt.ConnectionType.QueuedConnection)
+        handler.record.connect(self.append_record, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
 
     @pyqtSlot(int, str)
     def append_record(self, levelno: int, line: str) -> None:

@@ -50,7 +50,8 @@ class MainWindow(QMainWindow):
         self.log_panel = LogPanel(self.log_handler)
         self.emergency = EmergencyStop(engine, rig, self)
         self.instruments_panel.stop_requested.connect(self.stop)
-        self.emergency.finished.connect(self.instruments_panel.show_stop_result, Qt.ConnectionType.QueuedConnection)
+        self.emergency.finished.connect(self.instruments_panel.show_stop_result,
+                                        Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.instruments_panel.temperature_sample.connect(self.plots.temperature.add_monitor_sample)
 
         self.central_tabs = QTabWidget()
@@ -61,13 +62,17 @@ class MainWindow(QMainWindow):
         self._dock("instruments", "Instruments", self.instruments_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("experiment", "Experiment", self.experiment_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("log", "Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-        view_menu = self.menuBar().addMenu("&View")
+        menu_bar = self.menuBar()
+        assert menu_bar is not None  # a QMainWindow always creates its menu bar on request
+        view_menu = menu_bar.addMenu("&View")
+        run_menu = menu_bar.addMenu("&Run")
+        assert view_menu is not None and run_menu is not None
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
         stop_action = QAction("STOP (safe state)", self)
         stop_action.setShortcut("Ctrl+.")
         stop_action.triggered.connect(self.stop)
-        self.menuBar().addMenu("&Run").addAction(stop_action)
+        run_menu.addAction(stop_action)
 
         self.bridge = EngineEventBridge(engine, self)
         self.bridge.received.connect(self.on_event)
@@ -145,7 +150,7 @@ class MainWindow(QMainWindow):
                 self.settings.setValue(f"forms/{name}/{field}", raw)
         self.settings.sync()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+    def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 (Qt API)
         self.shutdown()
         super().closeEvent(event)
 

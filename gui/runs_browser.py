@@ -85,7 +85,8 @@ class RunsBrowser(QWidget):
         self.plots.addTab(self.hysteresis, "Emission vs power")
         self.plots.addTab(self.trace, "Switching trace")
         self.plots.addTab(self.histogram, "TCSPC histogram")
-        self.analysis_text = QPlainTextEdit(readOnly=True)
+        self.analysis_text = QPlainTextEdit()
+        self.analysis_text.setReadOnly(True)
         self.analysis_text.setMaximumHeight(160)
         self.status = QLabel("no run open")
         self.status.setWordWrap(True)
@@ -169,7 +170,9 @@ class RunsBrowser(QWidget):
         _add_tree(self.metadata, "identities", run.identities)
         _add_tree(self.metadata, "rig_config", run.rig_config)
         for index in range(3):
-            self.metadata.topLevelItem(index).setExpanded(True)
+            top = self.metadata.topLevelItem(index)
+            if top is not None:
+                top.setExpanded(True)
         self.replot()
         self.reanalyse_button.setEnabled(self._stream_named("sweep") is not None)
         self.csv_button.setEnabled(True)
@@ -236,7 +239,7 @@ class RunsBrowser(QWidget):
 
     def export_png(self, path: Path) -> Path:
         plot = self.plots.currentWidget()
-        if not plot.grab().save(str(path)):
+        if plot is None or not plot.grab().save(str(path)):
             raise OSError(f"could not write {path}")
         self.status.setText(f"wrote {path}")
         return path

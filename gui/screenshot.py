@@ -40,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from acquisition.events import PointTaken
     from gui.app import create_window, open_rig
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     workdir = Path(tempfile.mkdtemp(prefix="avalab-shot-"))
     rig = open_rig("sim", args.clock)
     window = create_window(rig, settings_path=workdir / "gui.ini", data_dir=workdir / "runs")
@@ -69,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def shoot() -> None:
         screen = app.primaryScreen()
-        image = screen.grabWindow(0)
+        assert screen is not None
+        image = screen.grabWindow(0)  # type: ignore[arg-type]  # 0 = the whole X screen (root window)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         image.save(str(args.out))
         plot = window.plots.hysteresis
