@@ -66,7 +66,8 @@ class ChameleonUltraII(AsciiInstrument):
     setter_replies: ClassVar[bool] = True
     error_prefixes: ClassVar[tuple[str, ...]] = (" ",)
 
-    def __init__(self, adapter: Any, name: str = "Coherent Chameleon Ultra II", **kwargs: Any) -> None:
+    def __init__(self, adapter: Any, name: str = "Coherent Chameleon Ultra II",
+                 **kwargs: Any) -> None:
         super().__init__(adapter, name, **kwargs)
 
     def parse_reply(self, command: str, frame: str) -> str:

@@ -136,7 +136,8 @@ class SerialSettings:
             raise ValueError(f"parity={self.parity!r} is not allowed; allowed values: "
                              f"{', '.join(repr(p) for p in _PARITIES)}")
         if self.stop_bits not in _STOP_BITS:
-            raise ValueError(f"stop_bits={self.stop_bits!r} is not allowed; allowed values: 1, 1.5, 2")
+            raise ValueError(f"stop_bits={self.stop_bits!r} is not allowed; "
+                             "allowed values: 1, 1.5, 2")
         return {
             "baud_rate": int(self.baud_rate),
             "data_bits": int(self.data_bits),
@@ -364,7 +365,8 @@ class AsciiInstrument(Instrument):
         try:
             return VISAAdapter(resource, **self._visa_kwargs())
         except (VisaIOError, OSError, ValueError) as exc:
-            raise InstrumentConnectionError(name, resource, "<open>", f"cannot open: {exc}") from exc
+            raise InstrumentConnectionError(name, resource, "<open>",
+                                            f"cannot open: {exc}") from exc
 
     def _reopen(self, command: str) -> None:
         try:
@@ -380,7 +382,8 @@ class AsciiInstrument(Instrument):
     def _connection_error(self, command: str, detail: str) -> InstrumentConnectionError:
         return InstrumentConnectionError(self.name, self.resource_name, command, detail)
 
-    def _timeout(self, command: str, partial: bytes, timeout_s: float | None = None) -> InstrumentTimeout:
+    def _timeout(self, command: str, partial: bytes,
+                 timeout_s: float | None = None) -> InstrumentTimeout:
         self._dirty = True
         self._late_reply_possible = True
         got = f"; partial reply {partial!r}" if partial else "; nothing received"
@@ -481,7 +484,8 @@ class AsciiInstrument(Instrument):
         so that it is not read as the answer to the next command (protocols without an echo
         cannot tell the two apart)."""
         self._late_reply_possible = False
-        if not isinstance(getattr(self.adapter, "connection", None), pyvisa.resources.MessageBasedResource):
+        connection = getattr(self.adapter, "connection", None)
+        if not isinstance(connection, pyvisa.resources.MessageBasedResource):
             return
         try:
             late = self.drain(self.timeout_s)
@@ -540,7 +544,7 @@ def _peer_closed(adapter: Adapter) -> bool:
 
 
 def instrument_option_names(cls: type[AsciiInstrument]) -> set[str]:
-    """Keyword options an :class:`AsciiInstrument` subclass accepts (its and its bases' __init__)."""
+    """Keyword options an :class:`AsciiInstrument` subclass accepts (its bases' __init__ too)."""
     names: set[str] = set()
     for klass in cls.__mro__:
         if not (isinstance(klass, type) and issubclass(klass, AsciiInstrument)):
@@ -573,7 +577,8 @@ class ConnectedDevice:
         super().__init__(name, address)  # type: ignore[call-arg]  # interfaces.Instrument
         unknown = set(instrument_options) - instrument_option_names(self.instrument_class)
         if unknown:
-            allowed = ", ".join(sorted(instrument_option_names(self.instrument_class) | {"timeout_s"}))
+            known = instrument_option_names(self.instrument_class) | {"timeout_s"}
+            allowed = ", ".join(sorted(known))
             raise ValueError(f"{name}: unknown option(s) {', '.join(sorted(unknown))}; "
                              f"allowed options: {allowed}")
         self.clock: Clock = clock or RealClock()
@@ -656,7 +661,8 @@ class EchoPromptInstrument(AsciiInstrument):
     reply_terminator: ClassVar[bytes] = b"\r> "
     setter_replies: ClassVar[bool] = True
     prompt: ClassVar[str] = "> "
-    error_markers: ClassVar[tuple[str, ...]] = ("CMD_NOT_DEFINED", "CMD_ARG_INVALID", "Command error")
+    error_markers: ClassVar[tuple[str, ...]] = ("CMD_NOT_DEFINED", "CMD_ARG_INVALID",
+                                                "Command error")
 
     def _split(self, command: str, frame: str) -> list[str]:
         body = frame[: -len(self.reply_terminator)] if frame.endswith(
@@ -676,7 +682,8 @@ class EchoPromptInstrument(AsciiInstrument):
         after a timeout whose late reply arrived after the input was flushed."""
         frame = super()._read_frame(command, timeout_s)
         for _ in range(self.max_stale_frames):
-            if command in ("<read>", "") or self._split(command, frame)[0].strip() == command.strip():
+            echo = self._split(command, frame)[0].strip()
+            if command in ("<read>", "") or echo == command.strip():
                 break
             log.info("%s: skipping stale reply %r while waiting for %r", self.name, frame, command)
             frame = super()._read_frame(command, timeout_s)

@@ -32,7 +32,8 @@ from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 from drivers.errors import InstrumentError
 from drivers.interfaces import BLADES, BladeSpec, Chopper
-from drivers.pymeasure_base import AsciiInstrument, ConnectedDevice, EchoPromptInstrument, SerialSettings
+from drivers.pymeasure_base import (AsciiInstrument, ConnectedDevice, EchoPromptInstrument,
+                                   SerialSettings)
 from drivers.validation import check_choice, check_range
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,13 @@ class MC2000B(EchoPromptInstrument):
         validator=strict_discrete_set, values=_ON_OFF, map_values=True, cast=int)
 
     reference = Instrument.control(
-        "ref?", "ref=%d", "Reference source: 0 internal, 1 external (UNVERIFIED codes); only while stopped.",
+        "ref?", "ref=%d",
+        "Reference source: 0 internal, 1 external (UNVERIFIED codes); only while stopped.",
         validator=strict_discrete_set, values=(0, 1), cast=int)
 
     output = Instrument.control(
-        "output?", "output=%d", "Reference output: 0 target, 1 actual (UNVERIFIED codes); only while stopped.",
+        "output?", "output=%d",
+        "Reference output: 0 target, 1 actual (UNVERIFIED codes); only while stopped.",
         validator=strict_discrete_set, values=(0, 1), cast=int)
 
     n_harmonic = Instrument.setting(
@@ -185,7 +188,8 @@ class MC2000BChopper(ConnectedDevice, Chopper):
         mc = self.mc
         with mc.lock:
             spec = self._blade_spec()
-            fraction = check_range(f"duty_cycle ({spec.name})", fraction, spec.min_duty, spec.max_duty)
+            fraction = check_range(f"duty_cycle ({spec.name})", fraction,
+                                   spec.min_duty, spec.max_duty)
             if spec.variable_duty:
                 mc.duty_cycle_percent = int(round(fraction * 100.0))
 

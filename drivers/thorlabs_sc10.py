@@ -29,7 +29,8 @@ from pymeasure.instruments.validators import strict_discrete_set, strict_range
 from drivers.clock import Clock
 from drivers.errors import InstrumentConnectionError, InstrumentError
 from drivers.interfaces import Shutter
-from drivers.pymeasure_base import AsciiInstrument, ConnectedDevice, EchoPromptInstrument, SerialSettings
+from drivers.pymeasure_base import (AsciiInstrument, ConnectedDevice, EchoPromptInstrument,
+                                   SerialSettings)
 from drivers.validation import check_choice
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ class SC10(EchoPromptInstrument):
         values=_ON_OFF, map_values=True)
 
     mode = Instrument.control(
-        "mode?", "mode=%d", "Operating mode: manual, auto, single, repeat, external (getter UNVERIFIED).",
+        "mode?", "mode=%d",
+        "Operating mode: manual, auto, single, repeat, external (getter UNVERIFIED).",
         validator=strict_discrete_set, values=MODES, map_values=True, cast=int)
 
     open_time_ms = Instrument.control(
@@ -92,7 +94,8 @@ class SC10(EchoPromptInstrument):
         validator=strict_discrete_set, values=(0, 1), cast=int)
 
     output_trigger = Instrument.control(
-        "xto?", "xto=%d", "Trigger output: 0 follows the shutter, 1 controller (getter UNVERIFIED).",
+        "xto?", "xto=%d",
+        "Trigger output: 0 follows the shutter, 1 controller (getter UNVERIFIED).",
         validator=strict_discrete_set, values=(0, 1), cast=int)
 
     def toggle_enable(self) -> None:

@@ -7,8 +7,8 @@ replies end in CRLF. Echo and prompt are ON at power-up, as on the real unit:
 - prompt on: ``Chameleon> `` follows the reply.
 ``ECHO=`` and ``PROMPT=`` take effect after their own answer. Errors start with a space:
 `` RANGE ERROR`` (value outside limits), `` Command Error`` (unknown setter or bad value),
-`` Query Error`` (unknown query; also when the backing laser raises). The exact echo/prompt layout and the empty setter line are our
-choices for UNVERIFIED details.
+`` Query Error`` (unknown query; also when the backing laser raises). The exact echo/prompt
+layout and the empty setter line are our choices for UNVERIFIED details.
 
 ``?TS`` reports 1 while the backing laser says it is tuning (its optional ``is_tuning()``; the
 simulated bench's control laser has one), otherwise 0.

@@ -32,13 +32,15 @@ class OpusEmulator(LineProtocol):
                  ack_setters: bool = True) -> None:
         super().__init__()
         if line_ending not in ("\r\n", "\r"):
-            raise ValueError(f"line_ending={line_ending!r} is not allowed; allowed values: '\\r\\n', '\\r'")
+            raise ValueError(f"line_ending={line_ending!r} is not allowed; "
+                             "allowed values: '\\r\\n', '\\r'")
         self.laser = laser
         self.line_ending = line_ending
         self.ack_setters = ack_setters
         self.control = "POWER"
         self.current_setpoint_pct = 0.0
-        self.hours = {"PSU Time": 1234.5, "Laser Enabled Time": 456.7, "Laser Threshold Time": 345.6}
+        self.hours = {"PSU Time": 1234.5, "Laser Enabled Time": 456.7,
+                      "Laser Threshold Time": 345.6}
         if not laser.is_connected:
             laser.connect()
 
@@ -85,7 +87,8 @@ class OpusEmulator(LineProtocol):
         if command == "VERSION?":
             return self._line(VERSION)
         if command == "TIMERS?":
-            lines = [self._line(f"{name} = {hours:07.1f} Hours") for name, hours in self.hours.items()]
+            lines = [self._line(f"{name} = {hours:07.1f} Hours")
+                     for name, hours in self.hours.items()]
             return b"".join(lines) + self._line("")
         return self._error("Unknown command")
 
@@ -110,7 +113,8 @@ class OpusEmulator(LineProtocol):
         self.current_setpoint_pct = number
         if self.control == "CURRENT":
             span = 100.0 - THRESHOLD_CURRENT_PCT
-            return self._apply_power_mw(max(number - THRESHOLD_CURRENT_PCT, 0.0) / span * FULL_SCALE_MW)
+            above_threshold = max(number - THRESHOLD_CURRENT_PCT, 0.0)
+            return self._apply_power_mw(above_threshold / span * FULL_SCALE_MW)
         return self._ack()
 
     def _apply_power_mw(self, milliwatts: float) -> bytes:
