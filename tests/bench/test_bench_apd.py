@@ -79,3 +79,24 @@ def test_counter_saturates_according_to_dead_time(substrate_rig: Rig) -> None:
     assert rates_arr.max() < 0.5 * true_rates.max()  # strongly saturated at full power
     np.testing.assert_allclose(rates_arr, true_rates / (1.0 + true_rates * tau), rtol=0.05)
     assert rates_arr.max() < 1.0 / tau
+
+
+def test_880_nm_filter_blocks_the_808_nm_control_light() -> None:
+    """The 935/170 nm band-pass keeps 808 nm at the latch power (tens of nW) out: the APD sees
+    dark counts only (the 810 nm filter passes > 1e5 cps of it, see the bistability tests)."""
+    config = RigConfig()
+    config.sample.n_particles = 0
+    config.sim.detection.emission_filter = "880nm"
+    rig = build_rig(config)
+    try:
+        rig.control_laser.set_emission(True)
+        rig.control_laser.wait_tuned()
+        rig.control_laser.set_shutter(True)
+        rig.control_attenuator.move_to(rig.config.sim.control_laser.attenuator_offset_deg + 80.0)
+        rig.control_shutter.open()
+        rig.emission_shutter.open()
+        rate = rig.counter.count(10.0) / 10.0
+        assert rate < 2.0 * rig.config.sim.detection.dark_count_rate_cps
+    finally:
+        rig.safe_state_all()
+        rig.close_all()
