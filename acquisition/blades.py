@@ -21,10 +21,7 @@ def blade_for(frequency_hz: float, duty_cycle: float,
     for blade in candidates:
         if blade.min_duty - _DUTY_TOLERANCE <= duty_cycle <= blade.max_duty + _DUTY_TOLERANCE:
             return blade
-    blade = candidates[0]
-    if blade.variable_duty or len(candidates) == 1:
-        raise ValueError(
-            f"{field_duty}={duty_cycle:g} is outside the allowed range [{blade.min_duty:g}, "
-            f"{blade.max_duty:g}] of blade {blade.name} at {field_frequency}={frequency_hz:g} Hz")
-    raise ValueError(f"{field_duty}={duty_cycle:g} is not allowed at {field_frequency}={frequency_hz:g} Hz; "
-                     f"allowed range [{blade.min_duty:g}, {blade.max_duty:g}]")
+    blade = candidates[0]  # the variable-duty blade where it reaches: name its range
+    raise ValueError(
+        f"{field_duty}={duty_cycle:g} is outside the allowed range [{blade.min_duty:g}, "
+        f"{blade.max_duty:g}] of blade {blade.name} at {field_frequency}={frequency_hz:g} Hz")

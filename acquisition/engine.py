@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from acquisition.calibration import CalibrationStore
-from acquisition.events import Event, RunFinished, RunStarted, RunState, RunStatus
+from acquisition.events import Event, RunFinished, RunStarted, RunState, RunStatus, StateChanged
 from acquisition.experiments import EXPERIMENTS, Experiment, get_experiment
 from acquisition.interlocks import InterlockLimits
 from acquisition.plan_context import PlanContext, RunSession
@@ -220,7 +220,8 @@ class Engine:
             session.started_at = self.rig.clock.now()
             self._publish(RunStarted(control.run_id, exp.name, dict(params),
                                      str(handle.path) if handle.path else None, time.time()))
-            self._publish_state(control, RunState.RUNNING, "started")
+            # RunControl starts out RUNNING; subscribers still get the transition, after RunStarted
+            self._publish(StateChanged(control.run_id, RunState.RUNNING, "started"))
             ctx = PlanContext(session, params)
             if params.get("temperature_k") is not None:
                 ctx.set_temperature(float(params["temperature_k"]))
@@ -256,11 +257,6 @@ class Engine:
                 self._close_writer(writer)
             log.info("run %s finished: %s %s", control.run_id, status.value, reason)
             handle._finish(finished)
-
-    def _publish_state(self, control: RunControl, state: RunState, reason: str) -> None:
-        # the first RUNNING must follow RunStarted even though RunControl starts RUNNING
-        from acquisition.events import StateChanged
-        self._publish(StateChanged(control.run_id, state, reason))
 
     # ---- storage ---------------------------------------------------------------------------
     def _open_writer(self, path: Path) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from acquisition.blades import CHOPPER_MAX_HZ, CHOPPER_MIN_HZ, blade_for
-from acquisition.experiments.base import W_M2_PER_KW_CM2, Experiment
+from acquisition.experiments.base import Experiment
 from acquisition.experiments.sweep import (SWEEP_PARAMETERS, check_sweep_range, run_sweep,
                                            sweep_duration_s, sweep_rig_check)
 from acquisition.experiments.sweep_summary import summarize_sweep
@@ -76,5 +76,3 @@ PULSED = Experiment(
     schema=ParameterSchema([TEMPERATURE_PARAMETER, *SWEEP_PARAMETERS, *PULSED_PARAMETERS],
                            (check_sweep_range, check_blades)),
     plan=pulsed_plan, duration=pulsed_duration_s, rig_check=sweep_rig_check)
-
-__all__ = ["PULSED", "W_M2_PER_KW_CM2"]
