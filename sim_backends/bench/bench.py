@@ -42,7 +42,7 @@ LINE_WAVELENGTH_M = {"810nm": 810e-9, "880nm": 880e-9}
 MAX_PUMP_STEP_W_M2 = 1e7            # 1 kW/cm2
 MAX_CONTROL_STEP_W_M2 = 1e4        # 1 W/cm2, or a quarter of the intensity if that is more
 MAX_CONTROL_STEP_REL = 0.25
-MAX_CHOPPER_STEP = 0.05             # relative blade frequency change
+MAX_CHOPPER_STEP = 0.25             # relative blade frequency change
 MAX_SEGMENTS_PER_TRANSITION = 40
 #: the cryostat is integrated (and its temperature remembered) in steps of this length; while the
 #: temperature changes by more than MAX_TEMPERATURE_STEP_K the sample gets segments this short
