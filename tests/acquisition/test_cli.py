@@ -127,3 +127,25 @@ def test_rig_show_template_and_help(tmp_path: Path) -> None:
     helped = avalab(["--help"], tmp_path, tmp_path)
     for command in ("sweep", "pulsed", "switch", "lifetime", "calibrate", "analyze", "rig", "gui"):
         assert command in helped.stdout
+
+
+def test_json_output_is_plain_json_and_the_progress_bar_reports_interlocks() -> None:
+    import io
+
+    import numpy as np
+
+    from acquisition.cli_output import ProgressBar, dumps
+    from acquisition.events import InterlockTripped, Progress
+
+    text = dumps({"s": np.float64(150.5), "n": np.int64(3), "ok": np.bool_(True), "x": float("nan"),
+                  "arr": np.arange(2), "nested": {"t": (1.0, np.inf)}})
+    assert json.loads(text) == {"s": 150.5, "n": 3, "ok": True, "x": None, "arr": [0, 1],
+                                "nested": {"t": [1.0, None]}}
+    stream = io.StringIO()
+    bar = ProgressBar(stream)
+    for done in range(1, 11):
+        bar.handle(Progress("r", done, 10, "sweep up"))
+    bar.handle(InterlockTripped("r", "count_rate", "count_rate=6e6 cps is above the rig limit"))
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("[###") and "1/10" in lines[0] and lines[-2].startswith("[" + "#" * 30 + "]")
+    assert lines[-1] == "avalab: INTERLOCK count_rate: count_rate=6e6 cps is above the rig limit"

@@ -234,3 +234,39 @@ def test_run_file_holds_every_point_the_params_and_the_calibration(engine: Engin
     assert list(stored.streams["sweep"]["density_w_m2"]) == densities
     with pytest.raises(ValueError, match="already exists"):
         engine.start("sweep", QUICK_SWEEP, path)
+
+
+EXIT_SCRIPT = """
+import atexit, json, os, sys, threading
+from acquisition.rig import load_rig
+rig = load_rig("sim")
+
+def report() -> None:  # registered before the engine's hook, so atexit runs it after
+    state = {"pump_emission": rig.pump.get_emission(), "pump_shutter": rig.pump_shutter.is_open(),
+             "emission_shutter": rig.emission_shutter.is_open()}
+    sys.stdout.write(json.dumps(state) + "\\n")
+atexit.register(report)
+
+from acquisition.calibration import CalibrationStore
+from acquisition.engine import Engine
+from acquisition.events import PointTaken
+engine = Engine(rig, CalibrationStore(__import__("pathlib").Path(sys.argv[1])))
+running = threading.Event()
+engine.subscribe(lambda e: running.set() if isinstance(e, PointTaken) and e.stream == "sweep" else None)
+engine.start("sweep", {"points": 500, "dwell_s": 5})
+running.wait(60)
+assert rig.pump.get_emission() and rig.pump_shutter.is_open()
+sys.exit(0)  # the interpreter leaves with the run in progress
+"""
+
+
+def test_process_exit_mid_run_leaves_the_rig_safe(tmp_path: Path, shared_calibration_dir: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", EXIT_SCRIPT, str(shared_calibration_dir)],
+                          capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr
+    state = json.loads(done.stdout.strip().splitlines()[-1])
+    assert state == {"pump_emission": False, "pump_shutter": False, "emission_shutter": False}
