@@ -9,7 +9,8 @@ Commands: ``id?``, ``ens?``, ``ens`` (TOGGLES enable, so the adapter always read
 and re-reads it afterwards; a toggle is never repeated blindly after a reconnect),
 ``mode=1..5`` (manual, auto, single, repeat, external gate), ``open=<ms>``, ``shut=<ms>``,
 ``rep=``, ``trig=``, ``xto=``, ``closed?``, ``interlock?``, ``save``. Opening and closing use
-manual mode (set at connect) and the ``ens`` toggle. Safe state: closed.
+manual mode (set at connect, and again after an automatic reconnect) and the ``ens`` toggle.
+Safe state: closed.
 
 UNVERIFIED (kept visible on purpose):
 - the getters ``mode?``, ``open?``, ``shut?``, ``rep?``, ``trig?``, ``xto?`` are not in
@@ -98,6 +99,16 @@ class SC10(EchoPromptInstrument):
         "Trigger output: 0 follows the shutter, 1 controller (getter UNVERIFIED).",
         validator=strict_discrete_set, values=(0, 1), cast=int)
 
+    #: mode re-sent after an automatic reconnect (the adapter relies on manual mode)
+    mode_to_restore: str | None = None
+
+    def after_reopen(self) -> None:
+        # a controller that restarted behind the dropped link comes up in its saved mode
+        if self.mode_to_restore is not None:
+            command = f"mode={MODES[self.mode_to_restore]}"
+            self.send_raw(command)
+            self.read_frame(command)
+
     def toggle_enable(self) -> None:
         """``ens``: TOGGLE the enable state. Not repeated after a reconnect (effect unknown)."""
         self.transact("ens", expect_reply=True, retry=False)
@@ -129,6 +140,7 @@ class SC10Shutter(ConnectedDevice, Shutter):
     def _on_connect(self, instrument: AsciiInstrument) -> None:
         assert isinstance(instrument, SC10)
         instrument.mode = "manual"
+        instrument.mode_to_restore = "manual"
 
     def _read_identity(self, instrument: AsciiInstrument) -> str:
         assert isinstance(instrument, SC10)

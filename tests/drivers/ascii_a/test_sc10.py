@@ -219,3 +219,24 @@ def test_real_link_drop_on_the_toggle_rereads_instead_of_toggling_back(serve) ->
         assert fake.opened is True  # the unit executed it once
         shutter.open()  # reads ens?=1 on the restored link: no second toggle
         assert fake.opened is True and shutter.is_open() is True
+
+
+def test_real_link_manual_mode_is_restored_after_a_reconnect(serve) -> None:
+    fake = FakeShutter()
+    emulators: list[SC10Emulator] = []
+
+    def factory() -> SC10Emulator:
+        emulator = SC10Emulator(fake)
+        if emulators:
+            emulator.settings["mode"] = 2  # restarted behind the drop, in its saved auto mode
+        emulators.append(emulator)
+        return emulator
+
+    server = serve(factory, "sc10")
+    with SC10Shutter("pump_shutter", server.visa_tcp_address, timeout_s=FAST_TIMEOUT_S) as shutter:
+        server.faults.drop_connection = True
+        assert shutter.is_open() is False
+        restarted = emulators[-1]  # the unit behind the new connection (one more serves the pty)
+        assert restarted is not emulators[0] and restarted.settings["mode"] == 1
+        shutter.open()
+        assert fake.opened is True
