@@ -111,7 +111,14 @@ def load_rig_checked(source: str, clock: str | None = None) -> Any:
 
 
 def default_out_path(experiment: str) -> Path:
-    return DEFAULT_RUN_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}_{experiment}.h5"
+    """runs/<timestamp>_<experiment>.h5, with a counter if two runs start in the same second."""
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}_{experiment}"
+    path = DEFAULT_RUN_DIR / f"{stem}.h5"
+    counter = 2
+    while path.exists():
+        path = DEFAULT_RUN_DIR / f"{stem}_{counter}.h5"
+        counter += 1
+    return path
 
 
 def check_out_path(out: Path | None, experiment: str) -> Path:
