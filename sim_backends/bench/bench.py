@@ -51,6 +51,8 @@ MAX_TEMPERATURE_STEP_K = 0.25
 #: intensities go to the physics rounded to this relative step: a 0.01 % change is far below any
 #: threshold resolution, and identical drives let the physics reuse a settled state
 INTENSITY_QUANTUM = 1e-4
+#: longest single call to the physics (it accepts up to 1e6 s); a week-long idle is a few calls
+MAX_SEGMENT_S = 1e5
 
 
 class Bench:
@@ -260,7 +262,7 @@ class Bench:
     def _segment_end(self, t0: float, t_end: float) -> float:
         ends = [e for e in self._transition_ends() if t0 < e < t_end]
         in_transition = bool(ends) or any(t0 < e for e in self._transition_ends())
-        t1 = min([t_end, *ends])
+        t1 = min([t_end, t0 + MAX_SEGMENT_S, *ends])
         if abs(self._sample_temperature(t1) - self._sample_temperature(t0)) > MAX_TEMPERATURE_STEP_K:
             t1 = min(t1, t0 + THERMAL_SEGMENT_S)
         if not in_transition:

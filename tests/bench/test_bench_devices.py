@@ -209,3 +209,9 @@ def test_devices_are_thread_safe(sim_rig: Rig) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_a_long_idle_is_advanced_in_pieces(sim_rig: Rig) -> None:
+    sim_rig.emission_shutter.open()
+    sim_rig.clock.sleep(5 * 86400.0)  # a long weekend with the rig left on
+    assert sim_rig.counter.count(1.0) < 200
