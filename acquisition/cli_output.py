@@ -5,6 +5,7 @@ import json
 import math
 import sys
 import threading
+import time
 from typing import Any, TextIO
 
 import numpy as np
@@ -27,6 +28,7 @@ class ProgressBar:
         self._last_decile = -1
         self._lock = threading.Lock()
         self._open_line = False
+        self._origin: tuple[float, int] | None = None  # (wall time, done) of the current count
 
     def _line(self, text: str) -> None:
         if self._open_line:
@@ -56,7 +58,13 @@ class ProgressBar:
         total = max(int(event.total or 1), 1)
         fraction = min(max(event.done / total, 0.0), 1.0)
         filled = int(round(BAR_WIDTH * fraction))
-        eta = f" ETA {event.eta_s:.0f} s" if event.eta_s is not None else ""
+        # wall-clock ETA: on a virtual clock the engine's (rig-clock) ETA is not what the user waits
+        now = time.monotonic()
+        if self._origin is None or event.done <= self._origin[1]:
+            self._origin = (now, event.done)
+        start, done0 = self._origin
+        eta = (f" ETA {(now - start) / (event.done - done0) * (total - event.done):.0f} s"
+               if event.done > done0 else "")
         text = f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {event.done}/{total} {event.message[:40]}{eta}"
         if self.interactive:
             self.stream.write("\r" + text.ljust(100))
