@@ -66,12 +66,17 @@ _DELPHI_EPOCH = _dt.datetime(1899, 12, 30, tzinfo=_dt.timezone.utc)
 
 @dataclass(frozen=True)
 class Tag:
-    """One header tag. ``value`` is int, float, bool, str, bytes, datetime or a float array."""
+    """One header tag. ``value`` is int, float, bool, str, bytes, datetime or a float array.
+
+    ``raw`` keeps the 64-bit value field of a TDateTime read from a file: a datetime has only
+    microsecond resolution, so re-encoding it would not give back the same double.
+    """
 
     ident: str
     value: Any
     typ: TagType
     idx: int = -1
+    raw: int | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -108,6 +113,8 @@ def _encode_tag(tag: Tag) -> bytes:
         value = int(tag.value)
     elif typ == TagType.FLOAT8:
         value = struct.unpack("<q", struct.pack("<d", float(tag.value)))[0]
+    elif typ == TagType.TDATETIME and tag.raw is not None:
+        value = tag.raw
     elif typ == TagType.TDATETIME:
         moment = tag.value
         days = (moment - _DELPHI_EPOCH).total_seconds() / 86400.0 if isinstance(
@@ -217,7 +224,8 @@ def _read_header(stream: BinaryIO, path: str) -> tuple[bytes, dict[str, Tag]]:
         payload = stream.read(raw) if typ in _VARIABLE else b""
         if ident == "Header_End":
             return version, tags
-        tags[_tag_key(ident, idx)] = Tag(ident, _decode_value(typ, raw, payload), typ, idx)
+        tags[_tag_key(ident, idx)] = Tag(ident, _decode_value(typ, raw, payload), typ, idx,
+                                         raw=raw if typ == TagType.TDATETIME else None)
 
 
 def read_ptu(path: str | Path, *, memmap: bool = True) -> PtuFile:

@@ -146,3 +146,15 @@ def test_fused_record_histogram_matches_decode_then_histogram() -> None:
         fused = t2_histogram_after_markers(records, 10**6, 500, channel=channel)
         np.testing.assert_array_equal(fused, expected)
     assert expected.sum() > 0
+
+
+@pytest.mark.parametrize("days", [46_000.123456789123, 47_123.999999999, 45_000.5])
+def test_tdatetime_survives_a_read_write_cycle_bit_exactly(tmp_path: Path, days: float) -> None:
+    tags = standard_header(RecordType.HYDRAHARP_V2_T2, global_resolution_s=1e-12, resolution_s=1e-12,
+                           sync_rate_hz=0, n_records=0, acquisition_ms=1)
+    tags = [Tag("File_CreatingTime", days, TagType.TDATETIME) if t.ident == "File_CreatingTime" else t
+            for t in tags]
+    first, second = tmp_path / "a.ptu", tmp_path / "b.ptu"
+    write_ptu(first, tags, np.zeros(0, np.uint32))
+    write_ptu(second, list(read_ptu(first).tags.values()), np.zeros(0, np.uint32))
+    assert first.read_bytes() == second.read_bytes()
