@@ -140,8 +140,9 @@ def human_summary(result: dict[str, Any]) -> str:
                      f"{_fmt(condition.get('average_switch_on_kw_cm2'), 'kW/cm2')} (average), bistable "
                      f"{condition.get('bistable')}")
     for entry in result.get("by_temperature", []) or []:
-        lines.append(f"  {entry.get('temperature_k'):g} K: switch-on {_fmt(entry.get('switch_on_kw_cm2'), 'kW/cm2')}, "
-                     f"switch-off {_fmt(entry.get('switch_off_kw_cm2'), 'kW/cm2')}")
+        figures = [f"{label} {_fmt(entry[key], unit)}" for key, label, unit in HUMAN_KEYS
+                   if key in entry and key != "bistable"][:4]
+        lines.append(f"  {entry.get('temperature_k'):g} K: " + ", ".join(figures))
     if result.get("calibrated_first"):
         lines.append("  (no stored calibration: the power calibration ran first)")
     if result.get("run_file"):

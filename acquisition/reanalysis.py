@@ -56,5 +56,5 @@ def reanalyze(run: Any, noise_cps: float | None = None) -> dict[str, Any]:
             if prefix + "sweep" in streams:
                 by_temperature.append({"temperature_k": entry.get("temperature_k"), "stream_prefix": prefix,
                                        **summarize_sweep(streams[prefix + "sweep"], noise)})
-        return {"experiment": "sweep", "by_temperature": by_temperature}
+        return {"inner_experiment": "sweep", "by_temperature": by_temperature}
     return dict(run.summary or {})

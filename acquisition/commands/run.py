@@ -83,7 +83,7 @@ def register(subparsers: Any) -> None:
         add_common_options(parser, with_temperature=any(p.name == "temperature_k"
                                                         for p in experiment.schema.parameters))
         add_schema_options(parser, experiment.schema.parameters)
-        parser.set_defaults(handler=run_command, experiment=name)
+        parser.set_defaults(handler=run_command, experiment_command=name)
 
 
 def collect_params(args: argparse.Namespace, parameters: list[Parameter]) -> dict[str, Any]:
@@ -170,7 +170,7 @@ def run_command(args: argparse.Namespace) -> int:
     from acquisition.engine import Engine
     from acquisition.experiments import get_experiment
 
-    experiment = get_experiment(args.experiment)
+    experiment = get_experiment(args.experiment_command)
     params = collect_params(args, experiment.schema.parameters)
     rig = load_rig_checked(args.rig, args.clock)
     try:

@@ -63,9 +63,9 @@ def summarize_group(columns: dict[str, np.ndarray], frequency: float, duty: floa
     figures = summarize_sweep(columns, noise_cps, {"frequency_hz": frequency, "duty_cycle": duty})
     result: dict[str, Any] = {"frequency_hz": frequency, "duty_cycle": duty, "blade": blade}
     for key, value in figures.items():
-        if key.endswith("_kw_cm2") and isinstance(value, float):
+        if key in ("switch_on_kw_cm2", "switch_off_kw_cm2", "hysteresis_width_kw_cm2"):
             result["average_" + key] = value
-            result["peak_" + key] = value / duty
+            result["peak_" + key] = value / duty if value is not None else None
         else:
             result[key] = value
     return result

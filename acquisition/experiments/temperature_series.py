@@ -75,7 +75,7 @@ def series_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
         summary = ctx.run_plan(params["experiment"], dict(inner), stream_prefix=stream_prefix(kelvin))
         results.append({"temperature_k": kelvin, "stream_prefix": stream_prefix(kelvin), **summary})
         ctx.progress(i + 1, len(temperatures), f"{kelvin:g} K done")
-    return {"experiment": params["experiment"], "by_temperature": results}
+    return {"inner_experiment": params["experiment"], "by_temperature": results}
 
 
 TEMPERATURE_SERIES = Experiment(

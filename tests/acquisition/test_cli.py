@@ -149,3 +149,18 @@ def test_json_output_is_plain_json_and_the_progress_bar_reports_interlocks() -> 
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("[###") and "1/10" in lines[0] and lines[-2].startswith("[" + "#" * 30 + "]")
     assert lines[-1] == "avalab: INTERLOCK count_rate: count_rate=6e6 cps is above the rig limit"
+
+
+def test_schema_options_reach_the_experiment_unchanged() -> None:
+    from acquisition.cli import build_parser
+    from acquisition.commands.run import collect_params
+    from acquisition.experiments import EXPERIMENTS
+
+    args = build_parser().parse_args(["temperature_series", "--experiment", "lifetime", "--temperatures-k",
+                                      "77", "90", "--params_json", '{"acquisition_s": 1}'])
+    params = collect_params(args, EXPERIMENTS["temperature_series"].schema.parameters)
+    assert params == {"experiment": "lifetime", "temperatures_k": "77,90", "params_json": '{"acquisition_s": 1}'}
+    assert EXPERIMENTS["temperature_series"].schema.validate(params)["temperatures_k"] == [77.0, 90.0]
+    args = build_parser().parse_args(["sweep", "--refine", "--temperature", "80", "--dwell-s", "0.3"])
+    params = collect_params(args, EXPERIMENTS["sweep"].schema.parameters)
+    assert params == {"temperature_k": "80", "refine": "true", "dwell_s": "0.3"}
