@@ -11,6 +11,9 @@ from sim_backends.devices.base import SimInstrument
 
 CHANNELS = ("A", "B")
 OUTPUTS = (1,)
+#: the 335's second heater output is not wired on the simulated cryostat: it is always off, so
+#: switching it off (what every safe_state does) is accepted and anything else is refused
+UNWIRED_OUTPUTS = (2,)
 #: Lake Shore ramp limits 0.001 - 100 K/min
 MIN_RAMP_K_S = 0.001 / 60.0
 MAX_RAMP_K_S = 100.0 / 60.0
@@ -44,13 +47,18 @@ class SimTemperatureController(SimInstrument, TemperatureController):
             return self.bench.cryostat.setpoint_k
 
     def set_heater_range(self, heater_range: int, output: int = 1) -> None:
-        check_choice(f"{self.name}.output", output, OUTPUTS)
+        check_choice(f"{self.name}.output", output, OUTPUTS + UNWIRED_OUTPUTS)
+        if output in UNWIRED_OUTPUTS:
+            check_int_range(f"{self.name}.heater_range (output {output}, not wired)", heater_range, 0, 0)
+            return
         heater_range = check_int_range(f"{self.name}.heater_range", heater_range, 0, 3)
         self._require("set_heater_range")
         self._set_range(heater_range)
 
     def get_heater_range(self, output: int = 1) -> int:
-        check_choice(f"{self.name}.output", output, OUTPUTS)
+        check_choice(f"{self.name}.output", output, OUTPUTS + UNWIRED_OUTPUTS)
+        if output in UNWIRED_OUTPUTS:
+            return 0
         self._require("get_heater_range")
         with self.bench.lock:
             return self.bench.cryostat.heater_range
@@ -64,8 +72,9 @@ class SimTemperatureController(SimInstrument, TemperatureController):
 
     def set_ramp(self, enabled: bool, rate_k_per_s: float, output: int = 1) -> None:
         check_choice(f"{self.name}.output", output, OUTPUTS)
-        rate_k_per_s = check_range(f"{self.name}.ramp_rate_k_per_s", rate_k_per_s, MIN_RAMP_K_S,
-                                   MAX_RAMP_K_S, "K/s")
+        # as on the Lake Shore, 0 is accepted with the ramp off ("RAMP 1,0,0")
+        rate_k_per_s = check_range(f"{self.name}.ramp_rate_k_per_s", rate_k_per_s,
+                                   MIN_RAMP_K_S if enabled else 0.0, MAX_RAMP_K_S, "K/s")
         self._require("set_ramp")
         with self.bench.change() as now:
             self.bench.cryostat.set_ramp(now, bool(enabled), rate_k_per_s)
