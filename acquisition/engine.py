@@ -80,6 +80,9 @@ class Engine:
         self._lock = threading.RLock()
         self._control: RunControl | None = None
         self._thread: threading.Thread | None = None
+        # True from start() until the run is over and safe; the worker thread may live a moment
+        # longer (telling subscribers), but a new run may already start then
+        self._active = False
         self._handle: RunHandle | None = None
         self._closed = False
         # a weak reference, so an atexit hook never keeps a discarded engine (and rig) alive
@@ -111,14 +114,14 @@ class Engine:
     @property
     def state(self) -> RunState:
         with self._lock:
-            if self._control is None or self._thread is None or not self._thread.is_alive():
+            if self._control is None or not self._active:
                 return RunState.IDLE
             return self._control.state
 
     @property
     def is_busy(self) -> bool:
         with self._lock:
-            return self._thread is not None and self._thread.is_alive()
+            return self._active
 
     @property
     def current_run(self) -> RunHandle | None:
@@ -148,6 +151,7 @@ class Engine:
             handle = RunHandle(run_id, exp.name, path)
             control = RunControl(run_id, self._publish)
             self._control, self._handle = control, handle
+            self._active = True
             self._thread = threading.Thread(target=self._run, name=f"avalab-run-{run_id}",
                                             args=(exp, validated, control, handle), daemon=True)
             self._thread.start()
@@ -250,11 +254,19 @@ class Engine:
             finished = RunFinished(control.run_id, status, reason, summary,
                                    str(handle.path) if handle.path else None)
             control.set_state(RunState.IDLE, status.value)
-            self._publish(finished)
-            if unsubscribe_writer is not None:
-                unsubscribe_writer()
             if writer is not None:
+                # the file is finalised first and the writer leaves the subscribers, so a run
+                # started from a RunFinished callback cannot reach this run's file
+                if unsubscribe_writer is not None:
+                    unsubscribe_writer()
+                try:
+                    writer.handle(finished)
+                except Exception:
+                    log.exception("run %s: finalising the run file failed", control.run_id)
                 self._close_writer(writer)
+            with self._lock:
+                self._active = False
+            self._publish(finished)
             log.info("run %s finished: %s %s", control.run_id, status.value, reason)
             handle._finish(finished)
 

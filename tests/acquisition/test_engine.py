@@ -270,3 +270,20 @@ def test_process_exit_mid_run_leaves_the_rig_safe(tmp_path: Path, shared_calibra
     assert done.returncode == 0, done.stderr
     state = json.loads(done.stdout.strip().splitlines()[-1])
     assert state == {"pump_emission": False, "pump_shutter": False, "emission_shutter": False}
+
+
+def test_the_next_run_can_start_from_the_run_finished_callback(engine: Engine, recorder: EventRecorder,
+                                                               tmp_path: Path) -> None:
+    follow_up: list[Any] = []
+
+    def chain(event: Any) -> None:  # a run queue starting the next run the moment one ends
+        if isinstance(event, RunFinished) and not follow_up:
+            follow_up.append(engine.start("sweep", QUICK_SWEEP, tmp_path / "second.h5"))
+    engine.subscribe(chain)
+    first = engine.start("sweep", QUICK_SWEEP, tmp_path / "first.h5").wait(120)
+    assert first.status == RunStatus.COMPLETE
+    second = follow_up[0].wait(120)
+    assert second.status == RunStatus.COMPLETE
+    from acquisition.storage import open_run
+    assert open_run(tmp_path / "first.h5").n_points("sweep") == 26
+    assert open_run(tmp_path / "second.h5").n_points("sweep") == 26
