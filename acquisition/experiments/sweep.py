@@ -178,6 +178,8 @@ def run_sweep(ctx: PlanContext, params: dict[str, Any], stream: str = "sweep",
     if params["spacing"] != "list":
         grid = sorted(grid)
     ctx.ensure_calibration()
+    if duty_cycle is None:
+        ctx.stop_chopper()  # a CW sweep: a blade left spinning (GUI, earlier run) would chop it
     ctx.prepare_power_range(max(grid))
     recorder = SweepRecorder(ctx, params, stream, extra, duty_cycle)
     total = params["repeats"] * 2 * len(grid)
