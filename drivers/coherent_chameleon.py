@@ -29,7 +29,7 @@ from pymeasure.instruments.validators import strict_discrete_set, strict_range
 from drivers.clock import Clock
 from drivers.errors import InstrumentError, InstrumentTimeout
 from drivers.interfaces import ControlLaser
-from drivers.pymeasure_base import AsciiInstrument, ConnectedDevice, SerialSettings
+from drivers.pymeasure_base import ON_OFF, AsciiInstrument, ConnectedDevice, SerialSettings
 from drivers.validation import check_positive, check_range
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,6 @@ HANDSHAKE_QUIET_S = 0.2
 #: ?TS poll period while waiting for a wavelength change
 TUNING_POLL_S = 0.2
 
-_ON_OFF = {True: 1, False: 0}
 
 
 _FAULT_LIST = re.compile(r"^\d+(&\d+)*$")
@@ -98,11 +97,11 @@ class ChameleonUltraII(AsciiInstrument):
 
     laser_on = Instrument.setting(
         "L=%d", "Laser on (1) / standby (0).",
-        validator=strict_discrete_set, values=_ON_OFF, map_values=True)
+        validator=strict_discrete_set, values=ON_OFF, map_values=True)
 
     shutter_open = Instrument.control(
         "?S", "S=%d", "Output shutter open (1) / closed (0).",
-        validator=strict_discrete_set, values=_ON_OFF, map_values=True, cast=int)
+        validator=strict_discrete_set, values=ON_OFF, map_values=True, cast=int)
 
     power_mw = Instrument.measurement("?UF", "Output power, mW.")
 
@@ -127,11 +126,11 @@ class ChameleonUltraII(AsciiInstrument):
 
     alignment_mode = Instrument.setting(
         "ALIGN=%d", "Alignment (CW, low power) mode on (1) / off (0).",
-        validator=strict_discrete_set, values=_ON_OFF, map_values=True)
+        validator=strict_discrete_set, values=ON_OFF, map_values=True)
 
     heartbeat = Instrument.setting(
         "HEARTBEAT=%d", "Shut the laser down when RS-232 is silent for HEARTBEATRATE s.",
-        validator=strict_discrete_set, values=_ON_OFF, map_values=True)
+        validator=strict_discrete_set, values=ON_OFF, map_values=True)
 
     heartbeat_rate_s = Instrument.setting(
         "HEARTBEATRATE=%d", "Heartbeat timeout, s (1-100, UNVERIFIED range).",

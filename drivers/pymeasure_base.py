@@ -701,3 +701,17 @@ class EchoPromptInstrument(AsciiInstrument):
             raise self.error(command, f"echo {lines[0]!r} does not match the command (link out of "
                                       f"step); input will be flushed")
         return "\r".join(line.strip("\n") for line in lines[1:]).strip()
+
+
+#: pymeasure ``values`` map for instruments that write booleans as 1 / 0
+ON_OFF: dict[bool, int] = {True: 1, False: 0}
+
+
+def strict_integer_range(value: float, values: tuple[int, int]) -> int:
+    """pymeasure validator: like strict_range, but a non-integer is rejected, never rounded."""
+    from pymeasure.instruments.validators import strict_range
+
+    number = strict_range(value, values)
+    if int(number) != number:
+        raise ValueError(f"Value of {value} is not an integer")
+    return int(number)

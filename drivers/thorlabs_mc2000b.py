@@ -28,12 +28,12 @@ import logging
 from typing import Any, ClassVar
 
 from pymeasure.instruments import Instrument
-from pymeasure.instruments.validators import strict_discrete_set, strict_range
+from pymeasure.instruments.validators import strict_discrete_set
 
 from drivers.errors import InstrumentError
 from drivers.interfaces import BLADES, BladeSpec, Chopper
-from drivers.pymeasure_base import (AsciiInstrument, ConnectedDevice, EchoPromptInstrument,
-                                   SerialSettings)
+from drivers.pymeasure_base import (ON_OFF, AsciiInstrument, ConnectedDevice, EchoPromptInstrument,
+                                   SerialSettings, strict_integer_range)
 from drivers.validation import check_choice, check_range
 
 log = logging.getLogger(__name__)
@@ -46,15 +46,6 @@ BLADE_INDICES: dict[int, str] = {
 }
 BLADE_NUMBERS: dict[str, int] = {name: index for index, name in BLADE_INDICES.items()}
 
-_ON_OFF = {True: 1, False: 0}
-
-
-def _integer(value: float, values: tuple[int, int]) -> int:
-    """strict_range for integer settings: reject non-integers instead of silently rounding."""
-    number = strict_range(value, values)
-    if int(number) != number:
-        raise ValueError(f"Value of {value} is not an integer")
-    return int(number)
 
 
 class MC2000B(EchoPromptInstrument):
@@ -69,7 +60,7 @@ class MC2000B(EchoPromptInstrument):
 
     frequency = Instrument.control(
         "freq?", "freq=%d", "Target chopping frequency, Hz (integer; range depends on the blade).",
-        validator=_integer, values=(1, 10000))
+        validator=strict_integer_range, values=(1, 10000))
 
     blade = Instrument.control(
         "blade?", "blade=%d", "Blade index (see BLADE_INDICES); only while stopped.",
@@ -77,11 +68,11 @@ class MC2000B(EchoPromptInstrument):
 
     phase = Instrument.control(
         "phase?", "phase=%d", "Reference phase, degrees (0-360).",
-        validator=_integer, values=(0, 360))
+        validator=strict_integer_range, values=(0, 360))
 
     enabled = Instrument.control(
         "enable?", "enable=%d", "Blade spinning (1) or stopped (0).",
-        validator=strict_discrete_set, values=_ON_OFF, map_values=True, cast=int)
+        validator=strict_discrete_set, values=ON_OFF, map_values=True, cast=int)
 
     reference = Instrument.control(
         "ref?", "ref=%d",
@@ -95,15 +86,15 @@ class MC2000B(EchoPromptInstrument):
 
     n_harmonic = Instrument.setting(
         "nharmonic=%d", "Multiplier applied to the external reference (1-15); only while stopped.",
-        validator=_integer, values=(1, 15))
+        validator=strict_integer_range, values=(1, 15))
 
     d_harmonic = Instrument.setting(
         "dharmonic=%d", "Divider applied to the external reference (1-15); only while stopped.",
-        validator=_integer, values=(1, 15))
+        validator=strict_integer_range, values=(1, 15))
 
     duty_cycle_percent = Instrument.control(
         "cycle?", "cycle=%d", "Open fraction of the MC1F10A blade, percent (keyword UNVERIFIED).",
-        validator=_integer, values=(1, 99))
+        validator=strict_integer_range, values=(1, 99))
 
     reference_output_frequency = Instrument.measurement(
         "refoutfreq?", "Actual blade (reference output) frequency, Hz.")
@@ -113,11 +104,11 @@ class MC2000B(EchoPromptInstrument):
 
     verbose = Instrument.setting(
         "verbose=%d", "Verbose replies on (1) / off (0).",
-        validator=strict_discrete_set, values=_ON_OFF, map_values=True)
+        validator=strict_discrete_set, values=ON_OFF, map_values=True)
 
     intensity = Instrument.setting(
         "intensity=%d", "Display brightness 0-10 (UNVERIFIED range).",
-        validator=_integer, values=(0, 10))
+        validator=strict_integer_range, values=(0, 10))
 
     def restore(self) -> None:
         """Restore factory default settings."""

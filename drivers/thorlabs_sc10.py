@@ -25,13 +25,13 @@ import logging
 from typing import Any, ClassVar
 
 from pymeasure.instruments import Instrument
-from pymeasure.instruments.validators import strict_discrete_set, strict_range
+from pymeasure.instruments.validators import strict_discrete_set
 
 from drivers.clock import Clock
 from drivers.errors import InstrumentConnectionError, InstrumentError
 from drivers.interfaces import Shutter
-from drivers.pymeasure_base import (AsciiInstrument, ConnectedDevice, EchoPromptInstrument,
-                                   SerialSettings)
+from drivers.pymeasure_base import (ON_OFF, AsciiInstrument, ConnectedDevice, EchoPromptInstrument,
+                                   SerialSettings, strict_integer_range)
 from drivers.validation import check_choice
 
 log = logging.getLogger(__name__)
@@ -39,15 +39,6 @@ log = logging.getLogger(__name__)
 MODES = {"manual": 1, "auto": 2, "single": 3, "repeat": 4, "external": 5}
 BAUD_RATES = (9600, 115200)
 
-_ON_OFF = {True: 1, False: 0}
-
-
-def _integer(value: float, values: tuple[int, int]) -> int:
-    """strict_range for integer settings: reject non-integers instead of silently rounding."""
-    number = strict_range(value, values)
-    if int(number) != number:
-        raise ValueError(f"Value of {value} is not an integer")
-    return int(number)
 
 
 class SC10(EchoPromptInstrument):
@@ -64,14 +55,14 @@ class SC10(EchoPromptInstrument):
 
     enabled = Instrument.measurement(
         "ens?", "Enable state: in manual mode True means open.", cast=int,
-        values=_ON_OFF, map_values=True)
+        values=ON_OFF, map_values=True)
 
     closed = Instrument.measurement(
-        "closed?", "True if the shutter reports closed.", cast=int, values=_ON_OFF, map_values=True)
+        "closed?", "True if the shutter reports closed.", cast=int, values=ON_OFF, map_values=True)
 
     interlock_tripped = Instrument.measurement(
         "interlock?", "True if the interlock is open (the shutter cannot open).", cast=int,
-        values=_ON_OFF, map_values=True)
+        values=ON_OFF, map_values=True)
 
     mode = Instrument.control(
         "mode?", "mode=%d",
@@ -80,15 +71,15 @@ class SC10(EchoPromptInstrument):
 
     open_time_ms = Instrument.control(
         "open?", "open=%d", "Open time for auto/repeat/single, ms (getter UNVERIFIED).",
-        validator=_integer, values=(0, 999999))
+        validator=strict_integer_range, values=(0, 999999))
 
     shut_time_ms = Instrument.control(
         "shut?", "shut=%d", "Shut time for auto/repeat, ms (getter UNVERIFIED).",
-        validator=_integer, values=(0, 999999))
+        validator=strict_integer_range, values=(0, 999999))
 
     repeat_count = Instrument.control(
         "rep?", "rep=%d", "Repeat count for repeat mode, 1-99 (getter UNVERIFIED).",
-        validator=_integer, values=(1, 99))
+        validator=strict_integer_range, values=(1, 99))
 
     trigger = Instrument.control(
         "trig?", "trig=%d", "0 internal, 1 external trigger (getter UNVERIFIED).",

@@ -95,10 +95,7 @@ class HydraHarpTimeTagger(TimeTagger):
         with self._lock:
             if self._lib is None:
                 return
-            try:
-                self._lib.call("HH_StopMeas", self.device_index)
-            except InstrumentError:
-                log.debug("%s: StopMeas on close failed", self.name, exc_info=True)
+            self.safe_state()
             self._lib.call("HH_CloseDevice", self.device_index)
             self._lib = None
             self._mode = None
