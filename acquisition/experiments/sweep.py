@@ -159,7 +159,7 @@ def _refine(recorder: SweepRecorder, grid: list[float], up: list[dict[str, Any]]
     for pass_ in range(1, MAX_REFINE_PASSES + 1):
         if high - low <= resolution:
             break
-        ctx.set_power_density(grid[-1])  # top of the scan: bright
+        ctx.set_power_density(max(grid))  # top of the scan: bright
         ctx.sleep(recorder.params["settle_s"])
         probes = np.linspace(high, low, REFINE_STEPS + 1)[1:-1]
         recorder.take(high, "down", 0, repeat, pass_, "off", threshold)
