@@ -416,9 +416,14 @@ class PlanContext:
             self._count_rate_trip(result.rate_cps)
 
     def _count_rate_trip(self, rate_cps: float) -> None:
+        # the excitation goes (pump shutter) and the detector is shielded (emission shutter),
+        # whatever the light source was; beam_on reopens both on resume
         self.beam_off()
+        if self.has_instrument("emission_shutter"):
+            self._s.rig.emission_shutter.close_shutter()
         self._interlock("count_rate", f"count_rate={rate_cps:.4g} cps is above the rig limit "
-                                      f"{self.limits.max_count_rate_cps:.4g} cps; pump shutter closed")
+                                      f"{self.limits.max_count_rate_cps:.4g} cps; pump and emission "
+                                      "shutters closed")
         self._s.control.hold_until_resumed(f"count rate {rate_cps:.3g} cps above limit")
         self.beam_on()
 

@@ -152,7 +152,7 @@ def test_count_rate_trip_closes_the_pump_shutter_and_pauses(engine: Engine, reco
     trip = recorder.wait_for(lambda e: isinstance(e, InterlockTripped))
     recorder.wait_for(lambda e: isinstance(e, StateChanged) and e.state == RunState.PAUSED)
     assert trip.interlock == "count_rate"
-    assert rig.pump_shutter.is_open() is False
+    assert rig.pump_shutter.is_open() is False and rig.emission_shutter.is_open() is False
     assert engine.state == RunState.PAUSED
     assert all(p.data["rate_cps"] <= 2000.0 for p in recorder.of(PointTaken))
     # resuming re-opens the beam and measures the point again: still too bright, trips again
