@@ -17,6 +17,7 @@ safe state. Public API (GUI and campaign runner code against it):
 from __future__ import annotations
 
 import atexit
+import inspect
 import logging
 import threading
 import time
@@ -38,6 +39,19 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[Event], None]
 
 SOFTWARE_VERSION = "avalab 0.1.0"
+
+
+def drive_plan(result: Any, ctx: PlanContext) -> dict[str, Any]:
+    """A plan is a function returning its summary, or a generator: each ``yield`` is then one
+    more checkpoint (pause/abort/interlocks) and the generator's return value is the summary."""
+    if inspect.isgenerator(result):
+        try:
+            while True:
+                next(result)
+                ctx.checkpoint()
+        except StopIteration as stop:
+            result = stop.value
+    return dict(result or {})
 
 
 class RunHandle:
@@ -207,7 +221,7 @@ class Engine:
         exp = get_experiment(experiment)
         validated = exp.validate(params, self.rig)
         ctx.params = validated
-        return exp.plan(ctx, validated)
+        return drive_plan(exp.plan(ctx, validated), ctx)
 
     def _run(self, exp: Experiment, params: dict[str, Any], control: RunControl, handle: RunHandle) -> None:
         writer = None
@@ -231,7 +245,7 @@ class Engine:
                 ctx.set_temperature(float(params["temperature_k"]))
             else:
                 ctx.hold_current_temperature()
-            summary = exp.plan(ctx, params) or {}
+            summary = drive_plan(exp.plan(ctx, params), ctx)
             if session.calibration is not None:
                 summary.setdefault("calibration", session.calibration.to_dict())
             summary.setdefault("calibrated_first", session.calibrated_in_run)

@@ -287,3 +287,23 @@ def test_the_next_run_can_start_from_the_run_finished_callback(engine: Engine, r
     from acquisition.storage import open_run
     assert open_run(tmp_path / "first.h5").n_points("sweep") == 26
     assert open_run(tmp_path / "second.h5").n_points("sweep") == 26
+
+
+def test_a_generator_plan_pauses_at_its_yields(engine: Engine, recorder: EventRecorder,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    def stepwise(ctx: Any, params: dict) -> Any:
+        for step in range(5):
+            ctx.emit("steps", {"step": step})
+            yield
+        return {"steps": 5}
+
+    def pause_after_second(event: Any) -> None:
+        if isinstance(event, PointTaken) and event.stream == "steps" and event.index == 1:
+            engine.pause()
+    engine.subscribe(pause_after_second)
+    handle = engine.start(add_plan(monkeypatch, stepwise), {})
+    recorder.wait_for(lambda e: isinstance(e, StateChanged) and e.state == RunState.PAUSED)
+    assert [p.data["step"] for p in recorder.of(PointTaken)] == [0, 1]
+    engine.resume()
+    finished = handle.wait(30)
+    assert finished.status == RunStatus.COMPLETE and finished.summary["steps"] == 5
