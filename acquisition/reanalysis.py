@@ -35,7 +35,7 @@ def _switch(columns: dict[str, np.ndarray], params: dict[str, Any], noise: float
 
 def reanalyze(run: Any, noise_cps: float | None = None) -> dict[str, Any]:
     """Figures recomputed from ``run.streams``; experiments without a stored-data analysis
-    (calibrate, lifetime) report the summary stored at the end of the run."""
+    (calibrate, series of anything but sweeps) report the summary stored at the end of the run."""
     params = dict(run.params or {})
     noise = _noise(params, noise_cps)
     streams = run.streams
@@ -49,6 +49,10 @@ def reanalyze(run: Any, noise_cps: float | None = None) -> dict[str, Any]:
             window = summarize_sweep(streams["sweep"], noise)
             result["window_kw_cm2"] = [window.get("switch_off_kw_cm2"), window.get("switch_on_kw_cm2")]
         return result
+    if run.experiment == "lifetime" and "histogram" in streams:
+        from acquisition.experiments.lifetime import kinetics
+        columns = streams["histogram"]
+        return kinetics(np.asarray(columns["delay_s"])[0], np.asarray(columns["counts"])[0], params)
     if run.experiment == "temperature_series" and params.get("experiment") == "sweep":
         by_temperature = []
         for entry in (run.summary or {}).get("by_temperature", []):

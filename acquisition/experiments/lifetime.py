@@ -58,9 +58,28 @@ def lifetime_duration_s(params: dict[str, Any]) -> float:
     return SPINUP_ESTIMATE_S + params["settle_s"] + params["acquisition_s"] + 2.0
 
 
-def lifetime_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
+def kinetics(t: np.ndarray, counts: np.ndarray, params: dict[str, Any]) -> dict[str, Any]:
+    """Rise (95 %) and decay (area) times of one chopper-period histogram; a figure that
+    cannot be computed (no emission) is None with the reason next to it."""
     from acquisition.analysis import decay_time_area, rise_time_95
 
+    t_off = params["duty_cycle"] / params["frequency_hz"]
+    rate = np.asarray(counts, dtype=float)
+    # dark counts per bin over the whole acquisition, to express the floor in histogram units
+    periods = params["acquisition_s"] * params["frequency_hz"]
+    floor = params["dark_counts_cps"] * params["bin_width_s"] * periods
+    figures: dict[str, Any] = {}
+    for key, compute in (("rise_time_s", lambda: rise_time_95(t, rate, 0.0, t_off)),
+                         ("decay_time_s", lambda: decay_time_area(t, rate, t_off, baseline=floor))):
+        try:
+            figures[key] = float(compute())
+        except ValueError as exc:  # e.g. no emission at this density: report why, keep the data
+            figures[key] = None
+            figures[key.replace("_s", "_problem")] = str(exc)
+    return figures
+
+
+def lifetime_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     density = params["density_kw_cm2"] * W_M2_PER_KW_CM2
     ctx.ensure_calibration()
     ctx.prepare_power_range(density)
@@ -74,21 +93,13 @@ def lifetime_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     ctx.stop_chopper()
     t = (np.arange(len(counts)) + 0.5) * params["bin_width_s"]
     t_off = params["duty_cycle"] / params["frequency_hz"]
-    rate = counts.astype(float)
     summary: dict[str, Any] = {"blade": blade, "frequency_hz": params["frequency_hz"],
                                "duty_cycle": params["duty_cycle"], "total_counts": int(counts.sum()),
-                               "average_density_kw_cm2": power.density_w_m2 / W_M2_PER_KW_CM2}
-    # dark counts per bin over the whole acquisition, to express the floor in histogram units
-    periods = params["acquisition_s"] * params["frequency_hz"]
-    floor = params["dark_counts_cps"] * params["bin_width_s"] * periods
-    for key, compute in (("rise_time_s", lambda: rise_time_95(t, rate, 0.0, t_off)),
-                         ("decay_time_s", lambda: decay_time_area(t, rate, t_off, baseline=floor))):
-        try:
-            summary[key] = float(compute())
-        except ValueError as exc:  # e.g. no emission at this density: report why, keep the data
-            summary[key] = None
-            summary[key.replace("_s", "_problem")] = str(exc)
-            ctx.log.warning("%s: %s", key, exc)
+                               "average_density_kw_cm2": power.density_w_m2 / W_M2_PER_KW_CM2,
+                               **kinetics(t, counts, params)}
+    for key in ("rise_time_problem", "decay_time_problem"):
+        if key in summary:
+            ctx.log.warning("%s: %s", key, summary[key])
     ctx.emit("histogram", {"delay_s": t, "counts": counts, "bin_width_s": params["bin_width_s"],
                            "pump_off_s": t_off, "frequency_hz": params["frequency_hz"],
                            "duty_cycle": params["duty_cycle"], "density_w_m2": power.density_w_m2,

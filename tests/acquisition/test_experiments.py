@@ -44,8 +44,13 @@ def test_pulsed_picks_the_blade_and_reports_average_and_peak(engine: Engine, rec
         assert point.data["peak_density_w_m2"] == pytest.approx(2 * point.data["density_w_m2"])
 
 
-def test_lifetime_measures_rise_and_decay_on_the_chopper_edge(engine: Engine, recorder: EventRecorder) -> None:
-    finished = run(engine, "lifetime", {"acquisition_s": 2.0})
+def test_lifetime_measures_rise_and_decay_on_the_chopper_edge(engine: Engine, recorder: EventRecorder,
+                                                              tmp_path) -> None:
+    from acquisition.reanalysis import reanalyze
+    from acquisition.storage import open_run
+
+    finished = engine.start("lifetime", {"acquisition_s": 2.0}, tmp_path / "lifetime.h5").wait(120)
+    assert finished.status == RunStatus.COMPLETE, finished.reason
     summary = finished.summary
     period = 1 / summary["frequency_hz"]
     assert 0 < summary["rise_time_s"] < 0.5 * period
@@ -54,6 +59,8 @@ def test_lifetime_measures_rise_and_decay_on_the_chopper_edge(engine: Engine, re
     counts = np.asarray(histogram.data["counts"])
     open_bins = int(0.5 * counts.size)
     assert counts[:open_bins].sum() > 10 * counts[open_bins + open_bins // 2:].sum()  # light while open
+    again = reanalyze(open_run(tmp_path / "lifetime.h5"))
+    assert again == {"rise_time_s": summary["rise_time_s"], "decay_time_s": summary["decay_time_s"]}
 
 
 def test_switch_blocks_the_apd_during_the_control_pulse(engine: Engine, rig: Any) -> None:
