@@ -35,7 +35,7 @@ def _switch(columns: dict[str, np.ndarray], params: dict[str, Any], noise: float
 
 def reanalyze(run: Any, noise_cps: float | None = None) -> dict[str, Any]:
     """Figures recomputed from ``run.streams``; experiments without a stored-data analysis
-    (calibrate, series of anything but sweeps) report the summary stored at the end of the run."""
+    (series of anything but sweeps) report the summary stored at the end of the run."""
     params = dict(run.params or {})
     noise = _noise(params, noise_cps)
     streams = run.streams
@@ -53,6 +53,13 @@ def reanalyze(run: Any, noise_cps: float | None = None) -> dict[str, Any]:
         from acquisition.experiments.lifetime import kinetics
         columns = streams["histogram"]
         return kinetics(np.asarray(columns["delay_s"])[0], np.asarray(columns["counts"])[0], params)
+    if run.experiment == "calibrate" and "calibration" in streams:
+        from acquisition.calibration import fit_malus
+        columns = streams["calibration"]
+        plate = np.array([str(v) == "plate" for v in columns["stage"]])
+        fit = fit_malus(np.asarray(columns["angle_deg"])[plate], np.asarray(columns["transmission"])[plate])
+        return {"plate_t_max": fit.t_max, "plate_t_min": fit.t_min, "plate_theta0_deg": fit.theta0_deg,
+                "plate_fit_rms": fit.rms_residual}
     if run.experiment == "temperature_series" and params.get("experiment") == "sweep":
         by_temperature = []
         for entry in (run.summary or {}).get("by_temperature", []):

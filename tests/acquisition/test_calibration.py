@@ -112,3 +112,16 @@ def test_attenuator_never_passes_above_the_larger_setting_when_the_wheel_moves(r
         plate_now, wheel_now = (angle, wheel_now) if role == "plate" else (plate_now, angle)
         peak = max(peak, plate_t(plate_now) * wheel_t(wheel_now))
     assert peak <= plate_t(plate) * wheel_t(wheel) * (1 + 1e-9)
+
+
+def test_analyze_refits_a_stored_calibration_run_to_the_same_plate(rig, tmp_path: Path) -> None:
+    from acquisition.reanalysis import reanalyze
+    from acquisition.storage import open_run
+
+    engine = Engine(rig, CalibrationStore(tmp_path))
+    finished = engine.start("calibrate", {"plate_points": 19, "save": False}, tmp_path / "cal.h5").wait(120)
+    engine.close()
+    assert finished.status.value == "complete" and CalibrationStore(tmp_path).load(rig.config.name) is None
+    again = reanalyze(open_run(tmp_path / "cal.h5"))
+    for key in ("plate_t_max", "plate_t_min", "plate_theta0_deg"):
+        assert again[key] == pytest.approx(finished.summary[key], rel=1e-9)
