@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Sequence
 
+from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,30 @@ def create_window(rig: Any, settings_path: Path | None = None, data_dir: Path | 
                       data_dir or default_data_dir(), poll_hz=poll_hz)
 
 
+def _display_available() -> bool:
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _close_on_signals(app: QApplication) -> QTimer:
+    """Ctrl+C / SIGTERM close the window normally, so the rig is left in its safe state.
+
+    Python runs signal handlers only between bytecodes; a short idle timer gives it that chance
+    while Qt's event loop (C++) is waiting.
+    """
+    def close(signum: int, _frame: Any) -> None:
+        log.warning("signal %d: closing the GUI (instruments to safe state)", signum)
+        app.closeAllWindows()
+
+    signal.signal(signal.SIGINT, close)
+    signal.signal(signal.SIGTERM, close)
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
+    return wake
+
+
 def _log_unhandled(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     """Log exceptions escaping Qt slots. With the default hook PyQt6 aborts the process, which
     would take the STOP button (and the safe shutdown of the rig) with it."""
@@ -66,8 +92,15 @@ def _log_unhandled(exc_type: type[BaseException], exc: BaseException, tb: Traceb
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    arguments = list(argv) if argv is not None else sys.argv[1:]
+    if arguments[:1] == ["--"]:  # "avalab gui -- --rig x": the separator is the CLI's, not ours
+        arguments = arguments[1:]
+    args = build_parser().parse_args(arguments)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if QApplication.instance() is None and not _display_available():
+        # Qt would abort() the process with a long plugin message; say what to do instead
+        log.error("no display: set DISPLAY (X11) or WAYLAND_DISPLAY, or QT_QPA_PLATFORM=offscreen")
+        return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("avalab")
     try:
@@ -80,7 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         window = create_window(rig, args.settings, args.data_dir, args.poll_hz)
         window.show()
-        return int(app.exec())
+        previous_handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        wake = _close_on_signals(app)
+        try:
+            return int(app.exec())
+        finally:
+            wake.stop()
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
     finally:
         if window is not None:
             window.shutdown()
