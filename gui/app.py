@@ -101,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Qt would abort() the process with a long plugin message; say what to do instead
         log.error("no display: set DISPLAY (X11) or WAYLAND_DISPLAY, or QT_QPA_PLATFORM=offscreen")
         return 2
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("avalab")
     try:
         rig = open_rig(args.rig, args.clock)
