@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from typing import Any, Callable
 
@@ -24,6 +25,11 @@ class EngineEventBridge(QObject):
 
     received = pyqtSignal(object)
     _wake = pyqtSignal()
+
+    #: longest stretch the GUI thread spends delivering events before yielding, s
+    SLICE_S = 0.008
+    #: events taken from the queue per lock acquisition
+    BATCH = 64
 
     def __init__(self, engine: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -46,11 +52,25 @@ class EngineEventBridge(QObject):
 
     @pyqtSlot()
     def _drain(self) -> None:
+        """Deliver queued events for at most ``SLICE_S``, then yield to the event loop.
+
+        A burst (a virtual-clock sweep can emit thousands of points at once) is thus spread over
+        several loop iterations, and timers, paints and clicks (STOP) get their turn in between.
+        """
+        deadline = time.perf_counter() + self.SLICE_S
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return
+                batch = [self._pending.popleft() for _ in range(min(self.BATCH, len(self._pending)))]
+            for event in batch:
+                self.received.emit(event)
+            if time.perf_counter() > deadline:
+                break
         with self._lock:
-            batch = list(self._pending)
-            self._pending.clear()
-        for event in batch:
-            self.received.emit(event)
+            more = bool(self._pending)
+        if more:
+            self._wake.emit()  # queued: the rest comes after whatever else is waiting
 
     def close(self) -> None:
         if self._unsubscribe is not None:

@@ -147,3 +147,25 @@ def test_calibration_points_are_plotted_per_stage(qtbot) -> None:
     x, y = plots.calibration.curves["plate"].getData()
     assert len(x) == 10 and math.isclose(y[0], 0.1) and y[-1] < 1e-3
     assert plots.calibration.sample_count == 11
+
+
+def test_a_burst_is_delivered_in_slices_so_timers_still_run(qtbot) -> None:
+    """20000 events pushed at once (a fast virtual-clock run) must not monopolise the GUI thread."""
+    from PyQt6.QtCore import QTimer
+
+    source = _ThreadedSource()
+    bridge = EngineEventBridge(source)
+    delivered: list[int] = []
+    ticks_during_delivery: list[int] = []
+    bridge.received.connect(lambda e: delivered.append(e.index))
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks_during_delivery.append(len(delivered))
+                          if 0 < len(delivered) < 20000 else None)
+    timer.start()
+    source.publish_from_thread([PointTaken("r", "sweep", i, {}) for i in range(20000)]).join()
+    qtbot.waitUntil(lambda: len(delivered) == 20000, timeout=20000)
+    timer.stop()
+    assert delivered == list(range(20000))
+    assert ticks_during_delivery, "the timer never ran while the burst was being delivered"
+    bridge.close()
