@@ -30,7 +30,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from acquisition.analysis.branches import Branch, prepare_branch, split_sweep
-from acquisition.analysis.jumps import JumpCriteria, find_jump, is_bright_like, log_rate
+from acquisition.analysis.jumps import (JumpCriteria, find_jump, find_largest_drop, is_bright_like,
+                                        log_rate)
 from acquisition.analysis.nonlinearity import nonlinearity_slope, steepest_window
 from acquisition.analysis.units import w_m2_to_kw_cm2
 from drivers.validation import check_positive
@@ -183,7 +184,18 @@ def analyze_hysteresis(density_up_w_m2: ArrayLike, rate_up_cps: ArrayLike,
             dark_level, bright_level = log_rate(np.array([point_a.rate_cps, point_b.rate_cps]), noise)
             lowest_level = float(log_rate(down.rate_cps[:1], noise)[0])
             lowest_density = float(down.density_w_m2[0])
-            if is_bright_like(lowest_level, dark_level, bright_level) and lowest_density < point_b.density_w_m2:
+            top_level = float(log_rate(down.rate_cps[-1:], noise)[0])
+            staircase = (find_largest_drop(down.rate_cps, noise, criteria)
+                         if is_bright_like(top_level, dark_level, bright_level)
+                         and not is_bright_like(lowest_level, dark_level, bright_level) else None)
+            if staircase is not None:
+                point_d, point_c = _labelled(down, staircase.low), _labelled(down, staircase.high)
+                width = 0.5 * (point_a.density_w_m2 + point_b.density_w_m2) \
+                    - 0.5 * (point_c.density_w_m2 + point_d.density_w_m2)
+                bistable = width > 0
+                notes.append("switch-off spread over several steps (particles of the spot turning "
+                             "dark one after another): C, D at the largest drop")
+            elif is_bright_like(lowest_level, dark_level, bright_level) and lowest_density < point_b.density_w_m2:
                 below_range = True
                 bistable = True
                 notes.append("down branch stays bright down to its lowest density: "

@@ -68,6 +68,27 @@ def find_jump(rate_cps: np.ndarray, noise_cps: float,
     return Jump(low=low, log_step=largest, robust_sigma=sigma) if qualifies else None
 
 
+def find_largest_drop(rate_cps: np.ndarray, noise_cps: float,
+                      criteria: JumpCriteria = JumpCriteria()) -> Jump | None:
+    """The largest step of a branch, if it is at least ``min_noise_multiple`` x I_noise high.
+
+    Used only for a down branch already known to go from bright to dark inside the swept range
+    (the up branch has a switch-on jump, the top of the down branch is bright and its bottom
+    dark): a spot of several particles then loses its bright state in a few consecutive steps,
+    one particle after another, so no single step passes the ratio and dominance tests; the
+    switch-off is where the largest share of the emission is lost.
+    """
+    if rate_cps.size < 2:
+        return None
+    steps = np.diff(log_rate(rate_cps, noise_cps))
+    low = int(np.argmax(steps))
+    largest = float(steps[low])
+    rise = float(rate_cps[low + 1] - rate_cps[low])
+    if largest > 0 and rise >= criteria.min_noise_multiple * noise_cps:
+        return Jump(low=low, log_step=largest, robust_sigma=0.0)
+    return None
+
+
 def is_bright_like(level: float, dark_level: float, bright_level: float) -> bool:
     """True if log level ``level`` is closer to ``bright_level`` than to ``dark_level``."""
     return level >= 0.5 * (dark_level + bright_level)

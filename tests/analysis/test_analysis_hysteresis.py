@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from acquisition.analysis import analyze_hysteresis, analyze_sweep, split_sweep
-from analysis_synthetic import (KW, STEP_KW, bistable_branches, bright_rate, dark_rate, densities,
+from analysis_synthetic import (BACKGROUND_CPS, KW, STEP_KW, bistable_branches, bright_rate, dark_rate, densities,
                        poisson_rates)
 
 
@@ -194,3 +194,28 @@ def test_zero_rate_at_a_leaves_s_undefined_with_a_note() -> None:
     assert result.switch_on_w_m2 == pytest.approx(6.7 * KW) and result.nonlinearity_s is None
     assert any("undefined" in note for note in result.notes)
     assert result.to_json_dict()["nonlinearity_s"] is None
+
+
+def test_staircase_switch_off_of_a_multi_particle_spot_is_found_at_the_largest_drop() -> None:
+    # up: one clean jump at 6.7; down: particles turn dark at consecutive points (3.9 .. 3.6), so
+    # no single step dominates its neighbours; the largest drop is between 3.7 and 3.8
+    density, up, _ = bistable_branches(on_kw=6.7, off_kw=4.2)
+    bright = bright_rate(density) - BACKGROUND_CPS
+    tol = 1e3
+    share = np.select([density >= 3.9 * KW - tol, density >= 3.8 * KW - tol, density >= 3.7 * KW - tol,
+                       density >= 3.6 * KW - tol], [1.0, 0.6, 0.25, 0.05], 0.0)
+    down = dark_rate(density) + share * bright
+    from acquisition.analysis.jumps import find_jump
+    assert find_jump(down, 82.0) is None  # the strict single-jump test does not accept it
+    result = analyze_hysteresis(density, up, density, down, noise_cps=82.0)
+    assert result.bistable
+    assert result.switch_off_w_m2 == pytest.approx(3.8 * KW)
+    assert result.points["D"][0] == pytest.approx(3.7 * KW)
+    assert any("several steps" in note for note in result.notes)
+
+
+def test_a_smooth_avalanche_without_switch_on_jump_is_still_not_bistable() -> None:
+    density = densities(1.0, 9.0)
+    smooth = 300.0 + 3000.0 / (1.0 + np.exp(-(density / KW - 6.0) / 0.4))
+    result = analyze_hysteresis(density, smooth, density, smooth, noise_cps=82.0)
+    assert not result.bistable and result.switch_off_w_m2 is None
