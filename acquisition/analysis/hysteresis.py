@@ -120,6 +120,27 @@ class HysteresisResult:
         }
 
 
+def loop_is_open(up: Branch, down: Branch, noise_cps: float) -> bool:
+    """True if at some density the down branch is bright while the up branch is dark.
+
+    Bright and dark are judged against the darkest and brightest levels of both branches, and the
+    two must differ by at least a factor 2: two states at one power is what bistability means,
+    and a smooth avalanche (up = down) never passes.
+    """
+    if len(up) < 2 or len(down) < 2:
+        return False
+    up_levels = log_rate(up.rate_cps, noise_cps)
+    down_at_up = log_rate(np.interp(up.density_w_m2, down.density_w_m2, down.rate_cps), noise_cps)
+    inside = (up.density_w_m2 >= down.density_w_m2[0]) & (up.density_w_m2 <= down.density_w_m2[-1])
+    dark_level = float(min(up_levels.min(), down_at_up.min()))
+    bright_level = float(max(up_levels.max(), down_at_up.max()))
+    if bright_level - dark_level < math.log(2.0):
+        return False
+    middle = 0.5 * (dark_level + bright_level)
+    return bool(np.any(inside & (down_at_up >= middle) & (up_levels < middle)
+                       & (down_at_up - up_levels >= math.log(2.0))))
+
+
 def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
@@ -149,6 +170,13 @@ def analyze_hysteresis(density_up_w_m2: ArrayLike, rate_up_cps: ArrayLike,
     notes: list[str] = []
     on = find_jump(up.rate_cps, noise, criteria)
     off = find_jump(down.rate_cps, noise, criteria)
+    if on is None and loop_is_open(up, down, noise):
+        # a spot of several particles can also turn bright over a few consecutive steps; with
+        # two states at one power (the loop is open) the largest rise is the switch-on
+        on = find_largest_drop(up.rate_cps, noise, criteria)
+        if on is not None:
+            notes.append("switch-on spread over several steps (particles of the spot turning "
+                         "bright one after another): A, B at the largest rise")
 
     point_a = point_b = point_c = point_d = None
     contrast = slope = None

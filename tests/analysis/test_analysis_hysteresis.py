@@ -219,3 +219,18 @@ def test_a_smooth_avalanche_without_switch_on_jump_is_still_not_bistable() -> No
     smooth = 300.0 + 3000.0 / (1.0 + np.exp(-(density / KW - 6.0) / 0.4))
     result = analyze_hysteresis(density, smooth, density, smooth, noise_cps=82.0)
     assert not result.bistable and result.switch_off_w_m2 is None
+
+
+def test_staircase_switch_on_counts_only_when_the_loop_is_open() -> None:
+    density, _, down = bistable_branches(on_kw=6.7, off_kw=4.2)
+    bright = bright_rate(density) - BACKGROUND_CPS
+    tol = 1e3
+    share = np.select([density >= 6.9 * KW - tol, density >= 6.8 * KW - tol, density >= 6.7 * KW - tol,
+                       density >= 6.6 * KW - tol], [1.0, 0.6, 0.25, 0.05], 0.0)
+    up = dark_rate(density) + share * bright
+    result = analyze_hysteresis(density, up, density, down, noise_cps=82.0)
+    assert result.bistable and result.switch_on_w_m2 == pytest.approx(6.7 * KW)  # largest log rise
+    assert any("switch-on spread" in note for note in result.notes)
+    # the same staircase on both branches (no loop): not bistable, no switch-on claimed
+    closed = analyze_hysteresis(density, up, density, up, noise_cps=82.0)
+    assert not closed.bistable and closed.switch_on_w_m2 is None
