@@ -170,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         publisher = synthetic_publisher(window.bridge, args.points, args.rate)
         threading.Thread(target=lambda: (publisher.join(), finished.set()), daemon=True).start()
 
-    elapsed = run_for(0, until=lambda: plot.point_count >= args.points or finished.is_set(),
+    # a finished source may still have points queued in the bridge: wait until they are plotted
+    elapsed = run_for(0, until=lambda: plot.point_count >= args.points
+                      or (finished.is_set() and window.bridge.pending_count == 0),
                       timeout_s=args.timeout_s)
     assert window.isVisible(), "the window must stay open (and painting) while points stream"
     streaming = probe.stop()

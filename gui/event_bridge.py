@@ -72,6 +72,12 @@ class EngineEventBridge(QObject):
         if more:
             self._wake.emit()  # queued: the rest comes after whatever else is waiting
 
+    @property
+    def pending_count(self) -> int:
+        """Events received from the engine but not yet delivered on the GUI thread."""
+        with self._lock:
+            return len(self._pending)
+
     def close(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()

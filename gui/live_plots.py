@@ -21,7 +21,7 @@ from acquisition.events import Event, PointTaken, RunFinished, RunStarted
 log = logging.getLogger(__name__)
 
 W_M2_PER_KW_CM2 = 1e7
-REFRESH_HZ = 25
+REFRESH_HZ = 20
 UP_COLOR = (220, 30, 30)
 DOWN_COLOR = (30, 80, 230)
 
