@@ -72,7 +72,7 @@ def format_readings(readings: Readings) -> str:
         lines.append(f"count rate {readings['rate_cps']:.4g} cps")
     if "open" in readings:
         lines.append("open" if readings["open"] else "closed")
-    return "\n".join(lines) if lines else "connected"
+    return "\n".join(lines) if lines else "(no live readings for this role)"
 
 
 class RoleBox(QGroupBox):
