@@ -51,8 +51,36 @@ def sweep_statistics(runs: list[IndexedRun]) -> dict[str, dict[str, float]]:
                           "n": int(values.size)}
     bistable = [bool(r.metrics.get("bistable")) for r in runs if "bistable" in r.metrics]
     if bistable:
-        stats["bistable_fraction"] = {"mean": float(np.mean(bistable)), "std": 0.0, "n": len(bistable)}
+        fraction = float(np.mean(bistable))
+        # binomial standard error of the fraction
+        stats["bistable_fraction"] = {"mean": fraction,
+                                      "std": float(np.sqrt(fraction * (1 - fraction) / len(bistable))),
+                                      "n": len(bistable)}
     return stats
+
+
+def _condition(run: IndexedRun) -> tuple[Any, Any]:
+    """(film position, temperature) a run was taken at; None where the campaign did not set it."""
+    position = run.metrics.get("position_um")
+    return (tuple(position) if isinstance(position, list) else None, _run_temperature(run))
+
+
+def _spot_sweeps(runs: list[IndexedRun]) -> list[IndexedRun]:
+    """Sweeps at two or more film positions (one temperature): the film statistics."""
+    sweeps = [r for r in runs if r.experiment == "sweep"]
+    positions = {_condition(r)[0] for r in sweeps}
+    temperatures = {_condition(r)[1] for r in sweeps}
+    return sweeps if len(positions) >= 2 and len(temperatures) <= 1 else []
+
+
+def _repeated_sweeps(runs: list[IndexedRun]) -> list[IndexedRun]:
+    """The largest group of sweeps repeated at one position and temperature (drift over cycles)."""
+    groups: dict[tuple[Any, Any], list[IndexedRun]] = {}
+    for run in runs:
+        if run.experiment == "sweep":
+            groups.setdefault(_condition(run), []).append(run)
+    largest = max(groups.values(), key=len, default=[])
+    return largest if len(largest) >= 3 else []
 
 
 def _values(runs: list[IndexedRun], key: str) -> np.ndarray:
@@ -127,8 +155,8 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def _film_statistics(folder: Path, runs: list[IndexedRun], _: Path) -> Path | None:
-    sweeps = [r for r in runs if r.experiment == "sweep"]
-    if len(sweeps) < 2:
+    sweeps = _spot_sweeps(runs)
+    if not sweeps:
         return None
     keys = [("switch_on_kw_cm2", "switch-on (kW/cm²)"), ("hysteresis_width_kw_cm2", "width (kW/cm²)"),
             ("contrast_db", "contrast (dB)")]
@@ -199,8 +227,8 @@ def _against_frequency(folder: Path, runs: list[IndexedRun], _: Path) -> Path | 
 
 
 def _drift(folder: Path, runs: list[IndexedRun], _: Path) -> Path | None:
-    sweeps = [r for r in runs if r.experiment == "sweep"]
-    if len(sweeps) < 3:
+    sweeps = _repeated_sweeps(runs)
+    if not sweeps:
         return None
     fig, axes = _figure(2)
     cycles = np.arange(1, len(sweeps) + 1)

@@ -155,7 +155,7 @@ class CampaignRunner:
         run_id = index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
                              unit.experiment, str(path.relative_to(self.folder)))
         finished = self.engine.start(unit.experiment, params, out_path=path).wait()
-        metrics = _headline_metrics(finished.summary, params)
+        metrics = _headline_metrics(finished.summary, params, unit)
         index.finish(run_id, finished.status.value, finished.reason, metrics)
         if finished.status != RunStatus.COMPLETE:
             raise CampaignStopped(f"unit {unit.key} ended {finished.status.value}: {finished.reason}; "
@@ -172,9 +172,12 @@ class CampaignRunner:
                                   f"{finished.reason}")
 
 
-def _headline_metrics(summary: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """The run summary, JSON-safe, plus the temperature it ran at (what the report plots)."""
+def _headline_metrics(summary: dict[str, Any], params: dict[str, Any], unit: Unit) -> dict[str, Any]:
+    """The run summary, JSON-safe, plus where and at what temperature it ran (the report groups
+    runs by these)."""
     metrics = dict(to_jsonable(summary or {}))
     if params.get("temperature_k") is not None:
         metrics.setdefault("temperature_k", float(params["temperature_k"]))
+    if unit.position_um is not None:
+        metrics.setdefault("position_um", list(unit.position_um))
     return metrics

@@ -1,0 +1,55 @@
+"""Which report figures a campaign gets depends on what its runs vary."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acquisition.campaigns.index import CampaignIndex
+from acquisition.campaigns.report import sweep_statistics, write_report
+
+
+def make_index(folder: Path, runs: list[dict]) -> None:
+    index = CampaignIndex(folder)
+    try:
+        for i, metrics in enumerate(runs):
+            run_id = index.begin(f"s1/i={i}", i, 0, "sweep", {"i": i}, "sweep", None)
+            index.finish(run_id, "complete", metrics=metrics)
+    finally:
+        index.close()
+
+
+def figure_names(folder: Path) -> set[str]:
+    return {p.name for p in write_report(folder, folder / "report").figures}
+
+
+def figures(on: float, width: float) -> dict:
+    return {"switch_on_kw_cm2": on, "switch_off_kw_cm2": on - width, "hysteresis_width_kw_cm2": width,
+            "contrast_db": 14.0, "nonlinearity_s": 150.0, "bistable": True}
+
+
+def test_repeats_at_one_spot_give_a_drift_figure_only(tmp_path: Path) -> None:
+    make_index(tmp_path, [{**figures(6.5 + 0.1 * (i % 3), 2.2), "position_um": [0.0, 0.0],
+                           "temperature_k": 77.0} for i in range(5)])
+    assert figure_names(tmp_path) == {"drift.png"}
+
+
+def test_spots_give_film_statistics_and_temperatures_give_a_temperature_figure(tmp_path: Path) -> None:
+    spots = tmp_path / "spots"
+    make_index(spots, [{**figures(5.0 + 0.2 * i, 1.0), "position_um": [4.0 * i, 0.0],
+                        "temperature_k": 77.0} for i in range(4)])
+    assert figure_names(spots) == {"film_statistics.png"}
+    series = tmp_path / "series"
+    make_index(series, [{**figures(5.0 + 0.01 * t, 1.5), "temperature_k": float(t)} for t in (77, 90, 110)])
+    assert figure_names(series) == {"vs_temperature.png"}
+
+
+def test_bistable_fraction_has_a_binomial_spread(tmp_path: Path) -> None:
+    make_index(tmp_path, [{**figures(5.0, 1.0), "bistable": i < 3} for i in range(4)])
+    index = CampaignIndex(tmp_path)
+    try:
+        stats = sweep_statistics(index.runs("complete"))
+    finally:
+        index.close()
+    assert stats["bistable_fraction"]["mean"] == pytest.approx(0.75)
+    assert stats["bistable_fraction"]["std"] == pytest.approx((0.75 * 0.25 / 4) ** 0.5)
