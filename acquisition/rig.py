@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 _I = TypeVar("_I", bound=itf.Instrument)
 
 SIM_DRIVER = "sim"
+#: a role with a real driver and this address talks, over a real socket, to the protocol emulator
+#: of that role's simulated device on this rig's own bench (drivers + wire + emulator + physics)
+EMULATOR_ADDRESS = "emulator"
 CLOCKS = ("virtual", "real")
 BUILTIN_SIM = "sim"
 #: the order in which safe_state_all makes the rig safe: beams off first, detector protected next
@@ -81,7 +84,12 @@ class RigConfig:
 
     @property
     def uses_sim(self) -> bool:
-        return any(r.driver == SIM_DRIVER for r in self.roles.values())
+        return any(r.driver == SIM_DRIVER or r.address == EMULATOR_ADDRESS for r in self.roles.values())
+
+    @property
+    def emulated_roles(self) -> list[str]:
+        return [role for role, r in self.roles.items()
+                if r.driver != SIM_DRIVER and r.address == EMULATOR_ADDRESS]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,9 +461,13 @@ class Rig:
         if config.uses_sim:
             self.bench = Bench(config.beam, config.sample, config.sim, self.clock)
         self.instruments: dict[str, itf.Instrument] = {}
+        self._emulators: Any = None
         for role, rc in config.roles.items():
-            if rc.driver == SIM_DRIVER:
-                self.instruments[role] = build_sim_device(role, self.bench, rc.address or SIM_ADDRESS)
+            if rc.driver == SIM_DRIVER or rc.address == EMULATOR_ADDRESS:
+                # an emulated role starts as the simulated device its emulator will wrap
+                self.instruments[role] = build_sim_device(role, self.bench,
+                                                          SIM_ADDRESS if rc.driver != SIM_DRIVER
+                                                          else rc.address or SIM_ADDRESS)
                 continue
             try:
                 self.instruments[role] = create_driver(role, rc.driver, rc.address, self.clock,
@@ -465,6 +477,25 @@ class Rig:
                                      f"({exc}); allowed: an installed driver or 'sim'") from None
             except (TypeError, ValueError) as exc:
                 raise RigConfigError(f"{source}: roles.{role}: {str(exc).splitlines()[0]}") from None
+        if config.emulated_roles:
+            self._attach_emulators(config, source)
+
+    def _attach_emulators(self, config: RigConfig, source: str) -> None:
+        from sim_backends.emulators.bench_server import EMULATED_ROLES, attach_emulated_drivers
+
+        for role in config.emulated_roles:
+            spec = EMULATED_ROLES.get(role)
+            if spec is None or config.roles[role].driver != spec.driver:
+                allowed = f"driver {spec.driver!r}" if spec else "no driver (this role has no wire protocol)"
+                raise RigConfigError(f"{source}: roles.{role}.address='{EMULATOR_ADDRESS}' needs {allowed}; "
+                                     f"got driver {config.roles[role].driver!r}")
+        self._emulators = attach_emulated_drivers(self, config.emulated_roles)
+
+    def stop_emulators(self) -> None:
+        """Stop the emulators of roles with ``address = "emulator"`` (after close_all)."""
+        if self._emulators is not None:
+            self._emulators.close()
+            self._emulators = None
 
     def _role(self, role: str, interface: type[_I]) -> _I | None:
         instrument = self.instruments.get(role)

@@ -103,8 +103,11 @@ class EmulatedBench:
 
     def rig_toml(self) -> str:
         """Role tables for a rig file: emulated roles with their driver + address."""
-        lines = ["# Emulated instruments (avalab emulate). The APD counter and the TCSPC have no",
-                 "# wire protocol and stay driver = \"sim\".", ""]
+        lines = ["# Emulated instruments (avalab emulate), for drivers in another program.",
+                 "# The APD counter and the TCSPC have no wire protocol: a rig in another process sees",
+                 "# the emulators' instruments but not their sample. To run a whole experiment",
+                 "# through real drivers and emulators, give a role address = \"emulator\" in a rig",
+                 "# file instead: its emulator then runs on that rig's own bench.", ""]
         for role, served in self.served.items():
             lines += [f"[roles.{role}]", f'driver = "{served.spec.driver}"', f'address = "{served.address}"', ""]
         return "\n".join(lines)

@@ -52,3 +52,37 @@ def test_sweep_through_emulators_matches_in_process_devices() -> None:
         assert a is not None and b is not None, key
         assert abs(a - b) <= 2 * step + 0.05 * a, f"{key}: in-process {a:.3f} vs emulated {b:.3f}"
     assert direct["summary"]["bistable"] and emulated["summary"]["bistable"]
+
+
+def rig_file_with(tmp_path, roles: dict[str, tuple[str, str]]):
+    """A rig file: the built-in simulated rig with ``roles`` -> (driver, address) replaced."""
+    from acquisition.rig import RoleConfig, load_rig_config, render_rig_toml
+
+    config = load_rig_config("sim")
+    for role, (driver, address) in roles.items():
+        config.roles[role] = RoleConfig(driver=driver, address=address)
+    path = tmp_path / "rig.toml"
+    path.write_text(render_rig_toml(config))
+    return path
+
+
+def test_rig_file_roles_with_emulator_address_use_the_real_drivers(tmp_path) -> None:
+    from acquisition.rig import RigConfigError
+
+    path = rig_file_with(tmp_path, {"pump": ("opus", "emulator"), "hwp": ("k10cr1", "emulator"),
+                                    "cryostat": ("lakeshore335", "emulator")})
+    rig = load_rig(path)
+    try:
+        rig.connect_all()
+        identities = rig.identities()
+        assert "MPC-D" in identities["pump"] and identities["hwp"].startswith("Thorlabs K10CR1")
+        assert identities["cryostat"].startswith("LSCI,MODEL335")
+        assert identities["counter"].startswith("simulated")  # the APD stays on the same bench
+        rig.hwp.move_to(10.0)
+        assert rig.hwp.get_position() == pytest.approx(10.0, abs=0.01)
+        assert all(error is None for error in rig.safe_state_all().values())
+    finally:
+        rig.close_all()
+        rig.stop_emulators()
+    with pytest.raises(RigConfigError, match=r"roles.counter.address='emulator'.*no wire protocol"):
+        load_rig(rig_file_with(tmp_path, {"counter": ("nidaq_counter", "emulator")}))
