@@ -55,6 +55,8 @@ class Parameter:
             low = -2**62 if self.minimum is None else int(self.minimum)
             high = 2**62 if self.maximum is None else int(self.maximum)
             number = _parse_number(self.name, value, self._allowed())
+            if not math.isfinite(number):
+                raise ValueError(f"{self.name}={number} is not an integer{self._allowed()}")
             return check_int_range(self.name, number, low, high)
         if self.kind == "bool":
             return _parse_bool(self.name, value)

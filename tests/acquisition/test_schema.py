@@ -27,6 +27,7 @@ def test_validate_converts_text_from_the_cli_and_fills_defaults() -> None:
 @pytest.mark.parametrize(("params", "expected"), [
     ({"dwell_s": -1}, "dwell_s=-1 s is outside the allowed range [0.1, 10] s"),
     ({"points": 2.5}, "points=2.5 is not an integer"),
+    ({"points": float("inf")}, "points=inf is not an integer"),
     ({"spacing": "cubic"}, "spacing='cubic' is not allowed; allowed values: 'linear', 'log', 'list'"),
     ({"start_kw_cm2": 5, "stop_kw_cm2": 2}, "stop_kw_cm2=2 must be above start_kw_cm2=5"),
     ({"colour": "red"}, "colour='red' is not a parameter of this experiment"),
