@@ -50,6 +50,7 @@ def check_positive(field: str, value: float, unit: str = "") -> float:
 
 def check_int_range(field: str, value: int, low: int, high: int) -> int:
     """Return ``value`` as int if it is an integer within [low, high]."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value) or int(value) != value:
         raise ValueError(f"{field}={value!r} is not an integer; allowed range [{low}, {high}]")
     return int(check_range(field, value, low, high))
