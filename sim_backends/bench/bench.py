@@ -67,6 +67,7 @@ class Bench:
         self.lock = threading.RLock()
         self.rng = np.random.default_rng(config.seed)
         self.pump = PumpLaserModel(config.pump, drift_phase_rad=float(self.rng.uniform(0, 2 * math.pi)))
+        self._focus_phases = tuple(float(p) for p in self.rng.uniform(0, 2 * math.pi, 3))
         self.nd_wheel = StageModel(config.stage.velocity_deg_s)
         self.hwp = StageModel(config.stage.velocity_deg_s)
         self.control_attenuator = StageModel(config.stage.velocity_deg_s)
@@ -141,15 +142,21 @@ class Bench:
                                                         c.attenuator_offset_deg, *self._attenuator_pair)
         return power * 10.0 ** (-c.fixed_od) * c.path_transmission
 
+    def focus_factor(self, t: float) -> float:
+        """Slow drift of the intensity at the focus, invisible to the pick-off power meter."""
+        o = self.config.optics
+        return optics.focus_drift_factor(t, o.focus_drift_rel, o.focus_drift_period_s, self._focus_phases)
+
     def pump_peak_intensity(self, t: float) -> float:
         """Peak local intensity at the focus centre while the chopper is open (W/m2)."""
         b = self.beam
-        return 2.0 * b.objective_transmission * self.pump_power_into_objective(t, False) / b.beam_area_m2
+        return 2.0 * b.objective_transmission * self.pump_power_into_objective(t, False) \
+            * self.focus_factor(t) / b.beam_area_m2
 
     def control_peak_intensity(self, t: float) -> float:
         b = self.beam
-        return 2.0 * b.control_objective_transmission * self.control_power_into_objective(t) / \
-            b.control_beam_area_m2
+        return 2.0 * b.control_objective_transmission * self.control_power_into_objective(t) \
+            * self.focus_factor(t) / b.control_beam_area_m2
 
     def power_at_meter(self, t: float) -> float:
         """Optical power on the pick-off sensor as the sensor reports it, i.e. including the error

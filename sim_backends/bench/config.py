@@ -100,6 +100,12 @@ class OpticsParams:
                                         "(T_max + T_min) / T_min of HWP + Glan-Taylor")
     path_transmission: float = param(0.9, 0.01, 1.0, "",
                                      "pump path transmission from the polariser to the objective")
+    focus_drift_rel: float = param(0.03, 0.0, 0.5, "",
+                                   "rms relative drift of the intensity at the focus that the pick-off "
+                                   "does not see (cold-finger focus and pointing drift); sets the "
+                                   "cycle-to-cycle spread of measured thresholds")
+    focus_drift_period_s: float = param(3600.0, 1.0, 1e6, "s",
+                                        "typical period of the focus drift (three incommensurate components)")
 
 
 @dataclass

@@ -84,3 +84,21 @@ def silicon_responsivity(wavelength_m: float) -> float:
 def registered_rate(true_rate_cps: np.ndarray | float, dead_time_s: float) -> np.ndarray | float:
     """Non-paralysable dead time: the detector registers r / (1 + r tau)."""
     return true_rate_cps / (1.0 + true_rate_cps * dead_time_s)
+
+
+#: periods of the focus-drift components relative to the configured period (incommensurate, so
+#: the drift does not repeat over a campaign) and their weights: the rms of sum(w sin) is
+#: sqrt(sum(w^2) / 2), so sum(w^2) = 2 gives rms 1
+FOCUS_DRIFT_PERIODS = (0.61, 1.0, 2.73)
+FOCUS_DRIFT_WEIGHTS = (0.64, 0.89, 0.89)
+
+
+def focus_drift_factor(t: float, rms_rel: float, period_s: float, phases_rad: tuple[float, ...]) -> float:
+    """Multiplier of the intensity at the focus at time ``t``: 1 + a slow drift with rms ``rms_rel``.
+
+    A sum of three sinusoids with seeded phases: smooth, deterministic for a seed (so virtual
+    and real clocks see the same drift), and evaluable at any time without state.
+    """
+    total = sum(w * math.sin(2.0 * math.pi * t / (k * period_s) + phase)
+                for k, w, phase in zip(FOCUS_DRIFT_PERIODS, FOCUS_DRIFT_WEIGHTS, phases_rad))
+    return max(0.0, 1.0 + rms_rel * total)
