@@ -40,7 +40,7 @@ def reanalyze(run: Any, noise_cps: float | None = None) -> dict[str, Any]:
     noise = _noise(params, noise_cps)
     streams = run.streams
     if run.experiment == "sweep":
-        return summarize_sweep(streams["sweep"], noise)
+        return summarize_sweep(streams["sweep"], noise, refinement=streams.get("refinement"))
     if run.experiment == "pulsed":
         return _pulsed(streams["sweep"], noise)
     if run.experiment == "switch":

@@ -6,7 +6,9 @@ photons for the dwell time, read the temperature, emit. Every repeat starts from
 
 Refinement (``refine``): around each jump the scan is redone in finer steps, from the state the
 jump starts in (dark below switch-on, bright above switch-off), until the jump is bracketed to
-``resolution_kw_cm2``. Refinement points carry ``pass`` >= 1 and ``bracket`` = "on" / "off".
+``resolution_kw_cm2``. Refinement points carry ``pass`` >= 1 and ``bracket`` = "on" / "off"; the
+final brackets go to the ``refinement`` stream (and into the summary as ``switch_on_bracket_kw_cm2``
+/ ``switch_off_bracket_kw_cm2``).
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ POINT_OVERHEAD_S = 0.3
 #: probes per refinement pass: the bracket shrinks by this factor each pass
 REFINE_STEPS = 5
 MAX_REFINE_PASSES = 8
+#: one record per refined jump: the final bracket
+REFINEMENT_STREAM = "refinement"
 
 SWEEP_PARAMETERS: list[Parameter] = [
     Parameter("spacing", "Spacing", "", "str", "linear", choices=("linear", "log", "list"),
@@ -95,6 +99,7 @@ class SweepRecorder:
         self.stream = stream
         self.extra = dict(extra or {})
         self.rows: list[dict[str, Any]] = []
+        self.brackets: list[dict[str, Any]] = []
 
     def take(self, setpoint_w_m2: float, direction: str, index: int, repeat: int,
              pass_: int = 0, bracket: str = "", bright_threshold_cps: float = math.nan) -> dict[str, Any]:
@@ -119,6 +124,11 @@ class SweepRecorder:
         self.rows.append(row)
         return row
 
+    def record_bracket(self, repeat: int, direction: str, low_w_m2: float, high_w_m2: float) -> None:
+        bracket = {"repeat": repeat, "direction": direction, "low_w_m2": low_w_m2, "high_w_m2": high_w_m2}
+        self.ctx.emit(REFINEMENT_STREAM, bracket)
+        self.brackets.append(bracket)
+
     def columns(self) -> dict[str, np.ndarray]:
         if not self.rows:
             return {}
@@ -134,7 +144,9 @@ def _largest_jump(rates: Sequence[float], rising: bool) -> int:
 
 def _refine(recorder: SweepRecorder, grid: list[float], up: list[dict[str, Any]],
             down: list[dict[str, Any]], repeat: int) -> None:
-    """Bracket both jumps to the resolution, each pass from the state the jump starts in."""
+    """Bracket both jumps to the resolution, each pass from the state the jump starts in; the
+    final brackets (setpoints) go to the ``refinement`` stream. Thresholds jitter from cycle to
+    cycle, so only the last pass's bracket is meaningful, not the extremes over all passes."""
     ctx, resolution = recorder.ctx, recorder.params["resolution_kw_cm2"] * W_M2_PER_KW_CM2
     i = _largest_jump([r["rate_cps"] for r in up], rising=True)
     threshold = math.sqrt(max(up[i]["rate_cps"], 1.0) * max(up[i + 1]["rate_cps"], 1.0))
@@ -152,6 +164,7 @@ def _refine(recorder: SweepRecorder, grid: list[float], up: list[dict[str, Any]]
                 new_low, new_high = (probes[k - 2] if k > 1 else low), density
                 break
         low, high = float(new_low), float(new_high)
+    recorder.record_bracket(repeat, "up", low, high)
     j = _largest_jump([r["rate_cps"] for r in down], rising=False)
     down_grid = grid[::-1]
     threshold = math.sqrt(max(down[j]["rate_cps"], 1.0) * max(down[j + 1]["rate_cps"], 1.0))
@@ -169,6 +182,7 @@ def _refine(recorder: SweepRecorder, grid: list[float], up: list[dict[str, Any]]
                 new_high, new_low = (probes[k - 2] if k > 1 else high), density
                 break
         high, low = float(new_high), float(new_low)
+    recorder.record_bracket(repeat, "down", low, high)
 
 
 def run_sweep(ctx: PlanContext, params: dict[str, Any], stream: str = "sweep",
@@ -201,7 +215,7 @@ def run_sweep(ctx: PlanContext, params: dict[str, Any], stream: str = "sweep",
 
 def sweep_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     recorder = run_sweep(ctx, params)
-    summary = summarize_sweep(recorder.columns(), params["noise_cps"])
+    summary = summarize_sweep(recorder.columns(), params["noise_cps"], refinement=recorder.brackets)
     ctx.log.info("sweep summary: %s", {k: summary.get(k) for k in ("switch_on_kw_cm2", "switch_off_kw_cm2",
                                                                      "hysteresis_width_kw_cm2", "bistable")})
     return summary

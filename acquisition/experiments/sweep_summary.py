@@ -47,9 +47,11 @@ def analyze_repeat(columns: dict[str, np.ndarray], mask: np.ndarray, noise_cps: 
 
 
 def summarize_sweep(columns: dict[str, np.ndarray], noise_cps: float = 82.0,
-                    group: dict[str, float] | None = None) -> dict[str, Any]:
+                    group: dict[str, float] | None = None,
+                    refinement: Any = None) -> dict[str, Any]:
     """Figures of every repeat and their mean; ``group`` selects rows by field values
-    (e.g. one chopper frequency x duty cycle of a pulsed run)."""
+    (e.g. one chopper frequency x duty cycle of a pulsed run); ``refinement``: the final
+    brackets of adaptive refinement (list of records or the stored stream's columns)."""
     n = len(np.asarray(columns["density_w_m2"]))
     mask = np.ones(n, dtype=bool)
     for name, value in (group or {}).items():
@@ -72,26 +74,21 @@ def summarize_sweep(columns: dict[str, np.ndarray], noise_cps: float = 82.0,
     summary["repeats"] = len(per_repeat)
     if len(per_repeat) > 1:
         summary["per_repeat"] = per_repeat
-    brackets = refinement_brackets(columns, mask)
-    if brackets:
-        summary.update(brackets)
+    summary.update(refinement_brackets(refinement))
     return summary
 
 
-def refinement_brackets(columns: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, Any]:
-    """Brackets [highest dark, lowest bright] density (kW/cm2) from the refinement passes.
-
-    Up-refinements start dark, so a dark point lies below switch-on and a bright one at or above
-    it; down-refinements start bright, so the same reading holds for switch-off.
-    """
-    if "bracket" not in columns:
+def refinement_brackets(refinement: Any) -> dict[str, Any]:
+    """Final refinement brackets [low, high] in kW/cm2 (mean over repeats)."""
+    if refinement is None:
         return {}
-    labels = _text(np.asarray(columns["bracket"]))
-    density = np.asarray(columns["density_w_m2"], dtype=float) / W_M2_PER_KW_CM2
-    bright = np.asarray(columns["bright"]).astype(bool)
+    if isinstance(refinement, dict):  # stored columns -> records
+        n = len(np.asarray(refinement.get("direction", [])))
+        refinement = [{key: np.asarray(values)[k] for key, values in refinement.items()} for k in range(n)]
     found: dict[str, Any] = {}
-    for label, key in (("on", "switch_on_bracket_kw_cm2"), ("off", "switch_off_bracket_kw_cm2")):
-        rows = mask & (labels == label)
-        if (rows & bright).any() and (rows & ~bright).any():
-            found[key] = [float(density[rows & ~bright].max()), float(density[rows & bright].min())]
+    for direction, key in (("up", "switch_on_bracket_kw_cm2"), ("down", "switch_off_bracket_kw_cm2")):
+        rows = [r for r in refinement if str(r["direction"]) == direction]
+        if rows:
+            found[key] = [float(np.mean([r["low_w_m2"] for r in rows])) / W_M2_PER_KW_CM2,
+                          float(np.mean([r["high_w_m2"] for r in rows])) / W_M2_PER_KW_CM2]
     return found

@@ -17,18 +17,34 @@ def run(engine: Engine, name: str, params: dict[str, Any], timeout: float = 120)
     return finished
 
 
-def test_refinement_brackets_both_jumps_to_the_resolution(engine: Engine, recorder: EventRecorder) -> None:
-    finished = run(engine, "sweep", {"start_kw_cm2": 2, "stop_kw_cm2": 8, "points": 13, "dwell_s": 0.5,
-                                     "settle_s": 1.0, "refine": True, "resolution_kw_cm2": 0.05,
-                                     "temperature_k": 77})
+def test_refinement_brackets_both_jumps_to_the_resolution(engine: Engine, recorder: EventRecorder,
+                                                          tmp_path) -> None:
+    from acquisition.reanalysis import reanalyze
+    from acquisition.storage import open_run
+
+    path = tmp_path / "refined.h5"
+    finished = engine.start("sweep", {"start_kw_cm2": 2, "stop_kw_cm2": 8, "points": 13, "dwell_s": 0.5,
+                                      "settle_s": 1.0, "refine": True, "resolution_kw_cm2": 0.05,
+                                      "temperature_k": 77}, path).wait(120)
+    assert finished.status == RunStatus.COMPLETE, finished.reason
     summary = finished.summary
+    step = 0.5  # the main scan's step: refinement works inside the main scan's bracket
     low, high = summary["switch_on_bracket_kw_cm2"]
-    assert 0 < high - low <= 0.05 * 1.1  # measured densities scatter a little around setpoints
-    assert low < summary["switch_on_kw_cm2"] + 0.05 and high > summary["switch_on_kw_cm2"] - 0.55
+    assert 0 < high - low <= 0.05 + 1e-9
+    assert abs(0.5 * (low + high) - summary["switch_on_kw_cm2"]) <= step
     off_low, off_high = summary["switch_off_bracket_kw_cm2"]
-    assert 0 < off_high - off_low <= 0.05 * 1.1 and off_high < low
-    passes = {p.data["pass"] for p in recorder.of(PointTaken)}
-    assert max(passes) >= 2
+    assert 0 < off_high - off_low <= 0.05 + 1e-9 and off_high < low
+    points = [p for p in recorder.of(PointTaken) if p.stream == "sweep"]
+    assert max(p.data["pass"] for p in points) >= 2
+    # refined points near the switch-on: dark below the final bracket, bright above it
+    refined_on = [p.data for p in points if p.data["bracket"] == "on"]
+    last_pass = max(d["pass"] for d in refined_on)
+    for d in refined_on:
+        if d["pass"] == last_pass:
+            assert d["bright"] == (d["setpoint_w_m2"] >= high * 1e7 - 1)
+    again = reanalyze(open_run(path))
+    assert again["switch_on_bracket_kw_cm2"] == [low, high]
+    assert again["switch_off_bracket_kw_cm2"] == [off_low, off_high]
 
 
 def test_pulsed_picks_the_blade_and_reports_average_and_peak(engine: Engine, recorder: EventRecorder) -> None:
