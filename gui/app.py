@@ -18,6 +18,8 @@ from typing import Any, Sequence
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
+from gui.options import add_gui_arguments
+
 log = logging.getLogger(__name__)
 
 
@@ -28,17 +30,7 @@ def default_data_dir() -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avalab gui", description=__doc__.splitlines()[0])
-    parser.add_argument("--rig", default="sim",
-                        help="'sim' (simulated rig, real-time clock; default) or a rig TOML file")
-    parser.add_argument("--clock", choices=("real", "virtual"), default="real",
-                        help="simulated rig only: wall-clock time (default) or virtual time "
-                             "(a sweep runs as fast as the physics computes)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="folder for run files")
-    parser.add_argument("--settings", type=Path, default=None,
-                        help="INI file for window layout and form values (default: per user; "
-                             "also $AVALAB_GUI_SETTINGS)")
-    parser.add_argument("--poll-hz", type=float, default=3.0, help="instrument panel refresh rate")
-    return parser
+    return add_gui_arguments(parser)
 
 
 def open_rig(spec: str, clock: str = "real") -> Any:

@@ -7,7 +7,6 @@ raises a one-line ValueError) and follows the run through the engine's events.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,6 +17,7 @@ from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLa
 
 from acquisition.events import (Event, InterlockTripped, PointTaken, Progress, RunFinished, RunStarted, RunState,
                                 RunStatus, StateChanged)
+from acquisition.storage.naming import new_run_path
 from gui.param_form import ERROR_STYLE, ParameterForm
 from gui.run_queue import QueuedRun, RunQueue, format_duration
 
@@ -25,11 +25,6 @@ log = logging.getLogger(__name__)
 
 #: how often to look whether the engine has become idle after a run, to start the next queued one
 QUEUE_POLL_MS = 100
-
-
-def run_file_name(experiment: str, now: float | None = None) -> str:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now if now is not None else time.time()))
-    return f"{stamp}_{experiment}.h5"
 
 
 class ExperimentPanel(QWidget):
@@ -218,7 +213,7 @@ class ExperimentPanel(QWidget):
         directory = self.data_dir
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            out_path = directory / run_file_name(run.experiment)
+            out_path = new_run_path(directory, run.experiment)
             handle = self.engine.start(run.experiment, dict(run.params), out_path)
         except (ValueError, OSError, RuntimeError) as exc:
             self.last_error = str(exc)

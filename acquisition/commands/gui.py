@@ -9,8 +9,12 @@ from acquisition.cli import UsageError
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("gui", help="start the graphical application")
-    parser.add_argument("gui_args", nargs=argparse.REMAINDER, help="options passed to the GUI")
+    from gui.options import add_gui_arguments  # Qt-free: the GUI's options without loading Qt
+
+    parser = subparsers.add_parser("gui", help="start the graphical application",
+                                   description="The operator window; with no rig it opens on the "
+                                               "simulated rig (wall-clock time).")
+    add_gui_arguments(parser)
     parser.set_defaults(handler=gui_command)
 
 
@@ -20,4 +24,5 @@ def gui_command(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError(f"gui=gui.app cannot be imported ({exc}); allowed: an installation with PyQt6 "
                          "and the gui package") from None
-    return int(app.main(list(args.gui_args)) or 0)
+    from gui.options import gui_argv
+    return int(app.main(gui_argv(args)) or 0)

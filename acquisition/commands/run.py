@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -20,6 +19,7 @@ from acquisition.cli import UsageError
 from acquisition.cli_output import ProgressBar, dumps, human_summary
 from acquisition.events import RunFinished, RunStatus
 from acquisition.schema import Parameter
+from acquisition.storage.naming import new_run_path
 
 RUN_COMMANDS = ("sweep", "pulsed", "switch", "lifetime", "calibrate", "temperature_series")
 DEFAULT_RUN_DIR = Path("runs")
@@ -111,14 +111,7 @@ def load_rig_checked(source: str, clock: str | None = None) -> Any:
 
 
 def default_out_path(experiment: str) -> Path:
-    """runs/<timestamp>_<experiment>.h5, with a counter if two runs start in the same second."""
-    stem = f"{time.strftime('%Y%m%d-%H%M%S')}_{experiment}"
-    path = DEFAULT_RUN_DIR / f"{stem}.h5"
-    counter = 2
-    while path.exists():
-        path = DEFAULT_RUN_DIR / f"{stem}_{counter}.h5"
-        counter += 1
-    return path
+    return new_run_path(DEFAULT_RUN_DIR, experiment)
 
 
 def check_out_path(out: Path | None, experiment: str) -> Path:

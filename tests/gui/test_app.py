@@ -42,3 +42,19 @@ def test_default_rig_is_the_simulated_rig_on_wall_clock_time() -> None:
 
 def test_unknown_rig_file_is_reported_not_raised(qapp, tmp_path: Path) -> None:
     assert main(["--rig", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_avalab_gui_options_reach_the_window_unchanged(tmp_path: Path) -> None:
+    from acquisition.cli import build_parser as build_cli_parser
+    from gui.options import gui_argv
+
+    rig_file = tmp_path / "lab.toml"
+    cli_args = build_cli_parser().parse_args(
+        ["gui", "--rig", str(rig_file), "--clock", "virtual", "--data-dir", str(tmp_path / "runs"),
+         "--settings", str(tmp_path / "gui.ini"), "--poll-hz", "2"])
+    gui_args = build_parser().parse_args(gui_argv(cli_args))
+    assert gui_args.rig == str(rig_file)
+    assert gui_args.clock == "virtual"
+    assert gui_args.data_dir == tmp_path / "runs"
+    assert gui_args.settings == tmp_path / "gui.ini"
+    assert gui_args.poll_hz == 2.0

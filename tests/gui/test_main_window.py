@@ -170,10 +170,14 @@ def test_queued_runs_start_one_after_another(qtbot, window: MainWindow) -> None:
 
 
 def test_engine_log_reaches_the_log_panel(qtbot, window: MainWindow) -> None:
-    _short_sweep(window, points=2)
+    # a virtual-clock sweep can finish within the GUI's polling interval, so the warning checked
+    # here is STOP's, which is logged whether or not the run is still going
+    _short_sweep(window, points=60)
     window.experiment_panel.start_clicked()
     qtbot.waitUntil(lambda: any("acquisition.engine" in line and "started" in line
                                 for line in window.log_panel.lines()), timeout=10000)
-    window.experiment_panel.abort_clicked()
+    window.stop()
     qtbot.waitUntil(lambda: not window.engine.is_busy, timeout=30000)
-    qtbot.waitUntil(lambda: any("abort requested" in line for line in window.log_panel.lines()), timeout=5000)
+    qtbot.waitUntil(lambda: any("EMERGENCY STOP" in line for line in window.log_panel.lines()), timeout=5000)
+    # lines logged on the engine's worker thread crossed to the GUI thread
+    assert any("acquisition.run." in line and "pump emission on" in line for line in window.log_panel.lines())
