@@ -118,7 +118,7 @@ HUMAN_KEYS: tuple[tuple[str, str, str], ...] = (
     ("contrast_db", "switch-on contrast", "dB"),
     ("nonlinearity_s", "nonlinearity s", ""),
     ("bistable", "bistable", ""),
-    ("latched", "latched", ""),
+    ("latched_any", "latched at any bias", ""),
     ("rise_time_s", "rise time (95 %)", "s"),
     ("decay_time_s", "decay time (area)", "s"),
     ("plate_theta0_deg", "plate theta0", "deg"),

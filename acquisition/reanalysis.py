@@ -30,7 +30,7 @@ def _switch(columns: dict[str, np.ndarray], params: dict[str, Any], noise: float
     for bias, baseline, hold in zip(columns["bias_w_m2"], columns["baseline_counts"], columns["hold_counts"]):
         verdict = assess(np.asarray(baseline), np.asarray(hold), options)
         results[f"{float(bias) / 1e7:.3f}"] = latched(verdict, options)
-    return {"latched": any(results.values()), "latched_by_bias_kw_cm2": results}
+    return {"latched": results, "latched_any": any(results.values()), "latched_by_bias_kw_cm2": results}
 
 
 def reanalyze(run: Any, noise_cps: float | None = None) -> dict[str, Any]:

@@ -157,7 +157,8 @@ def switch_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
             "latched": state, "temperature_k": ctx.read_temperature(), "timestamp_s": ctx.clock.now()})
         ctx.progress(i + 1, len(biases), f"bias {bias:.3f} kW/cm2: {'latched' if state else 'not latched'}")
     ctx.beam_off()
-    summary.update({"latched": any(results.values()), "latched_by_bias_kw_cm2": results,
+    # the JSON contract: "latched" maps each bias (kW/cm2) to true/false
+    summary.update({"latched": results, "latched_any": any(results.values()), "latched_by_bias_kw_cm2": results,
                     "control_wavelength_nm": params["control_wavelength_nm"],
                     "control_density_w_cm2": predicted / W_M2_PER_W_CM2})
     return summary

@@ -57,7 +57,11 @@ def test_switch_latches_only_for_the_bias_inside_the_window(tmp_path: Path, shar
     assert len(by_bias) == 3
     for bias, state in by_bias.items():
         assert state == (off < bias < on), (bias, state, off, on)
-    assert result["latched"] is True
+    assert result["latched"] == result["latched_by_bias_kw_cm2"]
+    assert result["latched_any"] is True
+    analysed = avalab(["analyze", str(tmp_path / "s.h5"), "--json"], tmp_path, shared_calibration_dir)
+    assert analysed.returncode == 0, analysed.stderr
+    assert json.loads(analysed.stdout)["latched"] == result["latched"]
 
 
 BAD_RIG = "[limits]\nmax_power_density_kw_cm2 = -5\n"
