@@ -12,9 +12,21 @@ calibration experiment measures, through the pick-off, the power that reaches th
 
 Calibrations persist as one JSON file, keyed by rig name, under ``$AVALAB_HOME`` (default
 ``~/.local/share/avalab``); each run file also carries the calibration it used.
+
+A calibration is only valid for the optics it was measured on: it records the rig-file settings
+of the pump path (``pump_path_config``: pick-off, pump wavelength, the pump-path roles' drivers
+and addresses, the simulated bench's optics) and their hash. ``CalibrationStore.load_for_rig``
+hands out a stored calibration only when that record matches the rig as it is now (and the pump
+can still be set to the calibration's laser power); otherwise it says what changed, and a run
+calibrates first instead of reusing it.
+
+The control (808 nm) path is re-measured by every switching run; what it could deliver at each
+wavelength is kept too (``control_paths.json``), so that the next run can refuse a control
+density the path cannot reach before anything moves.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -31,6 +43,17 @@ from scipy.optimize import curve_fit
 log = logging.getLogger(__name__)
 
 CALIBRATION_FILENAME = "calibrations.json"
+CONTROL_PATH_FILENAME = "control_paths.json"
+#: rig roles whose instruments take part in the pump calibration (a swapped stage, meter or laser
+#: makes the stored angles -> power map meaningless)
+PUMP_PATH_ROLES = ("pump", "hwp", "nd_wheel", "power_meter")
+#: beam constants that change what the calibration measures (beam radii do not: the calibration
+#: maps angles to power entering the objective; densities are divided by the area at run time)
+PUMP_PATH_BEAM_FIELDS = ("pump_wavelength_m", "pickoff_ratio")
+#: simulated-bench optics fields that move intensity at the focus but not at the pick-off
+NOT_PUMP_PATH_OPTICS = ("focus_drift_rel", "focus_drift_period_s")
+CONTROL_PATH_ROLES = ("control_laser", "control_attenuator", "control_shutter", "power_meter")
+CONTROL_PATH_BEAM_FIELDS = ("control_beam_radius_m", "pickoff_ratio")
 
 
 def avalab_home() -> Path:
@@ -44,6 +67,71 @@ def malus(theta_deg: np.ndarray | float, t_max: float, t_min: float, theta0_deg:
     """Transmission at stage angle ``theta_deg``: harmonic 2 for a half-wave plate before a fixed
     polariser, 1 for a polariser rotated in a polarised beam."""
     return t_max * np.cos(np.deg2rad(harmonic * (np.asarray(theta_deg) - theta0_deg))) ** 2 + t_min
+
+
+def _plain(value: Any) -> Any:
+    """JSON-stable form of a config value (tuples -> lists, floats as floats)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    return str(value)
+
+
+def _roles_config(config: Any, roles: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for role in roles:
+        entry = config.roles.get(role)
+        if entry is None:
+            out[f"roles.{role}"] = None
+            continue
+        out[f"roles.{role}.driver"] = entry.driver
+        out[f"roles.{role}.address"] = entry.address
+        out[f"roles.{role}.options"] = _plain(dict(entry.options))
+    return out
+
+
+def pump_path_config(config: Any) -> dict[str, Any]:
+    """The rig-file settings a pump power calibration depends on, flat ``section.field -> value``
+    (``config`` is an ``acquisition.rig.RigConfig``)."""
+    out = _roles_config(config, PUMP_PATH_ROLES)
+    for name in PUMP_PATH_BEAM_FIELDS:
+        out[f"beam.{name}"] = _plain(getattr(config.beam, name))
+    optics = config.sim.optics
+    for name in sorted(vars(optics)):
+        if name not in NOT_PUMP_PATH_OPTICS:
+            out[f"sim.optics.{name}"] = _plain(getattr(optics, name))
+    return out
+
+
+def control_path_config(config: Any) -> dict[str, Any]:
+    """The rig-file settings the control (808 nm) path's reach depends on."""
+    out = _roles_config(config, CONTROL_PATH_ROLES)
+    for name in CONTROL_PATH_BEAM_FIELDS:
+        out[f"beam.{name}"] = _plain(getattr(config.beam, name))
+    control = config.sim.control_laser
+    for name in sorted(vars(control)):
+        out[f"sim.control_laser.{name}"] = _plain(getattr(control, name))
+    return out
+
+
+def config_hash(settings: dict[str, Any]) -> str:
+    """Stable short hash of a flat settings dict (sorted JSON, sha256)."""
+    text = json.dumps(_plain(settings), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def config_differences(stored: dict[str, Any], current: dict[str, Any], limit: int = 3) -> str:
+    """``beam.pickoff_ratio 0.1 -> 0.2, ...`` for the first ``limit`` differing settings."""
+    keys = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
+    parts = [f"{k} {stored.get(k, '(unset)')!s} -> {current.get(k, '(unset)')!s}" for k in keys[:limit]]
+    if len(keys) > limit:
+        parts.append(f"and {len(keys) - limit} more")
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -130,9 +218,45 @@ class PowerCalibration:
     wheel: WheelTable
     created_at: float = field(default_factory=time.time)
     run_id: str = ""
+    #: ``pump_path_config`` of the rig when it was measured, and its hash ({} / "": unknown,
+    #: a calibration written before avalab recorded it; never reused)
+    optics: dict[str, Any] = field(default_factory=dict, compare=False)
+    optics_hash: str = ""
 
     def sample_power_w(self, plate_deg: float, wheel_deg: float, laser_power_w: float) -> float:
         return laser_power_w * self.plate.transmission(plate_deg) * self.wheel.transmission(wheel_deg)
+
+    def power_range_w(self, has_wheel: bool = True) -> tuple[float, float]:
+        """Lowest and highest power at the sample the calibrated optics deliver, W: the plate at
+        its extremes, the wheel at its most / least attenuating calibrated level (at its reference
+        level when the rig has no wheel), the pump at the calibration's laser power. Same figures
+        as ``drivers.attenuator.PowerAttenuator.min_power_w`` / ``max_power_w``."""
+        levels = [t for _, t in self.wheel.levels()] if has_wheel else [1.0]
+        return (self.laser_power_w * self.plate.lowest * min(levels),
+                self.laser_power_w * self.plate.highest * max(levels))
+
+    def stale_reason(self, config: Any, pump_max_power_w: float | None = None) -> str | None:
+        """Why this calibration must not be used on a rig with ``config`` (None: it may)."""
+        if self.rig_name != config.name:
+            return f"it belongs to rig {self.rig_name!r}"
+        if not self.optics_hash:
+            return "it does not record the optics it was measured with (made by an older avalab)"
+        current = pump_path_config(config)
+        if self.optics_hash != config_hash(current):
+            changed = config_differences(self.optics, current) if self.optics else "settings changed"
+            return f"the pump-path optics changed since it was measured ({changed})"
+        if pump_max_power_w is not None and self.laser_power_w > pump_max_power_w * (1 + 1e-9):
+            return (f"it was measured at laser_power_w={self.laser_power_w:g} W, above the pump's "
+                    f"maximum {pump_max_power_w:g} W")
+        return None
+
+    @classmethod
+    def for_rig(cls, config: Any, laser_power_w: float, plate: MalusFit, wheel: WheelTable,
+                run_id: str = "") -> "PowerCalibration":
+        """A new calibration stamped with the pump-path settings of ``config``."""
+        optics = pump_path_config(config)
+        return cls(rig_name=str(config.name), laser_power_w=laser_power_w, plate=plate, wheel=wheel,
+                   run_id=run_id, optics=optics, optics_hash=config_hash(optics))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -151,7 +275,9 @@ class PowerCalibration:
                                         tuple(float(t) for t in wheel["relative_transmission"]),
                                         float(wheel.get("reference_deg", 0.0))),
                        created_at=float(data.get("created_at", 0.0)),
-                       run_id=str(data.get("run_id", "")))
+                       run_id=str(data.get("run_id", "")),
+                       optics=dict(data.get("optics") or {}),
+                       optics_hash=str(data.get("optics_hash", "")))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"calibration={str(data)[:60]!r} is malformed ({exc}); allowed: the "
                              "JSON written by 'avalab calibrate'") from None
@@ -189,6 +315,21 @@ class CalibrationStore:
             log.warning("stored calibration for rig %r ignored: %s", rig_name, exc)
             return None
 
+    def load_for_rig(self, rig: Any) -> tuple[PowerCalibration | None, str | None]:
+        """The stored calibration if it is valid for ``rig`` as configured now, else None and why
+        not (None, None: there is none). ``rig`` is an ``acquisition.rig.Rig`` (or anything with
+        ``config`` and an optional ``pump`` that has ``max_power``)."""
+        config = rig.config
+        stored = self.load(str(config.name))
+        if stored is None:
+            return None, None
+        pump = getattr(rig, "pump", None)
+        max_power = getattr(pump, "max_power", None) if pump is not None else None
+        reason = stored.stale_reason(config, float(max_power) if max_power is not None else None)
+        if reason is not None:
+            return None, f"stored power calibration for rig {config.name!r} not reused: {reason}"
+        return stored, None
+
     def save(self, calibration: PowerCalibration) -> Path:
         with self._lock:
             data = self._read_all()
@@ -207,3 +348,51 @@ class CalibrationStore:
             if data.pop(rig_name, None) is not None:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 self.path.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+    # ---- the control (808 nm) path ---------------------------------------------------------
+    @property
+    def control_path(self) -> Path:
+        return self.directory / CONTROL_PATH_FILENAME
+
+    @staticmethod
+    def _wavelength_key(wavelength_m: float) -> str:
+        return f"{wavelength_m * 1e9:.1f}"
+
+    def _read_control(self) -> dict[str, Any]:
+        if not self.control_path.exists():
+            return {}
+        try:
+            data = json.loads(self.control_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            log.warning("control-path file %s unreadable (%s); treating as empty", self.control_path, exc)
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def save_control_range(self, config: Any, wavelength_m: float, lowest_w_m2: float,
+                           highest_w_m2: float) -> None:
+        """Record what the control path delivered at ``wavelength_m`` (density at the sample)."""
+        settings = control_path_config(config)
+        with self._lock:
+            data = self._read_control()
+            entry = data.setdefault(str(config.name), {})
+            entry[self._wavelength_key(wavelength_m)] = {
+                "lowest_w_m2": float(lowest_w_m2), "highest_w_m2": float(highest_w_m2),
+                "config_hash": config_hash(settings), "measured_at": time.time()}
+            try:  # advisory (start-time checks only): a read-only home must not fail the run
+                self.directory.mkdir(parents=True, exist_ok=True)
+                tmp = self.control_path.with_suffix(".json.tmp")
+                tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+                tmp.replace(self.control_path)
+            except OSError as exc:
+                log.warning("control-path range not saved to %s: %s", self.control_path, exc)
+
+    def load_control_range(self, config: Any, wavelength_m: float) -> tuple[float, float] | None:
+        """(lowest, highest) control density in W/m2 last measured at ``wavelength_m`` on this
+        rig with the same control-path settings, else None."""
+        entry = self._read_control().get(str(config.name), {}).get(self._wavelength_key(wavelength_m))
+        if not isinstance(entry, dict) or entry.get("config_hash") != config_hash(control_path_config(config)):
+            return None
+        try:
+            return float(entry["lowest_w_m2"]), float(entry["highest_w_m2"])
+        except (KeyError, TypeError, ValueError):
+            return None
