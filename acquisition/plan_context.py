@@ -87,6 +87,12 @@ class RunSession:
     attenuator: PowerAttenuator | None = None
     calibration: PowerCalibration | None = None
     calibrated_in_run: bool = False
+    #: why the stored calibration was not reused (None: it was, or there was none)
+    stale_calibration: str | None = None
+    #: density settings read back on the pick-off, and those off the calibrated prediction
+    readback_checked: int = 0
+    readback_max_deviation: float = 0.0  # largest |measured / predicted - 1|
+    readback_deviations: list[dict[str, float]] = field(default_factory=list)
     beam_on: bool = False
     started_at: float = 0.0
     progress_origin: tuple[float, int] | None = None
@@ -122,6 +128,10 @@ class PlanContext:
     @property
     def beam_area_m2(self) -> float:
         return math.pi * self.beam_radius_m ** 2
+
+    @property
+    def rig_config(self) -> Any:
+        return self._s.rig.config
 
     @property
     def calibrated_in_run(self) -> bool:
@@ -285,9 +295,12 @@ class PlanContext:
         """The rig's stored calibration, or a fresh one measured now (and said so)."""
         if self._s.calibration is None:
             rig_name = self._s.rig.config.name
-            stored = self._s.calibration_store.load(rig_name)
+            stored, stale = self._s.calibration_store.load_for_rig(self._s.rig)
             if stored is None:
-                self.note(f"no stored power calibration for rig {rig_name!r}: calibrating first")
+                self._s.stale_calibration = stale
+                if stale:
+                    self.log.warning("%s", stale)
+                self.note(f"{stale or f'no stored power calibration for rig {rig_name!r}'}: calibrating first")
                 self.run_plan("calibrate", {}, stream_prefix="")
                 stored = self._s.calibration
                 self._s.calibrated_in_run = True
@@ -354,10 +367,10 @@ class PlanContext:
         self.log.debug("density -> %.4g W/m2 (plate %.3f deg, wheel %.3f deg)",
                        density_w_m2, setting.plate_deg, setting.wheel_deg)
         self.beam_on()
-        self._verify_density(density_w_m2)
+        self._verify_density(density_w_m2, setting.predicted_power_w / self.beam_area_m2)
         return setting
 
-    def _verify_density(self, setpoint_w_m2: float) -> None:
+    def _verify_density(self, setpoint_w_m2: float, predicted_w_m2: float | None = None) -> None:
         """Read the pick-off once the beam is on: a wrong calibration or a stage that did not
         move must not keep the sample above the limit (beam blocked, InterlockError)."""
         measured = self.objective_power_from_pickoff(float(self._instrument("power_meter").read_power()))
@@ -366,10 +379,16 @@ class PlanContext:
             self.beam_off()
             self.check_density(density, "measured_density")
         # with the chopper running the meter (after the chopper) reads the average
-        expected = setpoint_w_m2 * (self._s.chopper_duty if self._s.chopper_duty is not None else 1.0)
+        duty = self._s.chopper_duty if self._s.chopper_duty is not None else 1.0
+        expected = (predicted_w_m2 if predicted_w_m2 is not None else setpoint_w_m2) * duty
+        self._s.readback_checked += 1
+        if expected > 0:
+            self._s.readback_max_deviation = max(self._s.readback_max_deviation, abs(density / expected - 1.0))
         if abs(density - expected) > READBACK_TOLERANCE * expected:
-            self.log.warning("measured density %.4g W/m2 differs from the setpoint %.4g W/m2 by more "
-                             "than %.0f %%; recalibrate", density, expected, 100 * READBACK_TOLERANCE)
+            self._s.readback_deviations.append({"setpoint_w_m2": setpoint_w_m2, "predicted_w_m2": expected,
+                                                "measured_w_m2": density})
+            self.log.warning("measured density %.4g W/m2 differs from the calibrated prediction %.4g W/m2 "
+                             "by more than %.0f %%; recalibrate", density, expected, 100 * READBACK_TOLERANCE)
 
     def beam_on(self, laser_power_w: float | None = None) -> None:
         """Pump emission on at its fixed setpoint (the calibration's unless given) and shutter open."""
@@ -507,6 +526,7 @@ class PlanContext:
                 densities.append(self.objective_power_from_pickoff(float(meter.read_power())) / area)
         meter.set_wavelength(float(self._s.rig.config.beam.pump_wavelength_m))
         fit = fit_malus(angles, np.asarray(densities), harmonic=1)
+        self._s.calibration_store.save_control_range(self._s.rig.config, wavelength_m, fit.lowest, fit.highest)
         if not fit.lowest <= density_w_m2 <= fit.highest:
             raise ValueError(f"control_density={density_w_m2 / 1e4:g} W/cm2 is outside what the control "
                              f"path delivers at {wavelength_m * 1e9:.0f} nm; allowed range "
