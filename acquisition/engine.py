@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import inspect
 import logging
+import os
 import threading
 import time
 import uuid
@@ -39,6 +40,50 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[Event], None]
 
 SOFTWARE_VERSION = "avalab 0.1.0"
+#: what a run file path must be; the end of every out_path error
+OUT_PATH_ALLOWED = "allowed: a writable .h5 path (a new file in a directory that exists or can be created)"
+
+
+def out_path_problem(path: Path) -> str | None:
+    """Why a run file cannot be written at ``path`` (None: it can), without creating anything.
+
+    The writer needs the file and its journal (``<path>.journal``) to be new, and the parent
+    directory to exist or be creatable and to be writable."""
+    path = Path(path)
+    for existing in (path, path.with_name(path.name + ".journal")):
+        if existing.exists() or existing.is_symlink():
+            what = "a directory" if existing.is_dir() else "a file"
+            return f"{existing} already exists ({what}; run files are never overwritten)"
+    ancestor = path.parent if str(path.parent) else Path(".")
+    while not ancestor.exists():
+        if ancestor.is_symlink():  # a dangling link cannot be made a directory
+            return f"{ancestor} is a broken symbolic link"
+        if ancestor == ancestor.parent:
+            break
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor} is not a directory"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"directory {ancestor} is not writable"
+    return None
+
+
+def check_out_path_writable(path: Path, field_name: str = "out_path") -> None:
+    """ValueError (one line) if no run file can be written at ``path``."""
+    problem = out_path_problem(path)
+    if problem is not None:
+        raise ValueError(f"{field_name}={path}: {problem}; {OUT_PATH_ALLOWED}")
+
+
+def preflight_run(rig: Any, calibration_store: CalibrationStore, experiment: str,
+                  params: dict[str, Any], out_path: Path | None = None) -> None:
+    """``Engine.preflight`` without an engine (the CLI runs it before anything is created):
+    the run file can be written, and the validated ``params`` are within what the rig's stored
+    calibrations reach. Touches no instrument; ValueError (one line)."""
+    if out_path is not None:
+        check_out_path_writable(Path(out_path))
+    # a stale stored calibration is not an error: the run calibrates first (and says so)
+    get_experiment(experiment).preflight_check(params, rig, calibration_store)
 
 
 def drive_plan(result: Any, ctx: PlanContext) -> dict[str, Any]:
@@ -154,9 +199,7 @@ class Engine:
             raise RuntimeError("engine is closed")
         exp = get_experiment(experiment)
         validated = exp.validate(params or {}, self.rig)
-        if out_path is not None and Path(out_path).exists():
-            raise ValueError(f"out_path={out_path} already exists; allowed: a new file (run files are never "
-                             "overwritten)")
+        self.preflight(exp.name, validated, out_path)
         with self._lock:
             if self.is_busy:
                 raise RuntimeError("a run is already in progress; abort it or wait for it to finish")
@@ -171,6 +214,12 @@ class Engine:
             self._thread.start()
         log.info("run %s started: %s %s -> %s", run_id, exp.name, validated, path)
         return handle
+
+    def preflight(self, experiment: str, params: dict[str, Any], out_path: Path | None = None) -> None:
+        """Start-time checks of validated ``params`` beyond the schema and the rig limits: the run
+        file can be written, and the settings are within what the stored calibrations reach.
+        ValueError (one line) before anything moves; ``start`` runs it."""
+        preflight_run(self.rig, self.calibration_store, experiment, params, out_path)
 
     # ---- operator requests -----------------------------------------------------------------
     def pause(self) -> None:
@@ -249,6 +298,9 @@ class Engine:
             if session.calibration is not None:
                 summary.setdefault("calibration", session.calibration.to_dict())
             summary.setdefault("calibrated_first", session.calibrated_in_run)
+            if session.stale_calibration:
+                summary.setdefault("stale_calibration", session.stale_calibration)
+            self._summarize_readback(session, summary)
             status = RunStatus.COMPLETE
         except AbortRequested as exc:
             status, reason = RunStatus.ABORTED, str(exc) or "aborted"
@@ -284,12 +336,34 @@ class Engine:
             log.info("run %s finished: %s %s", control.run_id, status.value, reason)
             handle._finish(finished)
 
+    @staticmethod
+    def _summarize_readback(session: RunSession, summary: dict[str, Any]) -> None:
+        """Pick-off readbacks against the calibrated prediction: counts in the summary, and a
+        warning there (and in the log) when any setting was off by more than the tolerance."""
+        from acquisition.plan_context import READBACK_TOLERANCE
+
+        if not session.readback_checked:
+            return
+        deviations = session.readback_deviations
+        worst = session.readback_max_deviation
+        summary.setdefault("density_readback", {
+            "settings_checked": session.readback_checked, "settings_off": len(deviations),
+            "tolerance_pct": 100 * READBACK_TOLERANCE, "max_deviation_pct": 100 * worst,
+            "first_off": deviations[:5]})
+        if deviations:
+            message = (f"measured density differed from the calibrated prediction by more than "
+                       f"{100 * READBACK_TOLERANCE:.0f} % at {len(deviations)} of {session.readback_checked} "
+                       f"settings (worst {100 * worst:.0f} %); recalibrate (avalab calibrate)")
+            log.warning("run %s: %s", session.control.run_id, message)
+            summary.setdefault("warnings", []).append(message)
+
     # ---- storage ---------------------------------------------------------------------------
     def _open_writer(self, path: Path) -> Any:
         from acquisition.storage import RunWriter  # storage pulls in h5py; only runs that save need it
         path.parent.mkdir(parents=True, exist_ok=True)
-        # the calibration the run starts with; one measured during the run is in its summary
-        stored = self.calibration_store.load(self.rig.config.name)
+        # the calibration the run starts with (None when there is none valid for this rig: the
+        # run calibrates first); one measured during the run is in its summary
+        stored, _ = self.calibration_store.load_for_rig(self.rig)
         return RunWriter(path, rig_config=self.rig.config_dict(), identities=self.rig.identities(),
                          software_version=SOFTWARE_VERSION,
                          calibration=stored.to_dict() if stored is not None else None)

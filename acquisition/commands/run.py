@@ -115,11 +115,16 @@ def default_out_path(experiment: str) -> Path:
 
 
 def check_out_path(out: Path | None, experiment: str) -> Path:
+    """The run file path, or a one-line UsageError: it must be new, .h5/.hdf5, and writable (its
+    directory exists or can be created, and is writable), all checked before anything moves."""
+    from acquisition.engine import OUT_PATH_ALLOWED, out_path_problem
+
     path = out if out is not None else default_out_path(experiment)
-    if path.exists():
-        raise UsageError(f"out={path} already exists; allowed: a new file path (run files are never overwritten)")
     if path.suffix not in (".h5", ".hdf5"):
         raise UsageError(f"out={path} has suffix {path.suffix!r}; allowed: .h5 or .hdf5")
+    problem = out_path_problem(path)
+    if problem is not None:
+        raise UsageError(f"out={path}: {problem}; {OUT_PATH_ALLOWED}")
     return path
 
 
@@ -160,7 +165,8 @@ def run_result(experiment: str, finished: RunFinished, path: Path) -> dict[str, 
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from acquisition.engine import Engine
+    from acquisition.calibration import CalibrationStore
+    from acquisition.engine import Engine, preflight_run
     from acquisition.experiments import get_experiment
 
     experiment = get_experiment(args.experiment_command)
@@ -172,8 +178,13 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     out = check_out_path(args.out, experiment.name)
     check_plot_path(args.plot)
+    store = CalibrationStore()
+    try:  # against the stored calibrations, still before anything is connected
+        preflight_run(rig, store, experiment.name, validated, out)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
-    engine = Engine(rig)
+    engine = Engine(rig, store)
     progress = ProgressBar(sys.stderr, enabled=not args.no_progress)
     engine.subscribe(progress.handle)
     try:

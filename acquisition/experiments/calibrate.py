@@ -121,8 +121,7 @@ def calibrate_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     order = np.argsort(angles_used)
     table = WheelTable(tuple(float(angles_used[k]) for k in order), tuple(float(relative[k]) for k in order),
                        float(wheel_angles[0]))
-    calibration = PowerCalibration(rig_name=ctx.rig_name, laser_power_w=laser_w, plate=fit,
-                                   wheel=table, run_id=ctx.run_id)
+    calibration = PowerCalibration.for_rig(ctx.rig_config, laser_w, fit, table, run_id=ctx.run_id)
     ctx.use_calibration(calibration, store=params["save"])
     area = ctx.beam_area_m2
     return {

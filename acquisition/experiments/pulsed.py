@@ -15,7 +15,7 @@ import numpy as np
 from acquisition.blades import CHOPPER_MAX_HZ, CHOPPER_MIN_HZ, blade_for
 from acquisition.experiments.base import Experiment
 from acquisition.experiments.sweep import (SWEEP_PARAMETERS, check_sweep_range, run_sweep,
-                                           sweep_duration_s, sweep_rig_check)
+                                           sweep_duration_s, sweep_preflight, sweep_rig_check)
 from acquisition.experiments.sweep_summary import summarize_sweep
 from acquisition.plan_context import PlanContext
 from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
@@ -75,4 +75,4 @@ PULSED = Experiment(
     name="pulsed", title="Chopped-excitation power sweeps",
     schema=ParameterSchema([TEMPERATURE_PARAMETER, *SWEEP_PARAMETERS, *PULSED_PARAMETERS],
                            (check_sweep_range, check_blades)),
-    plan=pulsed_plan, duration=pulsed_duration_s, rig_check=sweep_rig_check)
+    plan=pulsed_plan, duration=pulsed_duration_s, rig_check=sweep_rig_check, preflight=sweep_preflight)

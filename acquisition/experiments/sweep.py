@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from acquisition.experiments.base import (W_M2_PER_KW_CM2, Experiment, check_density_limit)
+from acquisition.experiments.base import (W_M2_PER_KW_CM2, Experiment, check_calibrated_reach,
+                                          check_density_limit)
 from acquisition.experiments.sweep_summary import summarize_sweep
 from acquisition.plan_context import PlanContext
 from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
@@ -79,6 +80,16 @@ def densities_w_m2(params: dict[str, Any]) -> list[float]:
 def sweep_rig_check(params: dict[str, Any], rig: Any) -> None:
     check_density_limit("stop_kw_cm2" if params["spacing"] != "list" else "densities_kw_cm2",
                         max(densities_w_m2(params)) / W_M2_PER_KW_CM2, rig)
+
+
+def sweep_preflight(params: dict[str, Any], rig: Any, calibration_store: Any) -> None:
+    """At start: every setpoint within what the stored power calibration reaches."""
+    values = [d / W_M2_PER_KW_CM2 for d in densities_w_m2(params)]
+    if params["spacing"] == "list":
+        check_calibrated_reach("densities_kw_cm2", min(values), max(values), rig, calibration_store)
+    else:
+        check_calibrated_reach("stop_kw_cm2", min(values), max(values), rig, calibration_store,
+                               low_field="start_kw_cm2")
 
 
 def sweep_duration_s(params: dict[str, Any]) -> float:
@@ -224,4 +235,4 @@ def sweep_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
 SWEEP = Experiment(
     name="sweep", title="CW power sweep (hysteresis)",
     schema=ParameterSchema([TEMPERATURE_PARAMETER, *SWEEP_PARAMETERS], (check_sweep_range,)),
-    plan=sweep_plan, duration=sweep_duration_s, rig_check=sweep_rig_check)
+    plan=sweep_plan, duration=sweep_duration_s, rig_check=sweep_rig_check, preflight=sweep_preflight)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from acquisition.experiments.base import (W_M2_PER_KW_CM2, W_M2_PER_W_CM2, Experiment,
-                                          check_density_limit)
+                                          check_calibrated_reach, check_density_limit, format_bound)
 from acquisition.experiments.sweep import RESET_S
 from acquisition.plan_context import PlanContext
 from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
@@ -78,6 +78,29 @@ def switch_rig_check(params: dict[str, Any], rig: Any) -> None:
         check_density_limit("sweep_stop_kw_cm2", params["sweep_stop_kw_cm2"], rig)
 
 
+def switch_preflight(params: dict[str, Any], rig: Any, calibration_store: Any) -> None:
+    """At start: the biases (or the window sweep) within the stored power calibration, and the
+    control density within what the control path delivered the last time it was measured at
+    this wavelength with the same control-path settings (each run measures it again)."""
+    if params["biases_kw_cm2"]:
+        biases = params["biases_kw_cm2"]
+        check_calibrated_reach("biases_kw_cm2", min(biases), max(biases), rig, calibration_store)
+    else:
+        check_calibrated_reach("sweep_stop_kw_cm2", params["sweep_start_kw_cm2"], params["sweep_stop_kw_cm2"],
+                               rig, calibration_store, low_field="sweep_start_kw_cm2")
+    wavelength_nm = params["control_wavelength_nm"]
+    reach = calibration_store.load_control_range(rig.config, wavelength_nm * 1e-9)
+    if reach is None:
+        return
+    low, high = reach[0] / W_M2_PER_W_CM2, reach[1] / W_M2_PER_W_CM2
+    density = params["control_density_w_cm2"]
+    if not low <= density <= high:
+        side = "above" if density > high else "below"
+        raise ValueError(f"control_density_w_cm2={density:g} W/cm2 is {side} what the control path delivers "
+                         f"at {wavelength_nm:g} nm; allowed range [{format_bound(low, True)}, {format_bound(high, False)}] W/cm2 "
+                         "(as last measured on this rig)")
+
+
 def switch_duration_s(params: dict[str, Any]) -> float:
     n_bias = len(params["biases_kw_cm2"]) or 3
     per_bias = RESET_S + params["settle_s"] + params["baseline_s"] + params["pulse_s"] + params["hold_s"] + 1.0
@@ -126,13 +149,15 @@ def _window_from_sweep(ctx: PlanContext, params: dict[str, Any]) -> tuple[float,
 def switch_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     biases = list(params["biases_kw_cm2"])
+    # the control path first: a control density it cannot deliver fails the run in seconds,
+    # before the pump is on, not after the window sweep
+    control_density = params["control_density_w_cm2"] * W_M2_PER_W_CM2
+    predicted = ctx.prepare_control_laser(params["control_wavelength_nm"] * 1e-9, control_density)
     if not biases:
         on, off = _window_from_sweep(ctx, params)
         biases = default_biases_kw_cm2(on, off, ctx.limits.max_power_density_w_m2 / W_M2_PER_KW_CM2)
         summary["window_kw_cm2"] = [off, on]
     ctx.ensure_calibration()
-    control_density = params["control_density_w_cm2"] * W_M2_PER_W_CM2
-    predicted = ctx.prepare_control_laser(params["control_wavelength_nm"] * 1e-9, control_density)
     ctx.prepare_power_range(max(biases) * W_M2_PER_KW_CM2)
     results: dict[str, bool] = {}
     for i, bias in enumerate(biases):
@@ -167,4 +192,5 @@ def switch_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
 SWITCH = Experiment(
     name="switch", title="Control-pulse switching (instability crossing)",
     schema=ParameterSchema([TEMPERATURE_PARAMETER, *SWITCH_PARAMETERS], (_check_traces,)),
-    plan=switch_plan, duration=switch_duration_s, rig_check=switch_rig_check)
+    plan=switch_plan, duration=switch_duration_s, rig_check=switch_rig_check,
+    preflight=switch_preflight)
