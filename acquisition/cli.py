@@ -79,9 +79,28 @@ def _register_module(name: str, subparsers: Any) -> None:
         register(subparsers)
 
 
+DISTRIBUTION = "avalab"
+
+
+def version() -> str:
+    """The installed distribution's version (``importlib.metadata``), else the package's
+    ``__version__``, else ``"unknown"`` (a source tree that was never installed)."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    try:
+        package = importlib.import_module("acquisition")
+    except ImportError:
+        return "unknown"
+    return str(getattr(package, "__version__", None) or "unknown")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description="Control and acquisition for the photon-avalanche "
                                                   "bistability microscope (real or simulated rig).")
+    parser.add_argument("--version", action="version", version=f"{PROG} {version()}",
+                        help="print 'avalab <version>' and exit")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log to stderr (-v info, -vv debug)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
