@@ -23,6 +23,8 @@ class InterlockLimits:
     max_count_rate_cps: float
     temperature_band_k: float  # allowed |T - target|
     temperature_stable_s: float  # time back in band before a run resumes
+    min_temperature_k: float = 0.0  # setpoints allowed (rig limits)
+    max_temperature_k: float = math.inf
 
     @classmethod
     def from_rig(cls, rig: object) -> "InterlockLimits":
@@ -30,8 +32,9 @@ class InterlockLimits:
         band = limits.temperature_band_k
         if isinstance(band, tuple | list):  # (low, high) offsets tolerated: keep the narrower
             band = min(abs(float(b)) for b in band)
+        low, high = temperature_range_k(rig)
         return cls(float(limits.max_power_density_w_m2), float(limits.max_count_rate_cps),
-                   float(band), float(limits.temperature_stable_s))
+                   float(band), float(limits.temperature_stable_s), low, high)
 
 
 def check_power_density(density_w_m2: float, limits: InterlockLimits, field: str = "power_density") -> None:
@@ -40,6 +43,33 @@ def check_power_density(density_w_m2: float, limits: InterlockLimits, field: str
         raise InterlockError(
             f"{field}={density_w_m2 / W_M2_PER_KW_CM2:g} kW/cm2 is above the rig limit; allowed range "
             f"[0, {limits.max_power_density_w_m2 / W_M2_PER_KW_CM2:g}] kW/cm2")
+
+
+def temperature_limit_error(field: str, kelvin: float, low_k: float, high_k: float) -> str | None:
+    """One-line reason why ``kelvin`` is not an allowed setpoint, or None when it is."""
+    allowed = f"allowed range [{low_k:g}, {high_k:g}] K"
+    if math.isnan(kelvin):
+        return f"{field}=nan K is not a temperature; {allowed}"
+    if kelvin < low_k:
+        return f"{field}={kelvin:g} K is below the rig limit; {allowed}"
+    if kelvin > high_k:
+        return f"{field}={kelvin:g} K is above the rig limit; {allowed}"
+    return None
+
+
+def temperature_range_k(rig: object) -> tuple[float, float]:
+    """The setpoints a rig allows (``RigConfig.temperature_range_k``; unlimited without one)."""
+    config = rig.config  # type: ignore[attr-defined]
+    low, high = getattr(config, "temperature_range_k", (0.0, math.inf))
+    return float(low), float(high)
+
+
+def check_rig_temperature(field: str, kelvin: float, rig: object) -> None:
+    """Parameter-time check of a cryostat setpoint against the rig's ``[limits]`` (ValueError,
+    one line, before anything moves)."""
+    message = temperature_limit_error(field, float(kelvin), *temperature_range_k(rig))
+    if message is not None:
+        raise ValueError(message)
 
 
 def count_rate_exceeded(rate_cps: float, limits: InterlockLimits) -> bool:

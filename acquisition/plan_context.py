@@ -29,7 +29,7 @@ from acquisition.blades import blade_for
 from acquisition.calibration import CalibrationStore, PowerCalibration, fit_malus
 from acquisition.events import Event, InterlockTripped, PointData, PointTaken, Progress, RunState
 from acquisition.interlocks import (InterlockLimits, check_power_density, count_rate_exceeded,
-                                    temperature_in_band)
+                                    temperature_in_band, temperature_limit_error)
 from acquisition.run_control import RunControl
 from drivers.attenuator import AttenuatorSetting, PowerAttenuator
 from drivers.errors import InstrumentError, InterlockError
@@ -47,10 +47,37 @@ PUMP_WARMUP_S = 2.0
 READBACK_TOLERANCE = 0.1
 #: how long a chopper may take to reach its frequency
 CHOPPER_SPINUP_TIMEOUT_S = 30.0
-#: setpoints above this use the heater's high range
+#: heater ranges of a Lake Shore output (``TemperatureController.HEATER_RANGES``)
+HEATER_RANGE_NAMES = ("off", "low", "medium", "high")
+#: without a model of the cryostat (real rigs): medium range, high above this setpoint; a range
+#: that turns out too weak is raised at run time (see STALL_WINDOW_S)
 HIGH_RANGE_ABOVE_K = 200.0
+#: with a model (simulated or emulated cryostat): the lowest range whose full scale covers the
+#: power that holds the setpoint against the bath with this fraction to spare for regulation
+HEATER_HEADROOM = 0.8
+#: heater output (percent) at or above which the heater counts as saturated, at or below which idle
+HEATER_SATURATED_PCT = 99.0
+HEATER_IDLE_PCT = 0.5
+#: while the heater is saturated (or idle) outside the band, the temperature's trend over this
+#: much rig-clock time decides whether it is still approaching the band; if it is not (it levels
+#: off short of the band), the next heater range is tried, or the run ends with the reason
+STALL_WINDOW_S = 300.0
+#: "not approaching": less progress over the window than this fraction of the remaining gap
+STALL_PROGRESS_FRACTION = 0.05
 #: the longest a run waits for the cryostat to reach a new setpoint
 TEMPERATURE_TIMEOUT_S = 4 * 3600.0
+
+
+def heater_range_for(kelvin: float, bath_k: float, conductance_w_k: float,
+                     full_scale_w: list[float]) -> tuple[int, float]:
+    """(heater range, heater power in W) to hold ``kelvin`` on a cold finger coupled to a bath at
+    ``bath_k`` by ``conductance_w_k``: the lowest range whose full scale covers the power with
+    HEATER_HEADROOM, else the highest (which may not hold it: the caller checks the power)."""
+    needed_w = max(kelvin - bath_k, 0.0) * conductance_w_k
+    for index, full_w in enumerate(full_scale_w):
+        if needed_w <= HEATER_HEADROOM * full_w:
+            return index + 1, needed_w
+    return len(full_scale_w), needed_w
 
 
 @dataclass(frozen=True)
@@ -225,42 +252,182 @@ class PlanContext:
         self._wait_temperature_stable(target, timeout_s=TEMPERATURE_TIMEOUT_S)
         self._s.control.set_state(RunState.RUNNING, "temperature back in band")
 
-    def _wait_temperature_stable(self, target: float, timeout_s: float) -> None:
-        """Wait (rig clock) until the temperature has stayed in band for the stability time."""
+    def _wait_temperature_stable(self, target: float, timeout_s: float, escalate: bool = False) -> None:
+        """Wait (rig clock) until the temperature has stayed in band for the stability time.
+
+        Outside the band with the heater saturated (or idle), the temperature must keep
+        approaching the band: if it levels off short of it, the next heater range is tried
+        (``escalate``) or the run ends at once with what was set, what was reached and what to do.
+        """
         clock, control = self.clock, self._s.control
+        cryostat = self._s.rig.cryostat
         deadline = clock.now() + timeout_s
         in_band_since: float | None = None
         # a cryostat moves on a scale of minutes: a coarser poll keeps long waits cheap
         poll_s = max(INTERLOCK_POLL_S, self.limits.temperature_stable_s / 30.0)
+        trend: list[tuple[float, float]] = []  # (time, reading) while the heater is pinned
+        trend_kind: str | None = None
         while True:
             control.raise_if_aborted()
             now = clock.now()
-            if temperature_in_band(self.read_temperature(), target, self.limits):
+            temperature = self.read_temperature()
+            if temperature_in_band(temperature, target, self.limits):
                 in_band_since = now if in_band_since is None else in_band_since
                 if now - in_band_since >= self.limits.temperature_stable_s:
                     return
+                trend, trend_kind = [], None
             else:
                 in_band_since = None
+                kind = self._heater_pinned(cryostat, target, temperature)
+                if kind != trend_kind:
+                    trend, trend_kind = [], kind
+                if kind is not None:
+                    trend.append((now, temperature))
+                    levels_off_k = self._levels_off_short(trend, target, kind)
+                    if levels_off_k is not None:
+                        heater_range = int(cryostat.get_heater_range())
+                        if escalate and kind == "heating" and heater_range < len(HEATER_RANGE_NAMES) - 1:
+                            self.note(f"cryostat: heater {HEATER_RANGE_NAMES[heater_range]} range at "
+                                      f"{cryostat.get_heater_output():.0f} % levels off at ~{levels_off_k:.1f} K, "
+                                      f"short of the {target:g} K setpoint: switching to the "
+                                      f"{HEATER_RANGE_NAMES[heater_range + 1]} range")
+                            cryostat.set_heater_range(heater_range + 1)
+                            trend, trend_kind = [], None
+                        else:
+                            raise InstrumentError("cryostat", "-", f"SETP {target:g}", self._unreachable_reason(
+                                cryostat, target, temperature, kind, levels_off_k))
             if now > deadline:
                 raise InstrumentError("cryostat", "-", f"SETP {target:g}",
-                                      f"temperature not stable within {timeout_s:g} s")
+                                      f"temperature_k={target:g} K not stable within {timeout_s:g} s: reading "
+                                      f"{temperature:.2f} K, heater {self._heater_state(cryostat)}; check the "
+                                      "cryostat (LN2, heater, PID) or widen limits.temperature_band_k")
             clock.sleep(poll_s, control.stop_event)
 
+    @staticmethod
+    def _heater_state(cryostat: Any) -> str:
+        heater_range = int(cryostat.get_heater_range())
+        if heater_range == 0:
+            return "off"
+        return f"{HEATER_RANGE_NAMES[heater_range]} range at {float(cryostat.get_heater_output()):.0f} %"
+
+    def _heater_pinned(self, cryostat: Any, target: float, temperature: float) -> str | None:
+        """"heating" when below the band with no heater power left, "cooling" when above it with
+        the heater doing nothing: the temperature then follows the cryostat, not the loop."""
+        heater_range = int(cryostat.get_heater_range())
+        output = float(cryostat.get_heater_output()) if heater_range > 0 else 0.0
+        if temperature < target - self.limits.temperature_band_k and (
+                heater_range == 0 or output >= HEATER_SATURATED_PCT):
+            return "heating"
+        if temperature > target + self.limits.temperature_band_k and output <= HEATER_IDLE_PCT:
+            return "cooling"
+        return None
+
+    def _levels_off_short(self, trend: list[tuple[float, float]], target: float, kind: str) -> float | None:
+        """Where the temperature is heading if that is short of the band, else None.
+
+        Judged over the last STALL_WINDOW_S: stalled when the progress over the window is below
+        STALL_PROGRESS_FRACTION of the gap left to the band; and, for a first-order approach
+        (steps over the two halves of the window shrinking), when the extrapolated level
+        (geometric series of the half-window steps) stays outside the band.
+        """
+        now = trend[-1][0]
+        while len(trend) > 2 and trend[1][0] <= now - STALL_WINDOW_S:
+            del trend[0]
+        t0, temp0 = trend[0]
+        if now - t0 < STALL_WINDOW_S:
+            return None
+        sign = 1.0 if kind == "heating" else -1.0
+        band = self.limits.temperature_band_k
+        temp2 = trend[-1][1]
+        temp1 = min(trend, key=lambda item: abs(item[0] - (t0 + now) / 2.0))[1]
+        gap = sign * (target - temp2) - band
+        step1, step2 = sign * (temp1 - temp0), sign * (temp2 - temp1)
+        if step1 + step2 < STALL_PROGRESS_FRACTION * gap:
+            return temp2
+        if step1 > 0.0 and 0.0 < step2 < step1 and step1 - step2 > 0.05:
+            ratio = step2 / step1
+            level = temp2 + sign * step2 * ratio / (1.0 - ratio)
+            if sign * (target - level) > band:
+                return level
+        return None
+
+    def _unreachable_reason(self, cryostat: Any, target: float, temperature: float, kind: str,
+                            levels_off_k: float) -> str:
+        reached = f"it levels off at ~{levels_off_k:.1f} K (reading {temperature:.2f} K)"
+        if kind == "heating":
+            return (f"temperature_k={target:g} K cannot be reached: {reached} with the heater "
+                    f"{self._heater_state(cryostat)}; set a lower temperature_k, or check the heater "
+                    "(wiring, resistance, range) and the rig's max_temperature_k")
+        return (f"temperature_k={target:g} K cannot be reached: {reached} with the heater "
+                f"{self._heater_state(cryostat)}, held there by the coolant; set a higher temperature_k, "
+                "or check the LN2 level and the rig's min_temperature_k")
+
+    def _cryostat_model(self) -> Any | None:
+        """The simulated cryostat's parameters when the cryostat role is on this rig's bench
+        (``sim`` or an emulated Lake Shore); None for real hardware."""
+        from acquisition.rig import EMULATOR_ADDRESS, SIM_DRIVER
+
+        rig = self._s.rig
+        role = getattr(getattr(rig, "config", None), "roles", {}).get("cryostat")
+        if getattr(rig, "bench", None) is None or role is None:
+            return None
+        if role.driver != SIM_DRIVER and role.address != EMULATOR_ADDRESS:
+            return None
+        return rig.config.sim.cryostat
+
+    def _choose_heater_range(self, cryostat: Any, kelvin: float) -> tuple[int | None, str]:
+        """(range to set or None to keep the present one, why) for a new setpoint."""
+        current = int(cryostat.get_heater_range())
+        model = self._cryostat_model()
+        if model is not None:
+            conductance = model.heat_capacity_j_k / model.time_constant_s
+            full_scale = [float(w) for w in model.heater_full_scale_w]
+            heater_range, needed_w = heater_range_for(kelvin, model.bath_temperature_k, conductance, full_scale)
+            if needed_w > full_scale[-1]:
+                reach = model.bath_temperature_k + full_scale[-1] / conductance
+                raise InstrumentError("cryostat", "-", f"SETP {kelvin:g}",
+                                      f"temperature_k={kelvin:g} K cannot be reached: holding it needs "
+                                      f"~{needed_w:.3g} W, the heater's high range gives {full_scale[-1]:g} W "
+                                      f"(reach ~{reach:.0f} K); set a lower temperature_k")
+            return heater_range, (f"holding {kelvin:g} K against the {model.bath_temperature_k:g} K bath needs "
+                                  f"~{needed_w:.2g} W of the {HEATER_RANGE_NAMES[heater_range]} range's "
+                                  f"{full_scale[heater_range - 1]:g} W")
+        if kelvin > float(cryostat.get_temperature()) + self.limits.temperature_band_k or current == 0:
+            # LN2 holds the cold end; regulating above it needs the heater. The low range
+            # (0.5 W on the ST-500) cannot hold much above the bath, medium can; a range that
+            # turns out too weak is raised while waiting (never lowered here: it may have been)
+            wanted = 3 if kelvin > HIGH_RANGE_ABOVE_K else 2
+            return max(wanted, current), ("no heater model for this cryostat: medium range, high above "
+                                          f"{HIGH_RANGE_ABOVE_K:g} K, raised if the heater saturates short of the band")
+        return None, "keeping the present range"
+
     def set_temperature(self, kelvin: float) -> None:
-        """New cryostat setpoint; returns when the temperature has been stable in band."""
+        """New cryostat setpoint; returns when the temperature has been stable in band.
+
+        A setpoint outside the rig's [min_temperature_k, max_temperature_k] is refused before
+        anything moves (InterlockError). The heater range is the lowest that holds the setpoint
+        (from the cryostat model when there is one), raised while waiting if the heater saturates
+        and the temperature levels off short of the band.
+        """
         self.checkpoint()
+        refused = temperature_limit_error("temperature_k", kelvin, self.limits.min_temperature_k,
+                                          self.limits.max_temperature_k)
+        if refused is not None:
+            self._interlock("temperature", refused)
+            raise InterlockError(refused)
         cryostat = self._instrument("cryostat")
+        heater_range, why = self._choose_heater_range(cryostat, kelvin)
         self.log.info("cryostat setpoint -> %.3f K; waiting for stability", kelvin)
         cryostat.set_setpoint(kelvin)
-        if kelvin > float(cryostat.get_temperature()) + self.limits.temperature_band_k \
-                or cryostat.get_heater_range() == 0:
-            # LN2 holds the cold end; regulating above it needs the heater. The low range
-            # (0.5 W on the ST-500) cannot hold much above the bath, medium can
-            cryostat.set_heater_range(3 if kelvin > HIGH_RANGE_ABOVE_K else 2)
+        if heater_range is not None and heater_range != int(cryostat.get_heater_range()):
+            self.log.info("heater range -> %s: %s", HEATER_RANGE_NAMES[heater_range], why)
+            cryostat.set_heater_range(heater_range)
         self._s.target_temperature_k = None  # no interlock trips while we are getting there
-        self._wait_temperature_stable(kelvin, timeout_s=TEMPERATURE_TIMEOUT_S)
+        started = self.clock.now()
+        self._wait_temperature_stable(kelvin, timeout_s=TEMPERATURE_TIMEOUT_S, escalate=True)
         self._s.target_temperature_k = kelvin
-        self.log.info("temperature stable at %.3f K", self.read_temperature())
+        self.log.info("temperature stable at %.3f K after %.0f s (heater %s)", self.read_temperature(),
+                      self.clock.now() - started, self._heater_state(cryostat))
 
     def set_cryostat_ramp(self, rate_k_per_min: float) -> None:
         """Ramp later setpoint changes at ``rate_k_per_min`` instead of stepping them."""

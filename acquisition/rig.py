@@ -65,6 +65,11 @@ class LimitsConfig:
                                       "half-width of the band around the setpoint counted as stable")
     temperature_stable_s: float = param(60.0, 0.0, 1e5, "s",
                                         "time the temperature must stay in the band before measuring")
+    min_temperature_k: float = param(77.0, 0.0, 1000.0, "K",
+                                     "lowest cryostat setpoint an experiment may ask for (the coolant "
+                                     "bath: 77 K for LN2)")
+    max_temperature_k: float = param(300.0, 0.0, 1000.0, "K",
+                                     "highest cryostat setpoint an experiment may ask for")
 
 
 def _default_roles() -> dict[str, RoleConfig]:
@@ -85,6 +90,16 @@ class RigConfig:
     @property
     def uses_sim(self) -> bool:
         return any(r.driver == SIM_DRIVER or r.address == EMULATOR_ADDRESS for r in self.roles.values())
+
+    @property
+    def temperature_range_k(self) -> tuple[float, float]:
+        """Setpoints experiments may ask for: ``[limits]`` min/max temperature, and with a
+        simulated (or emulated) cryostat never below its bath, which it cannot cool below."""
+        low, high = self.limits.min_temperature_k, self.limits.max_temperature_k
+        role = self.roles.get("cryostat")
+        if role is not None and (role.driver == SIM_DRIVER or role.address == EMULATOR_ADDRESS):
+            low = max(low, self.sim.cryostat.bath_temperature_k)
+        return low, high
 
     @property
     def emulated_roles(self) -> list[str]:
@@ -240,6 +255,10 @@ def _check_consistency(config: RigConfig, source: str) -> None:
     if m.min_wavelength_m >= m.max_wavelength_m:
         raise _fail(source, f"sim.power_meter.min_wavelength_m={m.min_wavelength_m:g} must be below "
                             f"max_wavelength_m={m.max_wavelength_m:g}")
+    lim = config.limits
+    if lim.min_temperature_k >= lim.max_temperature_k:
+        raise _fail(source, f"limits.min_temperature_k={lim.min_temperature_k:g} K must be below "
+                            f"max_temperature_k={lim.max_temperature_k:g} K")
     if config.uses_sim:
         _check_sample(config.sample, source)
 

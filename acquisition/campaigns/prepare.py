@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from acquisition.experiments.base import Experiment
+from acquisition.interlocks import check_rig_temperature
 from acquisition.plan_context import PlanContext
 from acquisition.schema import Parameter, ParameterSchema
 
@@ -33,12 +34,17 @@ def prepare_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def _rig_check(params: dict[str, Any], rig: Any) -> None:
+    if params["target_k"] is not None:
+        check_rig_temperature("target_k", params["target_k"], rig)
+
+
 def prepare_duration_s(params: dict[str, Any]) -> float:
     return float(params["wait_s"])
 
 
 PREPARE_EXPERIMENT = Experiment(name="prepare", title="Prepare (temperature, wait)", schema=SCHEMA,
-                                plan=prepare_plan, duration=prepare_duration_s)
+                                plan=prepare_plan, duration=prepare_duration_s, rig_check=_rig_check)
 
 
 def ensure_registered() -> None:

@@ -34,17 +34,22 @@ class Experiment:
     def validate(self, params: dict[str, Any] | None, rig: Any = None) -> dict[str, Any]:
         """Schema validation, then the checks that need the rig (limits, laser range)."""
         values = self.schema.validate(params or {})
-        if rig is not None and self.rig_check is not None:
-            self.rig_check(values, rig)
+        if rig is not None:
+            check_temperature_limit(values, rig)
+            if self.rig_check is not None:
+                self.rig_check(values, rig)
         return values
 
     def validate_all(self, params: dict[str, Any] | None, rig: Any = None) -> list[str]:
         errors = self.schema.validate_all(params or {})
-        if not errors and rig is not None and self.rig_check is not None:
-            try:
-                self.rig_check(self.schema.validate(params or {}), rig)
-            except ValueError as exc:
-                errors.append(str(exc))
+        if not errors and rig is not None:
+            values = self.schema.validate(params or {})
+            checks = [check_temperature_limit] + ([self.rig_check] if self.rig_check is not None else [])
+            for check in checks:
+                try:
+                    check(values, rig)
+                except ValueError as exc:
+                    errors.append(str(exc))
         return errors
 
     def preflight_check(self, params: dict[str, Any], rig: Any, calibration_store: Any) -> None:
@@ -60,6 +65,15 @@ class Experiment:
 
 def max_density_w_m2(rig: Any) -> float:
     return float(rig.config.limits.max_power_density_w_m2)
+
+
+def check_temperature_limit(params: dict[str, Any], rig: Any) -> None:
+    """A ``temperature_k`` setpoint outside the rig's [min_temperature_k, max_temperature_k]
+    (ValueError, one line, nothing moved)."""
+    from acquisition.interlocks import check_rig_temperature
+
+    if params.get("temperature_k") is not None:
+        check_rig_temperature("temperature_k", params["temperature_k"], rig)
 
 
 def check_density_limit(field: str, value_kw_cm2: float, rig: Any) -> None:

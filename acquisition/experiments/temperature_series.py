@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from acquisition.experiments.base import Experiment
+from acquisition.interlocks import check_rig_temperature
 from acquisition.plan_context import PlanContext
 from acquisition.schema import Parameter, ParameterSchema
 
@@ -51,6 +52,8 @@ def _check_inner(params: dict[str, Any]) -> None:
 def _rig_check(params: dict[str, Any], rig: Any) -> None:
     from acquisition.experiments import get_experiment
 
+    for kelvin in params["temperatures_k"]:
+        check_rig_temperature("temperatures_k", kelvin, rig)
     get_experiment(params["experiment"]).validate(inner_params(params), rig)
 
 
