@@ -66,6 +66,15 @@ STALL_WINDOW_S = 300.0
 STALL_PROGRESS_FRACTION = 0.05
 #: the longest a run waits for the cryostat to reach a new setpoint
 TEMPERATURE_TIMEOUT_S = 4 * 3600.0
+#: stage moves: first look after this long (short plate steps are over by then), then at the
+#: estimated end of the move but at least every INTERLOCK_POLL_S (abort/pause honoured each time)
+STAGE_FIRST_POLL_S = 0.01
+STAGE_MIN_POLL_S = 0.002
+#: a move still going after this long (rig clock) has failed
+STAGE_MOVE_TIMEOUT_S = 180.0
+#: a stage that stops farther than this from its target is sent there again with a blocking move
+#: (the controller had not started yet when polled, or stopped short: the driver reports why)
+STAGE_TOLERANCE_DEG = 0.05
 
 
 def heater_range_for(kelvin: float, bath_k: float, conductance_w_k: float,
@@ -78,6 +87,23 @@ def heater_range_for(kelvin: float, bath_k: float, conductance_w_k: float,
         if needed_w <= HEATER_HEADROOM * full_w:
             return index + 1, needed_w
     return len(full_scale_w), needed_w
+
+
+class _PolledStage:
+    """A rotation stage whose waiting moves go through ``PlanContext.move_stage_polled``: the move
+    starts without waiting and is polled through checkpoints (abort, pause, interlocks)."""
+
+    def __init__(self, ctx: "PlanContext", role: str, stage: Any) -> None:
+        self._ctx, self._role, self._stage = ctx, role, stage
+
+    def move_to(self, angle_deg: float, wait: bool = True) -> None:
+        if wait:
+            self._ctx.move_stage_polled(self._role, self._stage, angle_deg)
+        else:
+            self._stage.move_to(angle_deg, wait=False)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stage, name)
 
 
 @dataclass(frozen=True)
@@ -208,12 +234,15 @@ class PlanContext:
     # ---- checkpoints and waiting -----------------------------------------------------------
     def checkpoint(self) -> None:
         """Honour abort, operator pause and the temperature interlock."""
+        self._honour_operator()
+        self._check_temperature()
+
+    def _honour_operator(self) -> None:
         control = self._s.control
         control.raise_if_aborted()
         if control.pause_requested:
             self.log.info("pausing at a safe point on operator request")
             control.hold_until_resumed("paused by operator", already_requested=True)
-        self._check_temperature()
 
     def sleep(self, seconds: float) -> None:
         """Wait on the rig clock, checking interlocks every INTERLOCK_POLL_S."""
@@ -483,7 +512,52 @@ class PlanContext:
     def move_stage(self, role: str, angle_deg: float) -> None:
         """Move a rotation stage directly (calibration only: it maps the stages it moves)."""
         self.checkpoint()
-        self._instrument(role).move_to(angle_deg)
+        self.move_stage_polled(role, self._instrument(role), angle_deg)
+
+    def move_stage_polled(self, role: str, stage: Any, angle_deg: float) -> None:
+        """Start a move without waiting and poll it through checkpoints until it has ended.
+
+        Abort and operator pause are honoured at every poll, the temperature interlock every
+        INTERLOCK_POLL_S; on abort (or any error) the stage is stopped before the exception goes
+        on to the engine, which then puts the whole rig in its safe state. The poll follows the
+        move: first after STAGE_FIRST_POLL_S, then at the end estimated from the speed seen so
+        far, at least every INTERLOCK_POLL_S.
+        """
+        clock, control = self.clock, self._s.control
+        started = last_check = clock.now()
+        try:
+            origin = float(stage.get_position())
+            stage.move_to(angle_deg, wait=False)
+            wait_s = STAGE_FIRST_POLL_S
+            while True:
+                if not clock.sleep(wait_s, control.stop_event):
+                    control.raise_if_aborted()
+                now = clock.now()
+                if now - last_check >= INTERLOCK_POLL_S:
+                    self.checkpoint()
+                    last_check = now = clock.now()
+                else:
+                    self._honour_operator()
+                if not stage.is_moving():
+                    break
+                if now - started > STAGE_MOVE_TIMEOUT_S:
+                    raise InstrumentError(role, "-", f"move_to {angle_deg:g}",
+                                          f"still moving after {STAGE_MOVE_TIMEOUT_S:g} s")
+                position = float(stage.get_position())
+                travelled = abs(position - origin)
+                if travelled > 0.0:
+                    remaining_s = abs(angle_deg - position) * (now - started) / travelled
+                    wait_s = min(max(remaining_s + 1e-6, STAGE_MIN_POLL_S), INTERLOCK_POLL_S)
+                else:
+                    wait_s = min(2.0 * wait_s, INTERLOCK_POLL_S)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                stage.stop()
+                self.log.warning("%s stopped at %.3f deg (move to %.3f deg interrupted)",
+                                 role, float(stage.get_position()), angle_deg)
+            raise
+        if abs(float(stage.get_position()) - angle_deg) > STAGE_TOLERANCE_DEG:
+            stage.move_to(angle_deg, wait=True)
 
     def set_power_meter_wavelength(self, wavelength_m: float) -> None:
         self._instrument("power_meter").set_wavelength(wavelength_m)
@@ -493,7 +567,9 @@ class PlanContext:
         if store:
             self._s.calibration_store.save(calibration)
         self._s.calibration = calibration
-        self._s.attenuator = PowerAttenuator(self._instrument("hwp"), getattr(self._s.rig, "nd_wheel", None),
+        wheel = getattr(self._s.rig, "nd_wheel", None)
+        self._s.attenuator = PowerAttenuator(_PolledStage(self, "hwp", self._instrument("hwp")),
+                                             None if wheel is None else _PolledStage(self, "nd_wheel", wheel),
                                              calibration, self.laser_power_w())
         self._s.attenuator.sync_from_stages()
 
@@ -688,7 +764,7 @@ class PlanContext:
         for angle in angles:
             # move in the dark, then a short exposure per reading: the sample sees steps, not ramps
             self.checkpoint()
-            attenuator.move_to(float(angle))
+            self.move_stage_polled("control_attenuator", attenuator, float(angle))
             with self._control_beam_open():
                 densities.append(self.objective_power_from_pickoff(float(meter.read_power())) / area)
         meter.set_wavelength(float(self._s.rig.config.beam.pump_wavelength_m))
@@ -698,7 +774,7 @@ class PlanContext:
             raise ValueError(f"control_density={density_w_m2 / 1e4:g} W/cm2 is outside what the control "
                              f"path delivers at {wavelength_m * 1e9:.0f} nm; allowed range "
                              f"[{fit.lowest / 1e4:.3g}, {fit.highest / 1e4:.3g}] W/cm2")
-        attenuator.move_to(fit.angle_for(density_w_m2))
+        self.move_stage_polled("control_attenuator", attenuator, fit.angle_for(density_w_m2))
         self.log.info("control laser %.1f nm: polariser %.2f deg for %.3g W/cm2 (path max %.3g W/cm2)",
                       wavelength_m * 1e9, fit.angle_for(density_w_m2), density_w_m2 / 1e4, fit.highest / 1e4)
         return fit.transmission(fit.angle_for(density_w_m2))
