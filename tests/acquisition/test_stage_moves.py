@@ -127,3 +127,42 @@ def test_the_attenuator_moves_its_stages_through_the_polled_path(engine: Engine,
     finished = engine.start(add_plan(monkeypatch, plan), {}).wait(60)
     assert finished.status == RunStatus.COMPLETE, finished.reason
     assert isinstance(seen["plate"], _PolledStage) and isinstance(seen["wheel"], _PolledStage)
+
+
+def test_pause_requested_during_a_move_is_honoured_before_the_move_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    from acquisition.events import RunState, StateChanged
+    from engine_helpers import EventRecorder
+
+    rig = load_rig("sim")
+    engine = Engine(rig)
+    events = EventRecorder()
+    engine.subscribe(events)
+    polls: list[float] = []
+    real_is_moving = rig.nd_wheel.is_moving
+
+    def counting_is_moving() -> bool:
+        polls.append(rig.clock.now())
+        if len(polls) == 2:
+            engine.pause()
+        return real_is_moving()
+    monkeypatch.setattr(rig.nd_wheel, "is_moving", counting_is_moving)
+    log: dict[str, float] = {}
+
+    def plan(ctx: Any, params: dict) -> dict:
+        log["start"] = rig.clock.now()
+        ctx.move_stage("nd_wheel", WHEEL_TARGET_DEG)
+        log["end"] = rig.clock.now()
+        return {}
+    try:
+        handle = engine.start(add_plan(monkeypatch, plan), {})
+        paused = events.wait_for(lambda e: isinstance(e, StateChanged) and e.state == RunState.PAUSED, 30)
+        assert "operator" in paused.reason
+        assert rig.clock.now() - log["start"] < 1.0  # paused at the next poll, well inside the 27 s move
+        engine.resume()
+        finished = handle.wait(60)
+        assert finished.status == RunStatus.COMPLETE, finished.reason
+        assert rig.nd_wheel.get_position() == pytest.approx(WHEEL_TARGET_DEG)  # the move carried on
+        assert log["end"] - log["start"] >= WHEEL_TARGET_DEG / rig.config.sim.stage.velocity_deg_s
+    finally:
+        engine.close()
+        rig.close_all()
