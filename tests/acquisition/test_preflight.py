@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from acquisition.calibration import (CalibrationStore, PowerCalibration, config_hash,
+from acquisition.calibration import (CONTROL_PATH_FILENAME, CalibrationStore, PowerCalibration, config_hash,
                                      pump_path_config)
 from acquisition.engine import Engine, out_path_problem
 from acquisition.events import RunStatus
@@ -39,6 +39,9 @@ def own_calibration_dir(shared_calibration_dir: Path, tmp_path: Path) -> Path:
     """A copy of the session calibration: tests here overwrite or tamper with it."""
     directory = tmp_path / "home"
     shutil.copytree(shared_calibration_dir, directory)
+    # other tests' switch runs leave a measured control path in the shared folder; these tests
+    # start from a rig whose control path has not been measured yet
+    (directory / CONTROL_PATH_FILENAME).unlink(missing_ok=True)
     return directory
 
 
