@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 from acquisition.cli import UsageError
-from acquisition.cli_output import ProgressBar, dumps, human_summary
+from acquisition.cli_output import OperatorResume, ProgressBar, dumps, human_summary
 from acquisition.events import RunFinished, RunStatus
 from acquisition.schema import Parameter
 from acquisition.storage.naming import new_run_path
@@ -188,7 +188,8 @@ def run_command(args: argparse.Namespace) -> int:
     progress = ProgressBar(sys.stderr, enabled=not args.no_progress)
     engine.subscribe(progress.handle)
     try:
-        with SignalGuard(engine) as guard:
+        with SignalGuard(engine) as guard, OperatorResume(engine) as resume:
+            progress.resume_how = resume.how
             handle = engine.start(experiment.name, validated, out)
             while not handle.done:  # short waits so that signal handlers run promptly
                 handle._done.wait(0.2)  # noqa: SLF001 - RunHandle.wait would block signals' effect

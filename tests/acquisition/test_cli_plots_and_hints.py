@@ -258,12 +258,24 @@ def test_cli_prints_the_hint_when_the_count_rate_interlock_pauses(tmp_path: Path
             lines.append(line.rstrip("\n"))
             if line.startswith("avalab: hint:"):
                 break
+        hint_index = len(lines) - 1
+        child.send_signal(signal.SIGUSR1)  # the operator resumes as the hint says
+        while time.monotonic() < deadline:
+            line = child.stderr.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if line.startswith("avalab: running again"):
+                break
         child.send_signal(signal.SIGINT)
         child.wait(60)
     finally:
         if child.poll() is None:
             child.kill()
     assert any(line.startswith("avalab: INTERLOCK count_rate") for line in lines), lines
-    assert lines[-2].startswith("avalab: paused (count rate"), lines
-    assert "Ctrl+C aborts the run safely" in lines[-1], lines
+    assert lines[hint_index - 1].startswith("avalab: paused (count rate"), lines
+    hint = lines[hint_index]
+    assert f"kill -USR1 {child.pid}" in hint and "Ctrl+C aborts the run safely" in hint, hint
+    assert "avalab: resume requested (SIGUSR1)" in lines, lines
+    assert lines[-1].startswith("avalab: running again"), lines
     assert child.returncode == 130
