@@ -260,7 +260,11 @@ def human_summary(result: dict[str, Any]) -> str:
                    if key in entry and key != "bistable"][:4]
         lines.append(f"  {entry.get('temperature_k'):g} K: " + ", ".join(figures))
     if result.get("calibrated_first"):
-        lines.append("  (no stored calibration: the power calibration ran first)")
+        stale = result.get("stale_calibration")
+        lines.append(f"  ({stale}; the power calibration ran first)" if stale
+                     else "  (no stored calibration: the power calibration ran first)")
+    for warning in result.get("warnings") or []:
+        lines.append(f"  warning: {warning}")
     if result.get("run_file"):
         lines.append(f"  run file             {result['run_file']}")
     return "\n".join(lines)

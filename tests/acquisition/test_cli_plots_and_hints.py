@@ -279,3 +279,14 @@ def test_cli_prints_the_hint_when_the_count_rate_interlock_pauses(tmp_path: Path
     assert "avalab: resume requested (SIGUSR1)" in lines, lines
     assert lines[-1].startswith("avalab: running again"), lines
     assert child.returncode == 130
+
+
+def test_human_summary_says_why_the_stored_calibration_was_not_reused() -> None:
+    from acquisition.cli_output import human_summary
+
+    stale = "stored power calibration for rig 'lab' not reused: the pump-path optics changed (beam.pickoff_ratio 0.1 -> 0.09)"
+    text = human_summary({"experiment": "sweep", "status": "complete", "calibrated_first": True,
+                          "stale_calibration": stale, "warnings": ["3 of 10 settings read back >10 % off: recalibrate"]})
+    assert f"({stale}; the power calibration ran first)" in text
+    assert "no stored calibration" not in text
+    assert "  warning: 3 of 10 settings read back >10 % off: recalibrate" in text
