@@ -58,13 +58,14 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 def _validate(path: Path, rig: Any, overrides: dict[str, Any] | None = None) -> Campaign:
     from acquisition.experiments import EXPERIMENTS, get_experiment
+    from acquisition.interlocks import temperature_range_k
     ensure_registered()
 
     def schema_check(name: str, params: dict[str, Any]) -> list[str]:
         return get_experiment(name).validate_all(params, rig)
 
     return load_campaign(path, experiment_names=list(EXPERIMENTS), schema_check=schema_check,
-                         overrides=overrides)
+                         overrides=overrides, temperature_range_k=temperature_range_k(rig))
 
 
 def _progress_printer(stream: Any) -> Any:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from acquisition.campaigns.expressions import ExpressionError, resolve, template_names
+from acquisition.interlocks import temperature_limit_error
 
 TOP_LEVEL_KEYS = ("name", "description", "rig", "vars", "step")
 STEP_KEYS = ("label", "loop", "repeat", "temperature_k", "ramp_k_per_min", "position_um",
@@ -133,16 +134,18 @@ class _LineFinder:
 # ------------------------------------------------------------------------------------ loading
 def load_campaign(path: str | Path, experiment_names: Iterable[str] | None = None,
                   schema_check: "SchemaCheck | None" = None,
-                  overrides: Mapping[str, Any] | None = None) -> Campaign:
+                  overrides: Mapping[str, Any] | None = None,
+                  temperature_range_k: tuple[float, float] | None = None) -> Campaign:
     """Read and validate a campaign file; CampaignError with every problem found.
 
-    ``overrides`` replace ``[vars]`` entries (``avalab campaign --set n_spots=5``)."""
+    ``overrides`` replace ``[vars]`` entries (``avalab campaign --set n_spots=5``);
+    ``temperature_range_k`` is the rig's allowed cryostat setpoints (its ``[limits]``)."""
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise CampaignError([f"line 0: file={str(source)!r}: cannot be read ({exc.strerror})"]) from None
-    return parse_campaign(text, source, experiment_names, schema_check, overrides)
+    return parse_campaign(text, source, experiment_names, schema_check, overrides, temperature_range_k)
 
 
 SchemaCheck = Any  # Callable[[str, dict], list[str]]: experiment name, params -> errors
@@ -151,7 +154,8 @@ SchemaCheck = Any  # Callable[[str, dict], list[str]]: experiment name, params -
 def parse_campaign(text: str, source: Path | None = None,
                    experiment_names: Iterable[str] | None = None,
                    schema_check: SchemaCheck | None = None,
-                   overrides: Mapping[str, Any] | None = None) -> Campaign:
+                   overrides: Mapping[str, Any] | None = None,
+                   temperature_range_k: tuple[float, float] | None = None) -> Campaign:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -192,7 +196,7 @@ def parse_campaign(text: str, source: Path | None = None,
     campaign = Campaign(name=name if isinstance(name, str) else "", steps=steps,
                         description=str(data.get("description", "")), rig=data.get("rig"),
                         variables=variables, source=source)
-    for index, path, message in validate_campaign(campaign, experiment_names, schema_check):
+    for index, path, message in validate_campaign(campaign, experiment_names, schema_check, temperature_range_k):
         error(index, path, message)
     if errors:
         raise CampaignError(errors)
@@ -201,7 +205,8 @@ def parse_campaign(text: str, source: Path | None = None,
 
 # ------------------------------------------------------------------------------------ validation
 def validate_campaign(campaign: Campaign, experiment_names: Iterable[str] | None = None,
-                      schema_check: SchemaCheck | None = None
+                      schema_check: SchemaCheck | None = None,
+                      temperature_range_k: tuple[float, float] | None = None
                       ) -> list[tuple[int | None, list[str], str]]:
     """Every problem as (step index or None, field path, message); empty when the campaign is valid."""
     problems: list[tuple[int | None, list[str], str]] = []
@@ -214,12 +219,13 @@ def validate_campaign(campaign: Campaign, experiment_names: Iterable[str] | None
             problems.append((None, ["vars", var], str(exc)))
     for index, step in enumerate(campaign.steps):
         problems += [(index, path, msg) for path, msg in _step_problems(
-            step, bound, known_experiments, schema_check)]
+            step, bound, known_experiments, schema_check, temperature_range_k)]
     return problems
 
 
 def _step_problems(step: Step, variables: dict[str, Any], known_experiments: set[str] | None,
-                   schema_check: SchemaCheck | None) -> list[tuple[list[str], str]]:
+                   schema_check: SchemaCheck | None,
+                   temperature_range_k: tuple[float, float] | None = None) -> list[tuple[list[str], str]]:
     problems: list[tuple[list[str], str]] = []
     if not isinstance(step.repeat, int) or isinstance(step.repeat, bool) or not 1 <= step.repeat <= 100_000:
         problems.append((["repeat"], f"repeat={step.repeat!r} is outside the allowed range [1, 100000]"))
@@ -240,7 +246,7 @@ def _step_problems(step: Step, variables: dict[str, Any], known_experiments: set
     seen: set[tuple[str, ...]] = set()
     for binding in _bindings(loop_values):
         scope = {**variables, **binding}
-        for path, message in _unit_problems(step, scope, schema_check, known_experiments):
+        for path, message in _unit_problems(step, scope, schema_check, known_experiments, temperature_range_k):
             if tuple(path) not in seen:  # a field wrong in every iteration is reported once
                 seen.add(tuple(path))
                 problems.append((path, message))
@@ -286,7 +292,8 @@ def _number(path: list[str], value: Any, low: float, high: float, unit: str) -> 
 
 
 def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck | None,
-                   known_experiments: set[str] | None) -> list[tuple[list[str], str]]:
+                   known_experiments: set[str] | None,
+                   temperature_range_k: tuple[float, float] | None = None) -> list[tuple[list[str], str]]:
     problems: list[tuple[list[str], str]] = []
     try:
         resolved = resolve({"temperature_k": step.temperature_k, "ramp_k_per_min": step.ramp_k_per_min,
@@ -296,7 +303,12 @@ def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck 
         field_name = _field_using_bad_template(step, scope)
         return [([field_name], str(exc))]
     if resolved["temperature_k"] is not None:
-        problems += _number(["temperature_k"], resolved["temperature_k"], *TEMPERATURE_RANGE_K, "K")[1]
+        kelvin, wrong = _number(["temperature_k"], resolved["temperature_k"], *TEMPERATURE_RANGE_K, "K")
+        problems += wrong
+        rig_limit = (temperature_limit_error("temperature_k", kelvin, *temperature_range_k)
+                     if kelvin is not None and temperature_range_k is not None else None)
+        if rig_limit is not None:
+            problems.append((["temperature_k"], rig_limit))
     if resolved["ramp_k_per_min"] is not None:
         problems += _number(["ramp_k_per_min"], resolved["ramp_k_per_min"], *RAMP_RANGE_K_PER_MIN, "K/min")[1]
     if resolved["wait_s"] is not None:

@@ -93,3 +93,26 @@ def test_python_api_and_toml_describe_the_same_campaign() -> None:
 def test_every_example_campaign_validates(example: Path) -> None:
     campaign = parse(example.read_text())
     assert expand(campaign)
+
+
+def test_a_setpoint_outside_the_rig_temperature_limits_is_reported_with_its_line() -> None:
+    text = 'name = "cold"\n\n[[step]]\nloop = { T = [77, 50] }\ntemperature_k = "${T}"\n'
+    ensure_registered()
+    assert expand(parse_campaign(text))  # within the spec's own range [1, 400] K
+    with pytest.raises(CampaignError) as caught:
+        parse_campaign(text, temperature_range_k=(77.0, 300.0))
+    assert caught.value.errors == [
+        "line 5: step[1].temperature_k: temperature_k=50 K is below the rig limit; allowed range [77, 300] K"]
+
+
+def test_campaign_dry_run_checks_setpoints_against_the_rig(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    campaign = tmp_path / "cold.toml"
+    campaign.write_text('name = "cold"\n\n[[step]]\ntemperature_k = 40\n')
+    done = subprocess.run([sys.executable, "-m", "acquisition.cli", "campaign", str(campaign), "--dry-run"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "line 4: step[1].temperature_k: temperature_k=40 K is below the rig limit; allowed range [77, 300] K" \
+        in done.stderr
