@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from acquisition.blades import CHOPPER_MAX_HZ, CHOPPER_MIN_HZ, blade_for
-from acquisition.experiments.base import W_M2_PER_KW_CM2, Experiment, check_density_limit
+from acquisition.experiments.base import (W_M2_PER_KW_CM2, Experiment, check_calibrated_reach,
+                                          check_density_limit)
 from acquisition.plan_context import PlanContext
 from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
 
@@ -52,6 +53,13 @@ def _check(params: dict[str, Any]) -> None:
 
 def _rig_check(params: dict[str, Any], rig: Any) -> None:
     check_density_limit("density_kw_cm2", params["density_kw_cm2"], rig)
+
+
+def lifetime_preflight(params: dict[str, Any], rig: Any, calibration_store: Any) -> None:
+    """At start: the pump density (blade open, what the attenuator sets) within what the stored
+    power calibration reaches."""
+    density = params["density_kw_cm2"]
+    check_calibrated_reach("density_kw_cm2", density, density, rig, calibration_store)
 
 
 def lifetime_duration_s(params: dict[str, Any]) -> float:
@@ -110,4 +118,5 @@ def lifetime_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
 LIFETIME = Experiment(
     name="lifetime", title="Rise and decay times (TCSPC, chopped excitation)",
     schema=ParameterSchema([TEMPERATURE_PARAMETER, *LIFETIME_PARAMETERS], (_check,)),
-    plan=lifetime_plan, duration=lifetime_duration_s, rig_check=_rig_check)
+    plan=lifetime_plan, duration=lifetime_duration_s, rig_check=_rig_check,
+    preflight=lifetime_preflight)

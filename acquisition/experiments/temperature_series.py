@@ -7,6 +7,7 @@ the inner schema and the rig, before anything moves. Each setpoint's streams are
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from acquisition.experiments.base import Experiment
@@ -17,6 +18,9 @@ from acquisition.schema import Parameter, ParameterSchema
 INNER_EXPERIMENTS = ("sweep", "pulsed", "switch", "lifetime", "calibrate")
 #: typical time for the cryostat to move and settle between setpoints, for estimates
 SETPOINT_CHANGE_ESTIMATE_S = 300.0
+INNER_FIELD = "params_json"
+#: a one-line error that starts with the field it is about (``dwell_s=-1 s is ...``)
+FIELD_FIRST = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 SERIES_PARAMETERS: list[Parameter] = [
     Parameter("experiment", "Experiment at each temperature", "", "str", "sweep", choices=INNER_EXPERIMENTS),
@@ -27,8 +31,16 @@ SERIES_PARAMETERS: list[Parameter] = [
 ]
 
 
+def inner_error(exc: ValueError) -> ValueError:
+    """An inner experiment's one-line error with its field named as ``params_json.<field>``."""
+    message = str(exc)
+    if FIELD_FIRST.match(message):
+        return ValueError(f"{INNER_FIELD}.{message}")
+    return ValueError(f"{INNER_FIELD}: {message}")
+
+
 def inner_params(params: dict[str, Any]) -> dict[str, Any]:
-    """The inner experiment's parameters from ``params_json`` (ValueError, one line)."""
+    """The inner experiment's parameters from ``params_json`` as given (ValueError, one line)."""
     try:
         value = json.loads(params["params_json"] or "{}")
     except json.JSONDecodeError as exc:
@@ -38,23 +50,51 @@ def inner_params(params: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"params_json={params['params_json'][:40]!r} is not a JSON object; "
                          'allowed: a JSON object such as {"dwell_s": 0.2}')
     if "temperature_k" in value:
-        raise ValueError(f"params_json temperature_k={value['temperature_k']!r} is not allowed; "
+        raise ValueError(f"params_json.temperature_k={value['temperature_k']!r} is not allowed; "
                          "allowed: setpoints go in temperatures_k")
     return value
 
 
-def _check_inner(params: dict[str, Any]) -> None:
+def validated_inner_params(params: dict[str, Any], rig: Any = None) -> dict[str, Any]:
+    """The inner experiment's parameters checked against its schema (and the rig, if given),
+    complete with defaults; every error names its field as ``params_json.<field>``."""
     from acquisition.experiments import get_experiment
 
-    get_experiment(params["experiment"]).schema.validate(inner_params(params))
+    experiment = get_experiment(params["experiment"])
+    given = inner_params(params)
+    allowed = [name for name in experiment.schema.names if name != "temperature_k"]
+    for key, value in given.items():
+        if key not in allowed:
+            text = json.dumps(value)
+            text = text if len(text) <= 40 else text[:37] + "..."
+            raise ValueError(f"{INNER_FIELD}.{key}={text} is not a parameter of {experiment.name}; "
+                             f"allowed keys: {', '.join(allowed)}")
+    try:
+        return experiment.validate(given, rig)
+    except ValueError as exc:
+        raise inner_error(exc) from None
+
+
+def _check_inner(params: dict[str, Any]) -> None:
+    validated_inner_params(params)
 
 
 def _rig_check(params: dict[str, Any], rig: Any) -> None:
-    from acquisition.experiments import get_experiment
-
     for kelvin in params["temperatures_k"]:
         check_rig_temperature("temperatures_k", kelvin, rig)
-    get_experiment(params["experiment"]).validate(inner_params(params), rig)
+    validated_inner_params(params, rig)
+
+
+def series_preflight(params: dict[str, Any], rig: Any, calibration_store: Any) -> None:
+    """At start: the inner experiment's own preflight (densities within the stored power
+    calibration, control density within the control path's reach) on its parameters."""
+    from acquisition.experiments import get_experiment
+
+    inner = validated_inner_params(params)
+    try:
+        get_experiment(params["experiment"]).preflight_check(inner, rig, calibration_store)
+    except ValueError as exc:
+        raise inner_error(exc) from None
 
 
 def series_duration_s(params: dict[str, Any]) -> float:
@@ -84,4 +124,5 @@ def series_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
 TEMPERATURE_SERIES = Experiment(
     name="temperature_series", title="Experiment at a series of temperatures",
     schema=ParameterSchema(SERIES_PARAMETERS, (_check_inner,)),
-    plan=series_plan, duration=series_duration_s, rig_check=_rig_check)
+    plan=series_plan, duration=series_duration_s, rig_check=_rig_check,
+    preflight=series_preflight)
