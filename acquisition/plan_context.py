@@ -237,12 +237,20 @@ class PlanContext:
         self._honour_operator()
         self._check_temperature()
 
-    def _honour_operator(self) -> None:
+    def _honour_operator(self) -> bool:
+        """Raise on abort; hold while the operator pauses. True if it held (the run was paused)."""
         control = self._s.control
         control.raise_if_aborted()
         if control.pause_requested:
-            self.log.info("pausing at a safe point on operator request")
+            if control.state == RunState.PAUSED:
+                # already paused by an interlock (no state change to show): say it
+                self.note("paused by operator (the run was already paused by an interlock); "
+                          "resume to go on")
+            else:
+                self.log.info("pausing at a safe point on operator request")
             control.hold_until_resumed("paused by operator", already_requested=True)
+            return True
+        return False
 
     def sleep(self, seconds: float) -> None:
         """Wait on the rig clock, checking interlocks every INTERLOCK_POLL_S."""
@@ -277,16 +285,25 @@ class PlanContext:
             return
         self._interlock("temperature", f"temperature={temperature:.3f} K is outside the band "
                                        f"{target:g} +- {self.limits.temperature_band_k:g} K")
-        self._s.control.set_state(RunState.PAUSED, f"temperature {temperature:.2f} K out of band")
-        self._wait_temperature_stable(target, timeout_s=TEMPERATURE_TIMEOUT_S)
+        reason = f"temperature {temperature:.2f} K out of band"
+        self._s.control.set_state(RunState.PAUSED, reason)
+        self._wait_temperature_stable(target, timeout_s=TEMPERATURE_TIMEOUT_S, paused_reason=reason)
         self._s.control.set_state(RunState.RUNNING, "temperature back in band")
 
-    def _wait_temperature_stable(self, target: float, timeout_s: float, escalate: bool = False) -> None:
+    def _wait_temperature_stable(self, target: float, timeout_s: float, escalate: bool = False,
+                                 paused_reason: str | None = None) -> None:
         """Wait (rig clock) until the temperature has stayed in band for the stability time.
 
         Outside the band with the heater saturated (or idle), the temperature must keep
         approaching the band: if it levels off short of it, the next heater range is tried
         (``escalate``) or the run ends at once with what was set, what was reached and what to do.
+
+        Every poll is a checkpoint: abort ends the wait, an operator pause holds it. While paused
+        the cryostat keeps regulating (setpoint and heater range untouched); after resume the wait
+        goes on, with the stability time counted afresh (the temperature was not watched while
+        paused) and the timeout moved on by the time spent paused. ``paused_reason``: the wait is
+        itself a pause (temperature interlock); the run goes back to PAUSED after an operator
+        resume until the temperature is stable.
         """
         clock, control = self.clock, self._s.control
         cryostat = self._s.rig.cryostat
@@ -297,7 +314,13 @@ class PlanContext:
         trend: list[tuple[float, float]] = []  # (time, reading) while the heater is pinned
         trend_kind: str | None = None
         while True:
-            control.raise_if_aborted()
+            held_from = clock.now()
+            if self._honour_operator():
+                deadline += clock.now() - held_from
+                in_band_since, trend, trend_kind = None, [], None
+                self.log.info("resumed while waiting for %.3f K: waiting for stability again", target)
+                if paused_reason is not None:
+                    control.set_state(RunState.PAUSED, paused_reason)
             now = clock.now()
             temperature = self.read_temperature()
             if temperature_in_band(temperature, target, self.limits):

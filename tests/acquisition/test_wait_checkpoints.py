@@ -1,0 +1,167 @@
+"""Waits inside a run are checkpoints: the cryostat-settling wait of ``ctx.set_temperature``
+honours operator pause (the heater keeps regulating) and abort; polled stage moves take the
+count-rate probe while the pump beam is on, so the interlock trips in the middle of a move."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from acquisition.engine import Engine
+from acquisition.events import InterlockTripped, Progress, RunState, RunStatus, StateChanged
+from acquisition.experiments import EXPERIMENTS
+from acquisition.experiments.base import Experiment
+from acquisition.plan_context import INTERLOCK_POLL_S
+from acquisition.rig import load_rig
+from acquisition.schema import TEMPERATURE_PARAMETER, ParameterSchema
+from engine_helpers import EventRecorder
+
+SETPOINT_K = 90.0  # from the 77 K start: minutes of rig-clock time to settle
+PAUSE_AFTER_S = 30.0  # into the wait, well before the temperature is in band
+
+
+def add_plan(monkeypatch: pytest.MonkeyPatch, plan: Any, name: str = "test_wait_plan") -> str:
+    schema = ParameterSchema([TEMPERATURE_PARAMETER])
+    monkeypatch.setitem(EXPERIMENTS, name, Experiment(name, "test", schema, plan, lambda p: 1.0))
+    return name
+
+
+def _is_state(state: RunState, reason: str | None = None) -> Any:
+    return lambda e: (isinstance(e, StateChanged) and e.state == state
+                      and (reason is None or reason in e.reason))
+
+
+class _TemperatureWaitRun:
+    """A run whose plan sets the cryostat to SETPOINT_K; ``on_wait`` fires once, from inside the
+    settling wait, PAUSE_AFTER_S (rig clock) after the setpoint was sent."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, on_wait: str) -> None:
+        self.rig = load_rig("sim")
+        self.engine = Engine(self.rig)
+        self.events = EventRecorder()
+        self.engine.subscribe(self.events)
+        self.log: dict[str, Any] = {}
+        rig, log = self.rig, self.log
+        real_read = rig.cryostat.get_temperature
+
+        def reading() -> float:
+            value = real_read()
+            started = log.get("setpoint_sent_at")
+            if started is not None and "fired_at" not in log and rig.clock.now() - started >= PAUSE_AFTER_S:
+                log["fired_at"], log["temperature_when_fired"] = rig.clock.now(), value
+                (self.engine.pause if on_wait == "pause" else self.engine.abort)()
+            return value
+        monkeypatch.setattr(rig.cryostat, "get_temperature", reading)
+        real_setpoint = rig.cryostat.set_setpoint
+
+        def set_setpoint(kelvin: float) -> None:
+            real_setpoint(kelvin)
+            log.setdefault("setpoint_sent_at", rig.clock.now())
+        monkeypatch.setattr(rig.cryostat, "set_setpoint", set_setpoint)
+
+        def plan(ctx: Any, params: dict) -> dict:
+            ctx.set_temperature(SETPOINT_K)
+            log["stable_at"] = rig.clock.now()
+            log["temperature_when_stable"] = real_read()
+            return {}
+        self.handle = self.engine.start(add_plan(monkeypatch, plan), {})
+
+    def close(self) -> None:
+        self.engine.close()
+        self.rig.close_all()
+
+
+def test_operator_pause_holds_the_cryostat_wait_and_resume_continues_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _TemperatureWaitRun(monkeypatch, "pause")
+    rig, log, limits = run.rig, run.log, run.rig.config.limits
+    try:
+        paused = run.events.wait_for(_is_state(RunState.PAUSED), 60)
+        assert "operator" in paused.reason
+        # paused inside the wait, before the temperature was stable (before: only after it was)
+        assert "stable_at" not in log
+        assert abs(log["temperature_when_fired"] - SETPOINT_K) > limits.temperature_band_k
+        # the heater keeps regulating: setpoint and heater range as the run set them
+        assert rig.cryostat.get_setpoint() == pytest.approx(SETPOINT_K)
+        heater_range = rig.cryostat.get_heater_range()
+        assert heater_range > 0
+        paused_at = rig.clock.now()
+        assert paused_at - log["fired_at"] <= max(INTERLOCK_POLL_S, limits.temperature_stable_s / 30.0) + 1e-6
+        run.engine.resume()
+        finished = run.handle.wait(120)
+        assert finished.status == RunStatus.COMPLETE, finished.reason
+        assert any(e.state == RunState.RUNNING and e.reason == "resumed" for e in run.events.of(StateChanged))
+        # the wait carried on after the resume and ended with the temperature stable in band
+        assert log["stable_at"] - paused_at >= limits.temperature_stable_s
+        assert abs(log["temperature_when_stable"] - SETPOINT_K) <= limits.temperature_band_k
+        assert rig.cryostat.get_heater_range() == 0  # the run ended in the safe state
+    finally:
+        run.close()
+
+
+def test_abort_while_paused_in_the_cryostat_wait_ends_the_run_safely(monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _TemperatureWaitRun(monkeypatch, "pause")
+    try:
+        run.events.wait_for(_is_state(RunState.PAUSED, "operator"), 60)
+        run.engine.abort("operator abort while paused")
+        finished = run.handle.wait(60)
+        assert finished.status == RunStatus.ABORTED, finished.reason
+        assert "stable_at" not in run.log
+        assert run.rig.cryostat.get_heater_range() == 0
+    finally:
+        run.close()
+
+
+def test_abort_during_the_cryostat_wait_is_honoured_at_the_next_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _TemperatureWaitRun(monkeypatch, "abort")
+    try:
+        finished = run.handle.wait(60)
+        assert finished.status == RunStatus.ABORTED, finished.reason
+        assert "stable_at" not in run.log
+        poll_s = max(INTERLOCK_POLL_S, run.rig.config.limits.temperature_stable_s / 30.0)
+        assert run.rig.clock.now() - run.log["fired_at"] <= poll_s + 1.0
+        assert run.rig.cryostat.get_heater_range() == 0
+    finally:
+        run.close()
+
+
+def test_operator_pause_during_a_temperature_interlock_pause_stays_paused_until_stable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interlock's own wait is a checkpoint too: an operator pause there holds, and after the
+    operator resumes the run is PAUSED (temperature) again until the temperature is stable."""
+    rig = load_rig("sim")
+    engine = Engine(rig)
+    events = EventRecorder()
+    engine.subscribe(events)
+    log: dict[str, Any] = {}
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, InterlockTripped) and event.interlock == "temperature":
+            rig.cryostat.set_setpoint(77.0)  # the operator removes the disturbance ...
+            engine.pause()  # ... and pauses the run
+    engine.subscribe(on_event)
+
+    def plan(ctx: Any, params: dict) -> dict:
+        rig.cryostat.set_heater_range(2)  # a disturbance behind the run's back
+        rig.cryostat.set_setpoint(90.0)
+        ctx.sleep(600.0)
+        log["done_at"] = rig.clock.now()
+        return {}
+    try:
+        handle = engine.start(add_plan(monkeypatch, plan), {"temperature_k": 77.0})
+        events.wait_for(lambda e: isinstance(e, Progress) and "paused by operator" in e.message, 60)
+        held_at = rig.clock.now()
+        assert "done_at" not in log
+        assert engine.state == RunState.PAUSED
+        engine.resume()
+        finished = handle.wait(120)
+        assert finished.status == RunStatus.COMPLETE, finished.reason
+        reasons = [e.reason for e in events.of(StateChanged)]
+        resumed = reasons.index("resumed")
+        assert "out of band" in reasons[resumed + 1]  # back to the temperature pause
+        assert reasons[resumed + 2] == "temperature back in band"
+        # held, not waited through: the stability time counts from after the resume
+        back = [e for e in events.of(StateChanged) if e.reason == "temperature back in band"]
+        assert back and log["done_at"] - held_at >= rig.config.limits.temperature_stable_s
+    finally:
+        engine.close()
+        rig.close_all()
