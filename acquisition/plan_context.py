@@ -541,8 +541,10 @@ class PlanContext:
         """Start a move without waiting and poll it through checkpoints until it has ended.
 
         Abort and operator pause are honoured at every poll, the temperature interlock every
-        INTERLOCK_POLL_S; on abort (or any error) the stage is stopped before the exception goes
-        on to the engine, which then puts the whole rig in its safe state. The poll follows the
+        INTERLOCK_POLL_S, and while the pump beam is on the count-rate interlock too (a
+        RATE_PROBE_S count, as in ``sleep``); on abort (or any error) the stage is stopped before
+        the exception goes on to the engine, which then puts the whole rig in its safe state. The
+        poll follows the
         move: first after STAGE_FIRST_POLL_S, then at the end estimated from the speed seen so
         far, at least every INTERLOCK_POLL_S.
         """
@@ -557,6 +559,12 @@ class PlanContext:
                     control.raise_if_aborted()
                 now = clock.now()
                 if now - last_check >= INTERLOCK_POLL_S:
+                    if self._s.beam_on:
+                        # the move can raise the APD rate (brighter setting, the sample
+                        # switching on): the same probe as ctx.sleep, so the count-rate interlock
+                        # trips mid-move (shutters closed, paused; the move goes on behind the
+                        # closed shutters and the point is measured after resume)
+                        self._guarded_count(RATE_PROBE_S)
                     self.checkpoint()
                     last_check = now = clock.now()
                 else:

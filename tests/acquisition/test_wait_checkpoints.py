@@ -165,3 +165,54 @@ def test_operator_pause_during_a_temperature_interlock_pause_stays_paused_until_
     finally:
         engine.close()
         rig.close_all()
+
+
+RATE_LIMIT_CPS = 2000.0  # the dark state is below it, the bright state (~1e4 cps) above
+DARK_W_M2, BRIGHT_W_M2 = 2e7, 9e7  # 2 -> 9 kW/cm2 at 77 K passes switch-on (~5 kW/cm2)
+
+
+def test_count_rate_interlock_trips_during_a_polled_plate_move(engine: Engine, recorder: EventRecorder,
+                                                               rig: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig.config.limits.max_count_rate_cps = RATE_LIMIT_CPS
+    log: dict[str, Any] = {}
+
+    def on_trip(event: Any) -> None:  # on the worker thread, the moment the interlock trips
+        if isinstance(event, InterlockTripped) and "trip" not in log:
+            log["trip"] = {"interlock": event.interlock, "moving": rig.hwp.is_moving(),
+                           "plate_deg": rig.hwp.get_position(), "at": rig.clock.now(),
+                           "pump_shutter": rig.pump_shutter.is_open(),
+                           "emission_shutter": rig.emission_shutter.is_open()}
+    engine.subscribe(on_trip)
+
+    def plan(ctx: Any, params: dict) -> dict:
+        ctx.set_power_density(DARK_W_M2)
+        log["dark_cps"] = ctx.count(0.5).rate_cps
+        log["plate_from"], log["move_from_t"] = rig.hwp.get_position(), rig.clock.now()
+        setting = ctx.set_power_density(BRIGHT_W_M2)
+        log["plate_to"] = setting.plate_deg
+        log["after_resume"] = ctx.count(0.5).rate_cps  # the point, measured after the resume
+        log["density_after"] = ctx.measure_power().density_w_m2
+        return {}
+    handle = engine.start(add_plan(monkeypatch, plan), {})
+    recorder.wait_for(_is_state(RunState.PAUSED, "count rate"), 60)
+    trip = log["trip"]
+    assert log["dark_cps"] < RATE_LIMIT_CPS
+    assert trip["interlock"] == "count_rate"
+    # tripped mid-move (before: only at the next count, after the move had ended)
+    assert trip["moving"] is True
+    assert trip["at"] > log["move_from_t"]
+    # shutters closed before anyone was told, and the run paused
+    assert trip["pump_shutter"] is False and trip["emission_shutter"] is False
+    assert rig.pump_shutter.is_open() is False and rig.emission_shutter.is_open() is False
+    assert engine.state == RunState.PAUSED
+    # the operator attenuates the detection path (an ND in front of the APD) and resumes
+    rig.bench.config.detection.collection_efficiency *= 0.01
+    engine.resume()
+    finished = handle.wait(60)
+    assert finished.status == RunStatus.COMPLETE, finished.reason
+    assert [t.interlock for t in recorder.of(InterlockTripped)] == ["count_rate"]
+    # the move went on to its target and the point was measured with the beam open again
+    assert rig.hwp.get_position() == pytest.approx(log["plate_to"], abs=0.05)
+    assert min(log["plate_from"], log["plate_to"]) < trip["plate_deg"] < max(log["plate_from"], log["plate_to"])
+    assert log["density_after"] == pytest.approx(BRIGHT_W_M2, rel=0.1)
+    assert 0.0 < log["after_resume"] < RATE_LIMIT_CPS
