@@ -2,6 +2,9 @@
 used live, so a file and the run that wrote it report the same numbers."""
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,9 +36,82 @@ def _switch(columns: dict[str, np.ndarray], params: dict[str, Any], noise: float
     return {"latched": results, "latched_any": any(results.values()), "latched_by_bias_kw_cm2": results}
 
 
+#: a temperature series' stream name: ``T<kelvin>K_<inner stream>`` (``T77K_sweep``)
+SERIES_STREAM = re.compile(r"^T(?P<kelvin>[0-9]+(?:\.[0-9]*)?(?:e[+-]?[0-9]+)?)K_(?P<stream>.+)$")
+
+
+@dataclass
+class InnerRun:
+    """One setpoint of a temperature series seen as a run of the inner experiment: its streams
+    without the ``T<kelvin>K_`` prefix, the inner parameters (with defaults) and the summary the
+    run stored for that setpoint."""
+
+    experiment: str
+    temperature_k: float
+    stream_prefix: str
+    params: dict[str, Any]
+    streams: dict[str, dict[str, np.ndarray]]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _series_inner_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The inner experiment's parameters with its defaults (as the run used them); a file whose
+    stored parameters no longer validate gives them as stored."""
+    from acquisition.experiments.temperature_series import validated_inner_params
+
+    try:
+        return validated_inner_params(params)
+    except (KeyError, ValueError):
+        try:
+            given = json.loads(params.get("params_json") or "{}")
+        except (TypeError, ValueError):
+            given = {}
+        return given if isinstance(given, dict) else {}
+
+
+def series_runs(run: Any) -> list[InnerRun]:
+    """The setpoints of a temperature series run (in the order they were measured), each as a
+    run of its inner experiment; found from the stream names, so an aborted series gives the
+    setpoints it reached."""
+    params = dict(run.params or {})
+    inner = str(params.get("experiment") or (run.summary or {}).get("inner_experiment") or "")
+    inner_params = _series_inner_params(params) if inner else {}
+    stored = {entry.get("stream_prefix"): entry for entry in (run.summary or {}).get("by_temperature", [])
+              if isinstance(entry, dict)}
+    by_prefix: dict[str, InnerRun] = {}
+    for name, columns in run.streams.items():
+        match = SERIES_STREAM.match(name)
+        if match is None:
+            continue
+        prefix = name[:match.start("stream")]
+        if prefix not in by_prefix:
+            summary = dict(stored.get(prefix, {}))
+            by_prefix[prefix] = InnerRun(inner, float(match.group("kelvin")), prefix, inner_params, {}, summary)
+        by_prefix[prefix].streams[match.group("stream")] = columns
+    return list(by_prefix.values())
+
+
+def _series(run: Any, noise_cps: float | None) -> dict[str, Any]:
+    """Each setpoint re-analysed as a run of the inner experiment; what the inner experiment has
+    no stored-data analysis for (e.g. a lifetime's blade, counts) comes from the stored summary."""
+    by_temperature = []
+    for inner in series_runs(run):
+        stored = {k: v for k, v in inner.summary.items() if k not in ("temperature_k", "stream_prefix")}
+        try:
+            figures = reanalyze(inner, noise_cps)
+        except (KeyError, ValueError, IndexError) as exc:  # too few points at this setpoint
+            figures = {"analysis_problem": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+        figures = {**stored, **figures}
+        by_temperature.append({"temperature_k": inner.temperature_k, "stream_prefix": inner.stream_prefix,
+                               **figures})
+    inner_name = str((run.params or {}).get("experiment") or (run.summary or {}).get("inner_experiment") or "")
+    return {"inner_experiment": inner_name, "by_temperature": by_temperature}
+
+
 def reanalyze(run: Any, noise_cps: float | None = None) -> dict[str, Any]:
-    """Figures recomputed from ``run.streams``; experiments without a stored-data analysis
-    (series of anything but sweeps) report the summary stored at the end of the run."""
+    """Figures recomputed from ``run.streams``; a temperature series is re-analysed setpoint by
+    setpoint as runs of its inner experiment; anything without a stored-data analysis reports the
+    summary stored at the end of the run."""
     params = dict(run.params or {})
     noise = _noise(params, noise_cps)
     streams = run.streams
@@ -60,12 +136,6 @@ def reanalyze(run: Any, noise_cps: float | None = None) -> dict[str, Any]:
         fit = fit_malus(np.asarray(columns["angle_deg"])[plate], np.asarray(columns["transmission"])[plate])
         return {"plate_t_max": fit.t_max, "plate_t_min": fit.t_min, "plate_theta0_deg": fit.theta0_deg,
                 "plate_fit_rms": fit.rms_residual}
-    if run.experiment == "temperature_series" and params.get("experiment") == "sweep":
-        by_temperature = []
-        for entry in (run.summary or {}).get("by_temperature", []):
-            prefix = entry.get("stream_prefix", "")
-            if prefix + "sweep" in streams:
-                by_temperature.append({"temperature_k": entry.get("temperature_k"), "stream_prefix": prefix,
-                                       **summarize_sweep(streams[prefix + "sweep"], noise)})
-        return {"inner_experiment": "sweep", "by_temperature": by_temperature}
+    if run.experiment == "temperature_series":
+        return _series(run, noise_cps)
     return dict(run.summary or {})

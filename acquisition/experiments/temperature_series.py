@@ -79,6 +79,18 @@ def _check_inner(params: dict[str, Any]) -> None:
     validated_inner_params(params)
 
 
+def _check_distinct(params: dict[str, Any]) -> None:
+    """Each setpoint has its own streams (``T77K_...``): two setpoints with the same prefix would
+    mix two measurements in one stream."""
+    seen: dict[str, float] = {}
+    for kelvin in params["temperatures_k"]:
+        prefix = stream_prefix(kelvin)
+        if prefix in seen:
+            raise ValueError(f"temperatures_k={kelvin:g} K repeats the setpoint {seen[prefix]:g} K; allowed: "
+                             "distinct setpoints (repeat a temperature with a campaign, one run per visit)")
+        seen[prefix] = kelvin
+
+
 def _rig_check(params: dict[str, Any], rig: Any) -> None:
     for kelvin in params["temperatures_k"]:
         check_rig_temperature("temperatures_k", kelvin, rig)
@@ -123,6 +135,6 @@ def series_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
 
 TEMPERATURE_SERIES = Experiment(
     name="temperature_series", title="Experiment at a series of temperatures",
-    schema=ParameterSchema(SERIES_PARAMETERS, (_check_inner,)),
+    schema=ParameterSchema(SERIES_PARAMETERS, (_check_distinct, _check_inner)),
     plan=series_plan, duration=series_duration_s, rig_check=_rig_check,
     preflight=series_preflight)
