@@ -11,7 +11,8 @@ decay_time_area: area under the normalised decay, integral of (I(t) - b) / (I0 -
     samples before pump-off if there are any, else the first sample at or after pump-off;
     b = ``baseline`` (default 0, data as measured). For a single exponential of lifetime tau
     recorded for T >> tau the area is tau; pass the dark-count level as ``baseline`` when it is not
-    negligible, otherwise it adds b/(I0 - b) x T to the area.
+    negligible, otherwise it adds b/(I0 - b) x T to the area. A non-positive area (noise around
+    the baseline) is a ValueError, not a lifetime.
 """
 from __future__ import annotations
 
@@ -97,4 +98,9 @@ def decay_time_area(t_s: ArrayLike, signal: ArrayLike, t_off: float = 0.0, *,
         # the trace starts at pump-off with the pre-off level, not at the first later sample
         t_a = np.concatenate(([t_off], t_a))
         normalised = np.concatenate(([1.0], normalised))
-    return float(np.trapezoid(normalised, t_a))
+    area = float(np.trapezoid(normalised, t_a))
+    if area <= 0.0:
+        # noise around the baseline integrates to zero or below: there is no decay to measure
+        raise ValueError(f"no decay above the baseline: normalised area {area:g} s <= 0 "
+                         f"(level at pump-off {start:g}, baseline {baseline:g}; too few counts?)")
+    return area

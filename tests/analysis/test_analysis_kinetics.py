@@ -67,6 +67,18 @@ def test_decay_with_pre_off_plateau_baseline_and_later_first_sample() -> None:
     assert as_measured == pytest.approx((1e4 * tau + dark * 0.2) / (1e4 + dark), rel=1e-3)
 
 
+def test_noise_around_the_baseline_is_no_decay() -> None:
+    # a dark spot: Poisson counts at the dark level before and after pump-off
+    rng = np.random.default_rng(11)
+    t = np.linspace(-0.01, 0.05, 601)
+    dark = 4.0
+    counts = rng.poisson(dark, t.size).astype(float)
+    counts[t < 0] = dark + 1.0  # the pre-off level barely above the floor
+    # the floor estimated from a noisy tail sits above the mean of what follows pump-off
+    with pytest.raises(ValueError, match="no decay above the baseline"):
+        decay_time_area(t, counts, baseline=dark + 0.5)
+
+
 def test_nonlinearity_slope_of_a_power_law() -> None:
     density = np.geomspace(1e7, 1e8, 12)
     assert nonlinearity_slope(density, 3.0 * density ** 26) == pytest.approx(26.0)
