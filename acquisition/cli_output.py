@@ -242,6 +242,12 @@ HUMAN_KEYS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def _condition_line(condition: dict[str, Any], indent: str) -> str:
+    return (f"{indent}{condition.get('frequency_hz'):g} Hz duty {condition.get('duty_cycle'):g}: switch-on "
+            f"{_fmt(condition.get('average_switch_on_kw_cm2'), 'kW/cm2')} (average), bistable "
+            f"{condition.get('bistable')}")
+
+
 def human_summary(result: dict[str, Any]) -> str:
     """A few lines an operator reads at a glance."""
     lines = [f"{result.get('experiment', 'run')} {result.get('status', '')}"
@@ -251,14 +257,13 @@ def human_summary(result: dict[str, Any]) -> str:
             lines.append(f"  {label:<20} {_fmt(result[key], unit)}")
     for bias, state in (result.get("latched_by_bias_kw_cm2") or {}).items():
         lines.append(f"  bias {bias} kW/cm2      {'latched' if state else 'not latched'}")
-    for condition in result.get("conditions", []) or []:
-        lines.append(f"  {condition.get('frequency_hz'):g} Hz duty {condition.get('duty_cycle'):g}: switch-on "
-                     f"{_fmt(condition.get('average_switch_on_kw_cm2'), 'kW/cm2')} (average), bistable "
-                     f"{condition.get('bistable')}")
+    lines += [_condition_line(condition, "  ") for condition in result.get("conditions", []) or []]
     for entry in result.get("by_temperature", []) or []:
         figures = [f"{label} {_fmt(entry[key], unit)}" for key, label, unit in HUMAN_KEYS
                    if key in entry and key != "bistable"][:4]
-        lines.append(f"  {entry.get('temperature_k'):g} K: " + ", ".join(figures))
+        lines.append(f"  {entry.get('temperature_k'):g} K:" + (" " + ", ".join(figures) if figures else ""))
+        # a pulsed series has its figures per chopper condition, not at the top of each entry
+        lines += [_condition_line(condition, "    ") for condition in entry.get("conditions", []) or []]
     if result.get("calibrated_first"):
         stale = result.get("stale_calibration")
         lines.append(f"  ({stale}; the power calibration ran first)" if stale

@@ -290,3 +290,14 @@ def test_human_summary_says_why_the_stored_calibration_was_not_reused() -> None:
     assert f"({stale}; the power calibration ran first)" in text
     assert "no stored calibration" not in text
     assert "  warning: 3 of 10 settings read back >10 % off: recalibrate" in text
+
+
+def test_human_summary_of_a_pulsed_temperature_series_lists_each_condition() -> None:
+    from acquisition.cli_output import human_summary
+
+    condition = {"frequency_hz": 100.0, "duty_cycle": 0.5, "average_switch_on_kw_cm2": 5.16, "bistable": True}
+    text = human_summary({"experiment": "temperature_series", "status": "complete",
+                          "by_temperature": [{"temperature_k": 77.0, "conditions": [condition]}]})
+    lines = text.splitlines()
+    assert lines[1] == "  77 K:"
+    assert lines[2].startswith("    100 Hz duty 0.5: switch-on 5.16") and lines[2].endswith("bistable True")
