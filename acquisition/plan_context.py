@@ -147,6 +147,7 @@ class RunSession:
     readback_max_deviation: float = 0.0  # largest |measured / predicted - 1|
     readback_deviations: list[dict[str, float]] = field(default_factory=list)
     beam_on: bool = False
+    pump_setpoint_w: float | None = None  # the pump power the beam was last opened with
     started_at: float = 0.0
     progress_origin: tuple[float, int] | None = None
     chopper_duty: float | None = None  # open fraction while the chopper runs, None when stopped
@@ -669,7 +670,9 @@ class PlanContext:
         if self._s.beam_on:
             return
         pump = self._instrument("pump")
-        pump.set_power(self.laser_power_w() if laser_power_w is None else laser_power_w)
+        power_w = self.laser_power_w() if laser_power_w is None else float(laser_power_w)
+        pump.set_power(power_w)
+        self._s.pump_setpoint_w = power_w
         if not pump.get_emission():
             if self.has_instrument("pump_shutter"):
                 self._s.rig.pump_shutter.close_shutter()
@@ -718,7 +721,8 @@ class PlanContext:
                                       f"{self.limits.max_count_rate_cps:.4g} cps; pump and emission "
                                       "shutters closed")
         self._s.control.hold_until_resumed(f"count rate {rate_cps:.3g} cps above limit")
-        self.beam_on()
+        # reopen at the power the beam had (calibration runs set their own, not the stored one's)
+        self.beam_on(self._s.pump_setpoint_w)
 
     def count(self, dwell_s: float) -> CountResult:
         """APD counts over ``dwell_s`` (re-measured after a count-rate trip and resume)."""
