@@ -243,12 +243,8 @@ class PlanContext:
         control = self._s.control
         control.raise_if_aborted()
         if control.pause_requested:
-            if control.state == RunState.PAUSED:
-                # already paused by an interlock (no state change to show): say it
-                self.note("paused by operator (the run was already paused by an interlock); "
-                          "resume to go on")
-            else:
-                self.log.info("pausing at a safe point on operator request")
+            # on top of an interlock pause too: the new reason is published (run_control)
+            self.log.info("pausing at a safe point on operator request")
             control.hold_until_resumed("paused by operator", already_requested=True)
             return True
         return False

@@ -30,6 +30,7 @@ class RunControl:
         self._cond = threading.Condition()
         self._lock = threading.Lock()
         self._state = RunState.RUNNING
+        self._reason = ""
         self.abort_reason = ""
 
     @property
@@ -39,9 +40,12 @@ class RunControl:
 
     def set_state(self, state: RunState, reason: str = "") -> None:
         with self._lock:
-            if self._state == state:
+            # a new reason for the same state is news too (an operator pause on top of an
+            # interlock pause: the operator must see that a resume is now theirs to give)
+            if self._state == state and (state != RunState.PAUSED or self._reason == reason):
                 return
             self._state = state
+            self._reason = reason
         log.info("run %s: state -> %s%s", self.run_id, state.value, f" ({reason})" if reason else "")
         self._publish(StateChanged(self.run_id, state, reason))
 

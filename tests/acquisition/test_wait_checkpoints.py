@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from acquisition.engine import Engine
-from acquisition.events import InterlockTripped, Progress, RunState, RunStatus, StateChanged
+from acquisition.events import InterlockTripped, RunState, RunStatus, StateChanged
 from acquisition.experiments import EXPERIMENTS
 from acquisition.experiments.base import Experiment
 from acquisition.plan_context import INTERLOCK_POLL_S
@@ -148,7 +148,9 @@ def test_operator_pause_during_a_temperature_interlock_pause_stays_paused_until_
         return {}
     try:
         handle = engine.start(add_plan(monkeypatch, plan), {"temperature_k": 77.0})
-        events.wait_for(lambda e: isinstance(e, Progress) and "paused by operator" in e.message, 60)
+        # the operator's pause on top of the interlock's is published as a state change of its own
+        events.wait_for(lambda e: isinstance(e, StateChanged) and e.state == RunState.PAUSED
+                        and e.reason == "paused by operator", 60)
         held_at = rig.clock.now()
         assert "done_at" not in log
         assert engine.state == RunState.PAUSED
