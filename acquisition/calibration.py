@@ -283,6 +283,19 @@ class PowerCalibration:
                              "JSON written by 'avalab calibrate'") from None
 
 
+def _read_json_table(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from ``path``; empty when missing or unreadable (a damaged file means
+    'recalibrate', never a crash at the start of a run)."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("%s file %s unreadable (%s); treating as empty", what, path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 class CalibrationStore:
     """The rig's current calibrations: one JSON file mapping rig name -> calibration."""
 
@@ -296,14 +309,7 @@ class CalibrationStore:
         return self.directory / CALIBRATION_FILENAME
 
     def _read_all(self) -> dict[str, Any]:
-        if not self.path.exists():
-            return {}
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            log.warning("calibration file %s unreadable (%s); treating as empty", self.path, exc)
-            return {}
-        return data if isinstance(data, dict) else {}
+        return _read_json_table(self.path, "calibration")
 
     def load(self, rig_name: str) -> PowerCalibration | None:
         entry = self._read_all().get(rig_name)
@@ -359,14 +365,7 @@ class CalibrationStore:
         return f"{wavelength_m * 1e9:.1f}"
 
     def _read_control(self) -> dict[str, Any]:
-        if not self.control_path.exists():
-            return {}
-        try:
-            data = json.loads(self.control_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            log.warning("control-path file %s unreadable (%s); treating as empty", self.control_path, exc)
-            return {}
-        return data if isinstance(data, dict) else {}
+        return _read_json_table(self.control_path, "control-path")
 
     def save_control_range(self, config: Any, wavelength_m: float, lowest_w_m2: float,
                            highest_w_m2: float) -> None:
