@@ -35,8 +35,6 @@ from sim_backends.bench.sample import DriveState, EmissionSegment, FilmSpot
 
 log = logging.getLogger(__name__)
 
-#: emission line name -> wavelength (m)
-LINE_WAVELENGTH_M = {"810nm": 810e-9, "880nm": 880e-9}
 #: within a transition (a stage moving, a chopper spinning up) the drive is cut into steps no
 #: larger than these, so the sample sees a staircase ramp finer than any sweep step
 MAX_PUMP_STEP_W_M2 = 1e7            # 1 kW/cm2
@@ -177,7 +175,7 @@ class Bench:
     # --- detection ----------------------------------------------------------------------------
     def _line_efficiency(self, line: str) -> float:
         d = self.config.detection
-        wavelength = LINE_WAVELENGTH_M[line]
+        wavelength = self.spot.line_wavelength_m[line]
         return (d.collection_efficiency * optics.emission_filter_transmission(
             wavelength, d.emission_filter, d.filter_transmission, d.filter_blocking_od,
             d.pump_blocking_od) * optics.apd_detection_efficiency(wavelength))
@@ -206,14 +204,12 @@ class Bench:
         shutter = 1.0 if self.emission_shutter.open_at(t_mid) else 0.0
         background = shutter * self._stray_rate(t_mid) + d.dark_count_rate_cps
         mean = background + shutter * sum(
-            self._line_efficiency(line) * rate for line, rate in emission.mean_rate.items()
-            if line in LINE_WAVELENGTH_M)
+            self._line_efficiency(line) * rate for line, rate in emission.mean_rate.items())
         if emission.times_s is None:
             return mean, None
         trace = np.full(emission.times_s.shape, background)
         for line, rate in emission.rate.items():
-            if line in LINE_WAVELENGTH_M:
-                trace = trace + shutter * self._line_efficiency(line) * rate
+            trace = trace + shutter * self._line_efficiency(line) * rate
         return mean, trace
 
     def detected_total(self) -> float:

@@ -43,11 +43,14 @@ class FilmSpot:
     """The focal spot at one film position. ``n_particles == 0`` is bare substrate (no emission)."""
 
     def __init__(self, sample: SampleConfig, beam: BeamConfig, temperature_k: float) -> None:
+        from sim_backends import physics  # imported late: the bench module loads without it
+
         self.sample = sample
         self._spot: Any = None
+        # the detected lines are the material's own (Nd: 810/880 nm, Tm: 800 nm)
+        self.line_wavelength_m: dict[str, float] = {
+            line: nm * 1e-9 for line, nm in physics.get_material(sample.material).lines_nm.items()}
         if sample.n_particles > 0:
-            from sim_backends import physics  # imported late: the bench works without a sample
-
             self._physics = physics
             self._spot = physics.FocalSpot(
                 material=sample.material, temperature_k=temperature_k,
@@ -58,7 +61,7 @@ class FilmSpot:
 
     @property
     def lines(self) -> tuple[str, ...]:
-        return ("810nm", "880nm")
+        return tuple(self.line_wavelength_m)
 
     def reset(self) -> None:
         if self._spot is not None:
