@@ -146,10 +146,12 @@ class ProgressBar:
         self.stream.flush()
 
     def handle(self, event: Event) -> None:
-        if not self.enabled:
-            return
+        """``enabled=False`` (``--no-progress``) hides the bar and progress notes only: interlock,
+        pause, hint and resume lines are not progress and are always written."""
         with self._lock:
             if isinstance(event, Progress):
+                if not self.enabled:
+                    return
                 if event.total:
                     self._bar(event)
                 elif event.message:

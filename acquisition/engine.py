@@ -45,10 +45,11 @@ OUT_PATH_ALLOWED = "allowed: a writable .h5 path (a new file in a directory that
 
 
 def out_path_problem(path: Path) -> str | None:
-    """Why a run file cannot be written at ``path`` (None: it can), without creating anything.
+    """Why a run file cannot be written at ``path`` (None: it can); creates nothing that stays.
 
     The writer needs the file and its journal (``<path>.journal``) to be new, and the parent
-    directory to exist or be creatable and to be writable."""
+    directory to exist or be creatable and to be writable (tried with a temporary file in the
+    nearest existing directory)."""
     path = Path(path)
     for existing in (path, path.with_name(path.name + ".journal")):
         if existing.exists() or existing.is_symlink():
@@ -65,7 +66,44 @@ def out_path_problem(path: Path) -> str | None:
         return f"{ancestor} is not a directory"
     if not os.access(ancestor, os.W_OK | os.X_OK):
         return f"directory {ancestor} is not writable"
+    return directory_write_problem(ancestor)
+
+
+def directory_write_problem(directory: Path) -> str | None:
+    """Why no file can be created in the existing ``directory`` (None: one can). Permission
+    bits do not tell (root, read-only mounts, /proc): a temporary file is created and removed."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".avalab-write-test-"):
+            pass
+    except OSError as exc:
+        return f"directory {directory} is not writable ({exc.strerror or type(exc).__name__})"
     return None
+
+
+#: what a plot path must be; the end of every plot error
+PLOT_PATH_ALLOWED = "allowed: a writable .png path (in a directory that exists or can be created)"
+
+
+def plot_path_problem(path: Path) -> str | None:
+    """Why a PNG cannot be written at ``path`` (None: it can); an existing file is replaced,
+    the directory may still have to be created. Creates nothing that stays."""
+    path = Path(path)
+    if path.is_dir():
+        return f"{path} is a directory"
+    ancestor = path.parent if str(path.parent) else Path(".")
+    while not ancestor.exists():
+        if ancestor.is_symlink():
+            return f"{ancestor} is a broken symbolic link"
+        if ancestor == ancestor.parent:
+            break
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor} is not a directory"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is not writable"
+    return directory_write_problem(ancestor)
 
 
 def check_out_path_writable(path: Path, field_name: str = "out_path") -> None:

@@ -49,9 +49,10 @@ def open_run_checked(path: Path) -> Any:
 def analyze_command(args: argparse.Namespace) -> int:
     from acquisition.reanalysis import reanalyze
 
+    from acquisition.commands.run import check_plot_path, write_plot
+
     noise = _noise(args.noise_cps)
-    if args.plot is not None and args.plot.suffix.lower() != ".png":
-        raise UsageError(f"plot={args.plot} has suffix {args.plot.suffix!r}; allowed: .png")
+    check_plot_path(args.plot)
     run = open_run_checked(args.run_file)
     try:
         figures = reanalyze(run, noise)
@@ -60,9 +61,12 @@ def analyze_command(args: argparse.Namespace) -> int:
                          "allowed: a run with measured points") from None
     result = {"experiment": run.experiment, "status": run.status, "run_id": run.run_id,
               **figures, "run_file": str(args.run_file)}
+    plot_error = write_plot(args.run_file, args.plot) if args.plot is not None else None
     if args.plot is not None:
-        from acquisition.plotting import plot_run_file
-        plot_run_file(args.run_file, args.plot)
-        result["plot_file"] = str(args.plot)
+        result["plot_file" if plot_error is None else "plot_error"] = plot_error or str(args.plot)
     sys.stdout.write((dumps(result) if args.json else human_summary(result)) + "\n")
+    sys.stdout.flush()
+    if plot_error is not None:
+        sys.stderr.write(f"avalab: error: {plot_error}\n")
+        return 1
     return 0

