@@ -42,6 +42,19 @@ class Parameter:
     optional: bool = False
     min_items: int = 0
     max_items: int = 10_000
+    #: the value when not given, from the parameters that were given (None: ``default``); e.g.
+    #: a sweep's spacing is "list" when only densities are given
+    implied: Callable[[dict[str, Any]], Any] | None = field(default=None, compare=False)
+
+    def value_in(self, given: dict[str, Any]) -> Any:
+        """This parameter's raw value in ``given``, else its implied value, else its default."""
+        if self.name in given:
+            return given[self.name]
+        if self.implied is not None:
+            implied = self.implied(given)
+            if implied is not None:
+                return implied
+        return self.default
 
     def validate(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's kind, or raise a one-line ValueError."""
@@ -167,7 +180,7 @@ class ParameterSchema:
         return self._collect(params or {}, stop_at_first=False)
 
     def _convert(self, params: dict[str, Any]) -> dict[str, Any]:
-        values = {p.name: p.validate(params.get(p.name, p.default)) for p in self.parameters}
+        values = {p.name: p.validate(p.value_in(params)) for p in self.parameters}
         for check in self.cross_checks:
             check(values)
         return values
@@ -184,7 +197,7 @@ class ParameterSchema:
         values: dict[str, Any] = {}
         for parameter in self.parameters:
             try:
-                values[parameter.name] = parameter.validate(params.get(parameter.name, parameter.default))
+                values[parameter.name] = parameter.validate(parameter.value_in(params))
             except ValueError as exc:
                 errors.append(str(exc))
                 if stop_at_first:

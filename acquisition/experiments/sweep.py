@@ -34,9 +34,15 @@ MAX_REFINE_PASSES = 8
 #: one record per refined jump: the final bracket
 REFINEMENT_STREAM = "refinement"
 
+def _list_if_densities(given: dict[str, Any]) -> str | None:
+    """Densities given without a spacing: the operator means that list."""
+    return "list" if given.get("densities_kw_cm2") not in (None, "", [], ()) else None
+
+
 SWEEP_PARAMETERS: list[Parameter] = [
     Parameter("spacing", "Spacing", "", "str", "linear", choices=("linear", "log", "list"),
-              help="linear or log steps from start to stop, or the explicit list"),
+              help="linear or log steps from start to stop, or the explicit list "
+                   "(list when densities are given)", implied=_list_if_densities),
     Parameter("start_kw_cm2", "Start density", "kW/cm2", "float", 1.0, minimum=0.001, maximum=1000.0),
     Parameter("stop_kw_cm2", "Stop density", "kW/cm2", "float", 10.0, minimum=0.001, maximum=1000.0),
     Parameter("points", "Points per direction", "", "int", 91, minimum=2, maximum=2000,
@@ -57,6 +63,10 @@ SWEEP_PARAMETERS: list[Parameter] = [
 
 
 def check_sweep_range(params: dict[str, Any]) -> None:
+    if params["spacing"] != "list" and params["densities_kw_cm2"]:
+        raise ValueError(f"densities_kw_cm2={params['densities_kw_cm2']} cannot be used with "
+                         f"spacing={params['spacing']}; allowed: spacing=list (or no spacing) with "
+                         "densities, no densities with spacing=linear or log")
     if params["spacing"] == "list":
         if len(params["densities_kw_cm2"]) < 2:
             raise ValueError(f"densities_kw_cm2={params['densities_kw_cm2']} needs at least 2 values "

@@ -97,3 +97,25 @@ def test_no_progress_still_shows_interlock_pause_and_hint() -> None:
     assert lines[1] == "avalab: paused (count rate above limit)"
     assert lines[2].startswith("avalab: hint: remove the cause") and "kill -USR1 123" in lines[2]
     assert lines[3] == "avalab: running again (resumed)" and len(lines) == 4
+
+
+# ---- 6: densities imply spacing=list; a contradictory spacing is refused ----------------------
+def test_densities_imply_list_spacing_and_a_contradicting_spacing_is_refused() -> None:
+    from acquisition.experiments import get_experiment
+
+    for name in ("sweep", "pulsed"):
+        schema = get_experiment(name).schema
+        values = schema.validate({"densities_kw_cm2": "1,2,3"})
+        assert values["spacing"] == "list" and values["densities_kw_cm2"] == [1.0, 2.0, 3.0]
+        assert schema.validate({"densities_kw_cm2": [2.0, 4.0], "spacing": "list"})["spacing"] == "list"
+        assert schema.validate({})["spacing"] == "linear"
+        with pytest.raises(ValueError, match=r"^densities_kw_cm2=\[1.0, 2.0, 3.0\] cannot be used with "
+                                             r"spacing=linear; allowed: spacing=list"):
+            schema.validate({"densities_kw_cm2": "1,2,3", "spacing": "linear"})
+
+
+def test_cli_sweep_with_densities_and_linear_spacing_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(["sweep", "--densities-kw-cm2", "1", "2", "3", "--spacing", "linear"], capsys)
+    assert code == 2 and len(err) == 1 and "cannot be used with spacing=linear" in err[0]
