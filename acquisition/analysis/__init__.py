@@ -17,8 +17,14 @@ I-P sweeps (``analyze_hysteresis``, ``analyze_sweep``)
     formula's I_C - I_B is negative with these labels; the switch-on step is what it measures);
     s = slope of ln I vs ln P over A and B (plus ``fit_neighbours`` points each side if asked);
     without a switch-on jump, s is the steepest 3-point slope of the up branch.
-    bistable = switch-on jump found and either a switch-off jump with positive width, or a down
-    branch still bright at a density below P_B (switch-off below the swept range).
+    A switch-on or switch-off spread over several points (a spot of several particles, focus
+    drift): C, D (or A, B) at the largest log step that is at least 3 I_noise high (the largest
+    log step near the floor may be a few counts and is then skipped).
+    bistable = the loop is open: at some density of the up branch the up branch is dark (below
+    the middle of the darkest and brightest log levels) and the down branch is brighter by a
+    factor 2 (in I + I_noise) and by 3 I_noise, the same ratio and height a jump must have. It
+    does not depend on locating the jumps: an open loop whose switch-off cannot be located is
+    bistable with switch-off null and a note.
 Kinetics (``rise_time_95``, ``decay_time_area``)
     rise: time after pump-on to reach baseline + 95 % of (steady state - baseline);
     decay: area under the decay normalised to 1 at pump-off (= tau for one exponential).

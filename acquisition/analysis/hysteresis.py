@@ -120,25 +120,39 @@ class HysteresisResult:
         }
 
 
-def loop_is_open(up: Branch, down: Branch, noise_cps: float) -> bool:
-    """True if at some density the down branch is bright while the up branch is dark.
+def open_loop_densities(up: Branch, down: Branch, noise_cps: float,
+                        criteria: JumpCriteria = JumpCriteria()) -> np.ndarray:
+    """Up-branch densities (W/m2) at which the loop is clearly open: two states at one power.
 
-    Bright and dark are judged against the darkest and brightest levels of both branches, and the
-    two must differ by at least a factor 2: two states at one power is what bistability means,
-    and a smooth avalanche (up = down) never passes.
+    At such a density the up branch is dark (its level L = ln(I + I_noise) below the middle of the
+    darkest and brightest levels of both branches) and the down branch, interpolated to the same
+    density, is brighter by at least the jump's ``min_ratio`` (factor 2 in I + I_noise) and
+    ``min_noise_multiple`` x I_noise (3 x 82 cps): the same ratio and height tests a jump has to
+    pass, so Poisson scatter of a dark spot never opens a loop, nor does a smooth avalanche (up =
+    down) or a bright branch that is merely brighter on the way down.
     """
     if len(up) < 2 or len(down) < 2:
-        return False
+        return np.array([], dtype=float)
     up_levels = log_rate(up.rate_cps, noise_cps)
-    down_at_up = log_rate(np.interp(up.density_w_m2, down.density_w_m2, down.rate_cps), noise_cps)
+    down_rate = np.interp(up.density_w_m2, down.density_w_m2, down.rate_cps)
+    down_at_up = log_rate(down_rate, noise_cps)
     inside = (up.density_w_m2 >= down.density_w_m2[0]) & (up.density_w_m2 <= down.density_w_m2[-1])
     dark_level = float(min(up_levels.min(), down_at_up.min()))
     bright_level = float(max(up_levels.max(), down_at_up.max()))
-    if bright_level - dark_level < math.log(2.0):
-        return False
+    if bright_level - dark_level < math.log(criteria.min_ratio):
+        return np.array([], dtype=float)
     middle = 0.5 * (dark_level + bright_level)
-    return bool(np.any(inside & (down_at_up >= middle) & (up_levels < middle)
-                       & (down_at_up - up_levels >= math.log(2.0))))
+    open_ = (inside & (up_levels < middle)
+             & (down_at_up - up_levels >= math.log(criteria.min_ratio))
+             & (down_rate - up.rate_cps >= criteria.min_noise_multiple * noise_cps))
+    return up.density_w_m2[open_]
+
+
+def loop_is_open(up: Branch, down: Branch, noise_cps: float,
+                 criteria: JumpCriteria = JumpCriteria()) -> bool:
+    """True if at some density the down branch is clearly bright while the up branch is dark
+    (:func:`open_loop_densities`): what ``bistable`` means."""
+    return bool(open_loop_densities(up, down, noise_cps, criteria).size)
 
 
 def _finite(value: float | None) -> float | None:
@@ -148,6 +162,11 @@ def _finite(value: float | None) -> float | None:
 def _labelled(branch: Branch, position: int) -> IPPoint:
     return IPPoint(float(branch.density_w_m2[position]), float(branch.rate_cps[position]),
                    int(branch.source_index[position]))
+
+
+def _width(a: IPPoint, b: IPPoint, c: IPPoint, d: IPPoint) -> float:
+    """(P_A + P_B)/2 - (P_C + P_D)/2, positive for a normal loop."""
+    return 0.5 * (a.density_w_m2 + b.density_w_m2) - 0.5 * (c.density_w_m2 + d.density_w_m2)
 
 
 def _switch_on_fit(up: Branch, low: int, fit_neighbours: int) -> tuple[float | None, tuple[float, float]]:
@@ -168,9 +187,11 @@ def analyze_hysteresis(density_up_w_m2: ArrayLike, rate_up_cps: ArrayLike,
     up = prepare_branch(density_up_w_m2, rate_up_cps)
     down = prepare_branch(density_down_w_m2, rate_down_cps)
     notes: list[str] = []
+    open_at = open_loop_densities(up, down, noise, criteria)
+    is_open = bool(open_at.size)
     on = find_jump(up.rate_cps, noise, criteria)
     off = find_jump(down.rate_cps, noise, criteria)
-    if on is None and loop_is_open(up, down, noise):
+    if on is None and is_open:
         # a spot of several particles can also turn bright over a few consecutive steps; with
         # two states at one power (the loop is open) the largest rise is the switch-on
         on = find_largest_drop(up.rate_cps, noise, criteria)
@@ -200,32 +221,27 @@ def analyze_hysteresis(density_up_w_m2: ArrayLike, rate_up_cps: ArrayLike,
 
     width = None
     below_range = False
-    bistable = False
     if point_a is not None and point_b is not None:
         if point_c is not None and point_d is not None:
-            width = 0.5 * (point_a.density_w_m2 + point_b.density_w_m2) \
-                - 0.5 * (point_c.density_w_m2 + point_d.density_w_m2)
-            bistable = width > 0
-            if not bistable:
+            width = _width(point_a, point_b, point_c, point_d)
+            if width <= 0:
                 notes.append("switch-off is not below switch-on: a jump without hysteresis")
         elif len(down) > 0:
             dark_level, bright_level = log_rate(np.array([point_a.rate_cps, point_b.rate_cps]), noise)
             lowest_level = float(log_rate(down.rate_cps[:1], noise)[0])
             lowest_density = float(down.density_w_m2[0])
             top_level = float(log_rate(down.rate_cps[-1:], noise)[0])
+            bottom_bright = is_bright_like(lowest_level, dark_level, bright_level)
+            below_range = bottom_bright and lowest_density < point_b.density_w_m2
             staircase = (find_largest_drop(down.rate_cps, noise, criteria)
-                         if is_bright_like(top_level, dark_level, bright_level)
-                         and not is_bright_like(lowest_level, dark_level, bright_level) else None)
+                         if (is_open or is_bright_like(top_level, dark_level, bright_level))
+                         and not bottom_bright else None)
             if staircase is not None:
                 point_d, point_c = _labelled(down, staircase.low), _labelled(down, staircase.high)
-                width = 0.5 * (point_a.density_w_m2 + point_b.density_w_m2) \
-                    - 0.5 * (point_c.density_w_m2 + point_d.density_w_m2)
-                bistable = width > 0
+                width = _width(point_a, point_b, point_c, point_d)
                 notes.append("switch-off spread over several steps (particles of the spot turning "
                              "dark one after another): C, D at the largest drop")
-            elif is_bright_like(lowest_level, dark_level, bright_level) and lowest_density < point_b.density_w_m2:
-                below_range = True
-                bistable = True
+            elif below_range:
                 notes.append("down branch stays bright down to its lowest density: "
                              "switch-off lies below the swept range")
             else:
@@ -234,6 +250,19 @@ def analyze_hysteresis(density_up_w_m2: ArrayLike, rate_up_cps: ArrayLike,
             notes.append("no down branch")
     elif point_c is not None:
         notes.append("switch-off jump found but no switch-on jump (up branch started bright?)")
+
+    # bistable means two states at one power, judged on the data themselves, so that it cannot
+    # disagree with the curves when a jump is spread over several points or not located
+    bistable = is_open
+    if is_open:
+        if point_b is None or (point_c is None and not below_range):
+            notes.append(f"loop open (down branch bright, up branch dark) between "
+                         f"{w_m2_to_kw_cm2(float(open_at.min())):.4g} and "
+                         f"{w_m2_to_kw_cm2(float(open_at.max())):.4g} kW/cm2, but a jump could "
+                         "not be located: bistable without the missing threshold")
+    elif width is not None and width > 0:
+        notes.append("jumps give a positive width but no density has two clearly different "
+                     "states (factor 2 and 3 x I_noise): not bistable")
 
     return HysteresisResult(
         switch_on_w_m2=None if point_b is None else point_b.density_w_m2,

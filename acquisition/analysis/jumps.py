@@ -70,22 +70,26 @@ def find_jump(rate_cps: np.ndarray, noise_cps: float,
 
 def find_largest_drop(rate_cps: np.ndarray, noise_cps: float,
                       criteria: JumpCriteria = JumpCriteria()) -> Jump | None:
-    """The largest step of a branch, if it is at least ``min_noise_multiple`` x I_noise high.
+    """The largest log step of a branch that is at least ``min_noise_multiple`` x I_noise high.
 
-    Used only for a down branch already known to go from bright to dark inside the swept range
-    (the up branch has a switch-on jump, the top of the down branch is bright and its bottom
-    dark): a spot of several particles then loses its bright state in a few consecutive steps,
-    one particle after another, so no single step passes the ratio and dominance tests; the
-    switch-off is where the largest share of the emission is lost.
+    Used only for a branch already known to change state inside the swept range (an open loop:
+    the up branch dark where the down branch is bright): a spot of several particles then turns
+    dark (or bright) in a few consecutive steps, one particle after another, so no single step
+    passes the ratio and dominance tests. Candidate steps are tried in order of falling log size
+    and the first that is high enough is taken: near the detector floor the largest log step can
+    be a rise of a few counts (e.g. 81 -> 262 cps with I_noise = 82 cps), which is noise-level
+    and must not hide the next candidate (262 -> 586 cps). None if no step is high enough.
     """
     if rate_cps.size < 2:
         return None
     steps = np.diff(log_rate(rate_cps, noise_cps))
-    low = int(np.argmax(steps))
-    largest = float(steps[low])
-    rise = float(rate_cps[low + 1] - rate_cps[low])
-    if largest > 0 and rise >= criteria.min_noise_multiple * noise_cps:
-        return Jump(low=low, log_step=largest, robust_sigma=0.0)
+    rises = np.diff(rate_cps)
+    for low in np.argsort(-steps, kind="stable"):
+        low = int(low)
+        if steps[low] <= 0:
+            break
+        if rises[low] >= criteria.min_noise_multiple * noise_cps:
+            return Jump(low=low, log_step=float(steps[low]), robust_sigma=0.0)
     return None
 
 
