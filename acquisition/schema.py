@@ -82,6 +82,39 @@ class Parameter:
             return self._check_list(value)
         raise ValueError(f"{self.name}: unknown parameter kind {self.kind!r}")
 
+    def check_json_type(self, value: Any) -> None:
+        """ValueError (one line) unless ``value`` has this parameter's JSON type: typed input
+        (JSON, Python) is not converted from text (``"30"`` is a string, not an integer); only
+        command-line text goes through :meth:`validate`'s conversion."""
+        if value is None:
+            return  # validate() says whether it may be left out
+        expected = {"float": "number", "int": "integer", "bool": "boolean (true or false)",
+                    "str": "string", "float_list": "array of numbers"}[self.kind]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if self.kind == "float":
+            ok = number
+        elif self.kind == "int":
+            ok = number and float(value).is_integer()
+        elif self.kind == "bool":
+            ok = isinstance(value, bool)
+        elif self.kind == "str":
+            ok = isinstance(value, str)
+        else:
+            ok = isinstance(value, (list, tuple)) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        if not ok:
+            self.validate(value)  # a value no conversion accepts keeps its usual message
+            import json
+            try:
+                text = json.dumps(value)
+            except (TypeError, ValueError):
+                text = repr(value)
+            text = text if len(text) <= 40 else text[:37] + "..."
+            kind = ("string" if isinstance(value, str) else "boolean" if isinstance(value, bool)
+                    else "array" if isinstance(value, (list, tuple)) else "object" if isinstance(value, dict)
+                    else "number" if number else type(value).__name__)
+            raise ValueError(f"{self.name}={text} is a JSON {kind}, not a JSON {expected}{self._allowed()}")
+
     def _check_number(self, value: Any, field_name: str | None = None) -> float:
         name = field_name or self.name
         number = _parse_number(name, value, self._allowed())
@@ -174,6 +207,13 @@ class ParameterSchema:
         if errors:
             raise ValueError(errors[0])
         return self._convert(params or {})
+
+    def check_json_types(self, params: dict[str, Any]) -> None:
+        """Typed input (a JSON object): every known field must already have its JSON type
+        (ValueError, one line, on the first that does not); unknown fields are left to validate."""
+        for parameter in self.parameters:
+            if parameter.name in params:
+                parameter.check_json_type(params[parameter.name])
 
     def validate_all(self, params: dict[str, Any] | None) -> list[str]:
         """Every problem at once (one line each), so a form can mark each field."""

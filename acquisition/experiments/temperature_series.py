@@ -70,6 +70,7 @@ def validated_inner_params(params: dict[str, Any], rig: Any = None) -> dict[str,
             raise ValueError(f"{INNER_FIELD}.{key}={text} is not a parameter of {experiment.name}; "
                              f"allowed keys: {', '.join(allowed)}")
     try:
+        experiment.schema.check_json_types(given)  # JSON has types: "30" is not an integer
         return experiment.validate(given, rig)
     except ValueError as exc:
         raise inner_error(exc) from None

@@ -119,3 +119,37 @@ def test_cli_sweep_with_densities_and_linear_spacing_exits_2(
     monkeypatch.chdir(tmp_path)
     code, out, err = _run(["sweep", "--densities-kw-cm2", "1", "2", "3", "--spacing", "linear"], capsys)
     assert code == 2 and len(err) == 1 and "cannot be used with spacing=linear" in err[0]
+
+
+# ---- 5: JSON parameters have JSON types -------------------------------------------------------
+@pytest.mark.parametrize("inner, message", [
+    ({"points": "30"}, 'params_json.points="30" is a JSON string, not a JSON integer; allowed range [2, 2000]'),
+    ({"dwell_s": "0.2"}, 'params_json.dwell_s="0.2" is a JSON string, not a JSON number; allowed range [0.1, 10] s'),
+    ({"refine": "true"}, 'params_json.refine="true" is a JSON string, not a JSON boolean (true or false)'),
+    ({"points": True}, "params_json.points=True is not a number; allowed range [2, 2000]"),
+    ({"densities_kw_cm2": [1, "2"]}, 'params_json.densities_kw_cm2=[1, "2"] is a JSON array, not a JSON '
+                                     "array of numbers; allowed range [0.001, 1000] kW/cm2"),
+    ({"dwell_s": "fast"}, "params_json.dwell_s='fast' is not a number; allowed range [0.1, 10] s"),
+])
+def test_series_params_json_must_have_json_types(inner: dict[str, Any], message: str) -> None:
+    import json
+
+    from acquisition.experiments import get_experiment
+
+    with pytest.raises(ValueError) as raised:
+        get_experiment("temperature_series").validate({"params_json": json.dumps(inner)})
+    assert str(raised.value) == message
+    good = get_experiment("temperature_series").validate(
+        {"params_json": json.dumps({"points": 30, "dwell_s": 1, "refine": True, "densities_kw_cm2": [1, 2.5]})})
+    assert json.loads(good["params_json"])["points"] == 30
+
+
+def test_cli_text_options_still_convert(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from acquisition.experiments import get_experiment
+
+    assert get_experiment("sweep").validate({"points": "30", "refine": "true"})["points"] == 30
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run(["temperature_series", "--params-json", '{"points": "30"}'], capsys)
+    assert code == 2 and err == ['avalab: error: params_json.points="30" is a JSON string, not a JSON '
+                                 "integer; allowed range [2, 2000]"]
