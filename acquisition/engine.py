@@ -113,11 +113,49 @@ def check_out_path_writable(path: Path, field_name: str = "out_path") -> None:
         raise ValueError(f"{field_name}={path}: {problem}; {OUT_PATH_ALLOWED}")
 
 
+#: power control (calibration, set_power_density, measure_power); a beam on the sample also
+#: means count-rate probes during waits, so the counter too. nd_wheel and shutters are optional.
+POWER_ROLES = ("pump", "hwp", "power_meter", "counter")
+#: the roles each experiment's plan cannot do without (read from the plans); a temperature
+#: setpoint adds the cryostat, a temperature series adds its inner experiment's roles
+REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
+    "calibrate": POWER_ROLES,
+    "sweep": POWER_ROLES,
+    "pulsed": (*POWER_ROLES, "chopper"),
+    "switch": (*POWER_ROLES, "control_laser", "control_attenuator"),
+    "lifetime": (*POWER_ROLES, "chopper", "tagger"),
+    "temperature_series": ("cryostat",),
+}
+
+
+def required_roles(experiment: str, params: dict[str, Any]) -> list[str]:
+    """The rig roles a run of ``experiment`` with validated ``params`` needs (unknown
+    experiments, e.g. registered by a plugin: none known)."""
+    roles = list(REQUIRED_ROLES.get(experiment, ()))
+    if params.get("temperature_k") is not None:
+        roles.append("cryostat")
+    if experiment == "temperature_series":
+        from acquisition.experiments.temperature_series import validated_inner_params
+        roles += required_roles(params["experiment"], validated_inner_params(params))
+    return list(dict.fromkeys(roles))
+
+
+def check_required_roles(rig: Any, experiment: str, params: dict[str, Any]) -> None:
+    """ValueError (one line) naming the experiment and the roles the rig lacks."""
+    missing = [role for role in required_roles(experiment, params) if getattr(rig, role, None) is None]
+    if missing:
+        present = [role for role in getattr(rig, "instruments", {}) if getattr(rig, role, None) is not None]
+        raise ValueError(f"rig: {experiment} needs roles {', '.join(missing)}; this rig has: "
+                         f"{', '.join(present) or 'no roles'} (add [roles.{missing[0]}] to the rig file)")
+
+
 def preflight_run(rig: Any, calibration_store: CalibrationStore, experiment: str,
                   params: dict[str, Any], out_path: Path | None = None) -> None:
     """``Engine.preflight`` without an engine (the CLI runs it before anything is created):
-    the run file can be written, and the validated ``params`` are within what the rig's stored
-    calibrations reach. Touches no instrument; ValueError (one line)."""
+    the rig has the roles the experiment needs, the run file can be written, and the validated
+    ``params`` are within what the rig's stored calibrations reach. Touches no instrument;
+    ValueError (one line)."""
+    check_required_roles(rig, experiment, params)
     if out_path is not None:
         check_out_path_writable(Path(out_path))
     # a stale stored calibration is not an error: the run calibrates first (and says so)

@@ -153,3 +153,51 @@ def test_cli_text_options_still_convert(tmp_path: Path, capsys: pytest.CaptureFi
     code, _, err = _run(["temperature_series", "--params-json", '{"points": "30"}'], capsys)
     assert code == 2 and err == ['avalab: error: params_json.points="30" is a JSON string, not a JSON '
                                  "integer; allowed range [2, 2000]"]
+
+
+# ---- 4: an experiment whose roles the rig lacks is refused before anything moves ---------------
+def test_required_roles_follow_the_plans() -> None:
+    from acquisition.engine import required_roles
+
+    assert required_roles("sweep", {}) == ["pump", "hwp", "power_meter", "counter"]
+    assert "cryostat" in required_roles("sweep", {"temperature_k": 77.0})
+    assert required_roles("lifetime", {})[-2:] == ["chopper", "tagger"]
+    assert {"control_laser", "control_attenuator"} <= set(required_roles("switch", {}))
+    series = required_roles("temperature_series", {"experiment": "pulsed", "params_json": "{}"})
+    assert series[0] == "cryostat" and "chopper" in series
+
+
+def test_engine_refuses_a_rig_without_a_needed_role(shared_calibration_dir: Path) -> None:
+    from acquisition.calibration import CalibrationStore
+    from acquisition.engine import Engine
+    from acquisition.rig import load_rig
+
+    rig = load_rig("sim")
+    rig.instruments.pop("hwp")
+    engine = Engine(rig, CalibrationStore(shared_calibration_dir))
+    try:
+        with pytest.raises(ValueError, match=r"^rig: sweep needs roles hwp; this rig has: pump, nd_wheel, "):
+            engine.start("sweep", {"points": 5})
+        assert not engine.is_busy
+        rig.instruments.pop("cryostat")
+        with pytest.raises(ValueError, match=r"^rig: temperature_series needs roles cryostat, hwp; "):
+            engine.start("temperature_series", {})
+    finally:
+        engine.close()
+        rig.close_all()
+
+
+def test_cli_rig_file_without_hwp_exits_2_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AVALAB_HOME", str(tmp_path / "home"))
+    assert main(["rig", "show"]) == 0
+    full = capsys.readouterr().out
+    rig_file = tmp_path / "nohwp.toml"
+    rig_file.write_text(re.sub(r"\[roles\.hwp\]\n(?:(?!\[).*\n)*", "", full))
+    code, out, err = _run(["sweep", "--rig", str(rig_file), *QUICK], capsys)
+    assert code == 2 and out == "" and len(err) == 1
+    assert err[0].startswith("avalab: error: rig: sweep needs roles hwp; this rig has: pump, nd_wheel")
+    assert not (tmp_path / "runs").exists()
