@@ -16,7 +16,8 @@ I-P sweeps (``analyze_hysteresis``, ``analyze_sweep``)
     contrast (dB) = 10 log10((I_B - I_A) / I_noise), I_noise = 82 cps by default (the published
     formula's I_C - I_B is negative with these labels; the switch-on step is what it measures);
     s = slope of ln I vs ln P over A and B (plus ``fit_neighbours`` points each side if asked);
-    without a switch-on jump, s is the steepest 3-point slope of the up branch.
+    without a switch-on jump, s is the steepest 3-point slope of the up branch among windows whose
+    rate rises by at least 3 I_noise (emission above the noise floor); none: s null, with a note.
     A switch-on or switch-off spread over several points (a spot of several particles, focus
     drift): C, D (or A, B) at the largest log step that is at least 3 I_noise high (the largest
     log step near the floor may be a few counts and is then skipped).

@@ -16,7 +16,9 @@ the switch-off jump (P_D < P_C). Jumps are found by :mod:`acquisition.analysis.j
 - nonlinearity s = slope of the log I vs log P fit over A and B (``fit_neighbours`` = 0), i.e. the
   two points at the switch-on threshold; with ``fit_neighbours`` = n the n points on each side are
   included as well, which mixes in the branch slopes and lowers s. Without a switch-on jump, s is
-  the steepest slope over any three consecutive points of the up branch (a plain avalanche).
+  the steepest slope over any three consecutive points of the up branch (a plain avalanche) whose
+  emission rises by at least 3 x I_noise across the three points; with no such window there is
+  no signal above the noise floor and s is None with a note.
 Data are analysed as measured (no background subtraction).
 """
 from __future__ import annotations
@@ -211,11 +213,16 @@ def analyze_hysteresis(density_up_w_m2: ArrayLike, rate_up_cps: ArrayLike,
                          "has no logarithm (instrument-limited jump)")
     else:
         notes.append("no switch-on jump on the up branch")
-        steepest = steepest_window(up.density_w_m2, up.rate_cps)
+        min_rise = criteria.min_noise_multiple * noise
+        steepest = steepest_window(up.density_w_m2, up.rate_cps, min_rise_cps=min_rise)
         if steepest is not None:
             slope = steepest[0]
             fit_range = (float(up.density_w_m2[steepest[1]]), float(up.density_w_m2[steepest[2]]))
             notes.append("nonlinearity s is the steepest 3-point slope of the up branch")
+        elif len(up) >= 3:
+            notes.append(f"nonlinearity s undefined: no emission above the noise floor (no 3 "
+                         f"consecutive up-branch points rise by {criteria.min_noise_multiple:g} x "
+                         f"I_noise = {min_rise:.0f} cps)")
     if off is not None:
         point_d, point_c = _labelled(down, off.low), _labelled(down, off.high)
 

@@ -13,6 +13,10 @@ decay_time_area: area under the normalised decay, integral of (I(t) - b) / (I0 -
     recorded for T >> tau the area is tau; pass the dark-count level as ``baseline`` when it is not
     negligible, otherwise it adds b/(I0 - b) x T to the area. A non-positive area (noise around
     the baseline) is a ValueError, not a lifetime.
+signal_problem: the common "is there a signal at all" test for both figures of a photon-counting
+    histogram: the counts while the pump is on must exceed the dark floor expected in those bins
+    by a factor 2 and by 5 Poisson standard deviations of that floor; otherwise a 'no signal'
+    reason (a rise time of dark counts is the time the noise first crosses 95 % of its own mean).
 """
 from __future__ import annotations
 
@@ -22,6 +26,34 @@ from numpy.typing import ArrayLike
 from drivers.validation import check_range
 
 RISE_FRACTION = 0.95
+#: signal test: pump-on counts >= SIGNAL_MIN_RATIO x dark floor and SIGNAL_MIN_SIGMA Poisson sigmas above it
+SIGNAL_MIN_RATIO = 2.0
+SIGNAL_MIN_SIGMA = 5.0
+
+
+def signal_problem(t_s: ArrayLike, counts: ArrayLike, t_on: float, t_off: float | None,
+                   floor_per_bin: float) -> str | None:
+    """None if the pump-on samples hold a signal above the dark floor, else the reason why not.
+
+    ``floor_per_bin``: dark counts expected in each sample (same units as ``counts``).
+    Signal = total counts with the pump on (t_on <= t < t_off) at least ``SIGNAL_MIN_RATIO`` x the
+    floor expected in those samples and at least ``SIGNAL_MIN_SIGMA`` x sqrt(floor) above it
+    (Poisson; the floor counted as at least 1 count so that a zero floor still needs a few counts).
+    """
+    t, y = _trace(t_s, counts)
+    pumped = (t >= t_on) & (t < (np.inf if t_off is None else t_off))
+    n = int(pumped.sum())
+    if n == 0:
+        return "no samples with the pump on"
+    total = float(y[pumped].sum())
+    expected = max(float(floor_per_bin), 0.0) * n
+    excess = total - expected
+    needed = max((SIGNAL_MIN_RATIO - 1.0) * expected, SIGNAL_MIN_SIGMA * float(np.sqrt(max(expected, 1.0))))
+    if excess < needed:
+        return (f"no signal above the dark floor: {total:.0f} counts with the pump on for "
+                f"{expected:.0f} expected from dark counts (a signal needs {SIGNAL_MIN_RATIO:g} x the "
+                f"floor and {SIGNAL_MIN_SIGMA:g} sigma above it)")
+    return None
 
 
 def _trace(t_s: ArrayLike, signal: ArrayLike) -> tuple[np.ndarray, np.ndarray]:

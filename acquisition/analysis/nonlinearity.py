@@ -22,11 +22,18 @@ def nonlinearity_slope(density_w_m2: ArrayLike, rate_cps: ArrayLike) -> float | 
 
 
 def steepest_window(density_w_m2: np.ndarray, rate_cps: np.ndarray,
-                    points: int = 3) -> tuple[float, int, int] | None:
-    """(slope, first, last) of the steepest ``points``-point window of a sorted branch, or None."""
+                    points: int = 3, min_rise_cps: float = 0.0) -> tuple[float, int, int] | None:
+    """(slope, first, last) of the steepest ``points``-point window of a sorted branch, or None.
+
+    Only windows whose emission rises by at least ``min_rise_cps`` from their first to their last
+    point are considered: the log slope of counts scattering around the dark floor is not a
+    nonlinearity (a dark spot gives slopes of 50 or more from Poisson noise alone).
+    """
     best: tuple[float, int, int] | None = None
     for first in range(0, len(density_w_m2) - points + 1):
         last = first + points - 1
+        if rate_cps[last] - rate_cps[first] < min_rise_cps:
+            continue
         slope = nonlinearity_slope(density_w_m2[first:last + 1], rate_cps[first:last + 1])
         if slope is not None and (best is None or slope > best[0]):
             best = (slope, first, last)

@@ -5,7 +5,9 @@ stays open for ``duty_cycle`` of the period. The histogram of photon delays afte
 one period therefore holds the rise (pump on, 0 .. duty x period) and the decay (pump off, the
 rest). Rise time: 95 % of the steady state after pump-on; decay time: area under the normalised
 decay after pump-off (``acquisition.analysis.kinetics``). The dark-count floor is subtracted for
-the decay only, as the analysis module's definition asks when it is not negligible.
+the decay only, as the analysis module's definition asks when it is not negligible. Both figures
+are None with the same 'no signal' reason when the pump-on half of the histogram holds no more
+than dark counts (``signal_problem``: 2 x the floor and 5 sigma above it).
 """
 from __future__ import annotations
 
@@ -70,6 +72,7 @@ def kinetics(t: np.ndarray, counts: np.ndarray, params: dict[str, Any]) -> dict[
     """Rise (95 %) and decay (area) times of one chopper-period histogram; a figure that
     cannot be computed (no emission) is None with the reason next to it."""
     from acquisition.analysis import decay_time_area, rise_time_95
+    from acquisition.analysis.kinetics import signal_problem
 
     t_off = params["duty_cycle"] / params["frequency_hz"]
     rate = np.asarray(counts, dtype=float)
@@ -77,6 +80,12 @@ def kinetics(t: np.ndarray, counts: np.ndarray, params: dict[str, Any]) -> dict[
     periods = params["acquisition_s"] * params["frequency_hz"]
     floor = params["dark_counts_cps"] * params["bin_width_s"] * periods
     figures: dict[str, Any] = {}
+    no_signal = signal_problem(t, rate, 0.0, t_off, floor)
+    if no_signal is not None:  # one criterion for both figures: no rise and no decay of dark counts
+        for key in ("rise_time_s", "decay_time_s"):
+            figures[key] = None
+            figures[key.replace("_s", "_problem")] = no_signal
+        return figures
     for key, compute in (("rise_time_s", lambda: rise_time_95(t, rate, 0.0, t_off)),
                          ("decay_time_s", lambda: decay_time_area(t, rate, t_off, baseline=floor))):
         try:

@@ -70,6 +70,12 @@ def summarize_sweep(columns: dict[str, np.ndarray], noise_cps: float = 82.0,
         if len(per_repeat) > 1 and len(values) > 1:
             summary[key.replace("_kw_cm2", "") + "_std" + ("_kw_cm2" if key.endswith("_kw_cm2") else "")] = \
                 float(np.std(values, ddof=1))
+    if summary["nonlinearity_s"] is None:  # say why (e.g. no emission above the noise floor)
+        reasons = [n for r in per_repeat for n in r.get("notes", []) if n.startswith("nonlinearity s")]
+        if reasons:
+            summary["nonlinearity_s_problem"] = reasons[0]
+    notes = [n for r in per_repeat for n in r.get("notes", [])]
+    summary["notes"] = list(dict.fromkeys(notes))
     summary["bistable"] = bool(all(r.get("bistable") for r in per_repeat))
     summary["repeats"] = len(per_repeat)
     if len(per_repeat) > 1:

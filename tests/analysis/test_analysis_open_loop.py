@@ -75,3 +75,24 @@ def test_down_branch_merely_brighter_than_the_bright_up_branch_is_not_bistable()
     down = np.where(density >= 6.7 * KW - 1e-3, up * 2.5, up)
     result = analyze_hysteresis(density, up, density, down, noise_cps=NOISE)
     assert not result.bistable
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_no_nonlinearity_for_pure_dark_noise(seed: int) -> None:
+    # QA: sweep to 3 kW/cm2 at 0.1 s dwell, dark counts only -> s 68.8 was reported
+    rng = np.random.default_rng(seed)
+    density = densities(1.0, 3.0, 0.1)
+    up = poisson_rates(np.full(density.size, 80.0), 0.1, rng)
+    down = poisson_rates(np.full(density.size, 80.0), 0.1, rng)
+    result = analyze_hysteresis(density, up, density, down, noise_cps=NOISE)
+    assert result.nonlinearity_s is None and result.fit_range_w_m2 is None
+    assert any("no emission above the noise floor" in note for note in result.notes)
+    assert result.to_json_dict()["nonlinearity_s"] is None
+
+
+def test_smooth_avalanche_still_has_its_nonlinearity() -> None:
+    density = densities(1.0, 9.0, 0.1)
+    rate = 80.0 + 2000.0 * (density / (6.0 * KW)) ** 12
+    result = analyze_hysteresis(density, rate, density, rate, noise_cps=NOISE)
+    assert not result.bistable
+    assert result.nonlinearity_s is not None and 8.0 < result.nonlinearity_s < 12.5
