@@ -60,13 +60,81 @@ def add_schema_options(parser: argparse.ArgumentParser, parameters: list[Paramet
         parser.add_argument(*option_strings(p.name), **kwargs)
 
 
+TEMPERATURE_FIELDS = ("temperature_k", "temperatures_k")
+TEMPERATURE_HELP = {
+    "temperature_k": "cryostat setpoint to reach and hold before measuring [K]",
+    "temperatures_k": "Setpoints [K], each reached and held in turn",
+}
+
+
+def temperature_range(rig: Any) -> tuple[float, float]:
+    """The setpoints allowed on ``rig``: its ``[limits]`` within the schema's absolute bound."""
+    from acquisition.interlocks import temperature_range_k
+    from acquisition.schema import TEMPERATURE_PARAMETER
+
+    low, high = temperature_range_k(rig)
+    return max(low, float(TEMPERATURE_PARAMETER.minimum)), min(high, float(TEMPERATURE_PARAMETER.maximum))
+
+
+def check_temperatures(params: dict[str, Any], rig: Any) -> None:
+    """Temperature setpoints as given on the command line, against the rig's limits, so that
+    every temperature error states the same range (the rig's, not the schema's wider bound)."""
+    from acquisition.interlocks import temperature_limit_error
+
+    low, high = temperature_range(rig)
+    allowed = f"allowed range [{low:g}, {high:g}] K"
+    for name in TEMPERATURE_FIELDS:
+        value = params.get(name)
+        if value is None:
+            continue
+        items = [v for v in str(value).replace(";", ",").split(",") if v.strip()] \
+            if name == "temperatures_k" else [value]
+        for item in items:
+            try:
+                kelvin = float(item)
+            except (TypeError, ValueError):
+                raise UsageError(f"{name}={str(item).strip()!r} is not a number; {allowed}") from None
+            problem = temperature_limit_error(name, kelvin, low, high)
+            if problem is not None:
+                raise UsageError(problem)
+
+
+class RigHelpAction(argparse.Action):
+    """``-h/--help`` that states the temperature range of the rig given by ``--rig`` (before
+    ``--help``; the simulated rig otherwise)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: Any = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        source = str(getattr(namespace, "rig", "sim") or "sim")
+        try:
+            rig = load_rig_checked(source, getattr(namespace, "clock", None))
+            low, high = temperature_range(rig)
+            rig.close_all()
+        except Exception:  # noqa: BLE001 - help must always print; the run reports the rig problem
+            rig = None
+        if rig is not None:
+            for action in parser._actions:  # noqa: SLF001 - argparse keeps no public list
+                if action.dest in TEMPERATURE_FIELDS:
+                    action.help = (f"{TEMPERATURE_HELP[action.dest]}; allowed range [{low:g}, {high:g}] K "
+                                   f"(limits of rig {source})")
+        parser.print_help()
+        parser.exit()
+
+
 def add_common_options(parser: argparse.ArgumentParser, with_temperature: bool = True) -> None:
+    parser.add_argument("-h", "--help", action=RigHelpAction,
+                        help="show this help (temperature range of the --rig given before it) and exit")
     parser.add_argument("--rig", default="sim", help="'sim' (built-in simulated rig) or a rig TOML file")
     parser.add_argument("--clock", choices=("virtual", "real"), default=None,
                         help="override the rig's clock (sim default: virtual, runs faster than real time)")
     if with_temperature:
         parser.add_argument("--temperature", dest="temperature_k", default=argparse.SUPPRESS, metavar="K",
-                            help="cryostat setpoint to reach and hold before measuring [K]")
+                            help=TEMPERATURE_HELP["temperature_k"] + "; allowed: the rig's limits "
+                                 "(min_temperature_k to max_temperature_k)")
     parser.add_argument("--out", type=Path, default=None,
                         help="run file (default: runs/<timestamp>_<experiment>.h5)")
     parser.add_argument("--plot", type=Path, default=None, help="write a PNG plot of the run")
@@ -79,7 +147,8 @@ def register(subparsers: Any) -> None:
 
     for name in RUN_COMMANDS:
         experiment = EXPERIMENTS[name]
-        parser = subparsers.add_parser(name, help=experiment.title, description=experiment.title)
+        parser = subparsers.add_parser(name, help=experiment.title, description=experiment.title,
+                                       add_help=False)
         add_common_options(parser, with_temperature=any(p.name == "temperature_k"
                                                         for p in experiment.schema.parameters))
         add_schema_options(parser, experiment.schema.parameters)
@@ -193,6 +262,7 @@ def run_command(args: argparse.Namespace) -> int:
     experiment = get_experiment(args.experiment_command)
     params = collect_params(args, experiment.schema.parameters)
     rig = load_rig_checked(args.rig, args.clock)
+    check_temperatures(params, rig)
     try:
         validated = experiment.validate(params, rig)
     except ValueError as exc:

@@ -201,3 +201,43 @@ def test_cli_rig_file_without_hwp_exits_2_and_writes_nothing(
     assert code == 2 and out == "" and len(err) == 1
     assert err[0].startswith("avalab: error: rig: sweep needs roles hwp; this rig has: pump, nd_wheel")
     assert not (tmp_path / "runs").exists()
+
+
+# ---- 7: every temperature message states the rig's range --------------------------------------
+@pytest.mark.parametrize("argv, line", [
+    (["sweep", "--temperature", "nan"], "temperature_k=nan K is not a temperature; allowed range [77, 300] K"),
+    (["sweep", "--temperature=-5"], "temperature_k=-5 K is below the rig limit; allowed range [77, 300] K"),
+    (["sweep", "--temperature", "50"], "temperature_k=50 K is below the rig limit; allowed range [77, 300] K"),
+    (["sweep", "--temperature", "400"], "temperature_k=400 K is above the rig limit; allowed range [77, 300] K"),
+    (["sweep", "--temperature", "abc"], "temperature_k='abc' is not a number; allowed range [77, 300] K"),
+    (["temperature_series", "--temperatures-k", "nan", "80"],
+     "temperatures_k=nan K is not a temperature; allowed range [77, 300] K"),
+    (["temperature_series", "--temperatures-k", "80", "-5"],
+     "temperatures_k=-5 K is below the rig limit; allowed range [77, 300] K"),
+])
+def test_temperature_errors_state_the_rig_range(argv: list[str], line: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(argv, capsys)
+    assert code == 2 and out == "" and err == [f"avalab: error: {line}"]
+
+
+def test_help_states_the_temperature_range_of_the_rig_given(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["rig", "show"]) == 0
+    text = capsys.readouterr().out.replace("min_temperature_k = 77.0", "min_temperature_k = 90.0")
+    assert "min_temperature_k = 90.0" in text
+    (tmp_path / "cold.toml").write_text(text)
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", "--help"])
+    assert exited.value.code == 0
+    assert "allowed range [77, 300] K (limits of rig sim)" in " ".join(capsys.readouterr().out.split())
+    with pytest.raises(SystemExit):
+        main(["temperature_series", "--rig", "cold.toml", "-h"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "allowed range [90, 300] K (limits of rig cold.toml)" in help_text
+    assert "[4, 350]" not in help_text
+    code, _, err = _run(["sweep", "--rig", "cold.toml", "--temperature", "nan"], capsys)
+    assert code == 2 and err == ["avalab: error: temperature_k=nan K is not a temperature; allowed range [90, 300] K"]
