@@ -30,7 +30,29 @@ def default_data_dir() -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avalab gui", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log to stderr: info (the GUI's default) or, with -vv, debug")
     return add_gui_arguments(parser)
+
+
+def configure_logging(verbosity: int) -> int:
+    """The GUI logs at INFO (its log panel shows the engine's messages), DEBUG with -vv; the
+    level is set even when ``avalab``'s own logging was configured first. Returns the level."""
+    level = logging.DEBUG if verbosity >= 2 else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    return level
+
+
+def log_safe_state(results: dict[str, str | None]) -> None:
+    """One line at shutdown: each role's safe state (``rig.safe_state_all()``'s result)."""
+    parts = [f"{role} {'ok' if error is None else 'FAILED (' + str(error).splitlines()[0] + ')'}"
+             for role, error in results.items()]
+    text = "safe state at shutdown: " + (", ".join(parts) if parts else "no instruments")
+    if any(error is not None for error in results.values()):
+        log.error(text)
+    else:
+        log.info(text)
 
 
 def open_rig(spec: str, clock: str = "real") -> Any:
@@ -88,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments[:1] == ["--"]:  # "avalab gui -- --rig x": the separator is the CLI's, not ours
         arguments = arguments[1:]
     args = build_parser().parse_args(arguments)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = configure_logging(args.verbose)
+    log.debug("GUI options: %s (log level %s)", vars(args), logging.getLevelName(level))
     if QApplication.instance() is None and not _display_available():
         # Qt would abort() the process with a long plugin message; say what to do instead
         log.error("no display: set DISPLAY (X11) or WAYLAND_DISPLAY, or QT_QPA_PLATFORM=offscreen")
@@ -101,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         log.error("cannot open rig %s: %s", args.rig, exc)
         return 2
+    log.info("rig %s connected (%s clock): %s", args.rig, rig.config.clock, ", ".join(rig.instruments))
     previous_hook, sys.excepthook = sys.excepthook, _log_unhandled
     window = None
     try:
@@ -117,9 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if window is not None:
             window.shutdown()
-            window.engine.close()
-        else:
-            rig.safe_state_all()
+            window.engine.close()  # aborts a run in progress, then the safe state
+        # (again) what each instrument reports, so the log confirms the state it is left in
+        log_safe_state(rig.safe_state_all())
         rig.close_all()
         sys.excepthook = previous_hook
 

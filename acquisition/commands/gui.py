@@ -25,4 +25,5 @@ def gui_command(args: argparse.Namespace) -> int:
         raise UsageError(f"gui=gui.app cannot be imported ({exc}); allowed: an installation with PyQt6 "
                          "and the gui package") from None
     from gui.options import gui_argv
-    return int(app.main(gui_argv(args)) or 0)
+    # the global -v/-vv applies to the GUI's logging too
+    return int(app.main(gui_argv(args) + ["-v"] * int(getattr(args, "verbose", 0) or 0)) or 0)
