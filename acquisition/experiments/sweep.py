@@ -4,11 +4,18 @@ Each point: set the density, wait the settle delay, read the pick-off power mete
 photons for the dwell time, read the temperature, emit. Every repeat starts from the dark state
 (beam blocked for ``reset_s``) because the bistable state remembers the previous scan.
 
-Refinement (``refine``): around each jump the scan is redone in finer steps, from the state the
-jump starts in (dark below switch-on, bright above switch-off), until the jump is bracketed to
-``resolution_kw_cm2``. Refinement points carry ``pass`` >= 1 and ``bracket`` = "on" / "off"; the
-final brackets go to the ``refinement`` stream (and into the summary as ``switch_on_bracket_kw_cm2``
-/ ``switch_off_bracket_kw_cm2``).
+Refinement (``refine``): around each jump the scan is redone in finer steps until the jump is
+bracketed to ``resolution_kw_cm2``. Every pass starts from the state the jump starts in and
+approaches the bracket from that side: switch-on passes start dark (beam blocked, then the low
+end, then up), switch-off passes start bright (top of the scan, then the high end, then down).
+A pass's bracket is verified: its dark and bright ends were both measured in that pass, in that
+order. An end found on the wrong side (the threshold moved between cycles: focus drift, ~3 % rms)
+widens the bracket on that side and the pass is repeated. Refinement points carry ``pass`` >= 1
+and ``bracket`` = "on" / "off"; the final brackets (setpoints, with ``verified``) go to the
+``refinement`` stream. With verified brackets the summary's headline switch_on / switch_off /
+width are the refined ones (B = bracket high end for switch-on, C = bracket high end for
+switch-off, width from the bracket midpoints), the main scan's values are ``*_scan_kw_cm2``.
+A refined threshold is that cycle's threshold to the resolution, not a better mean.
 """
 from __future__ import annotations
 
@@ -145,10 +152,17 @@ class SweepRecorder:
         self.rows.append(row)
         return row
 
-    def record_bracket(self, repeat: int, direction: str, low_w_m2: float, high_w_m2: float) -> None:
-        bracket = {"repeat": repeat, "direction": direction, "low_w_m2": low_w_m2, "high_w_m2": high_w_m2}
+    def record_bracket(self, repeat: int, direction: str, low_w_m2: float, high_w_m2: float,
+                       verified: bool = False, dark_density_w_m2: float = math.nan,
+                       bright_density_w_m2: float = math.nan) -> dict[str, Any]:
+        """``verified``: low end measured dark and high end bright in the last pass, approached
+        from the side the jump starts on; the measured densities of those two points go along."""
+        bracket = {"repeat": repeat, "direction": direction, "low_w_m2": low_w_m2, "high_w_m2": high_w_m2,
+                   "verified": bool(verified), "dark_density_w_m2": dark_density_w_m2,
+                   "bright_density_w_m2": bright_density_w_m2}
         self.ctx.emit(REFINEMENT_STREAM, bracket)
         self.brackets.append(bracket)
+        return bracket
 
     def columns(self) -> dict[str, np.ndarray]:
         if not self.rows:
@@ -163,47 +177,124 @@ def _largest_jump(rates: Sequence[float], rising: bool) -> int:
     return int(np.argmax(steps))
 
 
+#: a bracket end found on the wrong side (the threshold moved between cycles) widens the bracket
+#: by its width at most this many times per jump
+MAX_WIDENINGS = 4
+
+
+def _refine_on(recorder: SweepRecorder, low: float, high: float, threshold: float, repeat: int,
+               bottom: float, top: float) -> dict[str, Any]:
+    """Switch-on bracket: each pass starts dark (beam blocked for ``RESET_S``), approaches the
+    low end from below and steps up to the high end until the first bright point. The pass's
+    bracket is (last dark point, first bright point), both measured in that pass, in that order:
+    verified. A low end already bright, or a high end still dark, widens the bracket by its width
+    on that side and the pass is repeated."""
+    ctx, resolution = recorder.ctx, recorder.params["resolution_kw_cm2"] * W_M2_PER_KW_CM2
+    verified: tuple[dict[str, Any], dict[str, Any]] | None = None
+    widenings = 0
+    pass_ = 0
+    while pass_ < MAX_REFINE_PASSES + MAX_WIDENINGS:
+        pass_ += 1
+        ctx.beam_off()  # back to the dark branch, then approach the bracket from below
+        ctx.sleep(RESET_S)
+        setpoints = [low, *np.linspace(low, high, REFINE_STEPS + 1)[1:-1], high]
+        previous = None
+        found = None
+        for k, density in enumerate(setpoints):
+            row = recorder.take(float(density), "up", k, repeat, pass_, "on", threshold)
+            if row["bright"]:
+                found = (previous, row)
+                break
+            previous = row
+        width = high - low
+        if found is not None and found[0] is None:  # low end bright: the threshold moved below it
+            verified = None
+            widenings += 1
+            low, high = max(bottom, low - width), low
+        elif found is None:  # high end dark: the threshold moved above it
+            verified = None
+            widenings += 1
+            low, high = high, min(top, high + width)
+        else:
+            verified = found  # type: ignore[assignment]
+            low, high = float(found[0]["setpoint_w_m2"]), float(found[1]["setpoint_w_m2"])
+            if high - low <= resolution * (1 + 1e-9):
+                break
+        if widenings > MAX_WIDENINGS or high <= low:
+            break
+    return _bracket(recorder, repeat, "up", low, high, verified, dark_first=True)
+
+
+def _refine_off(recorder: SweepRecorder, low: float, high: float, threshold: float, repeat: int,
+                bottom: float, top: float) -> dict[str, Any]:
+    """Switch-off bracket: each pass starts bright (top of the scan, above switch-on), approaches
+    the high end from above and steps down to the low end until the first dark point. The pass's
+    bracket is (first dark point, last bright point), both measured in that pass. A high end
+    already dark, or a low end still bright, widens the bracket and the pass is repeated."""
+    ctx, resolution = recorder.ctx, recorder.params["resolution_kw_cm2"] * W_M2_PER_KW_CM2
+    verified: tuple[dict[str, Any], dict[str, Any]] | None = None
+    widenings = 0
+    pass_ = 0
+    while pass_ < MAX_REFINE_PASSES + MAX_WIDENINGS:
+        pass_ += 1
+        ctx.set_power_density(top)  # top of the scan: bright
+        ctx.sleep(recorder.params["settle_s"])
+        setpoints = [high, *np.linspace(high, low, REFINE_STEPS + 1)[1:-1], low]
+        previous = None
+        found = None
+        for k, density in enumerate(setpoints):
+            row = recorder.take(float(density), "down", k, repeat, pass_, "off", threshold)
+            if not row["bright"]:
+                found = (row, previous)
+                break
+            previous = row
+        width = high - low
+        if found is not None and found[1] is None:  # high end dark: the threshold moved above it
+            verified = None
+            widenings += 1
+            low, high = high, min(top, high + width)
+        elif found is None:  # low end still bright: the threshold moved below it
+            verified = None
+            widenings += 1
+            low, high = max(bottom, low - width), low
+        else:
+            verified = found  # type: ignore[assignment]
+            low, high = float(found[0]["setpoint_w_m2"]), float(found[1]["setpoint_w_m2"])
+            if high - low <= resolution * (1 + 1e-9):
+                break
+        if widenings > MAX_WIDENINGS or high <= low:
+            break
+    return _bracket(recorder, repeat, "down", low, high, verified, dark_first=False)
+
+
+def _bracket(recorder: SweepRecorder, repeat: int, direction: str, low: float, high: float,
+             verified: tuple[dict[str, Any], dict[str, Any]] | None, dark_first: bool) -> dict[str, Any]:
+    """Record the final bracket; ``verified``: its (dark, bright) or (dark, bright) rows of the
+    last pass, whose measured densities become the refined A, B (up) or D, C (down)."""
+    if verified is None:
+        recorder.ctx.note(f"refinement of the {'switch-on' if direction == 'up' else 'switch-off'} "
+                          "found no verified bracket (the threshold moved out of it between "
+                          "passes); the main scan's value stands")
+        return recorder.record_bracket(repeat, direction, low, high)
+    dark, bright = verified
+    return recorder.record_bracket(repeat, direction, low, high, verified=True,
+                                   dark_density_w_m2=float(dark["density_w_m2"]),
+                                   bright_density_w_m2=float(bright["density_w_m2"]))
+
+
 def _refine(recorder: SweepRecorder, grid: list[float], up: list[dict[str, Any]],
             down: list[dict[str, Any]], repeat: int) -> None:
     """Bracket both jumps to the resolution, each pass from the state the jump starts in; the
     final brackets (setpoints) go to the ``refinement`` stream. Thresholds jitter from cycle to
     cycle, so only the last pass's bracket is meaningful, not the extremes over all passes."""
-    ctx, resolution = recorder.ctx, recorder.params["resolution_kw_cm2"] * W_M2_PER_KW_CM2
+    bottom, top = min(grid), max(grid)
     i = _largest_jump([r["rate_cps"] for r in up], rising=True)
     threshold = math.sqrt(max(up[i]["rate_cps"], 1.0) * max(up[i + 1]["rate_cps"], 1.0))
-    low, high = grid[i], grid[i + 1]
-    for pass_ in range(1, MAX_REFINE_PASSES + 1):
-        if high - low <= resolution:
-            break
-        ctx.beam_off()  # back to dark, then approach from below
-        ctx.sleep(RESET_S)
-        probes = np.linspace(low, high, REFINE_STEPS + 1)[1:-1]
-        recorder.take(low, "up", 0, repeat, pass_, "on", threshold)
-        new_low, new_high = probes[-1], high
-        for k, density in enumerate(probes, start=1):
-            if recorder.take(float(density), "up", k, repeat, pass_, "on", threshold)["bright"]:
-                new_low, new_high = (probes[k - 2] if k > 1 else low), density
-                break
-        low, high = float(new_low), float(new_high)
-    recorder.record_bracket(repeat, "up", low, high)
+    _refine_on(recorder, grid[i], grid[i + 1], threshold, repeat, bottom, top)
     j = _largest_jump([r["rate_cps"] for r in down], rising=False)
     down_grid = grid[::-1]
     threshold = math.sqrt(max(down[j]["rate_cps"], 1.0) * max(down[j + 1]["rate_cps"], 1.0))
-    high, low = down_grid[j], down_grid[j + 1]
-    for pass_ in range(1, MAX_REFINE_PASSES + 1):
-        if high - low <= resolution:
-            break
-        ctx.set_power_density(max(grid))  # top of the scan: bright
-        ctx.sleep(recorder.params["settle_s"])
-        probes = np.linspace(high, low, REFINE_STEPS + 1)[1:-1]
-        recorder.take(high, "down", 0, repeat, pass_, "off", threshold)
-        new_high, new_low = probes[-1], low
-        for k, density in enumerate(probes, start=1):
-            if not recorder.take(float(density), "down", k, repeat, pass_, "off", threshold)["bright"]:
-                new_high, new_low = (probes[k - 2] if k > 1 else high), density
-                break
-        high, low = float(new_high), float(new_low)
-    recorder.record_bracket(repeat, "down", low, high)
+    _refine_off(recorder, down_grid[j + 1], down_grid[j], threshold, repeat, bottom, top)
 
 
 def run_sweep(ctx: PlanContext, params: dict[str, Any], stream: str = "sweep",

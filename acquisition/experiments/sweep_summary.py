@@ -81,16 +81,54 @@ def summarize_sweep(columns: dict[str, np.ndarray], noise_cps: float = 82.0,
     if len(per_repeat) > 1:
         summary["per_repeat"] = per_repeat
     summary.update(refinement_brackets(refinement))
+    summary.update(refined_thresholds(refinement, summary))
     return summary
 
 
-def refinement_brackets(refinement: Any) -> dict[str, Any]:
-    """Final refinement brackets [low, high] in kW/cm2 (mean over repeats)."""
-    if refinement is None:
-        return {}
+def _records(refinement: Any) -> list[dict[str, Any]]:
     if isinstance(refinement, dict):  # stored columns -> records
         n = len(np.asarray(refinement.get("direction", [])))
-        refinement = [{key: np.asarray(values)[k] for key, values in refinement.items()} for k in range(n)]
+        return [{key: np.asarray(values)[k] for key, values in refinement.items()} for k in range(n)]
+    return list(refinement or [])
+
+
+def refined_thresholds(refinement: Any, summary: dict[str, Any]) -> dict[str, Any]:
+    """Headline thresholds from verified refinement brackets (A-D conventions at the refined
+    points): switch-on = the bracket's high end, the first bright point of the last switch-on pass
+    (refined B; its low end, measured dark just before in the same pass, is refined A);
+    switch-off = the bracket's high end, the last bright point of the last switch-off pass
+    (refined C; its low end, measured dark next, is refined D); width = (A + B)/2 - (C + D)/2.
+    Setpoints (through the power calibration), not the pick-off readbacks: at a fine resolution
+    the readbacks scatter (~0.5 %) by more than the bracket and can be out of order. Means over
+    repeats. Each is one cycle's threshold to the resolution: cycle-to-cycle jitter (focus drift,
+    ~3 % rms) is larger than a fine resolution, so repeats, not resolution, give its spread.
+    The main scan's values stay as ``*_scan_kw_cm2``; an unverified bracket leaves them headline."""
+    rows = [r for r in _records(refinement) if bool(r.get("verified", False))]
+    found: dict[str, Any] = {}
+    pairs: dict[str, dict[int, tuple[float, float]]] = {"up": {}, "down": {}}
+    for r in rows:
+        dark, bright = r["low_w_m2"], r["high_w_m2"]  # A, B (up) or D, C (down): dark end below
+        pairs[str(r["direction"])][int(r["repeat"])] = (float(dark) / W_M2_PER_KW_CM2,
+                                                        float(bright) / W_M2_PER_KW_CM2)
+    for direction, key in (("up", "switch_on_kw_cm2"), ("down", "switch_off_kw_cm2")):
+        if pairs[direction]:
+            found[key.replace("_kw_cm2", "_scan_kw_cm2")] = summary.get(key)
+            found[key] = float(np.mean([bright for _, bright in pairs[direction].values()]))
+    both = sorted(set(pairs["up"]) & set(pairs["down"]))
+    if both:
+        found["hysteresis_width_scan_kw_cm2"] = summary.get("hysteresis_width_kw_cm2")
+        found["hysteresis_width_kw_cm2"] = float(np.mean(
+            [0.5 * sum(pairs["up"][r]) - 0.5 * sum(pairs["down"][r]) for r in both]))
+    if found:
+        found["thresholds_from"] = "refinement"
+    return found
+
+
+def refinement_brackets(refinement: Any) -> dict[str, Any]:
+    """Final refinement brackets [low, high] in kW/cm2 (setpoints, mean over repeats)."""
+    if refinement is None:
+        return {}
+    refinement = _records(refinement)
     found: dict[str, Any] = {}
     for direction, key in (("up", "switch_on_bracket_kw_cm2"), ("down", "switch_off_bracket_kw_cm2")):
         rows = [r for r in refinement if str(r["direction"]) == direction]
