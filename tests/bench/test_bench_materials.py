@@ -45,3 +45,4 @@ def test_a_tm_nayf4_film_avalanches_on_the_apd_without_hysteresis(tmp_path: Path
     down_rate = np.interp(density, sweep["density_w_m2"][~up][::-1] / 1e7, sweep["rate_cps"][~up][::-1])
     bright = rate > 20 * dark
     assert np.all(np.abs(down_rate[bright] - rate[bright]) < 0.25 * rate[bright])
+    assert finished.summary["bistable"] is False  # an avalanche, not a hysteresis loop
