@@ -56,15 +56,16 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return overrides
 
 
-def _validate(path: Path, rig: Any, overrides: dict[str, Any] | None = None) -> Campaign:
-    from acquisition.experiments import EXPERIMENTS, get_experiment
+def _validate(path: Path, rig: Any, overrides: dict[str, Any] | None = None,
+              calibration_store: Any | None = None) -> Campaign:
+    """The whole file checked on ``rig``: every unit's params against the schema, the rig, and
+    (``calibration_store``) the experiment's preflight against the stored calibrations."""
+    from acquisition.campaigns.checks import experiment_checker
+    from acquisition.experiments import EXPERIMENTS
     from acquisition.interlocks import temperature_range_k
     ensure_registered()
-
-    def schema_check(name: str, params: dict[str, Any]) -> list[str]:
-        return get_experiment(name).validate_all(params, rig)
-
-    return load_campaign(path, experiment_names=list(EXPERIMENTS), schema_check=schema_check,
+    return load_campaign(path, experiment_names=list(EXPERIMENTS),
+                         schema_check=experiment_checker(rig, calibration_store),
                          overrides=overrides, temperature_range_k=temperature_range_k(rig))
 
 
@@ -97,8 +98,10 @@ def campaign_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"avalab: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
+    from acquisition.calibration import CalibrationStore
+    store = CalibrationStore()
     try:
-        campaign = _validate(args.file, rig, parse_overrides(args.set))
+        campaign = _validate(args.file, rig, parse_overrides(args.set), store)
     except CampaignError as exc:
         for line in exc.errors:
             print(f"avalab: error: {args.file}: {line}", file=sys.stderr)
@@ -112,7 +115,7 @@ def campaign_command(args: argparse.Namespace) -> int:
         return 0
     from acquisition.engine import Engine
     folder = args.out or Path("campaigns") / campaign.name
-    engine = Engine(rig)
+    engine = Engine(rig, store)
     runner = CampaignRunner(campaign, engine, folder, on_progress=_progress_printer(sys.stderr))
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -122,6 +125,10 @@ def campaign_command(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         result = runner.run(resume=args.resume)
+    except CampaignError as exc:  # the runner's own check before the first unit: nothing moved
+        for line in exc.errors:
+            print(f"avalab: error: {args.file}: {line}", file=sys.stderr)
+        return 2
     except CampaignStopped as exc:
         print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
         return 3

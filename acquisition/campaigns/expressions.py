@@ -4,6 +4,11 @@ Only literals, names of campaign variables, arithmetic, comparisons, conditional
 list literals and a few whitelisted functions are allowed; anything else (attributes, calls to
 other names, comprehensions, subscripts) is rejected at validation time, before any instrument
 moves. Evaluation is plain Python on the parsed tree, never ``eval``.
+
+Every evaluation problem (division by zero, overflow, a string where a number belongs, a list
+longer than ``MAX_LIST_LENGTH``, a power too large to compute) is an ``ExpressionError`` with one
+line naming the expression; ``range``/``linspace``/``logspace`` check their length before
+building anything.
 """
 from __future__ import annotations
 
@@ -17,16 +22,61 @@ import numpy as np
 
 TEMPLATE_PREFIX = "${"
 TEMPLATE_SUFFIX = "}"
+#: the longest list an expression may build (range, linspace, repeated lists or strings); a
+#: campaign has at most this many units (spec.MAX_UNITS), so no loop needs more
+MAX_LIST_LENGTH = 100_000
+#: integer powers are refused beyond this many bits of result (``10**10**10`` would hang)
+MAX_INT_BITS = 4096
+
+
+class _Refused(ValueError):
+    """A function argument or result outside what an expression may compute (message as is)."""
+
+
+def _numbers(function: str, args: tuple[Any, ...]) -> list[float]:
+    for value in args:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Refused(f"{function}() takes numbers; got {value!r}")
+        if not math.isfinite(value):
+            raise _Refused(f"{function}() takes finite numbers; got {value!r}")
+    return list(args)
+
+
+def _length(function: str, n: float) -> int:
+    if not float(n).is_integer() or n < 0:
+        raise _Refused(f"{function}(): the number of values must be a whole number >= 0; got {n!r}")
+    if n > MAX_LIST_LENGTH:
+        raise _Refused(f"{function}() would give {int(n)} values; allowed at most {MAX_LIST_LENGTH}")
+    return int(n)
 
 
 def _range(*args: float) -> list[float]:
-    return [int(v) if float(v).is_integer() else v for v in np.arange(*args).tolist()]
+    values = _numbers("range", args)
+    if not 1 <= len(values) <= 3:
+        raise _Refused(f"range() takes 1 to 3 numbers (stop | start, stop | start, stop, step); got {len(values)}")
+    start, stop, step = (0, values[0], 1) if len(values) == 1 else (values[0], values[1], values[2] if len(values) == 3 else 1)
+    if step == 0:
+        raise _Refused("range(): step must not be 0")
+    _length("range", max(0, math.ceil((stop - start) / step)))  # before anything is built
+    return [int(v) if float(v).is_integer() else v for v in np.arange(start, stop, step).tolist()]
+
+
+def _linspace(a: float, b: float, n: float) -> list[float]:
+    a, b, n = _numbers("linspace", (a, b, n))
+    return np.linspace(a, b, _length("linspace", n)).tolist()
+
+
+def _logspace(a: float, b: float, n: float) -> list[float]:
+    a, b, n = _numbers("logspace", (a, b, n))
+    if a <= 0 or b <= 0:
+        raise _Refused(f"logspace() takes positive end points; got {a!r}, {b!r}")
+    return np.geomspace(a, b, _length("logspace", n)).tolist()
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "range": _range,
-    "linspace": lambda a, b, n: np.linspace(a, b, int(n)).tolist(),
-    "logspace": lambda a, b, n: np.geomspace(a, b, int(n)).tolist(),
+    "linspace": _linspace,
+    "logspace": _logspace,
     "abs": abs,
     "min": min,
     "max": max,
@@ -62,7 +112,10 @@ def parse(text: str) -> ast.Expression:
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"expression {text!r} is not valid ({exc.msg})") from None
+        raise ExpressionError(f"expression {_short(text)} is not valid ({exc.msg})") from None
+    except (RecursionError, MemoryError, ValueError):  # absurdly nested, or a NUL character
+        raise ExpressionError(f"expression {_short(text)} is not valid (too deeply nested or "
+                              "unreadable)") from None
     for node in ast.walk(tree):
         allowed = (ast.Expression, ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp,
                    ast.Compare, ast.IfExp, ast.List, ast.Tuple, ast.Call, ast.BoolOp, ast.And,
@@ -86,8 +139,44 @@ def names_in(text: str) -> set[str]:
 
 
 def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
-    """Evaluate a whitelisted expression with ``variables``."""
-    return _eval(parse(text).body, variables, text)
+    """Evaluate a whitelisted expression with ``variables``; every problem is an ExpressionError."""
+    try:
+        return _eval(parse(text).body, variables, text)
+    except ExpressionError:
+        raise
+    except RecursionError:
+        raise ExpressionError(f"expression {_short(text)}: nested too deeply") from None
+    except MemoryError:
+        raise ExpressionError(f"expression {_short(text)}: result too large") from None
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        raise ExpressionError(f"expression {_short(text)}: {_why(exc)}") from None
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _why(exc: BaseException) -> str:
+    """One line for an evaluation error, naming what went wrong in words."""
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(exc, OverflowError):
+        return "result too large for a number (overflow)"
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return message if isinstance(exc, _Refused) else f"{message} ({type(exc).__name__})"
+
+
+def _guard_size(op: ast.operator, left: Any, right: Any) -> None:
+    """Refuse, before computing, results that would take unbounded time or memory."""
+    if isinstance(op, ast.Pow) and isinstance(left, int) and isinstance(right, int) \
+            and not isinstance(right, bool) and right > 0 and abs(left) > 1 \
+            and abs(left).bit_length() * right > MAX_INT_BITS:
+        raise _Refused(f"{left!r} ** {right!r} is too large to compute")
+    if isinstance(op, ast.Mult):
+        for seq, times in ((left, right), (right, left)):
+            if isinstance(seq, (str, list)) and isinstance(times, int) and len(seq) * times > MAX_LIST_LENGTH:
+                raise _Refused(f"repeating a {type(seq).__name__} {times} times gives more than "
+                               f"{MAX_LIST_LENGTH} items; allowed at most {MAX_LIST_LENGTH}")
 
 
 def resolve(value: Any, variables: Mapping[str, Any]) -> Any:
@@ -123,7 +212,9 @@ def _eval(node: ast.AST, variables: Mapping[str, Any], text: str) -> Any:
             raise ExpressionError(f"expression {text!r}: unknown variable {node.id!r}; known: {known}")
         return variables[node.id]
     if isinstance(node, ast.BinOp):
-        return _BINARY[type(node.op)](_eval(node.left, variables, text), _eval(node.right, variables, text))
+        left, right = _eval(node.left, variables, text), _eval(node.right, variables, text)
+        _guard_size(node.op, left, right)
+        return _BINARY[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp):
         return _UNARY[type(node.op)](_eval(node.operand, variables, text))
     if isinstance(node, ast.BoolOp):
@@ -146,6 +237,6 @@ def _eval(node: ast.AST, variables: Mapping[str, Any], text: str) -> Any:
         args = [_eval(a, variables, text) for a in node.args]
         try:
             return FUNCTIONS[node.func.id](*args)  # type: ignore[union-attr]
-        except (TypeError, ValueError, ZeroDivisionError) as exc:
-            raise ExpressionError(f"expression {text!r}: {exc}") from None
+        except (ArithmeticError, TypeError, ValueError) as exc:
+            raise ExpressionError(f"expression {_short(text)}: {_why(exc)}") from None
     raise ExpressionError(f"expression {text!r}: {type(node).__name__} is not allowed")  # pragma: no cover

@@ -8,6 +8,12 @@ Resume: every unit has a stable key; the SQLite index records each attempt. ``re
 skips units with a complete run and redoes the first incomplete one onwards, keeping earlier
 attempts' files (marked superseded), so a resumed campaign ends with exactly one complete run
 per unit.
+
+Before the first unit, every unit's experiment parameters are checked against the schema, the
+rig and the engine's stored calibrations (``CampaignRunner.check``; CampaignError, nothing
+moved). A unit that the engine still refuses at start (a calibration changed meanwhile) is
+recorded as ``failed`` with the one-line reason and stops the campaign (CampaignStopped), like
+a run that fails or is aborted: ``--resume`` continues from it.
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from typing import Any
 
 from acquisition.campaigns.index import CampaignIndex
 from acquisition.campaigns.prepare import PREPARE_EXPERIMENT, ensure_registered
-from acquisition.campaigns.spec import Campaign, Unit, expand
+from acquisition.campaigns.spec import Campaign, CampaignError, Unit, expand
 from acquisition.events import RunStatus
 from acquisition.storage.jsonsafe import to_jsonable
 
@@ -87,7 +93,30 @@ class CampaignRunner:
         from acquisition.experiments import get_experiment
         return get_experiment(experiment).estimate_duration_s(params)
 
+    def check(self) -> None:
+        """Every unit's experiment params against the schema, the rig and the engine's stored
+        calibrations (the engine's start-time preflight); CampaignError with one line per
+        (step, problem), before anything moves or is written."""
+        from acquisition.campaigns.checks import experiment_checker
+        check = experiment_checker(self.rig, getattr(self.engine, "calibration_store", None))
+        errors: list[str] = []
+        seen: set[tuple[int, str]] = set()
+        for unit in self.units:
+            if unit.experiment is None:
+                continue
+            params = dict(unit.params)
+            if unit.temperature_k is not None:
+                params["temperature_k"] = unit.temperature_k
+            for message in check(unit.experiment, params):
+                field_name = message.split("=", 1)[0].strip()
+                if (unit.step_index, field_name) not in seen:  # once per step and field
+                    seen.add((unit.step_index, field_name))
+                    errors.append(f"unit {unit.key}: {message}")
+        if errors:
+            raise CampaignError(errors)
+
     def run(self, resume: bool = False) -> CampaignResult:
+        self.check()
         index = CampaignIndex(self.folder)
         try:
             return self._run(index, resume)
@@ -154,7 +183,14 @@ class CampaignRunner:
         path = self.folder / "runs" / run_file_name(ordinal, unit, attempt)
         run_id = index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
                              unit.experiment, str(path.relative_to(self.folder)))
-        finished = self.engine.start(unit.experiment, params, out_path=path).wait()
+        try:
+            handle = self.engine.start(unit.experiment, params, out_path=path)
+        except (ValueError, RuntimeError) as exc:  # refused at start: nothing moved, no file
+            reason = _one_line(exc)
+            index.finish(run_id, "failed", reason)
+            raise CampaignStopped(f"unit {unit.key} refused at start: {reason}; fix the cause and "
+                                  "continue with --resume") from None
+        finished = handle.wait()
         metrics = _headline_metrics(finished.summary, params, unit)
         index.finish(run_id, finished.status.value, finished.reason, metrics)
         if finished.status != RunStatus.COMPLETE:
@@ -166,10 +202,19 @@ class CampaignRunner:
         if move_temperature:
             params["target_k"] = unit.temperature_k
             params["ramp_k_per_min"] = unit.ramp_k_per_min
-        finished = self.engine.start(PREPARE_EXPERIMENT.name, params).wait()
+        try:
+            finished = self.engine.start(PREPARE_EXPERIMENT.name, params).wait()
+        except (ValueError, RuntimeError) as exc:  # refused at start: nothing moved
+            raise CampaignStopped(f"unit {unit.key}: preparing refused at start: {_one_line(exc)}; "
+                                  "fix the cause and continue with --resume") from None
         if finished.status != RunStatus.COMPLETE:
             raise CampaignStopped(f"unit {unit.key}: preparing ended {finished.status.value}: "
                                   f"{finished.reason}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _headline_metrics(summary: dict[str, Any], params: dict[str, Any], unit: Unit) -> dict[str, Any]:

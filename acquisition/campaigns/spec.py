@@ -21,7 +21,8 @@ they happen in that order for every combination of the ``loop`` variables (``rep
 ``repeat`` variable 0..n-1). ``"${...}"`` strings are expressions over ``[vars]`` and loop variables.
 
 ``load_campaign`` reports every problem of a file at once (CampaignError.errors), each with its
-line and field, before any instrument is touched.
+line and field, before any instrument is touched. A campaign has at most ``MAX_UNITS`` units; the
+loop lengths are multiplied out before anything is expanded.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from acquisition.campaigns.expressions import ExpressionError, resolve, template_names
+from acquisition.campaigns.expressions import MAX_LIST_LENGTH, ExpressionError, resolve, template_names
 from acquisition.interlocks import temperature_limit_error
 
 TOP_LEVEL_KEYS = ("name", "description", "rig", "vars", "step")
@@ -43,6 +44,8 @@ TEMPERATURE_RANGE_K = (1.0, 400.0)
 RAMP_RANGE_K_PER_MIN = (0.01, 50.0)
 POSITION_LIMIT_UM = 10_000.0
 WAIT_RANGE_S = (0.0, 86_400.0)
+#: units in one campaign (all steps together); 100000 sweeps are months of rig time
+MAX_UNITS = MAX_LIST_LENGTH
 
 
 class CampaignError(ValueError):
@@ -179,8 +182,8 @@ def parse_campaign(text: str, source: Path | None = None,
         variables = {}
     for var, value in (overrides or {}).items():
         if var not in variables:
-            errors.append(f"line 0: --set {var}: not a [vars] entry of this file; allowed: "
-                          f"{', '.join(variables) or 'none'}")
+            errors.append(f"--set {var}={_override_text(value)}: no such variable; allowed: "
+                          f"{', '.join(variables) or 'none (the file has no [vars])'}")
         else:
             variables[var] = value
     raw_steps = data.get("step", [])
@@ -189,6 +192,9 @@ def parse_campaign(text: str, source: Path | None = None,
         raw_steps = []
     steps: list[Step] = []
     for index, raw in enumerate(raw_steps):
+        if not isinstance(raw, dict):
+            error(None, ["step"], f"step entry {index + 1} is {_override_text(raw)}; allowed: a [[step]] table")
+            continue
         unknown = [k for k in raw if k not in STEP_KEYS]
         for key in unknown:
             error(index, [key], f"unknown key; allowed: {', '.join(STEP_KEYS)}")
@@ -217,11 +223,37 @@ def validate_campaign(campaign: Campaign, experiment_names: Iterable[str] | None
             bound[var] = resolve(value, bound)
         except ExpressionError as exc:
             problems.append((None, ["vars", var], str(exc)))
+    total = 0
     for index, step in enumerate(campaign.steps):
+        count, size_problems = _unit_count(step, bound)
+        if not size_problems and total + count > MAX_UNITS:
+            size_problems = [(["loop"] if step.loop else ["repeat"] if step.repeat != 1 else [],
+                              f"this step brings the campaign to {total + count} units; "
+                              f"allowed at most {MAX_UNITS} units per campaign")]
+        total += count
+        if size_problems:  # never expanded: its units would not fit in memory or in a lifetime
+            problems += [(index, path, msg) for path, msg in size_problems]
+            continue
         problems += [(index, path, msg) for path, msg in _step_problems(
             step, bound, known_experiments, schema_check, temperature_range_k)]
     return problems
 
+
+def _unit_count(step: Step, variables: dict[str, Any]) -> tuple[int, list[tuple[list[str], str]]]:
+    """How many units a step gives (loop lengths multiplied, nothing expanded); a problem when
+    that is above ``MAX_UNITS``. Loop problems themselves are reported by ``_step_problems``."""
+    loop_values, problems = _loop_values(step, variables)
+    if problems:
+        return 0, []
+    count = 1
+    for values in loop_values.values():
+        count *= len(values)
+    if count <= MAX_UNITS:
+        return count, []
+    sizes = " x ".join(f"{name} {len(values)}" for name, values in loop_values.items())
+    path = ["loop"] if step.loop else ["repeat"]
+    return count, [(path, f"the loops give {count} units ({sizes}); allowed at most {MAX_UNITS} units "
+                          "per campaign")]
 
 def _step_problems(step: Step, variables: dict[str, Any], known_experiments: set[str] | None,
                    schema_check: SchemaCheck | None,
@@ -232,6 +264,9 @@ def _step_problems(step: Step, variables: dict[str, Any], known_experiments: set
     if step.experiment is None and all(v is None for v in (step.temperature_k, step.position_um, step.wait_s)):
         problems.append((["experiment"], "the step does nothing; give experiment, temperature_k, "
                                           "position_um or wait_s"))
+    if step.experiment is not None and not isinstance(step.experiment, str):
+        problems.append((["experiment"], f"experiment={step.experiment!r} must be the name of an experiment"))
+        return problems
     if step.experiment is not None and known_experiments is not None \
             and step.experiment not in known_experiments:
         problems.append((["experiment"], f"experiment={step.experiment!r} is not known; allowed: "
@@ -272,8 +307,8 @@ def _loop_values(step: Step, variables: dict[str, Any]) -> tuple[dict[str, list[
             problems.append((["loop", var], f"loop {var}={spec!r} must give a non-empty list"))
             continue
         values[var] = resolved
-    if isinstance(step.repeat, int) and step.repeat > 1:
-        values["repeat"] = list(range(step.repeat))
+    if isinstance(step.repeat, int) and not isinstance(step.repeat, bool) and 1 < step.repeat <= MAX_UNITS:
+        values["repeat"] = list(range(step.repeat))  # a repeat out of range is reported on its own
     return values, problems
 
 
@@ -295,13 +330,23 @@ def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck 
                    known_experiments: set[str] | None,
                    temperature_range_k: tuple[float, float] | None = None) -> list[tuple[list[str], str]]:
     problems: list[tuple[list[str], str]] = []
-    try:
-        resolved = resolve({"temperature_k": step.temperature_k, "ramp_k_per_min": step.ramp_k_per_min,
-                            "position_um": step.position_um, "wait_s": step.wait_s,
-                            "params": step.params}, scope)
-    except ExpressionError as exc:
-        field_name = _field_using_bad_template(step, scope)
-        return [([field_name], str(exc))]
+    # each field (and each parameter) on its own, so one bad expression hides no other problem
+    resolved: dict[str, Any] = {}
+    for name in ("temperature_k", "ramp_k_per_min", "position_um", "wait_s"):
+        try:
+            resolved[name] = resolve(getattr(step, name), scope)
+        except ExpressionError as exc:
+            resolved[name] = None
+            problems.append(([name], str(exc)))
+    params: dict[str, Any] = {}
+    failed_params: set[str] = set()
+    for name, value in step.params.items():
+        try:
+            params[name] = resolve(value, scope)
+        except ExpressionError as exc:
+            failed_params.add(name)
+            problems.append((["params", name], str(exc)))
+    resolved["params"] = params
     if resolved["temperature_k"] is not None:
         kelvin, wrong = _number(["temperature_k"], resolved["temperature_k"], *TEMPERATURE_RANGE_K, "K")
         problems += wrong
@@ -323,19 +368,17 @@ def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck 
                                     f"um ({axis})")[1]
     if step.experiment is not None and schema_check is not None and (
             known_experiments is None or step.experiment in known_experiments):
-        for message in schema_check(step.experiment, resolved["params"]):
+        try:
+            messages = schema_check(step.experiment, resolved["params"])
+        except (ArithmeticError, TypeError, ValueError) as exc:  # a value no check expected
+            messages = [f"params={_override_text(resolved['params'])}: cannot be checked "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"]
+        for message in messages:
             field_name = message.split("=", 1)[0].strip().split()[-1] if "=" in message else ""
+            if field_name in failed_params:
+                continue  # checked with its default in place of the bad expression: not news
             problems.append((["params", field_name] if field_name else ["params"], message))
     return problems
-
-
-def _field_using_bad_template(step: Step, scope: dict[str, Any]) -> str:
-    for name in ("temperature_k", "ramp_k_per_min", "position_um", "wait_s", "params"):
-        try:
-            resolve(getattr(step, name), scope)
-        except ExpressionError:
-            return name
-    return "params"
 
 
 # ------------------------------------------------------------------------------------ expansion
@@ -349,6 +392,12 @@ def expand(campaign: Campaign) -> list[Unit]:
         loop_values, problems = _loop_values(step, variables)
         if problems:
             raise CampaignError([f"step[{index + 1}].{'.'.join(p)}: {m}" for p, m in problems])
+        count = 1
+        for values in loop_values.values():
+            count *= len(values)
+        if len(units) + count > MAX_UNITS:
+            raise CampaignError([f"step[{index + 1}]: the campaign would have {len(units) + count} units; "
+                                 f"allowed at most {MAX_UNITS}"])
         for binding in _bindings(loop_values):
             scope = {**variables, **binding}
             values = resolve({"temperature_k": step.temperature_k, "ramp_k_per_min": step.ramp_k_per_min,
@@ -373,6 +422,17 @@ def expand(campaign: Campaign) -> list[Unit]:
 def step_uses(step: Step) -> set[str]:
     """Variables a step's templates read (for documentation and dry runs)."""
     return template_names([step.temperature_k, step.position_um, step.wait_s, step.params, step.loop])
+
+
+def _override_text(value: Any, limit: int = 60) -> str:
+    """A value as the operator typed it (TOML-like), shortened for one line."""
+    if isinstance(value, bool):
+        text = str(value).lower()
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _opt_float(value: Any) -> float | None:
