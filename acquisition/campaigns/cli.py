@@ -152,7 +152,9 @@ def campaign_command(args: argparse.Namespace) -> int:
         print(f"campaign {campaign.name!r}: {len(result.completed)} unit(s) run, "
               f"{len(result.skipped)} already complete; folder {folder}")
         for key, stats in statistics.items():
-            print(f"  {key:<26} mean {stats['mean']:.3f}  spread {stats['std']:.3f}  (n={stats['n']})")
+            spread = (f"std {stats['std']:.3f}" if "std" in stats
+                      else f"binomial standard error {stats['stderr']:.3f}")
+            print(f"  {key:<26} mean {stats['mean']:.3f}  {spread}  (n={stats['n']})")
     return 0
 
 

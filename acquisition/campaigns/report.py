@@ -41,7 +41,11 @@ class Report:
 
 
 def sweep_statistics(runs: list[IndexedRun]) -> dict[str, dict[str, float]]:
-    """Mean, spread (sample std) and count of each hysteresis figure over complete sweep runs."""
+    """Mean, spread and count of each hysteresis figure over complete sweep runs.
+
+    The figures' spread is the sample standard deviation (``std``, ddof=1); the bistable
+    fraction's is the binomial standard error of the fraction, sqrt(p (1 - p) / n), under its own
+    key ``stderr`` (it says how well the fraction is known, not how spots scatter)."""
     stats: dict[str, dict[str, float]] = {}
     for key, _ in SWEEP_METRICS:
         values = _values(runs, key)
@@ -52,9 +56,8 @@ def sweep_statistics(runs: list[IndexedRun]) -> dict[str, dict[str, float]]:
     bistable = [bool(r.metrics.get("bistable")) for r in runs if "bistable" in r.metrics]
     if bistable:
         fraction = float(np.mean(bistable))
-        # binomial standard error of the fraction
         stats["bistable_fraction"] = {"mean": fraction,
-                                      "std": float(np.sqrt(fraction * (1 - fraction) / len(bistable))),
+                                      "stderr": float(np.sqrt(fraction * (1 - fraction) / len(bistable))),
                                       "n": len(bistable)}
     return stats
 
@@ -283,9 +286,17 @@ def _switching(folder: Path, runs: list[IndexedRun], campaign_folder: Path) -> P
 # ------------------------------------------------------------------------------------ page
 def _write_html(report: Report, name: str, runs: list[IndexedRun]) -> Path:
     esc = html.escape
+    def cell(value: float | None) -> str:
+        return f"{value:.3f}" if value is not None else "&mdash;"
+
     stats_rows = "".join(
-        f"<tr><td>{esc(key)}</td><td>{v['mean']:.3f}</td><td>{v['std']:.3f}</td><td>{v['n']}</td></tr>"
+        f"<tr><td>{esc(key)}</td><td>{v['mean']:.3f}</td><td>{cell(v.get('std'))}</td>"
+        f"<td>{cell(v.get('stderr'))}</td><td>{v['n']}</td></tr>"
         for key, v in report.statistics.items())
+    stats_note = ("<p><small>std: sample standard deviation over the runs (ddof 1). "
+                  "bistable_fraction: binomial standard error of the fraction, "
+                  "&radic;(p(1&minus;p)/n).</small></p>" if "bistable_fraction" in report.statistics else
+                  "<p><small>std: sample standard deviation over the runs (ddof 1).</small></p>")
     figures = "".join(f'<figure><img src="{esc(p.name)}" alt="{esc(p.stem)}" width="900">'
                       f"<figcaption>{esc(p.stem.replace('_', ' '))}</figcaption></figure>"
                       for p in report.figures)
@@ -301,7 +312,8 @@ td,th{{border:1px solid #ccc;padding:2px 6px;font-size:90%}}figure{{margin:1em 0
 <body><h1>Campaign {esc(name)}</h1>
 <p>{len(runs)} complete run(s). Table: <a href="runs.csv">runs.csv</a>.</p>
 <h2>Statistics over sweeps</h2>
-<table><tr><th>figure</th><th>mean</th><th>spread (std)</th><th>n</th></tr>{stats_rows}</table>
+<table><tr><th>figure</th><th>mean</th><th>std (sample)</th><th>standard error (binomial)</th><th>n</th></tr>
+{stats_rows}</table>{stats_note}
 <h2>Figures</h2>{figures or '<p>No figure applies to this campaign.</p>'}
 <h2>Runs</h2><table><tr><th>unit</th><th>experiment</th><th>variables</th><th>figures</th><th>file</th></tr>
 {run_rows}</table></body></html>

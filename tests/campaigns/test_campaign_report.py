@@ -1,6 +1,7 @@
 """Which report figures a campaign gets depends on what its runs vary."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -52,4 +53,18 @@ def test_bistable_fraction_has_a_binomial_spread(tmp_path: Path) -> None:
     finally:
         index.close()
     assert stats["bistable_fraction"]["mean"] == pytest.approx(0.75)
-    assert stats["bistable_fraction"]["std"] == pytest.approx((0.75 * 0.25 / 4) ** 0.5)
+    assert stats["bistable_fraction"]["stderr"] == pytest.approx((0.75 * 0.25 / 4) ** 0.5)
+    assert "std" not in stats["bistable_fraction"]  # not a sample standard deviation
+
+
+def test_report_labels_the_bistable_fraction_spread_as_a_binomial_standard_error(tmp_path: Path) -> None:
+    make_index(tmp_path, [{**figures(5.0 + 0.1 * i, 1.0), "bistable": i < 4} for i in range(5)])
+    page = write_report(tmp_path, tmp_path / "report").page.read_text()
+    cells = {m[0]: m[1:] for m in re.findall(
+        r"<tr><td>([a-z0-9_]+)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>(\d+)</td></tr>", page)}
+    assert "<th>std (sample)</th><th>standard error (binomial)</th>" in page
+    # [1, 1, 1, 1, 0]: the standard error sqrt(0.8 * 0.2 / 5) = 0.179, in its own column
+    assert cells["bistable_fraction"] == ("0.800", "&mdash;", "0.179", "5")
+    # the figures' spread is the sample std: 0.1 * std([0, 1, 2, 3, 4], ddof=1) = 0.158
+    assert cells["switch_on_kw_cm2"] == ("5.200", "0.158", "&mdash;", "5")
+    assert "binomial standard error of the fraction" in page
