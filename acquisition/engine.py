@@ -55,6 +55,12 @@ def out_path_problem(path: Path) -> str | None:
         if existing.exists() or existing.is_symlink():
             what = "a directory" if existing.is_dir() else "a file"
             return f"{existing} already exists ({what}; run files are never overwritten)"
+    return parent_write_problem(path)
+
+
+def parent_write_problem(path: Path) -> str | None:
+    """Why no file can be created at ``path`` (None: it can): the nearest existing ancestor
+    directory must be a directory and writable (the missing ones are created later)."""
     ancestor = path.parent if str(path.parent) else Path(".")
     while not ancestor.exists():
         if ancestor.is_symlink():  # a dangling link cannot be made a directory
@@ -92,18 +98,9 @@ def plot_path_problem(path: Path) -> str | None:
     path = Path(path)
     if path.is_dir():
         return f"{path} is a directory"
-    ancestor = path.parent if str(path.parent) else Path(".")
-    while not ancestor.exists():
-        if ancestor.is_symlink():
-            return f"{ancestor} is a broken symbolic link"
-        if ancestor == ancestor.parent:
-            break
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        return f"{ancestor} is not a directory"
     if path.exists() and not os.access(path, os.W_OK):
         return f"{path} is not writable"
-    return directory_write_problem(ancestor)
+    return parent_write_problem(path)
 
 
 def check_out_path_writable(path: Path, field_name: str = "out_path") -> None:
