@@ -326,12 +326,17 @@ def t2_histogram_after_markers(records: np.ndarray, bin_width: int, n_bins: int,
     rec = np.asarray(records, dtype=np.uint32)
     special, chan, times = _t2_times(rec, record_type)
     marker_idx = np.flatnonzero(special & (chan >= 1) & (chan <= 15))
-    latest_marker = _segment_fill(np.arange(-1, marker_idx.size), marker_idx, rec.size)
-    photon = ~special & (latest_marker >= 0)
+    if marker_idx.size == 0:
+        return np.zeros(n_bins, dtype=np.int64)
+    # the latest marker's time for every record, in one linear pass; before the first marker a
+    # reference later than every record, so those delays are negative and fall out below
+    before_first = np.iinfo(np.int64).max // 2
+    reference = _segment_fill(np.concatenate(([before_first], times[marker_idx])), marker_idx, rec.size)
+    delays = times - reference
+    counted = ~special & (delays >= 0) & (delays < n_bins * bin_width)
     if channel is not None:
-        photon &= chan == channel - 1
-    delays = times[photon] - times[marker_idx][latest_marker[photon]]
-    return histogram_delays(delays, bin_width, n_bins)
+        counted &= chan == channel - 1
+    return np.bincount(delays[counted] // bin_width, minlength=n_bins)[:n_bins].astype(np.int64)
 
 
 def decode_t3(records: np.ndarray, record_type: RecordType = RecordType.HYDRAHARP_V2_T3) -> T3Events:

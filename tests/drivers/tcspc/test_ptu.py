@@ -148,6 +148,15 @@ def test_fused_record_histogram_matches_decode_then_histogram() -> None:
     assert expected.sum() > 0
 
 
+def test_fused_histogram_counts_nothing_before_the_first_marker() -> None:
+    photons = np.array([5, 50, 1500, 1600])
+    records = encode_t2(photons, np.ones(4, dtype=np.int64), np.array([1000]), np.array([1]))
+    assert t2_histogram_after_markers(records, 100, 10).tolist() == [0, 0, 0, 0, 0, 1, 1, 0, 0, 0]
+    no_markers = encode_t2(photons, np.ones(4, dtype=np.int64), np.array([], dtype=np.int64),
+                           np.array([], dtype=np.int64))
+    assert t2_histogram_after_markers(no_markers, 100, 10).tolist() == [0] * 10
+
+
 @pytest.mark.parametrize("days", [46_000.123456789123, 47_123.999999999, 45_000.5])
 def test_tdatetime_survives_a_read_write_cycle_bit_exactly(tmp_path: Path, days: float) -> None:
     tags = standard_header(RecordType.HYDRAHARP_V2_T2, global_resolution_s=1e-12, resolution_s=1e-12,
