@@ -182,89 +182,62 @@ def _largest_jump(rates: Sequence[float], rising: bool) -> int:
 MAX_WIDENINGS = 4
 
 
-def _refine_on(recorder: SweepRecorder, low: float, high: float, threshold: float, repeat: int,
-               bottom: float, top: float) -> dict[str, Any]:
-    """Switch-on bracket: each pass starts dark (beam blocked for ``RESET_S``), approaches the
-    low end from below and steps up to the high end until the first bright point. The pass's
-    bracket is (last dark point, first bright point), both measured in that pass, in that order:
-    verified. A low end already bright, or a high end still dark, widens the bracket by its width
-    on that side and the pass is repeated."""
+def _widened(low: float, high: float, toward_high: bool, bottom: float, top: float) -> tuple[float, float]:
+    """The bracket moved by its width to one side, within the scan."""
+    width = high - low
+    return (high, min(top, high + width)) if toward_high else (max(bottom, low - width), low)
+
+
+def _refine_jump(recorder: SweepRecorder, low: float, high: float, threshold: float, repeat: int,
+                 bottom: float, top: float, rising: bool) -> dict[str, Any]:
+    """Bracket one jump to the resolution, each pass from the state the jump starts in.
+
+    Switch-on (``rising``): the pass starts dark (beam blocked for ``RESET_S``), approaches the low
+    end from below and steps up until the first bright point. Switch-off: it starts bright (top of
+    the scan, above switch-on), approaches the high end from above and steps down until the first
+    dark point. The pass's bracket is (last point in the starting state, first switched point),
+    both measured in that pass, in that order: verified. A near end already switched, or a far
+    end not yet switched, widens the bracket by its width on that side and the pass is repeated."""
     ctx, resolution = recorder.ctx, recorder.params["resolution_kw_cm2"] * W_M2_PER_KW_CM2
+    direction, bracket_name = ("up", "on") if rising else ("down", "off")
     verified: tuple[dict[str, Any], dict[str, Any]] | None = None
     widenings = 0
     pass_ = 0
     while pass_ < MAX_REFINE_PASSES + MAX_WIDENINGS:
         pass_ += 1
-        ctx.beam_off()  # back to the dark branch, then approach the bracket from below
-        ctx.sleep(RESET_S)
-        setpoints = [low, *np.linspace(low, high, REFINE_STEPS + 1)[1:-1], high]
+        if rising:
+            ctx.beam_off()  # back to the dark branch, then approach the bracket from below
+            ctx.sleep(RESET_S)
+        else:
+            ctx.set_power_density(top)  # top of the scan: bright
+            ctx.sleep(recorder.params["settle_s"])
+        near, far = (low, high) if rising else (high, low)
+        setpoints = [near, *np.linspace(near, far, REFINE_STEPS + 1)[1:-1], far]
         previous = None
-        found = None
+        crossed = None
         for k, density in enumerate(setpoints):
-            row = recorder.take(float(density), "up", k, repeat, pass_, "on", threshold)
-            if row["bright"]:
-                found = (previous, row)
+            row = recorder.take(float(density), direction, k, repeat, pass_, bracket_name, threshold)
+            if bool(row["bright"]) == rising:  # this point has switched
+                crossed = (previous, row)
                 break
             previous = row
-        width = high - low
-        if found is not None and found[0] is None:  # low end bright: the threshold moved below it
+        if crossed is not None and crossed[0] is None:  # near end already switched: it moved past it
             verified = None
             widenings += 1
-            low, high = max(bottom, low - width), low
-        elif found is None:  # high end dark: the threshold moved above it
+            low, high = _widened(low, high, not rising, bottom, top)
+        elif crossed is None:  # far end not switched yet: the threshold moved beyond it
             verified = None
             widenings += 1
-            low, high = high, min(top, high + width)
+            low, high = _widened(low, high, rising, bottom, top)
         else:
-            verified = found  # type: ignore[assignment]
-            low, high = float(found[0]["setpoint_w_m2"]), float(found[1]["setpoint_w_m2"])
+            before, after = crossed
+            verified = (before, after) if rising else (after, before)  # (dark, bright)
+            low, high = sorted((float(before["setpoint_w_m2"]), float(after["setpoint_w_m2"])))
             if high - low <= resolution * (1 + 1e-9):
                 break
         if widenings > MAX_WIDENINGS or high <= low:
             break
-    return _bracket(recorder, repeat, "up", low, high, verified, dark_first=True)
-
-
-def _refine_off(recorder: SweepRecorder, low: float, high: float, threshold: float, repeat: int,
-                bottom: float, top: float) -> dict[str, Any]:
-    """Switch-off bracket: each pass starts bright (top of the scan, above switch-on), approaches
-    the high end from above and steps down to the low end until the first dark point. The pass's
-    bracket is (first dark point, last bright point), both measured in that pass. A high end
-    already dark, or a low end still bright, widens the bracket and the pass is repeated."""
-    ctx, resolution = recorder.ctx, recorder.params["resolution_kw_cm2"] * W_M2_PER_KW_CM2
-    verified: tuple[dict[str, Any], dict[str, Any]] | None = None
-    widenings = 0
-    pass_ = 0
-    while pass_ < MAX_REFINE_PASSES + MAX_WIDENINGS:
-        pass_ += 1
-        ctx.set_power_density(top)  # top of the scan: bright
-        ctx.sleep(recorder.params["settle_s"])
-        setpoints = [high, *np.linspace(high, low, REFINE_STEPS + 1)[1:-1], low]
-        previous = None
-        found = None
-        for k, density in enumerate(setpoints):
-            row = recorder.take(float(density), "down", k, repeat, pass_, "off", threshold)
-            if not row["bright"]:
-                found = (row, previous)
-                break
-            previous = row
-        width = high - low
-        if found is not None and found[1] is None:  # high end dark: the threshold moved above it
-            verified = None
-            widenings += 1
-            low, high = high, min(top, high + width)
-        elif found is None:  # low end still bright: the threshold moved below it
-            verified = None
-            widenings += 1
-            low, high = max(bottom, low - width), low
-        else:
-            verified = found  # type: ignore[assignment]
-            low, high = float(found[0]["setpoint_w_m2"]), float(found[1]["setpoint_w_m2"])
-            if high - low <= resolution * (1 + 1e-9):
-                break
-        if widenings > MAX_WIDENINGS or high <= low:
-            break
-    return _bracket(recorder, repeat, "down", low, high, verified, dark_first=False)
+    return _bracket(recorder, repeat, direction, low, high, verified, dark_first=rising)
 
 
 def _bracket(recorder: SweepRecorder, repeat: int, direction: str, low: float, high: float,
@@ -290,11 +263,11 @@ def _refine(recorder: SweepRecorder, grid: list[float], up: list[dict[str, Any]]
     bottom, top = min(grid), max(grid)
     i = _largest_jump([r["rate_cps"] for r in up], rising=True)
     threshold = math.sqrt(max(up[i]["rate_cps"], 1.0) * max(up[i + 1]["rate_cps"], 1.0))
-    _refine_on(recorder, grid[i], grid[i + 1], threshold, repeat, bottom, top)
+    _refine_jump(recorder, grid[i], grid[i + 1], threshold, repeat, bottom, top, rising=True)
     j = _largest_jump([r["rate_cps"] for r in down], rising=False)
     down_grid = grid[::-1]
     threshold = math.sqrt(max(down[j]["rate_cps"], 1.0) * max(down[j + 1]["rate_cps"], 1.0))
-    _refine_off(recorder, down_grid[j + 1], down_grid[j], threshold, repeat, bottom, top)
+    _refine_jump(recorder, down_grid[j + 1], down_grid[j], threshold, repeat, bottom, top, rising=False)
 
 
 def run_sweep(ctx: PlanContext, params: dict[str, Any], stream: str = "sweep",

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from acquisition.experiments.sweep import SweepRecorder, _refine_off, _refine_on
+from acquisition.experiments.sweep import SweepRecorder, _refine_jump
 from acquisition.experiments.sweep_summary import refined_thresholds
 
 KW = 1e7
@@ -55,7 +55,8 @@ def test_switch_on_moved_below_the_scan_bracket_is_found_and_verified() -> None:
     # [4.8, 4.9] and the threshold is now 4.75
     sample = FakeSample(on_kw=4.75, off_kw=3.2)
     recorder = _recorder(sample)
-    bracket = _refine_on(recorder, 4.8 * KW, 4.9 * KW, math.sqrt(80 * 5000), 0, 2 * KW, 8 * KW)
+    bracket = _refine_jump(recorder, 4.8 * KW, 4.9 * KW, math.sqrt(80 * 5000), 0, 2 * KW, 8 * KW,
+                           rising=True)
     assert bracket["verified"]
     assert bracket["low_w_m2"] < 4.75 * KW <= bracket["high_w_m2"]
     assert bracket["high_w_m2"] - bracket["low_w_m2"] <= 0.02 * KW * (1 + 1e-9)
@@ -67,7 +68,8 @@ def test_switch_on_moved_below_the_scan_bracket_is_found_and_verified() -> None:
 def test_switch_off_moved_above_the_scan_bracket_is_found_and_verified() -> None:
     sample = FakeSample(on_kw=4.75, off_kw=3.45)
     recorder = _recorder(sample)
-    bracket = _refine_off(recorder, 3.2 * KW, 3.3 * KW, math.sqrt(80 * 5000), 0, 2 * KW, 8 * KW)
+    bracket = _refine_jump(recorder, 3.2 * KW, 3.3 * KW, math.sqrt(80 * 5000), 0, 2 * KW, 8 * KW,
+                           rising=False)
     assert bracket["verified"]
     assert bracket["low_w_m2"] < 3.45 * KW <= bracket["high_w_m2"]
     assert bracket["high_w_m2"] - bracket["low_w_m2"] <= 0.02 * KW * (1 + 1e-9)
@@ -76,8 +78,8 @@ def test_switch_off_moved_above_the_scan_bracket_is_found_and_verified() -> None
 def test_headline_thresholds_are_the_refined_b_and_c_inside_their_brackets() -> None:
     sample = FakeSample(on_kw=4.75, off_kw=3.45)
     recorder = _recorder(sample)
-    on = _refine_on(recorder, 4.8 * KW, 4.9 * KW, 600.0, 0, 2 * KW, 8 * KW)
-    off = _refine_off(recorder, 3.2 * KW, 3.3 * KW, 600.0, 0, 2 * KW, 8 * KW)
+    on = _refine_jump(recorder, 4.8 * KW, 4.9 * KW, 600.0, 0, 2 * KW, 8 * KW, rising=True)
+    off = _refine_jump(recorder, 3.2 * KW, 3.3 * KW, 600.0, 0, 2 * KW, 8 * KW, rising=False)
     found = refined_thresholds(recorder.brackets, {"switch_on_kw_cm2": 4.9, "switch_off_kw_cm2": 3.3,
                                                    "hysteresis_width_kw_cm2": 1.6})
     assert found["switch_on_kw_cm2"] == pytest.approx(on["high_w_m2"] / KW)
