@@ -72,6 +72,51 @@ def check_rig_temperature(field: str, kelvin: float, rig: object) -> None:
         raise ValueError(message)
 
 
+#: parameters that are cryostat setpoints (one value, or a series)
+TEMPERATURE_FIELDS = ("temperature_k", "temperatures_k")
+
+
+def allowed_temperature_range(rig: object) -> tuple[float, float]:
+    """The setpoints allowed on ``rig``: its ``[limits]`` within the schema's absolute bound."""
+    from acquisition.schema import TEMPERATURE_PARAMETER
+
+    low, high = temperature_range_k(rig)
+    return max(low, float(TEMPERATURE_PARAMETER.minimum)), min(high, float(TEMPERATURE_PARAMETER.maximum))
+
+
+def raw_temperature_errors(params: dict, rig: object) -> dict[str, str]:
+    """Setpoints as given (numbers, lists, or CLI/GUI text) against the rig's range, before the
+    schema sees them, so that every temperature error states one range: the rig's, not the
+    schema's wider absolute bound. Field name -> one-line message."""
+    low, high = allowed_temperature_range(rig)
+    allowed = f"allowed range [{low:g}, {high:g}] K"
+    errors: dict[str, str] = {}
+    for name in TEMPERATURE_FIELDS:
+        value = params.get(name)
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            items = list(value)
+        elif isinstance(value, str) and name == "temperatures_k":
+            items = [v for v in value.replace(";", ",").replace(",", " ").split() if v.strip()]
+        else:
+            items = [value]
+        for item in items:
+            if isinstance(item, bool):
+                errors[name] = f"{name}={item!r} is not a number; {allowed}"
+                break
+            try:
+                kelvin = float(item)
+            except (TypeError, ValueError):
+                errors[name] = f"{name}={str(item).strip()!r} is not a number; {allowed}"
+                break
+            problem = temperature_limit_error(name, kelvin, low, high)
+            if problem is not None:
+                errors[name] = problem
+                break
+    return errors
+
+
 def count_rate_exceeded(rate_cps: float, limits: InterlockLimits) -> bool:
     return rate_cps > limits.max_count_rate_cps
 

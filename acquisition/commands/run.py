@@ -18,6 +18,7 @@ from typing import Any
 from acquisition.cli import UsageError
 from acquisition.cli_output import OperatorResume, ProgressBar, dumps, human_summary
 from acquisition.events import RunFinished, RunStatus
+from acquisition.interlocks import TEMPERATURE_FIELDS, allowed_temperature_range
 from acquisition.schema import Parameter
 from acquisition.storage.naming import new_run_path
 
@@ -60,43 +61,10 @@ def add_schema_options(parser: argparse.ArgumentParser, parameters: list[Paramet
         parser.add_argument(*option_strings(p.name), **kwargs)
 
 
-TEMPERATURE_FIELDS = ("temperature_k", "temperatures_k")
 TEMPERATURE_HELP = {
     "temperature_k": "cryostat setpoint to reach and hold before measuring [K]",
     "temperatures_k": "Setpoints [K], each reached and held in turn",
 }
-
-
-def temperature_range(rig: Any) -> tuple[float, float]:
-    """The setpoints allowed on ``rig``: its ``[limits]`` within the schema's absolute bound."""
-    from acquisition.interlocks import temperature_range_k
-    from acquisition.schema import TEMPERATURE_PARAMETER
-
-    low, high = temperature_range_k(rig)
-    return max(low, float(TEMPERATURE_PARAMETER.minimum)), min(high, float(TEMPERATURE_PARAMETER.maximum))
-
-
-def check_temperatures(params: dict[str, Any], rig: Any) -> None:
-    """Temperature setpoints as given on the command line, against the rig's limits, so that
-    every temperature error states the same range (the rig's, not the schema's wider bound)."""
-    from acquisition.interlocks import temperature_limit_error
-
-    low, high = temperature_range(rig)
-    allowed = f"allowed range [{low:g}, {high:g}] K"
-    for name in TEMPERATURE_FIELDS:
-        value = params.get(name)
-        if value is None:
-            continue
-        items = [v for v in str(value).replace(";", ",").split(",") if v.strip()] \
-            if name == "temperatures_k" else [value]
-        for item in items:
-            try:
-                kelvin = float(item)
-            except (TypeError, ValueError):
-                raise UsageError(f"{name}={str(item).strip()!r} is not a number; {allowed}") from None
-            problem = temperature_limit_error(name, kelvin, low, high)
-            if problem is not None:
-                raise UsageError(problem)
 
 
 class RigHelpAction(argparse.Action):
@@ -112,7 +80,7 @@ class RigHelpAction(argparse.Action):
         source = str(getattr(namespace, "rig", "sim") or "sim")
         try:
             rig = load_rig_checked(source, getattr(namespace, "clock", None))
-            low, high = temperature_range(rig)
+            low, high = allowed_temperature_range(rig)
             rig.close_all()
         except Exception:  # noqa: BLE001 - help must always print; the run reports the rig problem
             rig = None
@@ -262,7 +230,6 @@ def run_command(args: argparse.Namespace) -> int:
     experiment = get_experiment(args.experiment_command)
     params = collect_params(args, experiment.schema.parameters)
     rig = load_rig_checked(args.rig, args.clock)
-    check_temperatures(params, rig)
     try:
         validated = experiment.validate(params, rig)
     except ValueError as exc:

@@ -33,6 +33,11 @@ class Experiment:
 
     def validate(self, params: dict[str, Any] | None, rig: Any = None) -> dict[str, Any]:
         """Schema validation, then the checks that need the rig (limits, laser range)."""
+        if rig is not None:
+            from acquisition.interlocks import raw_temperature_errors
+
+            for message in raw_temperature_errors(params or {}, rig).values():
+                raise ValueError(message)
         values = self.schema.validate(params or {})
         if rig is not None:
             check_temperature_limit(values, rig)
@@ -42,6 +47,13 @@ class Experiment:
 
     def validate_all(self, params: dict[str, Any] | None, rig: Any = None) -> list[str]:
         errors = self.schema.validate_all(params or {})
+        if rig is not None:
+            from acquisition.interlocks import raw_temperature_errors
+
+            # the rig's range replaces the schema's wider bound in a temperature's message
+            temperature_errors = raw_temperature_errors(params or {}, rig)
+            errors = [e for e in errors if e.split("=", 1)[0].strip() not in temperature_errors]
+            errors = list(temperature_errors.values()) + errors
         if not errors and rig is not None:
             values = self.schema.validate(params or {})
             checks = [check_temperature_limit] + ([self.rig_check] if self.rig_check is not None else [])

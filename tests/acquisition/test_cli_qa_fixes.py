@@ -241,3 +241,22 @@ def test_help_states_the_temperature_range_of_the_rig_given(
     assert "[4, 350]" not in help_text
     code, _, err = _run(["sweep", "--rig", "cold.toml", "--temperature", "nan"], capsys)
     assert code == 2 and err == ["avalab: error: temperature_k=nan K is not a temperature; allowed range [90, 300] K"]
+
+
+@pytest.mark.parametrize("value", [float("nan"), -5.0, 50.0, "abc", True])
+def test_engine_and_gui_path_state_the_rigs_temperature_range_too(value: object) -> None:
+    from acquisition.engine import Engine
+    from acquisition.experiments import get_experiment
+    from acquisition.rig import load_rig
+
+    rig = load_rig("sim")
+    engine = Engine(rig)
+    try:
+        with pytest.raises(ValueError) as refused:
+            engine.start("sweep", {"temperature_k": value})
+        assert str(refused.value).endswith("allowed range [77, 300] K"), refused.value
+        errors = get_experiment("temperature_series").validate_all({"temperatures_k": [77.0, value]}, rig)
+        assert len(errors) == 1 and errors[0].startswith("temperatures_k=") \
+            and errors[0].endswith("allowed range [77, 300] K"), errors
+    finally:
+        engine.close()
