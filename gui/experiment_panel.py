@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from PyQt6.QtCore import QTimer, pyqtSignal
 from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                              QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
-                             QStackedWidget, QVBoxLayout, QWidget)
+                             QSizePolicy, QStackedWidget, QVBoxLayout, QWidget)
 
 from acquisition.events import (Event, InterlockTripped, PointTaken, Progress, RunFinished, RunStarted, RunState,
                                 RunStatus, StateChanged)
@@ -84,6 +84,8 @@ class ExperimentPanel(QWidget):
         self.progress.setFormat("%v / %m")
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
+        # a reason may hold a long path: never let it widen the dock (full text in the tooltip)
+        self.message_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.queue_list = QListWidget()
         self.queue_list.setObjectName("queue")
@@ -245,6 +247,7 @@ class ExperimentPanel(QWidget):
 
     def _show_message(self, text: str, error: bool = False) -> None:
         self.message_label.setText(text)
+        self.message_label.setToolTip(text)
         self.message_label.setStyleSheet(ERROR_STYLE if error else "")
 
     # --- engine events -------------------------------------------------------------------------
@@ -272,6 +275,8 @@ class ExperimentPanel(QWidget):
             self.current_run_id = None
             if self.progress.maximum() == 0:
                 self.progress.setRange(0, 1)
+            if event.status == RunStatus.COMPLETE:  # nested plans may leave a partial count behind
+                self.progress.setValue(self.progress.maximum())
             summary = _summary_text(event.summary)
             text = f"{event.status.value}{': ' + event.reason if event.reason else ''}{summary}"
             self._show_message(text, error=event.status in (RunStatus.FAILED, RunStatus.ABORTED))
@@ -310,9 +315,27 @@ class ExperimentPanel(QWidget):
 
 
 def _summary_text(summary: Mapping[str, Any]) -> str:
+    """The run's headline figures in one line: thresholds and width (sweep), which biases
+    latched (switch), how many conditions were bistable (pulsed)."""
     parts = []
-    for key in ("switch_on_kw_cm2", "switch_off_kw_cm2", "width_kw_cm2"):
+    for key, name in (("switch_on_kw_cm2", "switch-on"), ("switch_off_kw_cm2", "switch-off"),
+                      ("hysteresis_width_kw_cm2", "width"), ("width_kw_cm2", "width")):
         value = summary.get(key)
-        if isinstance(value, (int, float)):
-            parts.append(f"{key.replace('_kw_cm2', '').replace('_', '-')} {value:.2f} kW/cm²")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and name not in " ".join(parts):
+            parts.append(f"{name} {value:.2f} kW/cm²")
+    if isinstance(summary.get("bistable"), bool):
+        parts.append("bistable" if summary["bistable"] else "not bistable")
+    latched = summary.get("latched_by_bias_kw_cm2")
+    if isinstance(latched, Mapping) and latched:
+        on = [bias for bias, state in latched.items() if state]
+        parts.append(f"latched at {', '.join(on)} kW/cm² of {len(latched)} biases" if on
+                     else f"no latching at {len(latched)} biases")
+    for key, name in (("rise_time_s", "rise"), ("decay_time_s", "decay")):
+        value = summary.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            parts.append(f"{name} {value * 1e3:.3g} ms")
+    conditions = summary.get("conditions")
+    if isinstance(conditions, list) and conditions and all(isinstance(c, Mapping) for c in conditions):
+        bistable = sum(1 for c in conditions if c.get("bistable"))
+        parts.append(f"{bistable}/{len(conditions)} chopper conditions bistable")
     return (" — " + ", ".join(parts)) if parts else ""

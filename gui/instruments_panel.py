@@ -91,6 +91,9 @@ class RoleBox(QGroupBox):
         self.readings_label = QLabel("waiting for first reading")
         self.readings_label.setFont(QFont("monospace", 9))
         self.readings_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # a long read error (one line from the driver) must wrap, not widen the panel until the
+        # Set / Emission off / Stop buttons leave the dock behind a horizontal scroll bar
+        self.readings_label.setWordWrap(True)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.hide()
@@ -245,6 +248,8 @@ class InstrumentsPanel(QWidget):
         self.interlock_label = QLabel()
         self.interlock_label.setWordWrap(True)
         self.interlock_status = QLabel("interlocks: OK")
+        # a trip's detail is a sentence: wrap it, or the dock widens and pushes the window past 1500 px
+        self.interlock_status.setWordWrap(True)
         self.interlock_status.setStyleSheet(OK_STYLE)
         self._describe_limits()
 

@@ -241,7 +241,8 @@ class HistogramPlot(pg.PlotWidget):
     """TCSPC histogram: counts per bin vs delay after the pump edge (log counts)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        # decade labels only: pyqtgraph's default labels every minor tick (2·10¹ ... 9·10¹)
+        super().__init__(parent, axisItems={"left": DecadeLogAxis("left")})
         self.setBackground("w")
         item = self.getPlotItem()
         item.setLogMode(x=False, y=True)
@@ -450,6 +451,34 @@ def base_stream(stream: str) -> str:
 _PREFIXED = re.compile(r"^T[0-9.eE+-]+K_(.+)$")
 
 
+def sweep_group(stream: str, data: Mapping[str, Any]) -> tuple[str, float | None, float | None]:
+    """Which loop a sweep point belongs to: its stream (temperature prefix) and chopper setting."""
+    return stream, _as_float(data.get("frequency_hz")), _as_float(data.get("duty_cycle"))
+
+
+def group_title(group: tuple[str, float | None, float | None]) -> str:
+    stream, frequency, duty = group
+    parts = []
+    match = re.match(r"^T([0-9.eE+-]+)K_", stream)
+    if match:
+        parts.append(f"T = {float(match.group(1)):g} K")
+    if frequency is not None:
+        parts.append(f"chopper {frequency:g} Hz")
+    if duty is not None:
+        parts.append(f"duty {duty:g}")
+    return ", ".join(parts)
+
+
+def trace_title(data: Mapping[str, Any]) -> str | None:
+    """"bias 4.08 kW/cm² — latched": which of the run's traces is on screen."""
+    bias = _as_float(data.get("bias_w_m2"))
+    if bias is None:
+        return None
+    latched = data.get("latched")
+    verdict = "" if latched is None else (" — latched" if latched else " — not latched")
+    return f"bias {bias / W_M2_PER_KW_CM2:.3g} kW/cm²{verdict}"
+
+
 class LivePlots(QTabWidget):
     """The four live plots as tabs, fed with engine events on the GUI thread."""
 
@@ -466,6 +495,7 @@ class LivePlots(QTabWidget):
         self.addTab(self.temperature, "Temperature")
         self.addTab(self.calibration, "Calibration")
         self.points_received = 0
+        self._sweep_group: tuple[str, float | None, float | None] | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(int(1000 / REFRESH_HZ))
         self.timer.timeout.connect(self.refresh)
@@ -490,10 +520,13 @@ class LivePlots(QTabWidget):
     def _start_run(self, event: RunStarted) -> None:
         self.points_received = 0
         self.temperature.start_run()
-        if event.experiment in ("sweep", "temperature_series"):
+        self._sweep_group = None
+        self.hysteresis.setTitle(None)
+        self.trace.setTitle(None)
+        if event.experiment in ("sweep", "temperature_series", "pulsed"):  # pulsed runs chopped sweeps
             self.hysteresis.clear_data()
             self.setCurrentWidget(self.hysteresis)
-        elif event.experiment in ("switch", "pulsed"):
+        elif event.experiment == "switch":
             self.trace.clear_data()
             self.setCurrentWidget(self.trace)
         elif event.experiment == "lifetime":
@@ -503,16 +536,30 @@ class LivePlots(QTabWidget):
             self.calibration.clear_data()
             self.setCurrentWidget(self.calibration)
 
+    def _follow_sweep_group(self, stream: str, data: Mapping[str, Any]) -> None:
+        """One loop at a time: a temperature series (``T77K_sweep``, ``T100K_sweep``) or a pulsed
+        run (one sweep per chopper frequency x duty cycle) starts a new loop per condition;
+        overlaying them would draw one meaningless loop. The plot title names the condition."""
+        group = sweep_group(stream, data)
+        if group == self._sweep_group:
+            return
+        if self._sweep_group is not None:
+            self.hysteresis.clear_data()
+        self._sweep_group = group
+        self.hysteresis.setTitle(group_title(group) or None)
+
     def _handle_point(self, event: PointTaken) -> None:
         self.points_received += 1
         data = event.data
         stream = base_stream(event.stream)
         if "density_w_m2" in data and "rate_cps" in data and stream == "sweep":
+            self._follow_sweep_group(event.stream, data)
             self.hysteresis.add_point(float(data["density_w_m2"]), float(data["rate_cps"]),
                                       str(data.get("direction", "up")))
         traced = trace_fields(data) if stream in ("trace", "switch") else None
         if traced is not None:
             self.trace.set_trace(*traced)
+            self.trace.setTitle(trace_title(data))
         histogram = histogram_fields(data) if stream == "histogram" else None
         if histogram is not None:
             self.histogram.set_histogram(*histogram)

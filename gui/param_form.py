@@ -9,6 +9,7 @@ an out-of-range value, and the operator would never learn what the allowed range
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Callable, Protocol, Sequence
 
 from PyQt6.QtCore import pyqtSignal
@@ -45,6 +46,11 @@ class SchemaSpec(Protocol):
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
+
+
+def display_unit(unit: str | None) -> str:
+    """Schema units are ASCII ("kW/cm2"); the operator reads kW/cm² like on the plots."""
+    return re.sub(r"(?<=m)([23])\b", lambda m: "²" if m.group(1) == "2" else "³", unit or "")
 
 
 def _range_text(spec: ParameterSpec) -> str:
@@ -139,7 +145,7 @@ class ParameterForm(QWidget):
             row_layout = QHBoxLayout(row)
             row_layout.setContentsMargins(0, 0, 0, 0)
             row_layout.addWidget(editor, 1)
-            unit = QLabel(spec.unit or "")
+            unit = QLabel(display_unit(spec.unit))
             unit.setMinimumWidth(50)
             row_layout.addWidget(unit)
             column = QWidget()
@@ -152,7 +158,7 @@ class ParameterForm(QWidget):
             tip = spec.help or ""
             span = _range_text(spec)
             if span:
-                tip = f"{tip}\nallowed {span} {spec.unit}".strip()
+                tip = f"{tip}\nallowed {span} {display_unit(spec.unit)}".strip()
             label.setToolTip(tip)
             editor.setToolTip(tip)
             layout.addRow(label, column)

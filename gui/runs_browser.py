@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                             QPlainTextEdit, QPushButton, QSplitter, QTabWidget, QTreeWidget,
+                             QPlainTextEdit, QPushButton, QSizePolicy, QSplitter, QTabWidget, QTreeWidget,
                              QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from acquisition.storage import open_run
@@ -90,6 +90,9 @@ class RunsBrowser(QWidget):
         self.analysis_text.setMaximumHeight(160)
         self.status = QLabel("no run open")
         self.status.setWordWrap(True)
+        # "wrote /a/long/path/without/spaces.png" cannot wrap; let the layout ignore its width
+        # (clipped, full text in the tooltip) instead of widening the whole window
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.reanalyse_button = QPushButton("Re-analyse")
         self.reanalyse_button.clicked.connect(self.reanalyse)
         self.csv_button = QPushButton("Export CSV…")
@@ -177,8 +180,7 @@ class RunsBrowser(QWidget):
         self.reanalyse_button.setEnabled(self._stream_named("sweep") is not None)
         self.csv_button.setEnabled(True)
         self.png_button.setEnabled(True)
-        self.status.setText(f"{path.name}: {run.experiment}, {run.status}, {run.n_points_total()} points")
-        self.status.setStyleSheet("")
+        self._status(f"{path.name}: {run.experiment}, {run.status}, {run.n_points_total()} points")
         return True
 
     def replot(self) -> None:
@@ -234,14 +236,14 @@ class RunsBrowser(QWidget):
 
     def export_csv(self, directory: Path) -> list[Path]:
         written = export_run_csv(self.run.streams, directory, Path(self.run.path).stem)
-        self.status.setText(f"wrote {len(written)} CSV files to {directory}")
+        self._status(f"wrote {len(written)} CSV files to {directory}")
         return written
 
     def export_png(self, path: Path) -> Path:
         plot = self.plots.currentWidget()
         if plot is None or not plot.grab().save(str(path)):
             raise OSError(f"could not write {path}")
-        self.status.setText(f"wrote {path}")
+        self._status(f"wrote {path}")
         return path
 
     def _export_csv_dialog(self) -> None:
@@ -261,9 +263,13 @@ class RunsBrowser(QWidget):
             except OSError as exc:
                 self._error(str(exc))
 
-    def _error(self, text: str) -> None:
+    def _status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
-        self.status.setStyleSheet(ERROR_STYLE)
+        self.status.setToolTip(text)
+        self.status.setStyleSheet(ERROR_STYLE if error else "")
+
+    def _error(self, text: str) -> None:
+        self._status(text, error=True)
 
 
 def _number(value: Any) -> float | None:

@@ -103,3 +103,20 @@ def test_controls_lock_during_a_run_and_interlock_trips_show(panel: InstrumentsP
     assert "TRIPPED: count_rate" in panel.interlock_status.text()
     panel.set_run_active(False)
     assert panel.boxes["pump"].controls.isEnabled()
+
+
+LONG = ("InstrumentError: cryostat at sim://bench: command 'SETP 100.065': temperature_k=100.065 K cannot "
+        "be reached: it levels off at ~90.6 K (reading 90.64 K) with the heater off")
+
+
+def test_long_read_errors_and_interlock_trips_wrap_instead_of_widening_the_panel(qtbot, panel: InstrumentsPanel) -> None:
+    panel.resize(340, 900)
+    panel.show()
+    before = panel.minimumSizeHint().width()
+    panel.boxes["pump"].update_readings({"error": LONG})
+    panel.show_interlock("temperature", "temperature=99.561 K is outside the band 100.065 +- 0.5 K " * 2)
+    qtbot.wait(50)
+    assert panel.boxes["pump"].readings_label.text().startswith("read error: InstrumentError")
+    # the Set / Emission off buttons stay inside a 340 px dock: nothing forces the panel wider
+    assert panel.minimumSizeHint().width() <= max(before, 340)
+    assert panel.boxes["pump"].minimumSizeHint().width() < 340

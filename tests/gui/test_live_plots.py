@@ -169,3 +169,52 @@ def test_a_burst_is_delivered_in_slices_so_timers_still_run(qtbot) -> None:
     assert delivered == list(range(20000))
     assert ticks_during_delivery, "the timer never ran while the burst was being delivered"
     bridge.close()
+
+
+def test_pulsed_run_plots_its_sweeps_one_condition_at_a_time(qtbot) -> None:
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.handle_event(RunStarted("r0", "sweep", {}, None, 0.0))
+    for event in _sweep_events("r0", 5):
+        plots.handle_event(event)
+    plots.handle_event(RunStarted("r1", "pulsed", {}, None, 0.0))
+    assert plots.currentWidget() is plots.hysteresis  # pulsed streams "sweep" points, not traces
+    assert plots.hysteresis.point_count == 0  # the previous run's loop is gone
+    for frequency in (100.0, 1000.0):
+        for event in _sweep_events("r1", 6):
+            event.data.update({"frequency_hz": frequency, "duty_cycle": 0.5})
+            plots.handle_event(event)
+        assert plots.hysteresis.point_count == 12  # only this condition's loop
+        assert plots.hysteresis.getPlotItem().titleLabel.text == f"chopper {frequency:g} Hz, duty 0.5"
+
+
+def test_temperature_series_starts_a_new_loop_per_temperature(qtbot) -> None:
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.handle_event(RunStarted("r1", "temperature_series", {}, None, 0.0))
+    for kelvin in (77, 100):
+        for event in _sweep_events("r1", 4):
+            plots.handle_event(PointTaken("r1", f"T{kelvin}K_sweep", event.index, event.data))
+        assert plots.hysteresis.point_count == 8
+        assert plots.hysteresis.getPlotItem().titleLabel.text == f"T = {kelvin} K"
+
+
+def test_switching_trace_says_which_bias_it_shows(qtbot) -> None:
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.handle_event(RunStarted("r1", "switch", {}, None, 0.0))
+    plots.handle_event(PointTaken("r1", "switch", 0, {
+        "bias_w_m2": 4.084e7, "latched": True, "pulse_s": 1.0, "bin_s": 0.5,
+        "baseline_counts": np.full(4, 50.0), "hold_counts": np.full(4, 5000.0)}))
+    plots.refresh()
+    assert plots.currentWidget() is plots.trace
+    assert plots.trace.getPlotItem().titleLabel.text == "bias 4.08 kW/cm² — latched"
+    assert plots.trace.pulse_s == (2.0, 3.0)
+
+
+def test_histogram_axis_labels_decades_only(qtbot) -> None:
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    axis = plots.histogram.getPlotItem().getAxis("left")
+    labels = axis.logTickStrings([1.0, math.log10(20), math.log10(50), 2.0], 1.0, 1.0)
+    assert labels[0] and labels[3] and labels[1] == "" and labels[2] == ""

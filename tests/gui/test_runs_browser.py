@@ -103,3 +103,14 @@ def test_reanalysis_uses_the_analysis_package_and_redraws_thresholds(browser: Ru
     assert result["switch_off_kw_cm2"] == pytest.approx(1 + 4 * 9 / 11)
     assert browser.hysteresis.thresholds_kw_cm2["switch-on"] == pytest.approx(result["switch_on_kw_cm2"])
     assert '"switch_on_kw_cm2"' in browser.analysis_text.toPlainText()
+
+
+def test_a_long_export_path_does_not_widen_the_browser(browser: RunsBrowser, tmp_path: Path) -> None:
+    browser.open(browser.data_dir / "run1.h5")
+    before = browser.minimumSizeHint().width()
+    deep = tmp_path / ("a_rather_long_folder_name_without_any_spaces_" * 4) / "export"
+    deep.mkdir(parents=True)
+    browser.export_png(deep / "run1.png")
+    assert browser.status.text() == f"wrote {deep / 'run1.png'}"
+    assert browser.status.toolTip() == browser.status.text()  # the full path stays readable
+    assert browser.minimumSizeHint().width() <= before

@@ -1,0 +1,77 @@
+"""Experiment panel on the simulated rig's engine: form units, the one-line result of a finished
+run, the progress bar at completion, long messages."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from acquisition.engine import Engine
+from acquisition.events import Progress, RunFinished, RunStarted, RunStatus
+from acquisition.experiments import EXPERIMENTS
+from acquisition.rig import load_rig
+from gui.experiment_panel import ExperimentPanel
+from gui.param_form import display_unit
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path) -> Iterator[ExperimentPanel]:
+    rig = load_rig("sim", clock="virtual")
+    rig.connect_all()
+    engine = Engine(rig)
+    widget = ExperimentPanel(engine, EXPERIMENTS, tmp_path / "runs")
+    qtbot.addWidget(widget)
+    yield widget
+    engine.close()
+    rig.close_all()
+
+
+def _unit_texts(panel: ExperimentPanel, experiment: str) -> set[str]:
+    form = panel.forms[experiment]
+    return {label.text() for label in form.findChildren(type(form.general_errors))}
+
+
+def test_form_units_read_like_the_plots(panel: ExperimentPanel) -> None:
+    assert display_unit("kW/cm2") == "kW/cm²" and display_unit("W/cm2") == "W/cm²"
+    assert display_unit("K") == "K" and display_unit("nm") == "nm" and display_unit(None) == ""
+    assert {"kW/cm²", "K", "s"} <= _unit_texts(panel, "sweep")
+    assert "kW/cm2" not in _unit_texts(panel, "sweep")
+    assert "W/cm²" in _unit_texts(panel, "switch")
+
+
+def _finish(panel: ExperimentPanel, status: RunStatus, summary: dict, reason: str = "") -> str:
+    panel.handle_event(RunStarted("r1", "sweep", {}, None, 0.0))
+    panel.handle_event(Progress("r1", 40, 65))
+    panel.handle_event(RunFinished("r1", status, reason, summary))
+    return panel.message_label.text()
+
+
+def test_a_finished_sweep_says_thresholds_width_and_verdict(panel: ExperimentPanel) -> None:
+    text = _finish(panel, RunStatus.COMPLETE, {"switch_on_kw_cm2": 5.08, "switch_off_kw_cm2": 3.45,
+                                               "hysteresis_width_kw_cm2": 1.63, "bistable": True})
+    assert text == ("complete — switch-on 5.08 kW/cm², switch-off 3.45 kW/cm², width 1.63 kW/cm², "
+                    "bistable")
+    # nested plans (calibration first) may leave 40/65 behind: a complete run shows a full bar
+    assert panel.progress.value() == panel.progress.maximum() == 65
+
+
+def test_a_finished_switch_pulsed_and_lifetime_run_say_their_result(panel: ExperimentPanel) -> None:
+    assert _finish(panel, RunStatus.COMPLETE, {"latched_by_bias_kw_cm2": {"2.700": False, "4.084": True,
+                                                                          "5.861": False}}) \
+        == "complete — latched at 4.084 kW/cm² of 3 biases"
+    assert _finish(panel, RunStatus.COMPLETE, {"conditions": [{"bistable": True}, {"bistable": False}]}) \
+        == "complete — 1/2 chopper conditions bistable"
+    assert _finish(panel, RunStatus.COMPLETE, {"rise_time_s": 0.0121, "decay_time_s": 0.00093}) \
+        == "complete — rise 12.1 ms, decay 0.93 ms"
+
+
+def test_a_failed_run_shows_its_reason_without_widening_the_panel(panel: ExperimentPanel) -> None:
+    panel.resize(420, 900)
+    panel.show()
+    before = panel.minimumSizeHint().width()
+    reason = "OSError: cannot write /" + "very_long_directory_name_without_spaces/" * 5 + "run.h5"
+    text = _finish(panel, RunStatus.FAILED, {}, reason)
+    assert text == f"failed: {reason}"
+    assert panel.message_label.toolTip() == text
+    assert panel.minimumSizeHint().width() <= before
+    assert panel.progress.value() != panel.progress.maximum()  # a failed run's bar is not "done"
