@@ -8,7 +8,9 @@ are integrated in time. Chopped excitation is handled by the periodic-steady-sta
 """
 from __future__ import annotations
 
+import logging
 import math
+
 import numpy as np
 
 from .bins import POINTS_PER_BIN, bin_edges, bin_means
@@ -20,12 +22,32 @@ from .rate_model import RateModel
 from .steady import newton
 from .waveforms import Constant
 
+log = logging.getLogger(__name__)
+
 # A dwell at least this many slowest relaxation times long ends on the steady state (e^-20).
 SETTLE_RELAXATION_TIMES = 20.0
 INTEGRATION_SAMPLES = 60            # uniform samples of an integrated dwell without a trace (plus early ones)
 EARLY_SAMPLES = 30
 EARLY_START_S = 1e-6
 BRIGHT_GROUND_FRACTION = 0.9        # ground population below this = bright branch
+
+
+#: a state whose populations drift further than this from summing to 1 is logged when corrected
+ION_DRIFT_LOGGED = 1e-6
+
+
+def conserve_ions(y: np.ndarray) -> np.ndarray:
+    """Populations put back on the simplex (non-negative, summing to 1). Every solver conserves
+    the ion number only to its tolerance, and clipping tiny negative populations adds mass; over
+    thousands of chopped periods and dwells the error would accumulate until the state is
+    rejected, so each dwell ends on the simplex again."""
+    clipped = np.clip(np.asarray(y, dtype=float), 0.0, None)
+    total = float(clipped.sum())
+    if not math.isfinite(total) or total <= 0.0:
+        raise ValueError(f"particle state={y!r} has no ions left; allowed: populations summing to 1")
+    if abs(total - 1.0) > ION_DRIFT_LOGGED:
+        log.debug("particle populations summed to %.9f; renormalised", total)
+    return clipped / total
 
 
 class Particle:
@@ -51,6 +73,13 @@ class Particle:
 
     def advance(self, t0: float, duration_s: float, drive: Drive, intensity_factor: float,
                 n_samples: int | None) -> ParticleStep:
+        self.state = conserve_ions(self.state)
+        step = self._advance(t0, duration_s, drive, intensity_factor, n_samples)
+        self.state = conserve_ions(self.state)
+        return step
+
+    def _advance(self, t0: float, duration_s: float, drive: Drive, intensity_factor: float,
+                 n_samples: int | None) -> ParticleStep:
         if drive.temperature_k != self.model.temperature_k:
             self.model.temperature_k = drive.temperature_k
             self._settled_on = None
