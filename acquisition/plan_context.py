@@ -485,14 +485,21 @@ class PlanContext:
         self._instrument("cryostat").set_ramp(True, rate_k_per_min / 60.0)
 
     def hold_current_temperature(self) -> None:
-        """Use the present setpoint (heater on) or reading (heater off) as the interlock target."""
+        """No temperature asked for: the interlock guards the present setpoint while the heater
+        regulates. With the heater off the cryostat runs free towards its bath (after a
+        temperature series' safe state, say): nothing holds a band there, so there is no band
+        and the temperature is recorded with every point."""
         if not self.has_instrument("cryostat"):
             return
         cryostat = self._s.rig.cryostat
-        target = (float(cryostat.get_setpoint()) if cryostat.get_heater_range() > 0
-                  else self.read_temperature())
-        self._s.target_temperature_k = target
-        self.log.info("temperature interlock band: %.3f +- %g K", target, self.limits.temperature_band_k)
+        if cryostat.get_heater_range() > 0:
+            target = float(cryostat.get_setpoint())
+            self._s.target_temperature_k = target
+            self.log.info("temperature interlock band: %.3f +- %g K", target, self.limits.temperature_band_k)
+        else:
+            self._s.target_temperature_k = None
+            self.note(f"heater off: the cryostat runs free (now {self.read_temperature():.2f} K); no "
+                      "temperature band, the temperature is recorded with every point")
 
     # ---- pump power ------------------------------------------------------------------------
     def laser_power_w(self) -> float:

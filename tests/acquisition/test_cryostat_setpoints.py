@@ -195,3 +195,29 @@ def test_the_temperature_series_example_goes_to_200_k_within_the_sim_rig_limits(
         get_experiment("temperature_series").validate({"temperatures_k": setpoints}, rig)
     finally:
         rig.close_all()
+
+
+def test_a_run_without_a_temperature_on_a_free_running_cryostat_has_no_band(
+        shared_calibration_dir: Path) -> None:
+    from acquisition.calibration import CalibrationStore
+    from acquisition.events import InterlockTripped
+
+    rig = load_rig("sim")
+    rig.connect_all()
+    # what a temperature series leaves behind: warm, then the heater off by the safe state
+    rig.cryostat.set_setpoint(120.0)
+    rig.cryostat.set_heater_range(3)
+    rig.clock.sleep(900.0)
+    rig.cryostat.set_heater_range(0)
+    warm = rig.cryostat.get_temperature()
+    assert warm > 100.0
+    engine = Engine(rig, CalibrationStore(shared_calibration_dir))
+    trips: list[object] = []
+    engine.subscribe(lambda event: trips.append(event) if isinstance(event, InterlockTripped) else None)
+    try:
+        finished = engine.start("sweep", {"points": 5, "dwell_s": 0.1, "settle_s": 0.0}).wait(120)
+    finally:
+        engine.close()
+        rig.close_all()
+    assert finished.status == RunStatus.COMPLETE, finished.reason
+    assert trips == []  # cooling towards the bath is not "out of band"
