@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from acquisition.analysis.jumps import JumpCriteria
 from acquisition.experiments.base import (W_M2_PER_KW_CM2, Experiment, check_calibrated_reach,
                                           check_density_limit)
 from acquisition.experiments.sweep_summary import summarize_sweep
@@ -261,13 +262,29 @@ def _refine(recorder: SweepRecorder, grid: list[float], up: list[dict[str, Any]]
     final brackets (setpoints) go to the ``refinement`` stream. Thresholds jitter from cycle to
     cycle, so only the last pass's bracket is meaningful, not the extremes over all passes."""
     bottom, top = min(grid), max(grid)
+    noise = float(recorder.params["noise_cps"])
     i = _largest_jump([r["rate_cps"] for r in up], rising=True)
-    threshold = math.sqrt(max(up[i]["rate_cps"], 1.0) * max(up[i + 1]["rate_cps"], 1.0))
-    _refine_jump(recorder, grid[i], grid[i + 1], threshold, repeat, bottom, top, rising=True)
+    if _is_a_jump(up[i]["rate_cps"], up[i + 1]["rate_cps"], noise, "switch-on", recorder):
+        threshold = math.sqrt(max(up[i]["rate_cps"], 1.0) * max(up[i + 1]["rate_cps"], 1.0))
+        _refine_jump(recorder, grid[i], grid[i + 1], threshold, repeat, bottom, top, rising=True)
     j = _largest_jump([r["rate_cps"] for r in down], rising=False)
     down_grid = grid[::-1]
-    threshold = math.sqrt(max(down[j]["rate_cps"], 1.0) * max(down[j + 1]["rate_cps"], 1.0))
-    _refine_jump(recorder, down_grid[j + 1], down_grid[j], threshold, repeat, bottom, top, rising=False)
+    if _is_a_jump(down[j + 1]["rate_cps"], down[j]["rate_cps"], noise, "switch-off", recorder):
+        threshold = math.sqrt(max(down[j]["rate_cps"], 1.0) * max(down[j + 1]["rate_cps"], 1.0))
+        _refine_jump(recorder, down_grid[j + 1], down_grid[j], threshold, repeat, bottom, top, rising=False)
+
+
+def _is_a_jump(dark_cps: float, bright_cps: float, noise_cps: float, name: str,
+               recorder: SweepRecorder) -> bool:
+    """The scan's largest step is worth refining only if it is a jump by the analysis' own
+    criteria (ratio and height above the noise); refining dark noise would 'verify' noise."""
+    criteria = JumpCriteria()
+    if (bright_cps - dark_cps >= criteria.min_noise_multiple * noise_cps
+            and bright_cps + noise_cps >= criteria.min_ratio * (dark_cps + noise_cps)):
+        return True
+    recorder.ctx.note(f"no {name} jump in the scan (largest step {dark_cps:.0f} -> {bright_cps:.0f} cps, "
+                      f"noise {noise_cps:g} cps): nothing to refine")
+    return False
 
 
 def run_sweep(ctx: PlanContext, params: dict[str, Any], stream: str = "sweep",

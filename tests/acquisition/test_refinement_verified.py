@@ -88,3 +88,26 @@ def test_headline_thresholds_are_the_refined_b_and_c_inside_their_brackets() -> 
     assert found["switch_on_scan_kw_cm2"] == 4.9 and found["thresholds_from"] == "refinement"
     assert found["hysteresis_width_kw_cm2"] == pytest.approx(
         (on["low_w_m2"] + on["high_w_m2"] - off["low_w_m2"] - off["high_w_m2"]) / 2 / KW)
+
+
+def test_a_scan_without_a_jump_is_not_refined(tmp_path, shared_calibration_dir) -> None:
+    # below the window there is only dark noise: refining it would "verify" noise as thresholds
+    from acquisition.calibration import CalibrationStore
+    from acquisition.engine import Engine
+    from acquisition.rig import load_rig
+    from acquisition.storage import open_run
+
+    rig = load_rig("sim")
+    engine = Engine(rig, CalibrationStore(shared_calibration_dir))
+    try:
+        finished = engine.start("sweep", {"stop_kw_cm2": 3.0, "points": 21, "dwell_s": 0.1, "settle_s": 0.0,
+                                          "refine": True}, tmp_path / "dark.h5").wait(120)
+    finally:
+        engine.close()
+        rig.close_all()
+    assert finished.status.value == "complete", finished.reason
+    assert finished.summary["switch_on_kw_cm2"] is None and finished.summary["switch_off_kw_cm2"] is None
+    assert finished.summary.get("thresholds_from") != "refinement"
+    run = open_run(tmp_path / "dark.h5")
+    assert "refinement" not in run.streams or len(run.streams["refinement"].get("point_index", [])) == 0
+    assert not any(p for p in run.streams["sweep"]["pass"] if p > 0)  # no refinement points taken
