@@ -95,7 +95,7 @@ def experiment_checker(rig: Any, calibration_store: Any | None = None) -> Schema
 
     def check(name: str, params: dict[str, Any]) -> list[str]:
         experiment = get_experiment(name)
-        errors = experiment.schema.validate_all(params)
+        errors = experiment.schema_errors(params, rig)
         if errors:
             return errors + _rig_checks_beside_schema_errors(experiment, params, rig, store, errors)
         errors = experiment.validate_all(params, rig)

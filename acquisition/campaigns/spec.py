@@ -326,6 +326,18 @@ def _number(path: list[str], value: Any, low: float, high: float, unit: str) -> 
     return float(value), []
 
 
+def _setpoint_problems(value: Any, rig_range_k: tuple[float, float] | None) -> list[tuple[list[str], str]]:
+    """A step's cryostat setpoint against the rig's range when it is known (every message then
+    states that range), else against the spec's absolute bound."""
+    if rig_range_k is None:
+        return _number(["temperature_k"], value, *TEMPERATURE_RANGE_K, "K")[1]
+    low, high = max(TEMPERATURE_RANGE_K[0], rig_range_k[0]), min(TEMPERATURE_RANGE_K[1], rig_range_k[1])
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return [(["temperature_k"], f"temperature_k={value!r} is not a number; allowed range [{low:g}, {high:g}] K")]
+    message = temperature_limit_error("temperature_k", float(value), low, high)
+    return [] if message is None else [(["temperature_k"], message)]
+
+
 def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck | None,
                    known_experiments: set[str] | None,
                    temperature_range_k: tuple[float, float] | None = None) -> list[tuple[list[str], str]]:
@@ -348,12 +360,7 @@ def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck 
             problems.append((["params", name], str(exc)))
     resolved["params"] = params
     if resolved["temperature_k"] is not None:
-        kelvin, wrong = _number(["temperature_k"], resolved["temperature_k"], *TEMPERATURE_RANGE_K, "K")
-        problems += wrong
-        rig_limit = (temperature_limit_error("temperature_k", kelvin, *temperature_range_k)
-                     if kelvin is not None and temperature_range_k is not None else None)
-        if rig_limit is not None:
-            problems.append((["temperature_k"], rig_limit))
+        problems += _setpoint_problems(resolved["temperature_k"], temperature_range_k)
     if resolved["ramp_k_per_min"] is not None:
         problems += _number(["ramp_k_per_min"], resolved["ramp_k_per_min"], *RAMP_RANGE_K_PER_MIN, "K/min")[1]
     if resolved["wait_s"] is not None:

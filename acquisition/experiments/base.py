@@ -45,15 +45,20 @@ class Experiment:
                 self.rig_check(values, rig)
         return values
 
-    def validate_all(self, params: dict[str, Any] | None, rig: Any = None) -> list[str]:
+    def schema_errors(self, params: dict[str, Any] | None, rig: Any = None) -> list[str]:
+        """Every schema problem; with a rig, a temperature's message states the rig's range
+        instead of the schema's wider absolute bound."""
         errors = self.schema.validate_all(params or {})
-        if rig is not None:
-            from acquisition.interlocks import raw_temperature_errors
+        if rig is None:
+            return errors
+        from acquisition.interlocks import raw_temperature_errors
 
-            # the rig's range replaces the schema's wider bound in a temperature's message
-            temperature_errors = raw_temperature_errors(params or {}, rig)
-            errors = [e for e in errors if e.split("=", 1)[0].strip() not in temperature_errors]
-            errors = list(temperature_errors.values()) + errors
+        temperature_errors = raw_temperature_errors(params or {}, rig)
+        errors = [e for e in errors if e.split("=", 1)[0].strip() not in temperature_errors]
+        return list(temperature_errors.values()) + errors
+
+    def validate_all(self, params: dict[str, Any] | None, rig: Any = None) -> list[str]:
+        errors = self.schema_errors(params, rig)
         if not errors and rig is not None:
             values = self.schema.validate(params or {})
             checks = [check_temperature_limit] + ([self.rig_check] if self.rig_check is not None else [])

@@ -116,3 +116,22 @@ def test_campaign_dry_run_checks_setpoints_against_the_rig(tmp_path: Path) -> No
     assert done.returncode == 2, done.stderr
     assert "line 4: step[1].temperature_k: temperature_k=40 K is below the rig limit; allowed range [77, 300] K" \
         in done.stderr
+
+
+def test_every_temperature_message_of_a_campaign_states_the_rigs_range(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    campaign = tmp_path / "temps.toml"
+    campaign.write_text('name = "temps"\n\n'
+                        '[[step]]\ntemperature_k = "abc"\n\n'
+                        '[[step]]\ntemperature_k = 1e9\n\n'
+                        '[[step]]\nexperiment = "sweep"\nparams = { temperature_k = -5.0, dwell_s = 0.1 }\n\n'
+                        '[[step]]\nexperiment = "temperature_series"\n'
+                        'params = { temperatures_k = [77.0, 500.0] }\n')
+    done = subprocess.run([sys.executable, "-m", "acquisition.cli", "campaign", str(campaign), "--dry-run"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "temperature" in line]
+    assert len(lines) == 4, done.stderr
+    assert all(line.endswith("allowed range [77, 300] K") for line in lines), lines
