@@ -55,7 +55,7 @@ class Experiment:
 
         temperature_errors = raw_temperature_errors(params or {}, rig)
         errors = [e for e in errors if e.split("=", 1)[0].strip() not in temperature_errors]
-        return list(temperature_errors.values()) + errors
+        return errors + list(temperature_errors.values())
 
     def validate_all(self, params: dict[str, Any] | None, rig: Any = None) -> list[str]:
         errors = self.schema_errors(params, rig)
