@@ -243,6 +243,14 @@ class ParameterForm(QWidget):
             if error:
                 field_errors[name] = error
         general: list[str] = []
+        if field_errors:
+            # the validator may know better words for a bad field (a rig-aware one states the
+            # rig's temperature range, not the schema's absolute bound): prefer its message
+            try:
+                better, _ = errors_by_field(list(self._validate_all(typed)), list(self.specs))
+            except Exception:  # noqa: BLE001 - the field's own message stands
+                better = {}
+            field_errors.update({name: better[name] for name in field_errors if name in better})
         if not field_errors:
             # only ask the schema once every field has its type: its messages then concern ranges
             # and cross-field rules, not a half-typed number

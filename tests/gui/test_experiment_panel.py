@@ -75,3 +75,12 @@ def test_a_failed_run_shows_its_reason_without_widening_the_panel(panel: Experim
     assert panel.message_label.toolTip() == text
     assert panel.minimumSizeHint().width() <= before
     assert panel.progress.value() != panel.progress.maximum()  # a failed run's bar is not "done"
+
+
+@pytest.mark.parametrize("typed", ["abc", "nan", "-5", "400", "50"])
+def test_a_bad_temperature_in_the_form_states_the_rigs_range(panel: ExperimentPanel, typed: str) -> None:
+    form = panel.select_experiment("sweep")
+    form.set_value("temperature_k", typed)
+    assert not form.is_valid
+    assert form.field_error("temperature_k").endswith("allowed range [77, 300] K"), form.field_error("temperature_k")
+    assert not panel.start_button.isEnabled()
