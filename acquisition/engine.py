@@ -84,7 +84,8 @@ def directory_write_problem(directory: Path) -> str | None:
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".avalab-write-test-"):
             pass
     except OSError as exc:
-        return f"directory {directory} is not writable ({exc.strerror or type(exc).__name__})"
+        # the errno of a refused create can name something else (/proc says "no such file")
+        return f"directory {directory} is not writable (no file can be created in it)"
     return None
 
 

@@ -106,6 +106,12 @@ def campaign_command(args: argparse.Namespace) -> int:
         for line in exc.errors:
             print(f"avalab: error: {args.file}: {line}", file=sys.stderr)
         return 2
+    folder = args.out or Path("campaigns") / campaign.name
+    problem = campaign_folder_problem(folder)
+    if problem is not None:
+        print(f"avalab: error: out={folder}: {problem}; allowed: a writable folder (it may exist: "
+              "--resume) in a directory that exists or can be created", file=sys.stderr)
+        return 2
     if args.dry_run:
         dry = plan_dry_run(campaign)
         if args.json:
@@ -114,7 +120,6 @@ def campaign_command(args: argparse.Namespace) -> int:
             print(format_dry_run(campaign, dry))
         return 0
     from acquisition.engine import Engine
-    folder = args.out or Path("campaigns") / campaign.name
     engine = Engine(rig, store)
     runner = CampaignRunner(campaign, engine, folder, on_progress=_progress_printer(sys.stderr))
 
@@ -158,12 +163,25 @@ def campaign_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def campaign_folder_problem(folder: Path) -> str | None:
+    """Why the campaign's folder (index, run files) cannot be written (None: it can)."""
+    from acquisition.engine import directory_write_problem, parent_write_problem
+
+    if folder.exists():
+        return directory_write_problem(folder) if folder.is_dir() else f"{folder} is not a directory"
+    return parent_write_problem(folder / "campaign.sqlite")
+
+
 def report_command(args: argparse.Namespace) -> int:
     from acquisition.campaigns.report import write_report
     try:
         report = write_report(args.campaign, args.out)
     except ValueError as exc:
         print(f"avalab: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the report folder cannot be written
+        print(f"avalab: error: out={args.out}: {exc.strerror or exc}; allowed: a writable folder",
+              file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps({"folder": str(report.folder), "page": str(report.page),

@@ -135,3 +135,17 @@ def test_every_temperature_message_of_a_campaign_states_the_rigs_range(tmp_path:
     lines = [line for line in done.stderr.splitlines() if "temperature" in line]
     assert len(lines) == 4, done.stderr
     assert all(line.endswith("allowed range [77, 300] K") for line in lines), lines
+
+
+@pytest.mark.parametrize("out", ["/etc/passwd/c", "/proc/c"])
+def test_an_unwritable_campaign_folder_is_refused_before_anything_runs(tmp_path: Path, out: str) -> None:
+    import subprocess
+    import sys
+
+    for extra in ([], ["--dry-run"]):
+        done = subprocess.run([sys.executable, "-m", "acquisition.cli", "campaign",
+                               str(EXAMPLES / "film_71_spots.toml"), "--set", "n_spots=2", "--out", out, *extra],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(f"avalab: error: out={out}: ") and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
