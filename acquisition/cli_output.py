@@ -272,6 +272,11 @@ def human_summary(result: dict[str, Any]) -> str:
                      else "  (no stored calibration: the power calibration ran first)")
     for warning in result.get("warnings") or []:
         lines.append(f"  warning: {warning}")
+    # why a figure is missing: the analysis' notes and every "<figure>_problem"
+    reasons = list(result.get("notes") or []) + [str(value) for key, value in result.items()
+                                                  if key.endswith("_problem") and value]
+    for reason in dict.fromkeys(reasons):
+        lines.append(f"  note: {reason}")
     if result.get("run_file"):
         lines.append(f"  run file             {result['run_file']}")
     return "\n".join(lines)

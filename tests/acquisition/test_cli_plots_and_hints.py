@@ -301,3 +301,14 @@ def test_human_summary_of_a_pulsed_temperature_series_lists_each_condition() -> 
     lines = text.splitlines()
     assert lines[1] == "  77 K:"
     assert lines[2].startswith("    100 Hz duty 0.5: switch-on 5.16") and lines[2].endswith("bistable True")
+
+
+def test_human_summary_says_why_a_figure_is_missing() -> None:
+    from acquisition.cli_output import human_summary
+
+    text = human_summary({"experiment": "lifetime", "status": "complete", "rise_time_s": None,
+                          "decay_time_s": None, "rise_time_problem": "no signal: 194 counts vs 200 dark",
+                          "decay_time_problem": "no signal: 194 counts vs 200 dark",
+                          "notes": ["no switch-on jump on the up branch"]})
+    notes = [line for line in text.splitlines() if line.startswith("  note: ")]
+    assert notes == ["  note: no switch-on jump on the up branch", "  note: no signal: 194 counts vs 200 dark"]
