@@ -123,7 +123,10 @@ def campaign_command(args: argparse.Namespace) -> int:
     engine = Engine(rig, store)
     runner = CampaignRunner(campaign, engine, folder, on_progress=_progress_printer(sys.stderr))
 
+    received: list[int] = []
+
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
         engine.abort(f"signal {signum}")
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -135,6 +138,11 @@ def campaign_command(args: argparse.Namespace) -> int:
             print(f"avalab: error: {args.file}: {line}", file=sys.stderr)
         return 2
     except CampaignStopped as exc:
+        if received:  # the operator's signal, as a single run reports it (130 / 143)
+            name = signal.Signals(received[0]).name
+            print(f"\navalab: {name}: campaign aborted, instruments safe ({exc}); --resume continues it",
+                  file=sys.stderr)
+            return 128 + received[0]
         print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
         return 3
     finally:

@@ -70,3 +70,29 @@ def test_sigkill_midway_then_resume_gives_every_unit_exactly_once(tmp_path: Path
     for (path,) in killed:  # the killed attempt's file is kept and still opens
         run = open_run(folder / path)
         assert run.status == "incomplete"
+
+
+def test_sigterm_aborts_the_campaign_like_a_single_run_and_resume_finishes_it(tmp_path: Path) -> None:
+    spec = tmp_path / "campaign.toml"
+    spec.write_text(CAMPAIGN)
+    folder = tmp_path / "out"
+    process = subprocess.Popen(avalab("campaign", str(spec), "--out", str(folder)),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 200
+        while time.monotonic() < deadline:
+            if (folder / "campaign.sqlite").exists() and len(complete_units(folder)) >= 1:
+                break
+            assert process.poll() is None, "campaign ended before it could be stopped"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "avalab: SIGTERM: campaign aborted, instruments safe" in stderr
+    resumed = subprocess.run(avalab("campaign", str(spec), "--out", str(folder), "--resume"),
+                             capture_output=True, text=True, timeout=240)
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(complete_units(folder)) == sorted(f"s1/spot={i}" for i in range(4))
