@@ -113,15 +113,20 @@ def refined_thresholds(refinement: Any, summary: dict[str, Any]) -> dict[str, An
     for direction, key in (("up", "switch_on_kw_cm2"), ("down", "switch_off_kw_cm2")):
         if pairs[direction]:
             found[key.replace("_kw_cm2", "_scan_kw_cm2")] = summary.get(key)
-            found[key] = float(np.mean([bright for _, bright in pairs[direction].values()]))
+            found[key] = _tidy(float(np.mean([bright for _, bright in pairs[direction].values()])))
     both = sorted(set(pairs["up"]) & set(pairs["down"]))
     if both:
         found["hysteresis_width_scan_kw_cm2"] = summary.get("hysteresis_width_kw_cm2")
-        found["hysteresis_width_kw_cm2"] = float(np.mean(
-            [0.5 * sum(pairs["up"][r]) - 0.5 * sum(pairs["down"][r]) for r in both]))
+        found["hysteresis_width_kw_cm2"] = _tidy(float(np.mean(
+            [0.5 * sum(pairs["up"][r]) - 0.5 * sum(pairs["down"][r]) for r in both])))
     if found:
         found["thresholds_from"] = "refinement"
     return found
+
+
+def _tidy(kw_cm2: float) -> float:
+    """Setpoint arithmetic to 12 significant digits (4.78, not 4.780000000000001)."""
+    return float(f"{kw_cm2:.12g}")
 
 
 def refinement_brackets(refinement: Any) -> dict[str, Any]:
@@ -133,6 +138,6 @@ def refinement_brackets(refinement: Any) -> dict[str, Any]:
     for direction, key in (("up", "switch_on_bracket_kw_cm2"), ("down", "switch_off_bracket_kw_cm2")):
         rows = [r for r in refinement if str(r["direction"]) == direction]
         if rows:
-            found[key] = [float(np.mean([r["low_w_m2"] for r in rows])) / W_M2_PER_KW_CM2,
-                          float(np.mean([r["high_w_m2"] for r in rows])) / W_M2_PER_KW_CM2]
+            found[key] = [_tidy(float(np.mean([r["low_w_m2"] for r in rows])) / W_M2_PER_KW_CM2),
+                          _tidy(float(np.mean([r["high_w_m2"] for r in rows])) / W_M2_PER_KW_CM2)]
     return found
