@@ -108,6 +108,13 @@ def _series(run: Any, noise_cps: float | None) -> dict[str, Any]:
     return {"inner_experiment": inner_name, "by_temperature": by_temperature}
 
 
+def _stored(run: Any) -> dict[str, Any]:
+    """The run's own summary figures, under those recomputed from the points: what has no
+    stored-data analysis (a calibration's wheel table and laser power, a lifetime's counts, a
+    switch's control density) is reported as measured, not dropped."""
+    return {k: v for k, v in (run.summary or {}).items() if k not in ("calibration", "stream_prefix")}
+
+
 def reanalyze(run: Any, noise_cps: float | None = None) -> dict[str, Any]:
     """Figures recomputed from ``run.streams``; a temperature series is re-analysed setpoint by
     setpoint as runs of its inner experiment; anything without a stored-data analysis reports the
@@ -120,7 +127,7 @@ def reanalyze(run: Any, noise_cps: float | None = None) -> dict[str, Any]:
     if run.experiment == "pulsed":
         return _pulsed(streams["sweep"], noise)
     if run.experiment == "switch":
-        result = _switch(streams["switch"], params, noise)
+        result = {**_stored(run), **_switch(streams["switch"], params, noise)}
         if "sweep" in streams:
             window = summarize_sweep(streams["sweep"], noise)
             result["window_kw_cm2"] = [window.get("switch_off_kw_cm2"), window.get("switch_on_kw_cm2")]
@@ -128,14 +135,15 @@ def reanalyze(run: Any, noise_cps: float | None = None) -> dict[str, Any]:
     if run.experiment == "lifetime" and "histogram" in streams:
         from acquisition.experiments.lifetime import kinetics
         columns = streams["histogram"]
-        return kinetics(np.asarray(columns["delay_s"])[0], np.asarray(columns["counts"])[0], params)
+        return {**_stored(run), **kinetics(np.asarray(columns["delay_s"])[0], np.asarray(columns["counts"])[0],
+                                           params)}
     if run.experiment == "calibrate" and "calibration" in streams:
         from acquisition.calibration import fit_malus
         columns = streams["calibration"]
         plate = np.array([str(v) == "plate" for v in columns["stage"]])
         fit = fit_malus(np.asarray(columns["angle_deg"])[plate], np.asarray(columns["transmission"])[plate])
-        return {"plate_t_max": fit.t_max, "plate_t_min": fit.t_min, "plate_theta0_deg": fit.theta0_deg,
-                "plate_fit_rms": fit.rms_residual}
+        return {**_stored(run), "plate_t_max": fit.t_max, "plate_t_min": fit.t_min,
+                "plate_theta0_deg": fit.theta0_deg, "plate_fit_rms": fit.rms_residual}
     if run.experiment == "temperature_series":
         return _series(run, noise_cps)
     return dict(run.summary or {})
