@@ -12,10 +12,11 @@ from typing import Any, Mapping
 
 import numpy as np
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+from PyQt6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                              QPlainTextEdit, QPushButton, QSizePolicy, QSplitter, QTabWidget, QTreeWidget,
                              QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from acquisition.reanalysis import SERIES_STREAM
 from acquisition.storage import open_run
 from gui.live_plots import (HistogramPlot, HysteresisPlot, TracePlot, base_stream, histogram_fields,
                             trace_fields)
@@ -93,6 +94,13 @@ class RunsBrowser(QWidget):
         # "wrote /a/long/path/without/spaces.png" cannot wrap; let the layout ignore its width
         # (clipped, full text in the tooltip) instead of widening the whole window
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # a temperature series holds one run of its inner experiment per setpoint ("T77K_sweep",
+        # "T150K_sweep", ...): the operator picks which one is plotted and re-analysed
+        self.setpoint = QComboBox()
+        self.setpoint.setObjectName("series_setpoint")
+        self.setpoint.setToolTip("Setpoint of the temperature series to plot and re-analyse")
+        self.setpoint_label = QLabel("Setpoint")
+        self.setpoint.currentIndexChanged.connect(self._setpoint_changed)
         self.reanalyse_button = QPushButton("Re-analyse")
         self.reanalyse_button.clicked.connect(self.reanalyse)
         self.csv_button = QPushButton("Export CSV…")
@@ -116,6 +124,10 @@ class RunsBrowser(QWidget):
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
         actions = QHBoxLayout()
+        actions.addWidget(self.setpoint_label)
+        actions.addWidget(self.setpoint)
+        self.setpoint_label.setVisible(False)
+        self.setpoint.setVisible(False)
         for button in (self.reanalyse_button, self.csv_button, self.png_button):
             actions.addWidget(button)
         actions.addStretch(1)
@@ -176,6 +188,7 @@ class RunsBrowser(QWidget):
             top = self.metadata.topLevelItem(index)
             if top is not None:
                 top.setExpanded(True)
+        self._fill_setpoints()
         self.replot()
         self.reanalyse_button.setEnabled(self._stream_named("sweep") is not None)
         self.csv_button.setEnabled(True)
@@ -183,16 +196,74 @@ class RunsBrowser(QWidget):
         self._status(f"{path.name}: {run.experiment}, {run.status}, {run.n_points_total()} points")
         return True
 
+    def _fill_setpoints(self) -> None:
+        """List a temperature series' setpoints (from its "T<kelvin>K_" stream prefixes, in the
+        order they were measured); hidden for a run that is not a series."""
+        self._series_summaries: dict[str, dict[str, Any]] = {}
+        entries: list[tuple[str, str]] = []
+        if self.run is not None and any(SERIES_STREAM.match(name) for name in self.run.streams):
+            try:
+                from acquisition.reanalysis import series_runs
+                inner_runs = series_runs(self.run)
+                entries = [(inner.stream_prefix, f"{inner.temperature_k:g} K") for inner in inner_runs]
+                self._series_summaries = {inner.stream_prefix: dict(inner.summary) for inner in inner_runs}
+            except Exception:  # odd parameters must not hide the setpoints: fall back to the names
+                log.exception("reading the series setpoints failed")
+                seen: dict[str, str] = {}
+                for name in self.run.streams:
+                    match = SERIES_STREAM.match(name)
+                    if match is not None:
+                        seen.setdefault(name[:match.start("stream")], f"{float(match.group('kelvin')):g} K")
+                entries = list(seen.items())
+        self.setpoint.blockSignals(True)
+        self.setpoint.clear()
+        for prefix, label in entries:
+            self.setpoint.addItem(label, prefix)
+        self.setpoint.blockSignals(False)
+        self.setpoint_label.setVisible(bool(entries))
+        self.setpoint.setVisible(bool(entries))
+
+    def selected_prefix(self) -> str | None:
+        """The stream prefix of the chosen setpoint ("T77K_"), or None for a run that is no series."""
+        if self.setpoint.count() == 0:
+            return None
+        return self.setpoint.currentData()
+
+    def select_setpoint(self, kelvin: float) -> bool:
+        """Choose the series setpoint at ``kelvin`` (re-plots); False if the run has none there."""
+        for index in range(self.setpoint.count()):
+            match = SERIES_STREAM.match(str(self.setpoint.itemData(index)) + "x")
+            if match is not None and abs(float(match.group("kelvin")) - kelvin) < 1e-9:
+                self.setpoint.setCurrentIndex(index)
+                return True
+        return False
+
+    def _setpoint_changed(self, _index: int) -> None:
+        if self.run is None:
+            return
+        self.analysis = None
+        self.analysis_text.clear()
+        self.replot()
+        self.reanalyse_button.setEnabled(self._stream_named("sweep") is not None)
+
+    def _summary(self) -> dict[str, Any]:
+        """The stored summary of what is plotted: the chosen setpoint's in a series."""
+        prefix = self.selected_prefix()
+        if prefix is not None:
+            return getattr(self, "_series_summaries", {}).get(prefix, {})
+        return dict(self.run.summary or {})
+
     def replot(self) -> None:
         run = self.run
+        summary = self._summary()
         self.hysteresis.clear_data()
         self.trace.clear_data()
         self.histogram.clear_data()
         sweep = self._stream_named("sweep")
         if sweep is not None:
             self.hysteresis.set_branches(*sweep_branches(run.streams[sweep]))
-            self.hysteresis.set_thresholds(_number(run.summary.get("switch_on_kw_cm2")),
-                                           _number(run.summary.get("switch_off_kw_cm2")))
+            self.hysteresis.set_thresholds(_number(summary.get("switch_on_kw_cm2")),
+                                           _number(summary.get("switch_off_kw_cm2")))
             self.plots.setCurrentWidget(self.hysteresis)
         trace = self._stream_named("switch") or self._stream_named("trace")
         if trace is not None and run.n_points(trace):
@@ -210,11 +281,15 @@ class RunsBrowser(QWidget):
             plot.refresh()
 
     def _stream_named(self, base: str) -> str | None:
-        """The run's stream called ``base`` (or, in a temperature series, the first "T..K_base")."""
+        """The run's stream called ``base`` (in a temperature series, the chosen setpoint's
+        "T..K_base"; the first one if none is chosen)."""
         if self.run is None:
             return None
         if base in self.run.streams:
             return base
+        prefix = self.selected_prefix()
+        if prefix is not None:
+            return prefix + base if prefix + base in self.run.streams else None
         return next((s for s in self.run.streams if base_stream(s) == base), None)
 
     def reanalyse(self) -> dict[str, Any] | None:
@@ -229,6 +304,9 @@ class RunsBrowser(QWidget):
             self._error(f"re-analysis failed: {exc}")
             return None
         self.analysis = result
+        prefix = self.selected_prefix()
+        if prefix is not None:
+            self._status(f"re-analysed the {self.setpoint.currentText()} setpoint ({sweep})")
         self.analysis_text.setPlainText(json.dumps(_to_jsonable(result), indent=2, default=str))
         self.hysteresis.set_thresholds(_number(result.get("switch_on_kw_cm2")),
                                        _number(result.get("switch_off_kw_cm2")))

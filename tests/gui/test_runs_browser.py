@@ -114,3 +114,54 @@ def test_a_long_export_path_does_not_widen_the_browser(browser: RunsBrowser, tmp
     assert browser.status.text() == f"wrote {deep / 'run1.png'}"
     assert browser.status.toolTip() == browser.status.text()  # the full path stays readable
     assert browser.minimumSizeHint().width() <= before
+
+
+def _write_series_run(path: Path) -> None:
+    """A temperature series of two sweeps with different thresholds: 77 K switches on at
+    6.7e7 W/m2, 150 K at 3.0e7 W/m2."""
+    writer = RunWriter(path, {"name": "test rig"}, {"pump": "simulated pump"}, "avalab test")
+    writer.handle(RunStarted("run-s", "temperature_series", {"experiment": "sweep",
+                                                             "temperatures_k": [77.0, 150.0]}, str(path), 1.7e9))
+    densities = np.linspace(1e7, 1e8, 12)
+    index = 0
+    for kelvin, on, off in ((77.0, 6.7e7, 4.2e7), (150.0, 3.0e7, 2.0e7)):
+        for direction, grid, threshold in (("up", densities, on), ("down", densities[::-1], off)):
+            for d in grid:
+                writer.handle(PointTaken("run-s", f"T{kelvin:g}K_sweep", index, {
+                    "density_w_m2": float(d), "rate_cps": 2e5 if d > threshold else 90.0,
+                    "direction": direction, "temperature_k": kelvin}))
+                index += 1
+    writer.handle(RunFinished("run-s", RunStatus.COMPLETE, summary={"inner_experiment": "sweep", "by_temperature": [
+        {"temperature_k": 77.0, "stream_prefix": "T77K_", "switch_on_kw_cm2": 7.0, "switch_off_kw_cm2": 4.4},
+        {"temperature_k": 150.0, "stream_prefix": "T150K_", "switch_on_kw_cm2": 3.1, "switch_off_kw_cm2": 2.1}]}))
+    writer.close()
+
+
+def test_every_setpoint_of_a_temperature_series_can_be_replotted_and_reanalysed(browser: RunsBrowser) -> None:
+    _write_series_run(browser.data_dir / "series.h5")
+    assert browser.open(browser.data_dir / "series.h5")
+    assert not browser.setpoint.isHidden()
+    assert [browser.setpoint.itemText(i) for i in range(browser.setpoint.count())] == ["77 K", "150 K"]
+    # first setpoint: its stored thresholds, its re-analysis
+    assert browser.selected_prefix() == "T77K_"
+    assert browser.hysteresis.thresholds_kw_cm2["switch-on"] == pytest.approx(7.0)
+    assert browser.reanalyse()["switch_on_kw_cm2"] == pytest.approx(1 + 7 * 9 / 11)
+    # second setpoint: picked from the combo, the plot and the analysis follow it
+    browser.setpoint.setCurrentIndex(1)
+    assert browser.selected_prefix() == "T150K_"
+    assert browser.analysis is None and browser.analysis_text.toPlainText() == ""
+    assert browser.hysteresis.thresholds_kw_cm2["switch-on"] == pytest.approx(3.1)
+    up_x, up_y = browser.hysteresis.up_branch.plotted()
+    assert len(up_x) == 12
+    result = browser.reanalyse()
+    # 150 K: first bright point up is 3.45 kW/cm2 (grid step 9/11), last bright point down 2.64
+    assert result["switch_on_kw_cm2"] == pytest.approx(1 + 3 * 9 / 11)
+    assert result["switch_off_kw_cm2"] == pytest.approx(1 + 2 * 9 / 11)
+    assert "150 K" in browser.status.text()
+    assert browser.select_setpoint(77.0) and browser.selected_prefix() == "T77K_"
+    assert not browser.select_setpoint(300.0)
+
+
+def test_the_setpoint_picker_is_hidden_for_a_plain_run(browser: RunsBrowser) -> None:
+    browser.open(browser.data_dir / "run1.h5")
+    assert browser.setpoint.isHidden() and browser.selected_prefix() is None
