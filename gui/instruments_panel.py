@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Any, Callable
 
 from PyQt6.QtCore import Qt, pyqtSignal
@@ -36,6 +37,31 @@ def parse_number(field: str, text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{field}={value} is not a finite number")
     return value
+
+
+_OUT_OF_RANGE = re.compile(r"^(?P<field>[\w.]+)=(?P<value>\S+) (?P<unit>\S+) is outside the allowed range "
+                           r"(?P<open>[\[(])(?P<low>[^,\s]+), (?P<high>[^\])\s]+)(?P<close>[\])]) (?P=unit)$")
+
+
+def _scaled(text: str, factor: float) -> str:
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return f"{round(number * factor, 9):g}" if math.isfinite(number) else f"{number:g}"
+
+
+def in_operator_units(message: str, field: str, si_unit: str, unit: str, factor: float) -> str:
+    """A driver's out-of-range message in SI ("pump.power_w=99.999 W is outside the allowed
+    range [0, 3] W") restated in the control's unit ("pump.power_mw=99999 mW is outside the
+    allowed range [0, 3000] mW"); any other message is returned as it is. Only the wording
+    changes: the driver's check is what refused the value."""
+    match = _OUT_OF_RANGE.match(message.strip())
+    if match is None or match.group("unit") != si_unit:
+        return message
+    return (f"{field}={_scaled(match.group('value'), factor)} {unit} is outside the allowed range "
+            f"{match.group('open')}{_scaled(match.group('low'), factor)}, "
+            f"{_scaled(match.group('high'), factor)}{match.group('close')} {unit}")
 
 
 def _on_off(flag: Any) -> str:
@@ -115,7 +141,10 @@ class RoleBox(QGroupBox):
 
     # --- controls ------------------------------------------------------------------------------
     def _row(self, label: str, key: str, placeholder: str, unit: str,
-             apply: Callable[[float], tuple[str, Callable[[], Any]]]) -> None:
+             apply: Callable[[float], tuple[str, Callable[[], Any]]],
+             si: tuple[str, float] | None = None) -> None:
+        """One typed setting; ``si`` = (driver's unit, factor to the control's unit) restates the
+        driver's out-of-range message in the unit the operator typed (e.g. ("W", 1e3) for mW)."""
         row = self.controls_layout.rowCount()
         edit = QLineEdit()
         edit.setPlaceholderText(placeholder)
@@ -130,6 +159,8 @@ class RoleBox(QGroupBox):
                 self.show_result("", str(exc))
                 return
             description, action = apply(value)
+            if si is not None:
+                action = self._in_control_unit(action, f"{self.role}.{key}", si[0], unit, si[1])
             self._submit(self.role, description, action)
 
         button.clicked.connect(send)
@@ -140,6 +171,16 @@ class RoleBox(QGroupBox):
         self.controls_layout.addWidget(button, row, 3)
         self.inputs[key] = edit
         self.buttons[f"{key}_set"] = button
+
+    @staticmethod
+    def _in_control_unit(action: Callable[[], Any], field: str, si_unit: str, unit: str,
+                         factor: float) -> Callable[[], Any]:
+        def run() -> Any:
+            try:
+                return action()
+            except ValueError as exc:
+                raise ValueError(in_operator_units(str(exc), field, si_unit, unit, factor)) from exc
+        return run
 
     def _buttons(self, *specs: tuple[str, str, Callable[[], Any]]) -> None:
         row = self.controls_layout.rowCount()
@@ -159,7 +200,7 @@ class RoleBox(QGroupBox):
         ins = self.instrument
         if isinstance(ins, itf.PumpLaser):
             self._row("power", "power_mw", f"0 .. {ins.max_power * 1e3:g}", "mW",
-                      lambda mw: (f"set power {mw:g} mW", lambda: ins.set_power(mw * 1e-3)))
+                      lambda mw: (f"set power {mw:g} mW", lambda: ins.set_power(mw * 1e-3)), si=("W", 1e3))
             self._buttons(("emission_on", "Emission on", lambda: ins.set_emission(True)),
                           ("emission_off", "Emission off", lambda: ins.set_emission(False)))
         elif isinstance(ins, itf.RotationStage):

@@ -120,3 +120,25 @@ def test_long_read_errors_and_interlock_trips_wrap_instead_of_widening_the_panel
     # the Set / Emission off buttons stay inside a 340 px dock: nothing forces the panel wider
     assert panel.minimumSizeHint().width() <= max(before, 340)
     assert panel.boxes["pump"].minimumSizeHint().width() < 340
+
+
+def test_out_of_range_pump_power_is_reported_in_mw_and_refused(qtbot, panel: InstrumentsPanel, rig) -> None:
+    box = panel.boxes["pump"]
+    before = rig.pump.get_power()
+    box.inputs["power_mw"].setText("99999")
+    qtbot.mouseClick(box.buttons["power_mw_set"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: box.message.isVisibleTo(box) and "outside" in box.message.text(), timeout=3000)
+    assert box.message.text() == "pump.power_mw=99999 mW is outside the allowed range [0, 3000] mW"
+    assert " W" not in box.message.text()
+    assert box.message.styleSheet().startswith("color: #c00000")
+    assert rig.pump.get_power() == pytest.approx(before) and before <= 3.0  # refused: nothing moved
+
+
+def test_in_operator_units_rewrites_only_range_messages_in_the_drivers_unit() -> None:
+    from gui.instruments_panel import in_operator_units
+    assert in_operator_units("power=-0.0015 W is outside the allowed range [0, 2] W", "pump.power_mw", "W", "mW",
+                             1e3) == "pump.power_mw=-1.5 mW is outside the allowed range [0, 2000] mW"
+    other = "pump: emission interlock open"
+    assert in_operator_units(other, "pump.power_mw", "W", "mW", 1e3) == other
+    nm = "wavelength=2e-06 m is outside the allowed range [1e-06, 1.1e-06] m"
+    assert in_operator_units(nm, "pump.power_mw", "W", "mW", 1e3) == nm
