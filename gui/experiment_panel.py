@@ -7,6 +7,7 @@ raises a one-line ValueError) and follows the run through the engine's events.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -22,6 +23,9 @@ from gui.param_form import ERROR_STYLE, ParameterForm
 from gui.run_queue import QueuedRun, RunQueue, format_duration
 
 log = logging.getLogger(__name__)
+
+#: how often the estimate-based ETA counts down while a run reports none of its own
+ETA_TICK_MS = 1000
 
 #: how often to look whether the engine has become idle after a run, to start the next queued one
 QUEUE_POLL_MS = 100
@@ -126,6 +130,16 @@ class ExperimentPanel(QWidget):
         layout.addLayout(status)
         layout.addWidget(self.message_label)
         layout.addWidget(queue_box, 1)
+
+        # the ETA from the experiment's own estimate, counted down from the run's start, until (or
+        # where) the run's progress reports give one: a pulsed run reports none, a sweep only
+        # from its second point on
+        self._run_estimate_s: float | None = None
+        self._run_elapsed_s = 0.0
+        self._eta_tick_at = 0.0
+        self._eta_timer = QTimer(self)
+        self._eta_timer.setInterval(ETA_TICK_MS)
+        self._eta_timer.timeout.connect(self._tick_estimate)
 
         self._queue_timer = QTimer(self)
         self._queue_timer.setInterval(QUEUE_POLL_MS)
@@ -245,6 +259,29 @@ class ExperimentPanel(QWidget):
             log.debug("no estimate for %s: %s", experiment, exc)
             return None
 
+    def estimated_remaining_s(self) -> float | None:
+        """What is left of the experiment's estimate for the current run (None once the run
+        reports its own ETA, or if the experiment gives no estimate)."""
+        if self._run_estimate_s is None:
+            return None
+        return max(0.0, self._run_estimate_s - self._run_elapsed_s)
+
+    def _tick_estimate(self) -> None:
+        now = time.monotonic()
+        if self.state == RunState.RUNNING:  # a pause does not use up the estimate
+            self._run_elapsed_s += now - self._eta_tick_at
+        self._eta_tick_at = now
+        self._show_estimated_eta()
+
+    def _show_estimated_eta(self) -> None:
+        remaining = self.estimated_remaining_s()
+        if remaining is not None and self.state == RunState.RUNNING:
+            self.state_label.setText(f"{self.state.value}, ~{format_duration(remaining)} left (estimate)")
+            self.state_label.setToolTip("from the experiment's duration estimate, until the run reports "
+                                        "its own progress")
+        else:
+            self.state_label.setToolTip("")
+
     def _show_message(self, text: str, error: bool = False) -> None:
         self.message_label.setText(text)
         self.message_label.setToolTip(text)
@@ -258,19 +295,32 @@ class ExperimentPanel(QWidget):
             self.current_run_id = event.run_id
             self.state = RunState.RUNNING
             self.progress.setRange(0, 0)
+            self._run_estimate_s = self._estimate(event.experiment, dict(event.params or {}))
+            self._run_elapsed_s = 0.0
+            self._eta_tick_at = time.monotonic()
+            if self._run_estimate_s is not None:
+                self._eta_timer.start()
+            self._show_estimated_eta()
         elif isinstance(event, StateChanged):
             self.state = event.state
         elif isinstance(event, Progress):
             if event.total:
                 self.progress.setRange(0, int(event.total))
                 self.progress.setValue(int(event.done))
-            eta = f", {format_duration(event.eta_s)} left" if event.eta_s is not None else ""
-            if event.message or eta:
-                self.state_label.setText(f"{self.state.value}{eta}")
+            if event.eta_s is not None:  # the run's own extrapolation replaces the estimate
+                self._eta_timer.stop()
+                self._run_estimate_s = None
+                self.state_label.setText(f"{self.state.value}, {format_duration(event.eta_s)} left")
+            elif self._run_estimate_s is not None:
+                self._show_estimated_eta()
+            elif event.message:
+                self.state_label.setText(self.state.value)
         elif isinstance(event, InterlockTripped):
             self.queue.held = bool(len(self.queue))
             self._show_message(f"interlock {event.interlock}: {event.detail}", error=True)
         elif isinstance(event, RunFinished):
+            self._eta_timer.stop()
+            self._run_estimate_s = None
             self.state = RunState.IDLE
             self.current_run_id = None
             if self.progress.maximum() == 0:

@@ -84,3 +84,27 @@ def test_a_bad_temperature_in_the_form_states_the_rigs_range(panel: ExperimentPa
     assert not form.is_valid
     assert form.field_error("temperature_k").endswith("allowed range [77, 300] K"), form.field_error("temperature_k")
     assert not panel.start_button.isEnabled()
+
+
+def test_a_pulsed_run_shows_the_estimated_eta_from_its_start(panel: ExperimentPanel) -> None:
+    from gui.run_queue import format_duration
+    params = panel.select_experiment("pulsed").values()
+    estimate = EXPERIMENTS["pulsed"].estimate_duration_s(params)
+    assert estimate > 60
+    panel.handle_event(RunStarted("run-p", "pulsed", params, None, 1.7e9))
+    assert panel.estimated_remaining_s() == pytest.approx(estimate, abs=2)
+    assert panel.state_label.text() == f"running, ~{format_duration(estimate)} left (estimate)"
+    # a note (no count, no ETA: all a pulsed run reports) keeps the estimate on screen
+    panel.handle_event(Progress("run-p", 0, None, "waiting for the cryostat", None))
+    assert panel.state_label.text().startswith("running, ~") and "left" in panel.state_label.text()
+    # it counts down while running
+    panel._run_elapsed_s = 30.0
+    panel._tick_estimate()
+    assert panel.estimated_remaining_s() == pytest.approx(estimate - 30, abs=2)
+    assert panel.state_label.text() == f"running, ~{format_duration(panel.estimated_remaining_s())} left (estimate)"
+    # a run that reports its own ETA takes over
+    panel.handle_event(Progress("run-p", 5, 10, "point 5", 42.0))
+    assert panel.state_label.text() == "running, 42 s left"
+    assert panel.estimated_remaining_s() is None
+    panel.handle_event(RunFinished("run-p", RunStatus.COMPLETE, summary={}))
+    assert panel.state_label.text() == "idle" and not panel._eta_timer.isActive()
