@@ -114,10 +114,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class ReportedByCliFilter(logging.Filter):
+    """Drop log records the CLI reports on its own line (``extra={"reported_by_cli": True}``:
+    interlocks -> ``avalab: INTERLOCK ...``, aborts -> the run's summary), so that at the default
+    level they are not printed twice; ``-v`` shows them as well."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "reported_by_cli", False)
+
+
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbosity <= 0:
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+                handler.addFilter(ReportedByCliFilter())
 
 
 def usage_error(message: str) -> int:

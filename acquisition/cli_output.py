@@ -145,6 +145,16 @@ class ProgressBar:
         self.stream.write(text + "\n")
         self.stream.flush()
 
+    def note(self, text: str) -> None:
+        """Write one line (ending an open bar line first, never an empty line otherwise); safe
+        from a signal handler (the lock is only waited for briefly)."""
+        locked = self._lock.acquire(timeout=1.0)
+        try:
+            self._line(text)
+        finally:
+            if locked:
+                self._lock.release()
+
     def handle(self, event: Event) -> None:
         """``enabled=False`` (``--no-progress``) hides the bar and progress notes only: interlock,
         pause, hint and resume lines are not progress and are always written."""

@@ -311,7 +311,7 @@ class Engine:
     def abort(self, reason: str = "aborted by operator") -> None:
         with self._lock:
             if self._control is not None and self.is_busy:
-                log.warning("abort requested: %s", reason)
+                log.warning("abort requested: %s", reason, extra={"reported_by_cli": True})
                 self._control.request_abort(reason)
 
     def emergency_stop(self) -> dict[str, str | None]:
@@ -378,7 +378,8 @@ class Engine:
             status = RunStatus.COMPLETE
         except AbortRequested as exc:
             status, reason = RunStatus.ABORTED, str(exc) or "aborted"
-            log.warning("run %s aborted: %s", control.run_id, reason)
+            # the CLI reports the abort itself (summary / "avalab: ..." line): not twice on stderr
+            log.warning("run %s aborted: %s", control.run_id, reason, extra={"reported_by_cli": True})
         except Exception as exc:
             status, reason = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
             log.error("run %s failed: %s", control.run_id, reason)

@@ -264,7 +264,8 @@ class PlanContext:
             self.checkpoint()
 
     def _interlock(self, name: str, detail: str) -> None:
-        self.log.warning("interlock %s: %s", name, detail)
+        # the CLI prints its own "avalab: INTERLOCK ..." line from the event (REPORTED_BY_CLI)
+        self.log.warning("interlock %s: %s", name, detail, extra={"reported_by_cli": True})
         self._s.publish(InterlockTripped(self.run_id, name, detail))
 
     # ---- temperature -----------------------------------------------------------------------

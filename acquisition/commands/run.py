@@ -194,8 +194,9 @@ def write_plot(run_file: Path, plot: Path) -> str | None:
 class SignalGuard:
     """SIGINT/SIGTERM -> abort the run (safe state); a second signal -> emergency stop now."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, progress: Any = None) -> None:
         self.engine = engine
+        self.progress = progress  # a ProgressBar: its open bar line is ended before our line
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
 
@@ -209,7 +210,12 @@ class SignalGuard:
             self.engine.emergency_stop()
             return
         self.received = signum
-        sys.stderr.write(f"\navalab: {signal.Signals(signum).name}: aborting the run, instruments to safe state\n")
+        line = f"avalab: {signal.Signals(signum).name}: aborting the run, instruments to safe state"
+        if self.progress is not None:
+            self.progress.note(line)
+        else:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
         self.engine.abort(f"{signal.Signals(signum).name} received")
 
     def __exit__(self, *exc: object) -> None:
@@ -246,7 +252,7 @@ def run_command(args: argparse.Namespace) -> int:
     progress = ProgressBar(sys.stderr, enabled=not args.no_progress)
     engine.subscribe(progress.handle)
     try:
-        with SignalGuard(engine) as guard, OperatorResume(engine) as resume:
+        with SignalGuard(engine, progress) as guard, OperatorResume(engine) as resume:
             progress.resume_how = resume.how
             handle = engine.start(experiment.name, validated, out)
             while not handle.done:  # short waits so that signal handlers run promptly
