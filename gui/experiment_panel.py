@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from PyQt6.QtCore import QTimer, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                              QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
                              QSizePolicy, QStackedWidget, QVBoxLayout, QWidget)
@@ -93,6 +93,9 @@ class ExperimentPanel(QWidget):
 
         self.queue_list = QListWidget()
         self.queue_list.setObjectName("queue")
+        # entries are compact, but a narrow dock still must not scroll sideways: elide instead
+        self.queue_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.queue_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.queue_status = QLabel()
         remove = QPushButton("Remove")
         remove.clicked.connect(self._remove_selected)
@@ -355,7 +358,8 @@ class ExperimentPanel(QWidget):
                                     else "estimated duration: (fix the marked fields)")
         self.queue_list.clear()
         for run in self.queue.items:
-            item = QListWidgetItem(run.describe())
+            item = QListWidgetItem(run.compact())  # short; the full parameter list is the tooltip
+            item.setToolTip(run.describe())
             item.setData(256, run.queue_id)  # Qt.ItemDataRole.UserRole
             self.queue_list.addItem(item)
         held = " — held (press Run queue)" if self.queue.held and len(self.queue) else ""

@@ -108,3 +108,32 @@ def test_a_pulsed_run_shows_the_estimated_eta_from_its_start(panel: ExperimentPa
     assert panel.estimated_remaining_s() is None
     panel.handle_event(RunFinished("run-p", RunStatus.COMPLETE, summary={}))
     assert panel.state_label.text() == "idle" and not panel._eta_timer.isActive()
+
+
+def test_queue_entries_are_compact_with_the_full_text_in_the_tooltip(panel: ExperimentPanel) -> None:
+    from gui.run_queue import QueuedRun
+    panel.resize(420, 900)
+    panel.show()
+    runs = []
+    for name in ("sweep", "pulsed", "switch", "lifetime", "calibrate", "temperature_series"):
+        params = panel.select_experiment(name).values()
+        if name == "sweep":
+            params["temperature_k"] = 77.0
+        runs.append(QueuedRun(name, params, panel._estimate(name, params)))
+        panel.queue.add(runs[-1])
+    panel.queue.held = True
+    panel._refresh()
+    assert panel.queue_list.count() == len(runs)
+    for index, run in enumerate(runs):
+        item = panel.queue_list.item(index)
+        assert item.toolTip() == run.describe()  # every parameter still readable
+        assert item.text().startswith(run.experiment) and len(item.text()) <= 80
+        assert len(item.text()) < len(run.describe())
+    sweep = panel.queue_list.item(0).text()
+    assert sweep.startswith("sweep · 77 K, 1–10 kW/cm² ×91 · ~")
+    assert "100,1000 Hz" in panel.queue_list.item(1).text()
+    # no sideways scrolling in a narrow dock
+    assert panel.queue_list.horizontalScrollBar().maximum() == 0 or panel.queue_list.horizontalScrollBar().isHidden()
+    widest = max(panel.queue_list.fontMetrics().horizontalAdvance(panel.queue_list.item(i).text())
+                 for i in range(panel.queue_list.count()))
+    assert widest <= 420
