@@ -83,6 +83,14 @@ def _progress_printer(stream: Any) -> Any:
     return show
 
 
+def _print_errors(file: Path, errors: list[str]) -> None:
+    """One ``avalab: error:`` line per problem; a file-level one (``file=...: cannot be read``)
+    names the file itself, the others are prefixed with it."""
+    for line in errors:
+        prefix = "" if line.startswith("file=") else f"{file}: "
+        print(f"avalab: error: {prefix}{line}", file=sys.stderr)
+
+
 def campaign_command(args: argparse.Namespace) -> int:
     from acquisition.rig import load_rig
     rig_name = args.rig
@@ -103,8 +111,7 @@ def campaign_command(args: argparse.Namespace) -> int:
     try:
         campaign = _validate(args.file, rig, parse_overrides(args.set), store)
     except CampaignError as exc:
-        for line in exc.errors:
-            print(f"avalab: error: {args.file}: {line}", file=sys.stderr)
+        _print_errors(args.file, exc.errors)
         return 2
     folder = args.out or Path("campaigns") / campaign.name
     problem = campaign_folder_problem(folder)
@@ -134,8 +141,7 @@ def campaign_command(args: argparse.Namespace) -> int:
     try:
         result = runner.run(resume=args.resume)
     except CampaignError as exc:  # the runner's own check before the first unit: nothing moved
-        for line in exc.errors:
-            print(f"avalab: error: {args.file}: {line}", file=sys.stderr)
+        _print_errors(args.file, exc.errors)
         return 2
     except CampaignStopped as exc:
         if received:  # the operator's signal, as a single run reports it (130 / 143)

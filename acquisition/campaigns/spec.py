@@ -27,6 +27,7 @@ loop lengths are multiplied out before anything is expanded.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
@@ -46,6 +47,9 @@ POSITION_LIMIT_UM = 10_000.0
 WAIT_RANGE_S = (0.0, 86_400.0)
 #: units in one campaign (all steps together); 100000 sweeps are months of rig time
 MAX_UNITS = MAX_LIST_LENGTH
+#: string parameters that hold JSON text (temperature_series' params_json): a TOML table given
+#: for one is passed on as its JSON text, ``params_json = { points = 30 }``
+JSON_TEXT_PARAMETERS = ("params_json",)
 
 
 class CampaignError(ValueError):
@@ -147,7 +151,7 @@ def load_campaign(path: str | Path, experiment_names: Iterable[str] | None = Non
     try:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
-        raise CampaignError([f"line 0: file={str(source)!r}: cannot be read ({exc.strerror})"]) from None
+        raise CampaignError([f"file={str(source)!r}: cannot be read ({exc.strerror})"]) from None  # no line
     return parse_campaign(text, source, experiment_names, schema_check, overrides, temperature_range_k)
 
 
@@ -226,7 +230,8 @@ def validate_campaign(campaign: Campaign, experiment_names: Iterable[str] | None
     total = 0
     for index, step in enumerate(campaign.steps):
         count, size_problems = _unit_count(step, bound)
-        if not size_problems and total + count > MAX_UNITS:
+        # a step without units (its loops are wrong: reported below, as they are) brings nothing
+        if not size_problems and count and total + count > MAX_UNITS:
             size_problems = [(["loop"] if step.loop else ["repeat"] if step.repeat != 1 else [],
                               f"this step brings the campaign to {total + count} units; "
                               f"allowed at most {MAX_UNITS} units per campaign")]
@@ -354,7 +359,7 @@ def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck 
     failed_params: set[str] = set()
     for name, value in step.params.items():
         try:
-            params[name] = resolve(value, scope)
+            params[name] = _json_text_params({name: resolve(value, scope)})[name]
         except ExpressionError as exc:
             failed_params.add(name)
             problems.append((["params", name], str(exc)))
@@ -419,11 +424,20 @@ def expand(campaign: Campaign) -> list[Unit]:
                 ramp_k_per_min=_opt_float(values["ramp_k_per_min"]),
                 position_um=(float(position[0]), float(position[1])) if position is not None else None,
                 wait_s=float(values["wait_s"] or 0.0), experiment=step.experiment,
-                params=values["params"]))
+                params=_json_text_params(values["params"])))
     keys = [u.key for u in units]
     if len(set(keys)) != len(keys):
         raise CampaignError(["two units share a key: give repeated steps distinct loop variables"])
     return units
+
+
+def _json_text_params(params: Any) -> Any:
+    """``params`` with a table given for a JSON-text parameter (JSON_TEXT_PARAMETERS) as its
+    JSON text; anything else unchanged (and checked as given)."""
+    if not isinstance(params, dict):
+        return params
+    return {name: json.dumps(value) if name in JSON_TEXT_PARAMETERS and isinstance(value, dict) else value
+            for name, value in params.items()}
 
 
 def step_uses(step: Step) -> set[str]:

@@ -73,7 +73,27 @@ def validated_inner_params(params: dict[str, Any], rig: Any = None) -> dict[str,
         experiment.schema.check_json_types(given)  # JSON has types: "30" is not an integer
         return experiment.validate(given, rig)
     except ValueError as exc:
-        raise inner_error(exc) from None
+        raise inner_error(ValueError(json_spelled(str(exc), given))) from None
+
+
+def json_spelled(message: str, given: dict[str, Any]) -> str:
+    """``message`` (``field=<value> ...``) with the value as the JSON the user wrote (``true``,
+    ``null``, ``[true, 2]``), not as Python shows it (``True``, ``None``, ``[True, 2]``); the
+    value may be the field's or, for a list, one of its items."""
+    field_name, sep, rest = message.partition("=")
+    if not sep or field_name not in given:
+        return message
+    value = given[field_name]
+    candidates = [value] + (list(value) if isinstance(value, list) else [])
+    for item in sorted(candidates, key=lambda v: -len(repr(v))):
+        python = repr(item)
+        if rest.startswith(python):
+            try:
+                text = json.dumps(item)
+            except (TypeError, ValueError):
+                return message
+            return f"{field_name}={text}{rest[len(python):]}"
+    return message
 
 
 def _check_inner(params: dict[str, Any]) -> None:

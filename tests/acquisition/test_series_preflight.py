@@ -25,7 +25,7 @@ def series(inner: str, params: dict[str, object], temperatures: list[float] | No
 # ---- bad inner parameters -----------------------------------------------------------------------
 @pytest.mark.parametrize(("inner", "params", "message"), [
     ("sweep", {"dwell_s": -1}, "params_json.dwell_s=-1 s is outside the allowed range [0.1, 10] s"),
-    ("sweep", {"dwell_s": "x"}, "params_json.dwell_s='x' is not a number; allowed range [0.1, 10] s"),
+    ("sweep", {"dwell_s": "x"}, 'params_json.dwell_s="x" is not a number; allowed range [0.1, 10] s'),
     ("sweep", {"points": 1}, "params_json.points=1 is outside the allowed range [2, 2000]"),
     ("lifetime", {"frequency_hz": 5}, "params_json.frequency_hz=5 Hz is outside the allowed range"),
     ("sweep", {"start_kw_cm2": 8, "stop_kw_cm2": 5},
