@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping
 
+import pyqtgraph as pg
 from PyQt6.QtCore import QByteArray, QSettings, Qt
 from PyQt6.QtGui import QAction, QCloseEvent
 from PyQt6.QtWidgets import QDockWidget, QMainWindow, QTabWidget, QWidget
@@ -166,4 +167,9 @@ class MainWindow(QMainWindow):
         self.instruments_panel.shutdown()
         self.plots.timer.stop()
         self.bridge.close()
+        # pyqtgraph views still holding queued paint/auto-range work once Qt deletes the window
+        # crash inside prepareForPaint ("ChildGroup has been deleted", then a segfault): closing
+        # them clears their scenes while everything is alive
+        for view in self.findChildren(pg.GraphicsView):
+            view.close()
         logging.getLogger().removeHandler(self.log_handler)
