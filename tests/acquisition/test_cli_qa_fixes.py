@@ -126,10 +126,10 @@ def test_cli_sweep_with_densities_and_linear_spacing_exits_2(
     ({"points": "30"}, 'params_json.points="30" is a JSON string, not a JSON integer; allowed range [2, 2000]'),
     ({"dwell_s": "0.2"}, 'params_json.dwell_s="0.2" is a JSON string, not a JSON number; allowed range [0.1, 10] s'),
     ({"refine": "true"}, 'params_json.refine="true" is a JSON string, not a JSON boolean (true or false)'),
-    ({"points": True}, "params_json.points=True is not a number; allowed range [2, 2000]"),
+    ({"points": True}, "params_json.points=true is not a number; allowed range [2, 2000]"),
     ({"densities_kw_cm2": [1, "2"]}, 'params_json.densities_kw_cm2=[1, "2"] is a JSON array, not a JSON '
                                      "array of numbers; allowed range [0.001, 1000] kW/cm2"),
-    ({"dwell_s": "fast"}, "params_json.dwell_s='fast' is not a number; allowed range [0.1, 10] s"),
+    ({"dwell_s": "fast"}, "params_json.dwell_s=\"fast\" is not a number; allowed range [0.1, 10] s"),
 ])
 def test_series_params_json_must_have_json_types(inner: dict[str, Any], message: str) -> None:
     import json
