@@ -7,7 +7,6 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,8 @@ import pytest
 
 from acquisition.events import InterlockTripped, PointTaken, RunFinished, RunStarted, RunState, RunStatus, StateChanged
 from acquisition.storage import RunWriter
+from cli_process import AVALAB, read_stderr_until, start_low_rate_sweep
 
-SCRIPT = Path(sys.executable).parent / "avalab"
-AVALAB = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "acquisition.cli"]
 KW_CM2 = 1e7
 
 
@@ -238,35 +236,13 @@ def test_r_enter_on_a_terminal_resumes_a_paused_run(engine: Any, rig: Any, recor
 
 def test_cli_prints_the_hint_when_the_count_rate_interlock_pauses(tmp_path: Path,
                                                                    shared_calibration_dir: Path) -> None:
-    shown = subprocess.run(AVALAB + ["rig", "show"], capture_output=True, text=True, timeout=60)
-    rig_file = tmp_path / "low_limit.toml"
-    rig_file.write_text(shown.stdout.replace("max_count_rate_cps = 5000000.0", "max_count_rate_cps = 2000.0"))
-    env = dict(os.environ, AVALAB_HOME=str(shared_calibration_dir))
-    child = subprocess.Popen(AVALAB + ["sweep", "--rig", str(rig_file), "--start-kw-cm2", "2", "--stop-kw-cm2", "8",
-                                       "--points", "13", "--dwell-s", "0.1", "--settle-s", "0.2",
-                                       "--out", str(tmp_path / "run.h5")],
-                             cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    child = start_low_rate_sweep(tmp_path, shared_calibration_dir)
     lines: list[str] = []
     try:
-        assert child.stderr is not None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = child.stderr.readline()
-            if not line:
-                break
-            lines.append(line.rstrip("\n"))
-            if line.startswith("avalab: hint:"):
-                break
+        read_stderr_until(child, "avalab: hint:", lines)
         hint_index = len(lines) - 1
         child.send_signal(signal.SIGUSR1)  # the operator resumes as the hint says
-        while time.monotonic() < deadline:
-            line = child.stderr.readline()
-            if not line:
-                break
-            lines.append(line.rstrip("\n"))
-            if line.startswith("avalab: running again"):
-                break
+        read_stderr_until(child, "avalab: running again", lines)
         child.send_signal(signal.SIGINT)
         child.wait(60)
     finally:

@@ -4,40 +4,20 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from cli_process import read_stderr_until, start_low_rate_sweep
 
-SCRIPT = Path(sys.executable).parent / "avalab"
-AVALAB = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "acquisition.cli"]
 
 
 def test_interlock_and_abort_are_reported_once_on_stderr(tmp_path: Path, shared_calibration_dir: Path) -> None:
-    shown = subprocess.run(AVALAB + ["rig", "show"], capture_output=True, text=True, timeout=60)
-    rig_file = tmp_path / "low.toml"
-    rig_file.write_text(shown.stdout.replace("max_count_rate_cps = 5000000.0", "max_count_rate_cps = 2000.0"))
-    env = dict(os.environ, AVALAB_HOME=str(shared_calibration_dir))
-    child = subprocess.Popen(AVALAB + ["sweep", "--rig", str(rig_file), "--start-kw-cm2", "2", "--stop-kw-cm2", "8",
-                                       "--points", "13", "--dwell-s", "0.1", "--settle-s", "0.2",
-                                       "--out", str(tmp_path / "run.h5")],
-                             cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    child = start_low_rate_sweep(tmp_path, shared_calibration_dir)
     lines: list[str] = []
     try:
-        assert child.stderr is not None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = child.stderr.readline()
-            if not line:
-                break
-            lines.append(line.rstrip("\n"))
-            if line.startswith("avalab: hint:"):
-                break
+        read_stderr_until(child, "avalab: hint:", lines)
         child.send_signal(signal.SIGINT)
         _, rest = child.communicate(timeout=60)
         lines += rest.splitlines()
