@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from acquisition.rig import Rig, load_rig
 from tests.bench.operator_steps import calibrate_hwp, move_to_density, prepare_pump, set_density
@@ -40,19 +41,22 @@ def test_film_positions_are_reproducible_and_differ() -> None:
     assert load_rig("sim").config.sample.film_position_m == [0.0, 0.0]
 
 
-def test_virtual_sweep_runs_at_least_100x_faster_than_real_time() -> None:
-    """CPU time of this process against the rig time the sweep represents (a wall-clock ratio is
-    printed side by side by benchmarks/bench_virtual_time.py)."""
+def test_a_virtual_sweep_never_waits_in_real_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the virtual clock every settle and dwell advances simulated time only: no real sleep
+    anywhere, so a sweep costs only its physics. (The speed-up itself, >= 100x, is a performance
+    goal: measured side by side by benchmarks/bench_virtual_time.py, never by a timed test.)"""
     rig = load_rig("sim")
     rig.connect_all()
     prepare_pump(rig)
     calibration = calibrate_hwp(rig, step_deg=9.0)
     rig.emission_shutter.open()
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", lambda seconds: slept.append(seconds))
     steps = np.arange(3.0, 10.0, 0.25)
-    cpu0, clock0 = time.process_time(), rig.clock.now()
+    clock0 = rig.clock.now()
     for density in np.concatenate([steps, steps[::-1]]):
         set_density(rig, calibration, density * KW_CM2)
         rig.clock.sleep(0.5)
         rig.counter.count(1.0)
-    ratio = (rig.clock.now() - clock0) / (time.process_time() - cpu0)
-    assert ratio >= 100.0, ratio
+    assert rig.clock.now() - clock0 >= 2 * steps.size * 1.5  # settle + dwell of every point
+    assert sum(slept) == 0.0, slept
