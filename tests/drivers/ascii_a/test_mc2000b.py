@@ -1,6 +1,8 @@
 """Thorlabs MC2000B chopper: transcripts, real pty/TCP links to the emulator, faults."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from pymeasure.adapters import ProtocolAdapter
 from pymeasure.test import expected_protocol
@@ -215,6 +217,7 @@ def test_real_link_timeout_and_garbage(serve, transport: str) -> None:
         assert (caught.value.instrument, caught.value.address, caught.value.command) == \
             ("chopper", address, "freq?")
         server.faults.clear()
+        time.sleep(0.6)  # the late reply arrives now; it must be flushed, not read as the next answer
         server.faults.garbage_replies = 1
         with pytest.raises(InstrumentError, match="garbled reply"):
             chopper.get_enabled()

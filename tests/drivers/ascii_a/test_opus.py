@@ -1,6 +1,8 @@
 """Laser Quantum Opus 1064 / MPC-D: transcripts, real pty/TCP links to the emulator, faults."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from pymeasure.adapters import ProtocolAdapter
 from pymeasure.test import expected_protocol
@@ -240,6 +242,7 @@ def test_real_link_timeout_names_instrument_address_command(serve, transport: st
         assert (caught.value.instrument, caught.value.address, caught.value.command) == \
             ("pump", address, "POWER?")
         server.faults.clear()
+        time.sleep(0.6)  # the late reply arrives now; it must be flushed, not read as the next answer
 
 
 @pytest.mark.parametrize("transport", ["pty", "tcp"])

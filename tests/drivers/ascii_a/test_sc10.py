@@ -1,6 +1,8 @@
 """Thorlabs SC10 shutter: transcripts, real pty/TCP links to the emulator, faults."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from pymeasure.adapters import ProtocolAdapter
 from pymeasure.test import expected_protocol
@@ -192,6 +194,7 @@ def test_real_link_timeout_and_garbage(serve, transport: str) -> None:
         assert (caught.value.instrument, caught.value.address, caught.value.command) == \
             ("pump_shutter", address, "closed?")
         server.faults.clear()
+        time.sleep(0.6)  # the late reply arrives now; it must be flushed, not read as the next answer
         server.faults.garbage_replies = 1
         with pytest.raises(InstrumentError, match="garbled reply"):
             shutter.is_open()
