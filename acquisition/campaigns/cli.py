@@ -179,7 +179,7 @@ def campaign_command(args: argparse.Namespace) -> int:
 
 def campaign_folder_problem(folder: Path) -> str | None:
     """Why the campaign's folder (index, run files) cannot be written (None: it can)."""
-    from acquisition.engine import directory_write_problem, parent_write_problem
+    from acquisition.storage.naming import directory_write_problem, parent_write_problem
 
     if folder.exists():
         return directory_write_problem(folder) if folder.is_dir() else f"{folder} is not a directory"

@@ -154,7 +154,7 @@ def default_out_path(experiment: str) -> Path:
 def check_out_path(out: Path | None, experiment: str) -> Path:
     """The run file path, or a one-line UsageError: it must be new, .h5/.hdf5, and writable (its
     directory exists or can be created, and is writable), all checked before anything moves."""
-    from acquisition.engine import OUT_PATH_ALLOWED, out_path_problem
+    from acquisition.storage.naming import OUT_PATH_ALLOWED, out_path_problem
 
     path = out if out is not None else default_out_path(experiment)
     if path.suffix not in (".h5", ".hdf5"):
@@ -167,7 +167,7 @@ def check_out_path(out: Path | None, experiment: str) -> Path:
 
 def check_plot_path(plot: Path | None) -> None:
     """A ``--plot`` path that cannot be written is refused before anything moves (UsageError)."""
-    from acquisition.engine import PLOT_PATH_ALLOWED, plot_path_problem
+    from acquisition.storage.naming import PLOT_PATH_ALLOWED, plot_path_problem
 
     if plot is None:
         return
@@ -243,8 +243,8 @@ def run_command(args: argparse.Namespace) -> int:
     out = check_out_path(args.out, experiment.name)
     check_plot_path(args.plot)
     store = CalibrationStore()
-    try:  # against the stored calibrations, still before anything is connected
-        preflight_run(rig, store, experiment.name, validated, out)
+    try:  # roles and stored calibrations, still before anything is connected (out: checked above)
+        preflight_run(rig, store, experiment.name, validated)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

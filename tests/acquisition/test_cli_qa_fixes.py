@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from acquisition.cli import main
-from acquisition.engine import out_path_problem, plot_path_problem
+from acquisition.storage.naming import out_path_problem, plot_path_problem
 from acquisition.events import InterlockTripped, Progress, RunState, StateChanged
 
 QUICK = ["--points", "5", "--dwell-s", "0.1", "--settle-s", "0", "--start-kw-cm2", "2", "--stop-kw-cm2", "8"]

@@ -19,7 +19,8 @@ import pytest
 
 from acquisition.calibration import (CONTROL_PATH_FILENAME, CalibrationStore, PowerCalibration, config_hash,
                                      pump_path_config)
-from acquisition.engine import Engine, out_path_problem
+from acquisition.engine import Engine
+from acquisition.storage.naming import out_path_problem
 from acquisition.events import RunStatus
 from acquisition.rig import Rig, load_rig
 
