@@ -148,6 +148,7 @@ class Engine:
         self._active = False
         self._handle: RunHandle | None = None
         self._closed = False
+        self._closing_safe_state: dict[str, str | None] = {}
         # a weak reference, so an atexit hook never keeps a discarded engine (and rig) alive
         self_ref = weakref.ref(self)
         self._atexit = lambda: (lambda e: e._at_exit() if e is not None else None)(self_ref())
@@ -250,17 +251,19 @@ class Engine:
         self.abort("emergency stop")
         return self.rig.safe_state_all()
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Abort a run in progress, wait for it to end, make everything safe."""
+    def close(self, timeout: float = 30.0) -> dict[str, str | None]:
+        """Abort a run in progress, wait for it to end, make everything safe. Returns each role's
+        safe-state error (None: safe), as ``rig.safe_state_all()`` reported it on closing."""
         if self._closed:
-            return
+            return self._closing_safe_state
         self.abort("engine closed")
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
-        self.rig.safe_state_all()
+        self._closing_safe_state = self.rig.safe_state_all()
         self._closed = True
         atexit.unregister(self._atexit)
+        return self._closing_safe_state
 
     def _at_exit(self) -> None:
         try:

@@ -141,9 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if window is not None:
             window.shutdown()
-            window.engine.close()  # aborts a run in progress, then the safe state
-        # (again) what each instrument reports, so the log confirms the state it is left in
-        log_safe_state(rig.safe_state_all())
+            # aborts a run in progress, then the safe state: the log confirms what each role reported
+            log_safe_state(window.engine.close())
+        else:
+            log_safe_state(rig.safe_state_all())
         rig.close_all()
         sys.excepthook = previous_hook
 
