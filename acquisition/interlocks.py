@@ -84,12 +84,24 @@ def allowed_temperature_range(rig: object) -> tuple[float, float]:
     return max(low, float(TEMPERATURE_PARAMETER.minimum)), min(high, float(TEMPERATURE_PARAMETER.maximum))
 
 
+def setpoint_error(field: str, value: object, low_k: float, high_k: float, text_ok: bool = False) -> str | None:
+    """One line when ``value`` is not an allowed setpoint in [low_k, high_k] (None: it is).
+    ``text_ok``: a number written as text counts (CLI and GUI input), else only numbers do."""
+    allowed = f"allowed range [{low_k:g}, {high_k:g}] K"
+    if isinstance(value, bool) or not (text_ok or isinstance(value, (int, float))):
+        return f"{field}={value!r} is not a number; {allowed}"
+    try:
+        kelvin = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return f"{field}={str(value).strip()!r} is not a number; {allowed}"
+    return temperature_limit_error(field, kelvin, low_k, high_k)
+
+
 def raw_temperature_errors(params: dict, rig: object) -> dict[str, str]:
     """Setpoints as given (numbers, lists, or CLI/GUI text) against the rig's range, before the
     schema sees them, so that every temperature error states one range: the rig's, not the
     schema's wider absolute bound. Field name -> one-line message."""
     low, high = allowed_temperature_range(rig)
-    allowed = f"allowed range [{low:g}, {high:g}] K"
     errors: dict[str, str] = {}
     for name in TEMPERATURE_FIELDS:
         value = params.get(name)
@@ -102,15 +114,7 @@ def raw_temperature_errors(params: dict, rig: object) -> dict[str, str]:
         else:
             items = [value]
         for item in items:
-            if isinstance(item, bool):
-                errors[name] = f"{name}={item!r} is not a number; {allowed}"
-                break
-            try:
-                kelvin = float(item)
-            except (TypeError, ValueError):
-                errors[name] = f"{name}={str(item).strip()!r} is not a number; {allowed}"
-                break
-            problem = temperature_limit_error(name, kelvin, low, high)
+            problem = setpoint_error(name, item, low, high, text_ok=True)
             if problem is not None:
                 errors[name] = problem
                 break

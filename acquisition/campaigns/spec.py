@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from acquisition.campaigns.expressions import MAX_LIST_LENGTH, ExpressionError, resolve, template_names
-from acquisition.interlocks import temperature_limit_error
+from acquisition.interlocks import setpoint_error
 
 TOP_LEVEL_KEYS = ("name", "description", "rig", "vars", "step")
 STEP_KEYS = ("label", "loop", "repeat", "temperature_k", "ramp_k_per_min", "position_um",
@@ -337,9 +337,7 @@ def _setpoint_problems(value: Any, rig_range_k: tuple[float, float] | None) -> l
     if rig_range_k is None:
         return _number(["temperature_k"], value, *TEMPERATURE_RANGE_K, "K")[1]
     low, high = max(TEMPERATURE_RANGE_K[0], rig_range_k[0]), min(TEMPERATURE_RANGE_K[1], rig_range_k[1])
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return [(["temperature_k"], f"temperature_k={value!r} is not a number; allowed range [{low:g}, {high:g}] K")]
-    message = temperature_limit_error("temperature_k", float(value), low, high)
+    message = setpoint_error("temperature_k", value, low, high)
     return [] if message is None else [(["temperature_k"], message)]
 
 
