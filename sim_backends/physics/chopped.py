@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .simplex import onto_simplex
 from .orbit import Orbit, has_converged, segment_samples
 from .timedomain import PiecewiseIntegrator, build_orbit
 from .waveforms import ChopperWaveform
@@ -46,7 +47,7 @@ def run_chopped(integrator: PiecewiseIntegrator, y0: np.ndarray, t0: float, dura
     first_opening = chopper.offset_s + math.ceil((t0 - chopper.offset_s) / period) * period
     if first_opening - t0 > 1e-12 * max(1.0, abs(t0)):
         stop = min(first_opening, t_end)
-        y0, integral = _free_run(integrator, y0, t0, stop, chopper, matrix_on, matrix_off, weights)
+        y0, integral = free_run(integrator, y0, t0, stop, chopper, matrix_on, matrix_off, weights)
         total += integral
         if stop >= t_end:
             return ChoppedDwell(total, y0, None)
@@ -72,7 +73,7 @@ def run_chopped(integrator: PiecewiseIntegrator, y0: np.ndarray, t0: float, dura
             total += integral
             t += n * period
             log.debug("chopped settling: skipped %d periods by geometric extrapolation", n)
-    y, integral = _free_run(integrator, openings[-1], t, t_end, chopper, matrix_on, matrix_off, weights)
+    y, integral = free_run(integrator, openings[-1], t, t_end, chopper, matrix_on, matrix_off, weights)
     return ChoppedDwell(total + integral, y, None)
 
 
@@ -106,10 +107,10 @@ def _extrapolate(openings: list[np.ndarray], integrals: list[np.ndarray], mu_est
     # I_{k+j} = I_k + d (mu + ... + mu^j); summed over j = 1..n
     skipped_integral = n * integrals[-1] + d_new * mu / (1.0 - mu) * (n - series)
     mu_estimates.clear()
-    return n, np.clip(openings[-1] + jump, 0.0, None), skipped_integral
+    return n, onto_simplex(openings[-1] + jump), skipped_integral
 
 
-def _free_run(integrator: PiecewiseIntegrator, y: np.ndarray, t_start: float, t_stop: float,
+def free_run(integrator: PiecewiseIntegrator, y: np.ndarray, t_start: float, t_stop: float,
               chopper: ChopperWaveform, matrix_on: np.ndarray, matrix_off: np.ndarray,
               weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integrate a partial stretch edge by edge; returns the end state and the emission integrals."""

@@ -33,11 +33,27 @@ class PairProcess:
     acceptor_to: int
 
 
-def line_cross_section(line: AbsorptionLine, wavenumber_cm: float) -> float:
-    """Absorption cross section (m2) of ``line`` at ``wavenumber_cm``: Gaussian line + phonon tail."""
+def tail_temperature_k(phonon_cm: float, temperature_k: float) -> float:
+    """Toyozawa's effective temperature of a phonon-broadened tail: (hbar w / 2k) coth(hbar w / 2kT).
+
+    It tends to the zero-point value hbar w / 2k at low temperature and to T at high temperature.
+    """
+    half = 0.5 * HC_OVER_K_CM_K * phonon_cm
+    return half / math.tanh(half / temperature_k)
+
+
+def line_cross_section(line: AbsorptionLine, wavenumber_cm: float, temperature_k: float,
+                       tail_phonon_cm: float, emission: bool = False) -> float:
+    """Absorption (or, ``emission=True``, stimulated-emission shape) cross section (m2) of ``line``
+    at ``wavenumber_cm`` and ``temperature_k``. Emission below the line gives its energy excess
+    to phonons, so its tail needs no thermal phonons (no temperature activation)."""
     detuning = wavenumber_cm - line.center_cm
     gaussian = math.exp(-4.0 * math.log(2.0) * (detuning / line.fwhm_cm) ** 2)
-    tail = line.tail_fraction * math.exp(-abs(detuning) / line.tail_decay_cm)
+    if detuning < 0.0 and not emission:   # the photon lacks energy: thermal phonons supply it
+        t_star = tail_temperature_k(tail_phonon_cm, temperature_k)
+    else:                  # excess energy goes into phonons: no thermal population needed
+        t_star = 0.5 * HC_OVER_K_CM_K * tail_phonon_cm
+    tail = line.tail_amplitude * math.exp(-line.tail_steepness * abs(detuning) * HC_OVER_K_CM_K / t_star)
     return line.peak_cross_section_m2 * (gaussian + tail)
 
 
@@ -58,7 +74,7 @@ class RateEquations:
         self.n_levels = len(self.level_names)
         self._energy = np.array([m.energy_cm for m in material.manifolds])
         self._degeneracy = np.array([m.degeneracy for m in material.manifolds], dtype=float)
-        self.base_matrix = self._radiative_matrix() + self._phonon_matrix()
+        self.base_matrix = self._radiative_matrix() + self._phonon_matrix() + self._quenching_matrix()
         self._absorption_cache: dict[float, np.ndarray] = {}
         self.pairs = self._pair_processes()
         n, p = self.n_levels, len(self.pairs)
@@ -112,6 +128,26 @@ class RateEquations:
             matrix[l, l] -= up
         return matrix
 
+    def quenching_rates(self) -> list[tuple[int, int, float]]:
+        """(level, lower, rate) of every concentration-dependent quenching channel."""
+        out = []
+        for q in self.material.quenching:
+            scale = (self.material.dopant_fraction / q.reference_fraction) ** q.concentration_power
+            out.append((self.material.index(q.upper), self.material.index(q.lower), q.rate_s * scale))
+        return out
+
+    def _quenching_matrix(self) -> np.ndarray:
+        matrix = np.zeros((self.n_levels, self.n_levels))
+        for level, lower, rate in self.quenching_rates():
+            matrix[lower, level] += rate
+            matrix[level, level] -= rate
+        return matrix
+
+    def cross_section(self, line: AbsorptionLine, wavelength_m: float, emission: bool = False) -> float:
+        """Absorption (or stimulated-emission shape) cross section (m2) of ``line`` at ``wavelength_m``."""
+        return line_cross_section(line, 0.01 / wavelength_m, self.temperature_k, self.material.host.tail_phonon_cm,
+                                  emission)
+
     def _pair_processes(self) -> tuple[PairProcess, ...]:
         kt_cm = self.temperature_k / HC_OVER_K_CM_K
         idx = self.material.index
@@ -140,16 +176,16 @@ class RateEquations:
 
     def _assemble_absorption(self, wavelength_m: float) -> np.ndarray:
         check_range("wavelength_m", wavelength_m, 200e-9, 5e-6, "m")
-        wavenumber = 0.01 / wavelength_m
         photon_energy = PLANCK_J_S * SPEED_OF_LIGHT_M_S / wavelength_m
         matrix = np.zeros((self.n_levels, self.n_levels))
         for line in self.material.absorption:
             lo, up = self.material.index(line.lower), self.material.index(line.upper)
-            rate = line_cross_section(line, wavenumber) / photon_energy
+            rate = self.cross_section(line, wavelength_m) / photon_energy
             matrix[up, lo] += rate
             matrix[lo, lo] -= rate
             if line.stimulated_emission:
-                stim = rate * self._degeneracy[lo] / self._degeneracy[up]
+                stim = (self.cross_section(line, wavelength_m, emission=True) / photon_energy
+                        * self._degeneracy[lo] / self._degeneracy[up])
                 matrix[lo, up] += stim
                 matrix[up, up] -= stim
         return matrix

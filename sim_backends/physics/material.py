@@ -52,11 +52,15 @@ class PhononRelaxation:
 
 @dataclass(frozen=True)
 class AbsorptionLine:
-    """Absorption ``lower -> upper``: Gaussian resonant line plus a phonon-assisted exponential tail.
+    """Absorption ``lower -> upper``: a Gaussian resonant line plus its phonon-assisted tail.
 
-    sigma(nu) = peak * [exp(-4 ln2 (d/fwhm)^2) + tail_fraction * exp(-|d| / tail_decay_cm)],
-    d = nu_laser - center. Stimulated emission ``upper -> lower`` uses the same shape scaled by
-    g_lower / g_upper (Fuchtbauer-Ladenburg with a common line shape).
+    sigma(nu, T) = peak * [exp(-4 ln2 (d/fwhm)^2) + tail_amplitude * exp(-tail_steepness |d| / (k T*))],
+    d = nu_laser - center, with T* = (hbar w_t / 2k) coth(hbar w_t / 2kT) on the low-energy side
+    (d < 0: the photon lacks energy that thermal phonons of the host must supply, so the tail
+    grows with temperature: the Urbach rule with the Toyozawa effective temperature, hbar w_t =
+    ``Host.tail_phonon_cm``) and T* = hbar w_t / 2k on the high-energy side (phonons are emitted,
+    no thermal population needed). Stimulated emission ``upper -> lower`` uses the resonant shape
+    scaled by g_lower / g_upper (Fuchtbauer-Ladenburg with a common line shape).
     """
 
     lower: str
@@ -64,10 +68,24 @@ class AbsorptionLine:
     peak_cross_section_m2: float
     center_cm: float
     fwhm_cm: float
-    tail_fraction: float
-    tail_decay_cm: float
+    tail_amplitude: float
+    tail_steepness: float
     source: str
     stimulated_emission: bool = True
+
+
+@dataclass(frozen=True)
+class Quenching:
+    """Temperature-independent first-order loss ``upper -> lower`` (energy migration over the
+    dopant sublattice to quenching sites: defects, the surface). Migration-assisted quenching
+    grows with the dopant density: rate = rate_s * (fraction / reference_fraction)^concentration_power."""
+
+    upper: str
+    lower: str
+    rate_s: float
+    reference_fraction: float
+    concentration_power: float
+    source: str
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,8 @@ class Host:
     mpr_w0_s: float
     mpr_beta_cm: float
     refractive_index: float
+    #: effective phonon energy of the absorption tail's temperature dependence (AbsorptionLine)
+    tail_phonon_cm: float
     site_volume_nm3: float
     min_dopant_distance_nm: float
     particle_volume_nm3: float
@@ -113,6 +133,7 @@ class Material:
     phonon_relaxation: tuple[PhononRelaxation, ...]
     absorption: tuple[AbsorptionLine, ...]
     transfers: tuple[EnergyTransfer, ...]
+    quenching: tuple[Quenching, ...] = ()
     lines_nm: dict[str, float] = field(default_factory=dict)
     knocked_out: tuple[str, ...] = ()
 

@@ -19,6 +19,7 @@ from .material import Material
 from .particle_step import ParticleStep
 from .periodic import PeriodicCache
 from .rate_model import RateModel
+from .simplex import onto_simplex
 from .steady import newton
 from .waveforms import Constant
 
@@ -32,22 +33,9 @@ EARLY_START_S = 1e-6
 BRIGHT_GROUND_FRACTION = 0.9        # ground population below this = bright branch
 
 
-#: a state whose populations drift further than this from summing to 1 is logged when corrected
-ION_DRIFT_LOGGED = 1e-6
-
-
 def conserve_ions(y: np.ndarray) -> np.ndarray:
-    """Populations put back on the simplex (non-negative, summing to 1). Every solver conserves
-    the ion number only to its tolerance, and clipping tiny negative populations adds mass; over
-    thousands of chopped periods and dwells the error would accumulate until the state is
-    rejected, so each dwell ends on the simplex again."""
-    clipped = np.clip(np.asarray(y, dtype=float), 0.0, None)
-    total = float(clipped.sum())
-    if not math.isfinite(total) or total <= 0.0:
-        raise ValueError(f"particle state={y!r} has no ions left; allowed: populations summing to 1")
-    if abs(total - 1.0) > ION_DRIFT_LOGGED:
-        log.debug("particle populations summed to %.9f; renormalised", total)
-    return clipped / total
+    """The particle state put back on the simplex (see simplex.py): each dwell ends there."""
+    return onto_simplex(y)
 
 
 class Particle:
@@ -102,7 +90,7 @@ class Particle:
         result = newton(self.model.equations, matrix, self.state)
         tau = self.model.solver.relaxation_time(result, self.state, matrix)
         if tau is not None and duration_s >= SETTLE_RELAXATION_TIMES * tau:
-            return self._relax_to(np.clip(result.y, 0.0, None), tau, duration_s, key, n_samples)
+            return self._relax_to(onto_simplex(result.y), tau, duration_s, key, n_samples)
         return self._integrate(duration_s, pump, control, wavelength, key, n_samples)
 
     def _constant_step(self, y: np.ndarray, n_samples: int | None) -> ParticleStep:
@@ -144,7 +132,7 @@ class Particle:
         polished = newton(self.model.equations, matrix, self.state)
         if (self.model.solver.accept(polished, self.state, matrix)
                 and np.max(np.abs(polished.y - self.state)) < 1e-6):
-            self.state = np.clip(polished.y, 0.0, None)
+            self.state = onto_simplex(polished.y)
             self._settled_on = key
         else:
             self._settled_on = None

@@ -12,14 +12,14 @@ import numpy as np
 
 from drivers.validation import check_positive, check_range
 
-from .chopped import run_chopped
 from .continuation import SCurve, trace_s_curve
-from .equations import RateEquations, line_cross_section
+from .equations import RateEquations
 from .material import Material
 from .materials import get_material
 from .steady import SteadyStateSolver, relaxation_rates
 from .timedomain import Drive, Trajectory, simulate
 from .orbit import Orbit
+from .shooting import PeriodMap, settle_onto_orbit
 from .waveforms import ChopperWaveform, Waveform
 
 PUMP_WAVELENGTH_M = 1064e-9
@@ -136,30 +136,47 @@ class RateModel:
         return simulate(self.equations, t, pump, control, control_wavelength_m, start, PUMP_WAVELENGTH_M,
                         self.integrator)
 
+    def period_map(self, pump_peak_w_m2: float, chopper: ChopperWaveform, control_w_m2: float = 0.0,
+                   control_wavelength_m: float = 808e-9) -> PeriodMap:
+        """The stroboscopic map of one chopped drive (pump chopped, control continuous)."""
+        check_intensity("pump_peak_w_m2", pump_peak_w_m2)
+        return PeriodMap(self.equations, chopper, self.matrix(pump_peak_w_m2, control_w_m2, control_wavelength_m),
+                         self.matrix(0.0, control_w_m2, control_wavelength_m))
+
     def periodic_steady_state(self, pump_peak_w_m2: float, chopper: ChopperWaveform, control_w_m2: float = 0.0,
                               control_wavelength_m: float = 808e-9, y0: np.ndarray | None = None,
                               max_time_s: float = 100.0) -> Orbit:
-        """The periodic orbit reached from ``y0`` (default dark) under a chopped pump.
+        """The periodic orbit reached from ``y0`` (default dark, at a blade opening edge) under a chopped pump.
 
-        ``Orbit.states_at(t)`` gives the populations at any time, ``Orbit.mean(weights)`` the
-        phase-averaged value of weights @ y (e.g. ``emission_weights()["810nm"]``). Raises
-        RuntimeError if the orbit is not reached within ``max_time_s`` of simulated time.
+        Found directly (Newton on the period map, shooting.py); where Newton is not accepted the
+        periods are integrated as the particle lives them until it is. ``Orbit.states_at(t)`` gives
+        the populations at any time (on the simplex), ``Orbit.mean(weights)`` the phase-averaged
+        value of weights @ y (e.g. ``emission_weights()["810nm"]``). Raises RuntimeError if no
+        orbit is reached within ``max_time_s`` of simulated time.
         """
-        check_intensity("pump_peak_w_m2", pump_peak_w_m2)
         check_positive("max_time_s", max_time_s, "s")
         state = self.dark_state() if y0 is None else self._check_state(y0)
-        on = self.matrix(pump_peak_w_m2, control_w_m2, control_wavelength_m)
-        off = self.matrix(0.0, control_w_m2, control_wavelength_m)
-        weights = np.zeros((1, self.equations.n_levels))
-        elapsed, chunk = 0.0, 100 * chopper.period_s
-        start = chopper.offset_s
-        while elapsed < max_time_s:
-            dwell = run_chopped(self.integrator, state, start + elapsed, chunk, chopper, on, off, weights)
-            if dwell.orbit is not None:
-                return dwell.orbit
-            state, elapsed = dwell.end_state, elapsed + chunk
-        raise RuntimeError(f"no periodic orbit within {max_time_s:g} s at {pump_peak_w_m2 / 1e7:g} kW/cm2 peak, "
-                           f"{chopper.frequency_hz:g} Hz, duty {chopper.duty:g}")
+        period_map = self.period_map(pump_peak_w_m2, chopper, control_w_m2, control_wavelength_m)
+        max_periods = max(1, math.ceil(max_time_s / chopper.period_s))
+        settled = settle_onto_orbit(period_map, state, self.solver.basis, max_periods,
+                                    np.zeros((0, self.equations.n_levels)))
+        if settled.result.orbit is None:
+            raise RuntimeError(f"no periodic orbit within {max_time_s:g} s at {pump_peak_w_m2 / 1e7:g} kW/cm2 "
+                               f"peak, {chopper.frequency_hz:g} Hz, duty {chopper.duty:g}")
+        return settled.result.orbit
+
+    def periodic_sweep(self, pump_peak_w_m2: np.ndarray, chopper: ChopperWaveform, y0: np.ndarray | None = None,
+                       control_w_m2: float = 0.0, control_wavelength_m: float = 808e-9) -> list[Orbit]:
+        """Periodic orbits along ``pump_peak_w_m2``, each reached from the previous one (a chopped
+        hysteresis sweep: the up and down branches differ where the orbit is bistable)."""
+        pumps = np.atleast_1d(np.asarray(pump_peak_w_m2, dtype=float))
+        state = self.dark_state() if y0 is None else self._check_state(y0)
+        orbits = []
+        for pump in pumps:
+            orbit = self.periodic_steady_state(float(pump), chopper, control_w_m2, control_wavelength_m, state)
+            orbits.append(orbit)
+            state = orbit.states[0]
+        return orbits
 
     # -- outputs -------------------------------------------------------------------------------
     def emission_rates(self, y: np.ndarray) -> dict[str, float]:
@@ -203,15 +220,18 @@ class RateModel:
         for u, l, down, up in eq.phonon_rates():
             out[f"MPR {names[u]}->{names[l]}"] = down * y[u] * ions
             out[f"thermal {names[l]}->{names[u]}"] = up * y[l] * ions
+        for level, lower, rate in eq.quenching_rates():
+            out[f"quenching {names[level]}->{names[lower]}"] = rate * y[level] * ions
         beams = [("pump", pump_w_m2, PUMP_WAVELENGTH_M), ("control", control_w_m2, control_wavelength_m)]
         for label, intensity, wavelength in beams:
             photon_energy = 6.62607015e-34 * 299792458.0 / wavelength
             for line in material.absorption:
-                rate = line_cross_section(line, 0.01 / wavelength) * intensity / photon_energy
+                rate = eq.cross_section(line, wavelength) * intensity / photon_energy
                 key = f"{label} absorption {line.lower}->{line.upper} ({line.center_cm:.0f} cm-1)"
                 out[key] = out.get(key, 0.0) + rate * y[material.index(line.lower)] * ions
                 if line.stimulated_emission:
-                    stim = rate * g[line.lower] / g[line.upper]
+                    stim = (eq.cross_section(line, wavelength, emission=True) * intensity / photon_energy
+                            * g[line.lower] / g[line.upper])
                     key = f"{label} stimulated emission {line.upper}->{line.lower} ({line.center_cm:.0f} cm-1)"
                     out[key] = out.get(key, 0.0) + stim * y[material.index(line.upper)] * ions
         for process, rate in zip(eq.pairs, eq.pair_rates(y)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,8 +19,8 @@ from drivers.validation import check_int_range, check_positive, check_range
 from .bins import bin_centres
 from .drive import Drive, SpotEmission
 from .material import Material
-from .materials import (DOPANT_FRACTION_SD, FIELD_OF_VIEW_RADII, LOCAL_FIELD_MEDIAN, LOCAL_FIELD_SIGMA,
-                        VOLUME_SIGMA, get_material)
+from .film import FILM, draw_traits
+from .materials import get_material
 from .particle import Particle
 
 @dataclass(frozen=True)
@@ -43,13 +43,11 @@ def draw_particles(n: int, heterogeneity: float, beam_radius_m: float, nominal_f
     rng = np.random.default_rng(_seed_sequence(seed, position_m))
     out = []
     for _ in range(n):
-        radius = FIELD_OF_VIEW_RADII * beam_radius_m * math.sqrt(rng.uniform())  # uniform over the disk
-        local_field = LOCAL_FIELD_MEDIAN * math.exp(heterogeneity * LOCAL_FIELD_SIGMA * rng.standard_normal())
-        fraction = float(np.clip(nominal_fraction + heterogeneity * DOPANT_FRACTION_SD * rng.standard_normal(),
-                                 0.5 * nominal_fraction, min(1.0, 1.5 * nominal_fraction)))
-        volume = math.exp(heterogeneity * VOLUME_SIGMA * rng.standard_normal())
+        radius = FILM.field_of_view_radii * beam_radius_m * math.sqrt(rng.uniform())  # uniform over the disk
+        traits = draw_traits(rng, heterogeneity, nominal_fraction)
         profile = math.exp(-2.0 * radius**2 / beam_radius_m**2)
-        out.append(ParticleSpec(radius, local_field, fraction, volume, profile * local_field, profile * volume))
+        out.append(ParticleSpec(radius, traits.local_field, traits.dopant_fraction, traits.volume_factor,
+                                profile * traits.local_field, profile * traits.volume_factor))
     return out
 
 
@@ -112,4 +110,4 @@ class FocalSpot:
 
 
 def _with_fraction(material: Material, fraction: float) -> Material:
-    return get_material(material.name, dopant_fraction=fraction, knockouts=material.knocked_out)
+    return replace(material, dopant_fraction=fraction)

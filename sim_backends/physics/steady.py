@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.lapack import dgesv
 
+from .simplex import onto_simplex
 from .equations import RateEquations
 from .timedomain import PiecewiseIntegrator
 
@@ -115,7 +116,7 @@ class SteadyStateSolver:
     def solve(self, matrix: np.ndarray, y_start: np.ndarray, context: str = "") -> np.ndarray:
         result = newton(self.equations, matrix, y_start)
         if self.accept(result, y_start, matrix):
-            return np.clip(result.y, 0.0, None)
+            return onto_simplex(result.y)
         self.fallbacks += 1
         log.info("steady state %s: Newton %s after %d iterations; integrating in time (BDF) instead",
                   context, "left the branch" if result.converged else "failed", result.iterations)
@@ -127,7 +128,7 @@ class SteadyStateSolver:
             polished = newton(self.equations, matrix, y)
             if self.accept(polished, y, matrix):
                 log.info("steady state %s: reached by time integration over %.3g s", context, elapsed)
-                return np.clip(polished.y, 0.0, None)
+                return onto_simplex(polished.y)
         log.warning("steady state %s: not settled after %.3g s of integration; returning the integrated state",
                     context, elapsed)
-        return np.clip(y, 0.0, None)
+        return onto_simplex(y)

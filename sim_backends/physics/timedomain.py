@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import ode
 
+from .simplex import onto_simplex
 from .equations import RateEquations
 from .orbit import Orbit, has_converged, segment_samples
 from .waveforms import ChopperWaveform, Constant, Scaled, Waveform
@@ -105,7 +106,7 @@ class PiecewiseIntegrator:
                 out[i] = solver.integrate(t)
             if not solver.successful():
                 raise IntegrationError(f"integrator failed at t={t:g} s (return code {solver.get_return_code()})")
-        return np.clip(out, 0.0, None)
+        return onto_simplex(out)
 
 
 def simulate(equations: RateEquations, t: np.ndarray, pump: Drive, control: Drive = 0.0,
@@ -214,7 +215,7 @@ def _continuous(equations: RateEquations, t: np.ndarray, pump: Callable[[float],
     for i in range(1, len(t)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)   # failures are reported through successful()
-            out[i] = np.clip(solver.integrate(t[i]), 0.0, None)
+            out[i] = onto_simplex(solver.integrate(t[i]))
         if not solver.successful():
             raise RuntimeError(f"LSODA failed at t={t[i]:g} s (return code {solver.get_return_code()})")
 
