@@ -134,7 +134,7 @@ def campaign_command(args: argparse.Namespace) -> int:
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
-        engine.abort(f"signal {signum}")
+        runner.request_stop(f"signal {signum}")
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()

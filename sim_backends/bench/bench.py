@@ -57,7 +57,7 @@ class Bench:
     """Owns the clock, every simulated part and the focal spot. Thread-safe through ``lock``."""
 
     def __init__(self, beam: BeamConfig, sample: SampleConfig, config: BenchConfig,
-                 clock: Clock) -> None:
+                 clock: Clock, noise_stream: int | None = None) -> None:
         self.beam = beam
         self.sample_config = sample
         self.config = config
@@ -66,6 +66,11 @@ class Bench:
         self.rng = np.random.default_rng(config.seed)
         self.pump = PumpLaserModel(config.pump, drift_phase_rad=float(self.rng.uniform(0, 2 * math.pi)))
         self._focus_phases = tuple(float(p) for p in self.rng.uniform(0, 2 * math.pi, 3))
+        if noise_stream is not None:
+            # the slow drifts stay those of ``seed`` (one rig, one history); the instrument noise
+            # is a stream of its own, so a campaign unit draws the same noise whichever process
+            # runs it and whatever ran before it
+            self.rng = np.random.default_rng(np.random.SeedSequence((config.seed, noise_stream)))
         self.nd_wheel = StageModel(config.stage.velocity_deg_s)
         self.hwp = StageModel(config.stage.velocity_deg_s)
         self.control_attenuator = StageModel(config.stage.velocity_deg_s)
