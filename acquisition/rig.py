@@ -536,6 +536,12 @@ class Rig:
                                      f"got driver {config.roles[role].driver!r}")
         self._emulators = attach_emulated_drivers(self, config.emulated_roles)
 
+    @property
+    def loaded_config(self) -> RigConfig:
+        """A copy of the configuration as loaded (before any run moved the film position or
+        restarted the simulation): what re-creates this rig elsewhere."""
+        return copy.deepcopy(self._loaded_config)
+
     def restart_simulation(self, start: SimulationStart) -> None:
         """Make this fully simulated rig as if switched on afresh at ``start``: a new virtual
         clock, a new bench (cryostat and focus where ``start`` says, instrument noise from its

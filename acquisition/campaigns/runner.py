@@ -141,7 +141,9 @@ class CampaignRunner:
         finally:
             index.close()
 
-    def _run(self, index: CampaignIndex, resume: bool) -> CampaignResult:
+    def _open_index(self, index: CampaignIndex, resume: bool) -> set[str]:
+        """The keys of the units already complete; CampaignStopped if there are some and this
+        is not a resume."""
         done_keys = index.completed_keys()
         if done_keys and not resume:
             raise CampaignStopped(f"folder={str(self.folder)!r} already holds {len(done_keys)} "
@@ -149,6 +151,10 @@ class CampaignRunner:
         index.set_meta("name", self.campaign.name)
         index.set_meta("source", str(self.campaign.source) if self.campaign.source else None)
         index.set_meta("units", [u.key for u in self.units])
+        return done_keys
+
+    def _run(self, index: CampaignIndex, resume: bool) -> CampaignResult:
+        done_keys = self._open_index(index, resume)
         result = CampaignResult(folder=self.folder)
         started = time.monotonic()
         if self.isolated and len(done_keys) < len(self.units):
