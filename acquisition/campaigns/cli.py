@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -32,6 +33,12 @@ def register(subparsers: Any) -> None:
     campaign.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
                           help="override a [vars] entry (VALUE in TOML syntax), e.g. --set n_spots=5")
     campaign.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    campaign.add_argument("--workers", type=int, default=None, metavar="N",
+                          help="fully simulated rig only: run units in parallel on a local dask "
+                               "cluster of N worker processes (same figures as a serial run)")
+    campaign.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                          help="fully simulated rig only: run units on the dask cluster at ADDRESS "
+                               "(workers must see the campaign folder and AVALAB_HOME)")
     campaign.set_defaults(handler=campaign_command)
 
     report = subparsers.add_parser("report", help="write plots, CSV and HTML for a campaign folder")
@@ -127,9 +134,33 @@ def campaign_command(args: argparse.Namespace) -> int:
             print(format_dry_run(campaign, dry))
         return 0
     from acquisition.engine import Engine
+    parallel = args.workers is not None or args.scheduler is not None
+    if parallel:
+        from acquisition.campaigns.isolation import isolation_problem
+        problem = isolation_problem(rig)
+        if problem is not None:
+            print(f"avalab: error: rig={rig_name}: {problem}; allowed with --workers/--scheduler: a fully "
+                  "simulated rig on the virtual clock (a real rig runs its units serially)", file=sys.stderr)
+            return 2
     engine = Engine(rig, store)
-    runner = CampaignRunner(campaign, engine, folder, on_progress=_progress_printer(sys.stderr))
+    with contextlib.ExitStack() as stack:
+        if parallel:
+            from acquisition.campaigns.parallel import ParallelCampaignRunner, ParallelRefused, dask_client
+            try:
+                client = stack.enter_context(dask_client(args.workers, args.scheduler))
+            except ParallelRefused as exc:
+                engine.close()
+                print(f"avalab: error: {exc}", file=sys.stderr)
+                return 2
+            runner: CampaignRunner = ParallelCampaignRunner(campaign, engine, folder, client,
+                                                            on_progress=_progress_printer(sys.stderr))
+        else:
+            runner = CampaignRunner(campaign, engine, folder, on_progress=_progress_printer(sys.stderr))
+        return _run_campaign(args, campaign, engine, runner, folder)
 
+
+def _run_campaign(args: argparse.Namespace, campaign: Campaign, engine: Any, runner: CampaignRunner,
+                  folder: Path) -> int:
     received: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

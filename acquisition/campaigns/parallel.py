@@ -268,6 +268,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     import dask
     from distributed import Client, LocalCluster
 
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:  # dask's INFO lines only with -vv
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     if scheduler is not None:
         if workers is not None:
             raise ParallelRefused(f"workers={workers} cannot be combined with scheduler={scheduler!r}; "
