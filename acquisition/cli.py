@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "acquisition.commands.rig",        # rig show / rig template
     "acquisition.commands.gui",        # gui (imports gui.app lazily)
     "acquisition.campaigns.cli",       # campaign, report
+    "acquisition.studies.cli",         # study
     "sim_backends.emulators.cli",      # emulate
 )
 ENTRY_POINT_GROUP = "avalab.commands"

@@ -286,6 +286,18 @@ def _check_sample(sample: SampleConfig, source: str) -> None:
         raise _fail(source, f"sample: {str(exc).splitlines()[0]}") from None
 
 
+def sample_with_overrides(base: SampleConfig, overrides: dict[str, Any],
+                          source: str = "sample") -> SampleConfig:
+    """``base`` with the ``[sample]`` fields in ``overrides`` (rig-file keys and units) replaced,
+    checked like a rig file's ``[sample]`` table; RigConfigError (one line) otherwise."""
+    parsed = _dataclass_from_dict(SampleConfig, dict(overrides), source, "sample")
+    by_key = {(f.metadata.get("toml_key") or f.name): f.name for f in dataclasses.fields(SampleConfig)}
+    sample = dataclasses.replace(copy.deepcopy(base),
+                                 **{by_key[k]: getattr(parsed, by_key[k]) for k in overrides})
+    _check_sample(sample, source)
+    return sample
+
+
 def config_to_dict(config: RigConfig) -> dict[str, Any]:
     """Full configuration in SI units (for storing in run files)."""
     data = dataclasses.asdict(config)
@@ -434,6 +446,9 @@ class SimulationStart:
     time_s: float = 0.0
     temperature_k: float | None = None
     film_position_m: tuple[float, float] | None = None
+    #: ``[sample]`` fields replaced for this start (rig-file keys and units), e.g. a study's
+    #: dopant fraction or knock-outs
+    sample: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -553,6 +568,8 @@ class Rig:
         if problem is not None:
             raise RuntimeError(f"rig {self.config.name!r} cannot restart as a simulation: {problem}")
         config = copy.deepcopy(self._loaded_config)
+        if start.sample:
+            config.sample = sample_with_overrides(config.sample, start.sample, f"{self.source}: sample")
         if start.temperature_k is not None:
             config.sim.cryostat.start_temperature_k = float(start.temperature_k)
         if start.film_position_m is not None:

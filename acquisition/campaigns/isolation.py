@@ -55,7 +55,8 @@ def simulation_starts(units: Sequence[Unit], estimates_s: Sequence[float],
     position_m: tuple[float, float] | None = None
     for unit, estimate in zip(units, estimates_s):
         starts.append(SimulationStart(noise_stream=noise_stream(unit.key), time_s=time_s,
-                                      temperature_k=temperature_k, film_position_m=position_m))
+                                      temperature_k=temperature_k, film_position_m=position_m,
+                                      sample=dict(unit.sample)))
         time_s += float(estimate)
         setpoint = unit.temperature_k if unit.temperature_k is not None else unit.params.get("temperature_k")
         if isinstance(setpoint, (int, float)) and not isinstance(setpoint, bool):

@@ -120,6 +120,10 @@ class CampaignRunner:
         errors: list[str] = []
         seen: set[tuple[int, str]] = set()
         for unit in self.units:
+            if unit.sample and not self.isolated and (unit.step_index, "sample") not in seen:
+                seen.add((unit.step_index, "sample"))
+                errors.append(f"unit {unit.key}: sample={dict(unit.sample)} needs a fully simulated rig "
+                              f"on the virtual clock ({isolation_problem(self.rig)})")
             if unit.experiment is None:
                 continue
             params = dict(unit.params)
