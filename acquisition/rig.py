@@ -161,6 +161,10 @@ def _convert(source: str, path: str, f: dataclasses.Field, raw: Any) -> Any:
         if not isinstance(raw, bool):
             raise _fail(source, f"{path}={raw!r} is not true or false")
         return raw
+    if kind.startswith("dict"):  # name -> number (what the names mean is checked by their user)
+        if not isinstance(raw, dict):
+            raise _fail(source, f"{path}={raw!r} must be a table of name = number")
+        return {str(k): _number(source, f"{path}.{k}", v, None, None, "", 1.0) for k, v in raw.items()}
     return _number(source, path, raw, low, high, unit, scale)
 
 
@@ -278,12 +282,13 @@ def _check_consistency(config: RigConfig, source: str) -> None:
 def _check_sample(sample: SampleConfig, source: str) -> None:
     """Material, dopant fraction and knock-outs are checked by the physics that will use them."""
     from sim_backends.physics import get_material
+    from sim_backends.physics.parameters import with_parameters
 
     try:
-        get_material(sample.material, dopant_fraction=sample.dopant_fraction,
-                     knockouts=tuple(sample.knockouts))
+        with_parameters(get_material(sample.material, dopant_fraction=sample.dopant_fraction,
+                                     knockouts=tuple(sample.knockouts)), dict(sample.parameters))
     except (KeyError, ValueError) as exc:
-        raise _fail(source, f"sample: {str(exc).splitlines()[0]}") from None
+        raise _fail(source, f"sample: {str(exc).splitlines()[0].strip(chr(34) + chr(39))}") from None
 
 
 def sample_with_overrides(base: SampleConfig, overrides: dict[str, Any],
