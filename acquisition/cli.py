@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "acquisition.commands.gui",        # gui (imports gui.app lazily)
     "acquisition.campaigns.cli",       # campaign, report
     "acquisition.studies.cli",         # study
+    "acquisition.studies.fit_cli",     # fit
     "sim_backends.emulators.cli",      # emulate
 )
 ENTRY_POINT_GROUP = "avalab.commands"
