@@ -22,7 +22,7 @@ from acquisition.studies.fit_model import SpotModel, SweepData, predict, residua
 LOG_STEP = 0.02
 #: the search stays within this factor of the description's value, each way
 BOUND_FACTOR = 100.0
-MAX_EVALUATIONS = 40
+MAX_EVALUATIONS = 30
 
 
 @dataclass
@@ -48,21 +48,23 @@ class FitResult:
                 "success": self.success, "message": self.message, "files": self.files}
 
 
-def _residuals_task(data: SweepData, model: SpotModel, values: dict[str, float]) -> np.ndarray:
-    return residuals(data, model, values)
+def _residuals_task(data: SweepData, model: SpotModel, values: dict[str, float],
+                    curve_points: bool) -> np.ndarray:
+    return residuals(data, model, values, curve_points)
 
 
 class _Evaluator:
     """Residuals of every run at many parameter vectors at once, on the dask client."""
 
-    def __init__(self, client: Any, runs: list[tuple[SweepData, SpotModel]], names: list[str]) -> None:
-        self.client, self.names = client, names
+    def __init__(self, client: Any, runs: list[tuple[SweepData, SpotModel]], names: list[str],
+                 curve_points: bool = True) -> None:
+        self.client, self.names, self.curve_points = client, names, curve_points
         self.runs = [(client.scatter(data, broadcast=True), model) for data, model in runs]
         self.cache: dict[bytes, np.ndarray] = {}
         self.evaluations = 0
 
     def many(self, points: list[np.ndarray]) -> list[np.ndarray]:
-        futures = [[self.client.submit(_residuals_task, data, model, self.values(x), pure=False)
+        futures = [[self.client.submit(_residuals_task, data, model, self.values(x), self.curve_points, pure=False)
                     for data, model in self.runs] for x in points]
         results = [np.concatenate(self.client.gather(row)) for row in futures]
         self.evaluations += len(points)
@@ -89,10 +91,17 @@ def fit(runs: list[tuple[SweepData, SpotModel]], start: dict[str, float], client
     """Fit the parameters named in ``start`` (their start values) to ``runs``."""
     names = list(start)
     x0 = np.log(np.array([start[n] for n in names], dtype=float))
-    evaluator = _Evaluator(client, runs, names)
     span = math.log(BOUND_FACTOR)
-    solution = least_squares(evaluator.fun, x0, jac=evaluator.jac, bounds=(x0 - span, x0 + span),
+    bounds = (x0 - span, x0 + span)
+    # first the thresholds alone (smooth in the parameters: folds, not points), which puts the
+    # intensity scale right; then curves and thresholds together from there
+    thresholds = _Evaluator(client, runs, names, curve_points=False)
+    first = least_squares(thresholds.fun, x0, jac=thresholds.jac, bounds=bounds, method="trf",
+                          max_nfev=MAX_EVALUATIONS, x_scale=1.0)
+    evaluator = _Evaluator(client, runs, names)
+    solution = least_squares(evaluator.fun, first.x, jac=evaluator.jac, bounds=bounds,
                              method="trf", max_nfev=MAX_EVALUATIONS, x_scale=1.0)
+    evaluator.evaluations += thresholds.evaluations
     r = evaluator.fun(solution.x)
     jac = evaluator.jac(solution.x)
     chi_square = float(np.sum(r ** 2))

@@ -206,8 +206,9 @@ def predict(data: SweepData, model: SpotModel, values: dict[str, float]) -> dict
             "switch_off_w_m2": jumps[False][1] if False in jumps else math.nan}
 
 
-def residuals(data: SweepData, model: SpotModel, values: dict[str, float]) -> np.ndarray:
-    """Weighted residuals (data - model) / error: curve points, then the two thresholds."""
+def residuals(data: SweepData, model: SpotModel, values: dict[str, float], curve_points: bool = True) -> np.ndarray:
+    """Weighted residuals (data - model) / error: curve points (unless ``curve_points`` is
+    False), then the two thresholds."""
     predicted = predict(data, model, values)
     counts = np.maximum(predicted["counts"], MIN_COUNTS)
     measured = np.maximum(data.counts, MIN_COUNTS)
@@ -220,6 +221,8 @@ def residuals(data: SweepData, model: SpotModel, values: dict[str, float]) -> np
     # each other are fitted, and the thresholds fix the intensity scale
     offset = float(np.sum(difference / error**2) / np.sum(1.0 / error**2))
     curve = (difference - offset) / error
+    if not curve_points:
+        curve = np.zeros(0)
     thresholds = []
     for bracket, key in ((data.on_bracket, "switch_on_w_m2"), (data.off_bracket, "switch_off_w_m2")):
         if bracket is None:
