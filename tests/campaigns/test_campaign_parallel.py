@@ -111,6 +111,11 @@ def test_a_worker_killed_mid_unit_reruns_it_once_elsewhere(serial: Path, client:
         if killed or message["experiment"] != "sweep":
             return
         pid = message["pid"]
+        journal = tmp_path / (message["path"] + ".journal")
+        deadline = time.monotonic() + 120
+        while not journal.exists() and not (tmp_path / message["path"]).exists():  # its run has begun
+            assert time.monotonic() < deadline, "the unit's run file never appeared"
+            time.sleep(0.01)
         os.kill(pid, signal.SIGSTOP)  # frozen first, so that it cannot finish while we look
         deadline = time.monotonic() + 60
         while not _stopped(pid):
