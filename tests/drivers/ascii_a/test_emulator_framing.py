@@ -62,14 +62,69 @@ def test_chameleon_echo_and_prompt_on_until_switched_off() -> None:
     assert cham.feed(b"?TS\r\n") == b"1\r\n"
 
 
-def test_sc10_query_and_set_framing_as_in_instruments_md() -> None:
+def test_sc10_query_and_set_commands_share_one_frame_shape() -> None:
     shutter = FakeShutter()
     sc10 = SC10Emulator(shutter)
     assert sc10.feed(b"id?\r").startswith(b"id?\rTHORLABS SC10") and sc10.feed(b"id?\r").endswith(b"\r> ")
-    assert sc10.feed(b"mode=1\r") == b"> mode=1\r> "
+    assert sc10.feed(b"mode=1\r") == b"mode=1\r> "
     assert sc10.feed(b"ens?\r") == b"ens?\r0\r> "
-    assert sc10.feed(b"ens\r") == b"> ens\r> " and shutter.opened is True
+    assert sc10.feed(b"ens\r") == b"ens\r> " and shutter.opened is True
     assert sc10.feed(b"closed?\r") == b"closed?\r0\r> "
-    assert sc10.feed(b"ens\r") == b"> ens\r> " and shutter.opened is False
-    assert sc10.feed(b"rep=100\r") == b"> rep=100\rCommand error CMD_ARG_INVALID\r> "
-    assert sc10.feed(b"fly\r") == b"> fly\rCommand error CMD_NOT_DEFINED\r> "
+    assert sc10.feed(b"ens\r") == b"ens\r> " and shutter.opened is False
+    assert sc10.feed(b"rep=100\r") == b"rep=100\rCommand error CMD_ARG_INVALID\r> "
+    assert sc10.feed(b"open=1000000\r") == b"open=1000000\rCommand error CMD_ARG_INVALID\r> "
+    assert sc10.feed(b"fly\r") == b"fly\rCommand error CMD_NOT_DEFINED\r> "
+
+
+def test_sc10_lower_case_only_empty_line_prompt_and_command_list() -> None:
+    sc10 = SC10Emulator(FakeShutter())
+    # "All commands and queries are in lower case letters" (SC10 manual p. 15)
+    assert sc10.feed(b"ID?\r") == b"ID?\rCommand error CMD_NOT_DEFINED\r> "
+    assert sc10.feed(b"\r") == b"\r> "
+    assert sc10.feed(b"baud?\r\n") == b"baud?\r0\r> "  # a stray LF is ignored
+    listing = sc10.feed(b"?\r").decode().split("\r")
+    assert listing[0] == "?" and listing[-1] == "> "
+    keywords = {line.split()[0] for line in listing[1:-1]}
+    assert keywords == {"?", "id?", "ens", "ens?", "rep=n", "rep?", "mode=n", "mode?", "trig=n",
+                        "trig?", "xto=n", "xto?", "open=n", "open?", "shut=n", "shut?", "closed?",
+                        "interlock?", "baud=n", "baud?", "save", "savp", "resp"}
+
+
+def test_sc10_memory_savp_resp_save_and_default() -> None:
+    memory: dict[str, int] = {}
+    sc10 = SC10Emulator(FakeShutter(), stored=memory)
+    for command in (b"mode=4\r", b"open=250\r", b"rep=7\r", b"xto=1\r", b"savp\r"):
+        assert sc10.feed(command).endswith(b"\r> ")
+    assert memory["mode"] == 4 and memory["open"] == 250 and memory["rep"] == 7
+    assert memory["xto"] == 0  # savp does not store the output trigger; save does
+    assert sc10.feed(b"save\r") == b"save\r> " and memory["xto"] == 1
+    assert sc10.feed(b"default\r") == b"default\r> "
+    assert sc10.feed(b"mode?\r") == b"mode?\r1\r> " and sc10.feed(b"open?\r") == b"open?\r10\r> "
+    assert sc10.feed(b"resp\r") == b"resp\r> "
+    assert sc10.feed(b"mode?\r") == b"mode?\r4\r> " and sc10.feed(b"rep?\r") == b"rep?\r7\r> "
+    restarted = SC10Emulator(FakeShutter(), stored=memory)  # a power cycle keeps the memory
+    assert restarted.feed(b"open?\r") == b"open?\r250\r> "
+
+
+def test_mc2000b_integers_oncycle_reference_codes_and_command_list() -> None:
+    chopper = FakeChopper()
+    mc = MC2000BEmulator(chopper)
+    assert mc.feed(b"\r") == b"\r> "
+    assert mc.feed(b"FREQ?\r") == b"FREQ?\rCommand error CMD_NOT_DEFINED\r> "
+    assert mc.feed(b"oncycle=30\r") == b"oncycle=30\r> " and chopper.duty == pytest.approx(0.3)
+    assert mc.feed(b"oncycle?\r") == b"oncycle?\r30\r> "
+    assert mc.feed(b"cycle?\r") == b"cycle?\rCommand error CMD_NOT_DEFINED\r> "
+    assert mc.feed(b"freq=733\r") == b"freq=733\r> "
+    assert mc.feed(b"enable=1\r") == b"enable=1\r> "
+    assert mc.feed(b"refoutfreq?\r") == b"refoutfreq?\r733\r> "
+    assert mc.feed(b"input?\r") == b"input?\r0\r> "
+    assert mc.feed(b"enable=0\r") == b"enable=0\r> "
+    # MC1F10A: ref internal/external, output target/actual (manual chapters 8.3 / 8.4)
+    assert mc.feed(b"ref=2\r") == b"ref=2\rCommand error CMD_ARG_INVALID\r> "
+    assert mc.feed(b"output=1\r") == b"output=1\r> "
+    assert mc.feed(b"nharmonic=4\r") == b"nharmonic=4\r> " and mc.feed(b"nharmonic?\r") == b"nharmonic?\r4\r> "
+    assert mc.feed(b"intensity?\r") == b"intensity?\r5\r> "
+    assert mc.feed(b"restore\r") == b"restore\r> " and mc.feed(b"output?\r") == b"output?\r0\r> "
+    listing = mc.feed(b"?\r").decode().split("\r")
+    keywords = {line.split()[0] for line in listing[1:-1]}
+    assert {"oncycle=n", "oncycle?", "refoutfreq?", "input?", "restore", "verbose=n"} <= keywords
