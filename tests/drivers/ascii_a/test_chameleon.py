@@ -26,9 +26,12 @@ def line(text: str) -> bytes:
     return text.encode() + b"\r\n"
 
 
+#: from power-up (echo and prompt on) the unit sends ``ECHO=0\r\nCHAMELEON> `` (still echoed,
+#: then the prompt) and ``\r\n`` (PROMPT=0 no longer echoed; its own answer has no prompt). A
+#: reader of CRLF lines sees the byte stream split as below: the prompt opens the second line.
 HANDSHAKE = [
-    (b"ECHO=0\r\n", b"ECHO=0\r\n\r\nChameleon> "),
-    (b"PROMPT=0\r\n", b"\r\nChameleon> "),
+    (b"ECHO=0\r\n", b"ECHO=0\r\n"),
+    (b"PROMPT=0\r\n", b"CHAMELEON> \r\n"),
     (b"?TMIN\r\n", line("680")),
     (b"?TMAX\r\n", line("1080")),
 ]
@@ -172,7 +175,7 @@ def test_real_link_whole_command_set(serve, transport: str) -> None:
         with pytest.raises(InstrumentError, match="Query Error"):
             cham.ask("?NOPE")
         with pytest.raises(InstrumentError, match="RANGE ERROR"):
-            cham.write("VW=1500")  # bypassing the driver's validation: the unit refuses
+            cham.write("HEARTBEATRATE=500")  # bypassing the driver's validation: the unit refuses
     assert fake.shutter is False  # safe_state on exit closes the shutter
 
 

@@ -50,16 +50,55 @@ def test_mc2000b_echo_value_prompt_and_errors() -> None:
 
 def test_chameleon_echo_and_prompt_on_until_switched_off() -> None:
     cham = ChameleonEmulator(FakeControlLaser())
-    assert cham.feed(b"?SN\r\n") == b"?SN\r\nCHUII-SIM-0001\r\nChameleon> "
-    assert cham.feed(b"ECHO=0\r\n") == b"ECHO=0\r\n\r\nChameleon> "  # takes effect afterwards
-    assert cham.feed(b"?VW\r\n") == b"808\r\nChameleon> "
-    assert cham.feed(b"PROMPT=0\r\n") == b"\r\nChameleon> "
+    assert cham.feed(b"?SN\r\n") == b"?SN\r\nCHUII-SIM-0001\r\nCHAMELEON> "
+    assert cham.feed(b"ECHO=0\r\n") == b"ECHO=0\r\nCHAMELEON> "  # echo goes off afterwards
+    assert cham.feed(b"?VW\r\n") == b"808\r\nCHAMELEON> "
+    assert cham.feed(b"PROMPT=0\r\n") == b"\r\n"  # the prompt goes off at once
     assert cham.feed(b"?VW\r\n") == b"808\r\n"
-    assert cham.feed(b"VW=1200\r\n") == b" RANGE ERROR\r\n"
+    assert cham.feed(b"VW=1200\r\n") == b"\r\n"  # beyond the range: set to the limit
+    assert cham.feed(b"?VW\r\n") == b"1080\r\n"
+    assert cham.feed(b"L=5\r\n") == b" RANGE ERROR\r\n"
     assert cham.feed(b"XYZ=1\r\n") == b" Command Error\r\n"
     assert cham.feed(b"?XYZ\r\n") == b" Query Error\r\n"
     assert cham.feed(b"VW=875\r\n") == b"\r\n"
     assert cham.feed(b"?TS\r\n") == b"1\r\n"
+
+
+@pytest.mark.parametrize("order", [(b"ECHO=0", b"PROMPT=0"), (b"PROMPT=0", b"ECHO=0")])
+@pytest.mark.parametrize("echo,prompt", [(1, 1), (1, 0), (0, 1), (0, 0)])
+def test_chameleon_handshake_leaves_one_line_per_command_from_any_state(
+        order: tuple[bytes, bytes], echo: int, prompt: int) -> None:
+    """A client reading one CRLF line per command must be in step after the handshake, whatever
+    state the unit was left in (micro-manager sends ECHO=0 then PROMPT=0, acq4 the reverse)."""
+    cham = ChameleonEmulator(FakeControlLaser())
+    cham.flags.update(ECHO=echo, PROMPT=prompt)
+    stream = b"".join(cham.feed(command + b"\r\n") for command in order)
+    stream += cham.feed(b"?VW\r\n")
+    lines = stream.split(b"\r\n")
+    assert len(lines) == 4 and lines[3] == b""  # three lines, nothing left after the last
+    assert lines[2] == b"808"
+
+
+def test_chameleon_long_forms_and_print_queries() -> None:
+    laser = FakeControlLaser()
+    cham = ChameleonEmulator(laser)
+    cham.flags.update(ECHO=0, PROMPT=0)
+    assert cham.feed(b"LASER=1\r\n") == b"\r\n" and laser.get_emission() is True
+    assert cham.feed(b"SHUTTER=1\r\n") == b"\r\n" and laser.get_shutter() is True
+    assert cham.feed(b"WAVELENGTH=745\r\n") == b"\r\n"
+    assert cham.feed(b"PRINT WAVELENGTH\r\n") == b"745\r\n"
+    assert cham.feed(b"WAVELENGTH STEP=10\r\n") == b"\r\n"
+    assert cham.feed(b"?VW\r\n") == b"755\r\n"
+    assert cham.feed(b"PRINT LASER\r\n") == b"1\r\n"
+    assert cham.feed(b"PRINT SHUTTER\r\n") == b"1\r\n"
+    assert cham.feed(b"PRINT TUNING LIMIT MAX\r\n") == b"1080\r\n"
+    assert cham.feed(b"SEARCH MODELOCK=0\r\n") == b"\r\n" and cham.feed(b"?SM\r\n") == b"0\r\n"
+    assert cham.feed(b"LBO HEATER=1\r\n") == b"\r\n" and cham.feed(b"?LBOH\r\n") == b"1\r\n"
+    assert cham.feed(b"HOME STEPPER=1\r\n") == b"\r\n" and cham.feed(b"PRINT HOMED\r\n") == b"1\r\n"
+    assert cham.feed(b"HEARTBEATRATE=500\r\n") == b" RANGE ERROR\r\n"
+    assert cham.feed(b"ALIGNW=790\r\n") == b"\r\n" and cham.feed(b"?ALIGNW\r\n") == b"790\r\n"
+    assert cham.feed(b"PRINT D1T\r\n") == b" Query Error\r\n"  # head telemetry: not modelled
+    assert cham.feed(b"shutter=0\r\n") == b"\r\n" and laser.get_shutter() is False
 
 
 def test_sc10_query_and_set_commands_share_one_frame_shape() -> None:
