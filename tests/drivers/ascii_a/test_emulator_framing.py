@@ -29,6 +29,24 @@ def test_opus_accepts_cr_and_crlf_and_answers_with_units() -> None:
     assert opus.feed(b"FLY\r\n").startswith(b"Error")
 
 
+def test_opus_mpc_command_set_beyond_avalab_subset() -> None:
+    laser = FakePumpLaser()
+    opus = OpusEmulator(laser)
+    assert opus.feed(b"POWER=500\r\n") == b"\r\n"
+    assert opus.feed(b"SETPOWER?\r\n") == b"0500.0mW\r\n"
+    assert opus.feed(b"POWER?\r\n") == b"0000.0mW\r\n"  # emission off: no output yet
+    assert opus.feed(b"CONTROL?\r\n") == b"POWER\r\n"
+    assert opus.feed(b"CURRENT=62.5\r\n") == b"\r\n"
+    assert opus.feed(b"SETCURRENT1?\r\n") == b"062.5%\r\n"
+    assert opus.feed(b"INTERLOCK?\r\n") == b"ENABLED\r\n"
+    assert opus.feed(b"SOFTVER?\r\n") == b"1.0.33\r\n"
+    assert opus.feed(b"SERIAL?\r\n") == b"OPUS-SIM-1064\r\n"
+    assert opus.feed(b"on\r\n") == b"\r\n" and laser.emission is True
+    assert opus.feed(b"STATUSLCD?\r\n") == b"ENABLED 0500.0mW\r\n"
+    assert opus.feed(b"TIMERS\r\n") == opus.feed(b"TIMERS?\r\n")
+    assert opus.feed(b"HTEMP?\r\n") == b"Error: Unknown command\r\n"  # FPU60 / Finesse only
+
+
 def test_opus_old_firmware_and_silent_setters() -> None:
     opus = OpusEmulator(FakePumpLaser(), line_ending="\r", ack_setters=False)
     assert opus.feed(b"POWER=10\r") == b""
