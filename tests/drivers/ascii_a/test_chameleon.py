@@ -108,6 +108,28 @@ def test_adapter_transcript_handshake_tune_and_wait() -> None:
     assert transport._index == len(transport.comm_pairs)
 
 
+@pytest.mark.parametrize("echo_answer,prompt_answer", [
+    (b"\r\n", b"CHAMELEON> \r\n"),    # left with echo off, prompt on
+    (b"ECHO=0\r\n", b"\r\n"),          # echo on, prompt off
+    (b"\r\n", b"\r\n"),                # both off already
+])
+def test_handshake_reads_one_line_per_command_from_any_state(echo_answer: bytes,
+                                                             prompt_answer: bytes) -> None:
+    transport = ProtocolAdapter([(b"ECHO=0\r\n", echo_answer), (b"PROMPT=0\r\n", prompt_answer),
+                                 (b"?TMIN\r\n", line("680")), (b"?TMAX\r\n", line("1080"))])
+    laser = ChameleonControlLaser(name="control_laser", address="x", transport=transport)
+    laser.connect()
+    assert laser.wavelength_range == pytest.approx((680e-9, 1080e-9))
+    assert transport._index == len(transport.comm_pairs)
+
+
+def test_handshake_error_line_is_a_clear_error() -> None:
+    transport = ProtocolAdapter([(b"ECHO=0\r\n", line(" Command Error"))])
+    laser = ChameleonControlLaser(name="control_laser", address="x", transport=transport)
+    with pytest.raises(InstrumentError, match="ECHO=0.*Command Error"):
+        laser.connect()
+
+
 def test_wait_tuned_times_out_on_the_rig_clock() -> None:
     transport = ProtocolAdapter(HANDSHAKE + [(b"?TS\r\n", line("1"))] * 6)
     clock = VirtualClock()
