@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,6 +22,7 @@ from .drive import Drive, SpotEmission
 from .material import Material
 from .film import FILM, draw_traits
 from .materials import get_material
+from .parameters import with_parameters
 from .particle import Particle
 
 @dataclass(frozen=True)
@@ -57,8 +59,11 @@ class FocalSpot:
     def __init__(self, material: str = "Nd:KPb2Cl5", temperature_k: float = 77.0, beam_radius_m: float = 0.63e-6,
                  n_particles: int = 10, heterogeneity: float = 1.0, seed: int = 0,
                  position_m: tuple[float, float] = (0.0, 0.0), dopant_fraction: float | None = None,
-                 knockouts: tuple[str, ...] = ()) -> None:
-        base = get_material(material, dopant_fraction=dopant_fraction, knockouts=knockouts)
+                 knockouts: tuple[str, ...] = (), parameters: Mapping[str, float] | None = None) -> None:
+        #: named numbers of the material description replaced (sim_backends.physics.parameters)
+        self.parameters = dict(parameters or {})
+        base = with_parameters(get_material(material, dopant_fraction=dopant_fraction, knockouts=knockouts),
+                               self.parameters)
         check_positive("temperature_k", temperature_k, "K")
         check_range("beam_radius_m", beam_radius_m, 1e-8, 1e-3, "m")
         check_int_range("n_particles", n_particles, 1, 1000)
@@ -110,4 +115,6 @@ class FocalSpot:
 
 
 def _with_fraction(material: Material, fraction: float) -> Material:
+    """The particle's material: the spot's (replaced parameters included) at its own dopant
+    fraction (a replaced dopant_fraction is the nominal one the particles spread around)."""
     return replace(material, dopant_fraction=fraction)
