@@ -53,8 +53,9 @@ def line_cross_section(line: AbsorptionLine, wavenumber_cm: float, temperature_k
         t_star = tail_temperature_k(tail_phonon_cm, temperature_k)
     else:                  # excess energy goes into phonons: no thermal population needed
         t_star = 0.5 * HC_OVER_K_CM_K * tail_phonon_cm
-    tail = line.tail_amplitude * math.exp(-line.tail_steepness * abs(detuning) * HC_OVER_K_CM_K / t_star)
-    return line.peak_cross_section_m2 * (gaussian + tail)
+    tail = min(1.0, line.tail_amplitude * math.exp(-line.tail_steepness * abs(detuning) * HC_OVER_K_CM_K / t_star))
+    # the phonon-assisted wing takes over where it exceeds the Gaussian core (never above the peak)
+    return line.peak_cross_section_m2 * max(gaussian, tail)
 
 
 def transfer_rate_constant(material: Material, transfer: EnergyTransfer) -> float:

@@ -54,12 +54,14 @@ class PhononRelaxation:
 class AbsorptionLine:
     """Absorption ``lower -> upper``: a Gaussian resonant line plus its phonon-assisted tail.
 
-    sigma(nu, T) = peak * [exp(-4 ln2 (d/fwhm)^2) + tail_amplitude * exp(-tail_steepness |d| / (k T*))],
+    sigma(nu, T) = peak * max(exp(-4 ln2 (d/fwhm)^2), min(1, tail_amplitude * exp(-tail_steepness |d| / (k T*)))),
     d = nu_laser - center, with T* = (hbar w_t / 2k) coth(hbar w_t / 2kT) on the low-energy side
     (d < 0: the photon lacks energy that thermal phonons of the host must supply, so the tail
     grows with temperature: the Urbach rule with the Toyozawa effective temperature, hbar w_t =
     ``Host.tail_phonon_cm``) and T* = hbar w_t / 2k on the high-energy side (phonons are emitted,
-    no thermal population needed). Stimulated emission ``upper -> lower`` uses the resonant shape
+    no thermal population needed). The wing takes over from the Gaussian core where it is larger
+    and never exceeds the peak; ``tail_amplitude`` is the Urbach focus, which generally lies above
+    the band's peak (the wing is a different physical process from the resonant line). Stimulated emission ``upper -> lower`` uses the resonant shape
     scaled by g_lower / g_upper (Fuchtbauer-Ladenburg with a common line shape).
     """
 

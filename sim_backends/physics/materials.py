@@ -111,7 +111,7 @@ ND_KPB2CL5_PARAMETERS: dict[str, ModelParameter] = {
     "min_dopant_distance_nm": P(0.4765, "nm", "published", "minimum dopant-dopant distance"),
     "particle_length_nm": P(61.0, "nm", "published", "nanocrystal length"),
     "particle_width_nm": P(20.0, "nm", "chosen", "rod width; only scales photons/s per particle"),
-    "tail_phonon_cm": P(120.0, "cm-1", "chosen",
+    "tail_phonon_cm": P(60.0, "cm-1", "chosen",
                         "phonons that broaden the absorption tail: the KPb2Cl5 phonon density of states "
                         "lies mostly well below its 250 cm-1 cut-off (lattice modes of the heavy Pb-Cl "
                         "framework)"),
@@ -120,16 +120,17 @@ ND_KPB2CL5_PARAMETERS: dict[str, ModelParameter] = {
     "mpr_4i13_s": P(98.39, "s-1", "published", "MPR 4I13/2 -> 4I11/2 at 77 K"),
     "mpr_4i15_s": P(4.92, "s-1", "published", "MPR 4I15/2 -> 4I13/2 at 77 K"),
     "mpr_4f32_s": P(2.78e-16, "s-1", "published", "MPR 4F3/2 -> 4I15/2 at 77 K"),
-    "mpr_4f52_gap_cm": P(600.0, "cm-1", "calibrated",
+    "mpr_4f52_gap_cm": P(240.0, "cm-1", "calibrated",
                          "effective gap 4F5/2 -> 4F3/2 (smallest Stark-Stark gap, ~4 phonons)"),
     "mpr_2h92_gap_cm": P(200.0, "cm-1", "chosen", "2H9/2 -> 4F5/2, barycentre gap"),
-    "mpr_4g52_gap_cm": P(1100.0, "cm-1", "chosen",
+    "mpr_4g52_gap_cm": P(531.0, "cm-1", "chosen",
                          "4G5/2 group -> 2H9/2 cascade through 2H11/2, 4F9/2, 4S3/2 lumped: its slowest step"),
     # quenching of the reservoir by migration to defects (dopant-density dependent)
-    "quench_4i11_s": P(0.0, "s-1", "chosen", "4I11/2 quenching at 18 % Nd"),
+    "quench_4i11_s": P(1908.0, "s-1", "chosen", "4I11/2 quenching at 18 % Nd"),
     "quench_4f32_s": P(0.0, "s-1", "chosen", "4F3/2 quenching at 18 % Nd"),
-    "quench_power": P(2.0, "", "chosen",
-                      "quenching ~ (Nd fraction)^2: migration rate and quencher encounters both scale with N"),
+    "quench_power": P(1.0, "", "chosen",
+                      "quenching ~ Nd fraction: an excitation hopping over the Nd sublattice meets one of a "
+                      "fixed density of quenching sites at a rate that grows with the hop rate (~ N)"),
     # radiative rates (totals; branching below)
     "radiative_4i11_s": P(10.0, "s-1", "JO", "intra-4I rates are small (JO: 5-30 s-1)"),
     "radiative_4i13_s": P(20.0, "s-1", "JO", "intra-4I"),
@@ -140,13 +141,13 @@ ND_KPB2CL5_PARAMETERS: dict[str, ModelParameter] = {
     "radiative_4g52_s": P(2000.0, "s-1", "JO", "4G5/2 group (hypersensitive)"),
     # absorption
     "line_fwhm_cm": P(1000.0, "cm-1", "published", "Gaussian line width of every resonant line"),
-    "esa_peak_cm2": P(1.335e-20, "cm2", "calibrated", "ESA 4I11/2 -> 4F3/2 (resonant at 1064 nm): "
+    "esa_peak_cm2": P(2.74e-20, "cm2", "calibrated", "ESA 4I11/2 -> 4F3/2 (resonant at 1064 nm): "
                       "switch-on 6.7 kW/cm2 at 77 K"),
     "gsa_880_peak_cm2": P(1.0e-20, "cm2", "chosen", "4I9/2 -> 4F3/2 peak (Nd3+ in halides 1-3e-20 cm2); "
                           "1064 nm reaches it only through its phonon-assisted tail"),
     "gsa_808_peak_cm2": P(2.0e-20, "cm2", "chosen", "4I9/2 -> 4F5/2 peak (Nd3+ in chlorides 2-5e-20 cm2)"),
-    "tail_amplitude": P(1.0, "", "chosen", "Urbach focus at the line centre (standard Urbach rule)"),
-    "tail_steepness": P(0.34, "", "calibrated",
+    "tail_amplitude": P(4.62, "", "chosen", "Urbach focus at the line centre (standard Urbach rule)"),
+    "tail_steepness": P(0.37, "", "calibrated",
                         "Urbach steepness of the phonon-assisted tail: sets how fast the 1064 nm GSA "
                         "grows with temperature (IOB gone above ~160 K)"),
     # pair processes, microparameters in cm6/s
@@ -155,10 +156,10 @@ ND_KPB2CL5_PARAMETERS: dict[str, ModelParameter] = {
     "cr3_cm6_s": P(0.291e-40, "cm6/s", "published", "CR3"),
     "cr4_cm6_s": P(0.564e-40, "cm6/s", "published", "CR4"),
     "cr5_cm6_s": P(0.812e-40, "cm6/s", "published", "CR5"),
-    "cr345_scale": P(1.0, "", "chosen", "CR3-CR5 applied as published with the averaged-transfer formula"),
-    "etu1_cm6_s": P(13440e-40, "cm6/s", "calibrated", "ETU1 4F3/2 + 4F3/2 -> 4G5/2 + 4I15/2: switch-off"),
-    "etu2_cm6_s": P(4480e-40, "cm6/s", "calibrated", "ETU2 (-> 4I13/2), one third of ETU1 (less resonant)"),
-    "cr6_cm6_s": P(0.0, "cm6/s", "chosen", "4G5/2 + 4I9/2 -> 2H9/2 + 4I13/2"),
+    "cr345_scale": P(0.713, "", "chosen", "CR3-CR5 applied as published with the averaged-transfer formula"),
+    "etu1_cm6_s": P(6190e-40, "cm6/s", "calibrated", "ETU1 4F3/2 + 4F3/2 -> 4G5/2 + 4I15/2: switch-off"),
+    "etu2_cm6_s": P(2063e-40, "cm6/s", "calibrated", "ETU2 (-> 4I13/2), one third of ETU1 (less resonant)"),
+    "cr6_cm6_s": P(184.5e-40, "cm6/s", "chosen", "4G5/2 + 4I9/2 -> 2H9/2 + 4I13/2"),
     "cr1_release_cm": P(430.0, "cm-1", "published",
                         "energy CR1 gives to phonons: the published ~3000x reverse/forward ratio at 77 K"),
     "cr3_release_cm": P(200.0, "cm-1", "chosen",
@@ -375,20 +376,25 @@ def material_parameters(name: str) -> dict[str, ModelParameter]:
     return dict(_TABLES[name])
 
 
-def get_material(name: str, *, dopant_fraction: float | None = None,
-                 knockouts: tuple[str, ...] | list[str] = (),
-                 parameters: Mapping[str, float] | None = None) -> Material:
-    """A built-in material, optionally at another dopant fraction, with named transfer pathways
-    removed and with named parameters (``material_parameters``) replaced."""
+def build_material(name: str, overrides: Mapping[str, float] | None = None) -> Material:
+    """A built-in material from its parameter table, with table entries replaced by name (for
+    calibration and studies of the table's own quantities, e.g. ``cr345_scale``; a number of the
+    built description is replaced by its structural name with ``parameters.with_parameters``)."""
     check_choice("material", name, MATERIALS)
     values = {key: entry.value for key, entry in _TABLES[name].items()}
-    for key, value in (parameters or {}).items():
+    for key, value in (overrides or {}).items():
         check_choice("parameter", key, tuple(values))
         if not math.isfinite(float(value)) or float(value) < 0.0:
             raise ValueError(f"{key}={value!r} is outside the allowed range [0, inf) "
                              f"({_TABLES[name][key].unit or 'dimensionless'})")
         values[key] = float(value)
-    material = _BUILDERS[name](values)
+    return _BUILDERS[name](values)
+
+
+def get_material(name: str, *, dopant_fraction: float | None = None,
+                 knockouts: tuple[str, ...] | list[str] = ()) -> Material:
+    """A built-in material, optionally at another dopant fraction and with named transfer pathways removed."""
+    material = build_material(name)
     if dopant_fraction is not None:
         material = replace(material, dopant_fraction=check_range("dopant_fraction", dopant_fraction,
                                                                  0.0, 1.0, low_inclusive=False))
