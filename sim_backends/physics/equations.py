@@ -207,6 +207,11 @@ class RateEquations:
         return matrix @ y + self._stoich_k @ (y[self._donor] * y[self._acceptor])
 
     def jacobian(self, y: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        return matrix + self.pair_jacobian(y)
+
+    def pair_jacobian(self, y: np.ndarray) -> np.ndarray:
+        """Jacobian of the pair term at ``y``. The pair term is bilinear, so this is also the
+        second derivative contracted with a vector: d/dy [J(y) v] = pair_jacobian(v)."""
         d_rate = (self._donor_onehot * y[self._acceptor][:, None]
                   + self._acceptor_onehot * y[self._donor][:, None])
-        return matrix + self._stoich_k @ d_rate
+        return self._stoich_k @ d_rate

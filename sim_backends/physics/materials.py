@@ -123,10 +123,10 @@ ND_KPB2CL5_PARAMETERS: dict[str, ModelParameter] = {
     "mpr_4f52_gap_cm": P(240.0, "cm-1", "calibrated",
                          "effective gap 4F5/2 -> 4F3/2 (smallest Stark-Stark gap, ~4 phonons)"),
     "mpr_2h92_gap_cm": P(200.0, "cm-1", "chosen", "2H9/2 -> 4F5/2, barycentre gap"),
-    "mpr_4g52_gap_cm": P(531.0, "cm-1", "chosen",
+    "mpr_4g52_gap_cm": P(523.0, "cm-1", "chosen",
                          "4G5/2 group -> 2H9/2 cascade through 2H11/2, 4F9/2, 4S3/2 lumped: its slowest step"),
     # quenching of the reservoir by migration to defects (dopant-density dependent)
-    "quench_4i11_s": P(1908.0, "s-1", "chosen", "4I11/2 quenching at 18 % Nd"),
+    "quench_4i11_s": P(1890.0, "s-1", "chosen", "4I11/2 quenching at 18 % Nd"),
     "quench_4f32_s": P(0.0, "s-1", "chosen", "4F3/2 quenching at 18 % Nd"),
     "quench_power": P(1.0, "", "chosen",
                       "quenching ~ Nd fraction: an excitation hopping over the Nd sublattice meets one of a "
@@ -143,10 +143,10 @@ ND_KPB2CL5_PARAMETERS: dict[str, ModelParameter] = {
     "line_fwhm_cm": P(1000.0, "cm-1", "published", "Gaussian line width of every resonant line"),
     "esa_peak_cm2": P(2.74e-20, "cm2", "calibrated", "ESA 4I11/2 -> 4F3/2 (resonant at 1064 nm): "
                       "switch-on 6.7 kW/cm2 at 77 K"),
-    "gsa_880_peak_cm2": P(1.0e-20, "cm2", "chosen", "4I9/2 -> 4F3/2 peak (Nd3+ in halides 1-3e-20 cm2); "
+    "gsa_880_peak_cm2": P(1.5e-20, "cm2", "chosen", "4I9/2 -> 4F3/2 peak (Nd3+ in halides 1-3e-20 cm2); "
                           "1064 nm reaches it only through its phonon-assisted tail"),
     "gsa_808_peak_cm2": P(2.0e-20, "cm2", "chosen", "4I9/2 -> 4F5/2 peak (Nd3+ in chlorides 2-5e-20 cm2)"),
-    "tail_amplitude": P(4.62, "", "chosen", "Urbach focus at the line centre (standard Urbach rule)"),
+    "tail_amplitude": P(3.08, "", "chosen", "Urbach focus at the line centre (standard Urbach rule)"),
     "tail_steepness": P(0.37, "", "calibrated",
                         "Urbach steepness of the phonon-assisted tail: sets how fast the 1064 nm GSA "
                         "grows with temperature (IOB gone above ~160 K)"),
@@ -156,10 +156,10 @@ ND_KPB2CL5_PARAMETERS: dict[str, ModelParameter] = {
     "cr3_cm6_s": P(0.291e-40, "cm6/s", "published", "CR3"),
     "cr4_cm6_s": P(0.564e-40, "cm6/s", "published", "CR4"),
     "cr5_cm6_s": P(0.812e-40, "cm6/s", "published", "CR5"),
-    "cr345_scale": P(0.713, "", "chosen", "CR3-CR5 applied as published with the averaged-transfer formula"),
-    "etu1_cm6_s": P(6190e-40, "cm6/s", "calibrated", "ETU1 4F3/2 + 4F3/2 -> 4G5/2 + 4I15/2: switch-off"),
-    "etu2_cm6_s": P(2063e-40, "cm6/s", "calibrated", "ETU2 (-> 4I13/2), one third of ETU1 (less resonant)"),
-    "cr6_cm6_s": P(184.5e-40, "cm6/s", "chosen", "4G5/2 + 4I9/2 -> 2H9/2 + 4I13/2"),
+    "cr345_scale": P(0.695, "", "chosen", "CR3-CR5 applied as published with the averaged-transfer formula"),
+    "etu1_cm6_s": P(4250e-40, "cm6/s", "calibrated", "ETU1 4F3/2 + 4F3/2 -> 4G5/2 + 4I15/2: switch-off"),
+    "etu2_cm6_s": P(1417e-40, "cm6/s", "calibrated", "ETU2 (-> 4I13/2), one third of ETU1 (less resonant)"),
+    "cr6_cm6_s": P(274e-40, "cm6/s", "chosen", "4G5/2 + 4I9/2 -> 2H9/2 + 4I13/2"),
     "cr1_release_cm": P(430.0, "cm-1", "published",
                         "energy CR1 gives to phonons: the published ~3000x reverse/forward ratio at 77 K"),
     "cr3_release_cm": P(200.0, "cm-1", "chosen",

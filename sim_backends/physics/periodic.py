@@ -25,7 +25,7 @@ from .chopped import free_run, run_chopped
 from .orbit import Orbit, has_converged, segment_samples
 from .particle_step import ParticleStep
 from .rate_model import RateModel
-from .shooting import period_integrals, settle_onto_orbit
+from .shooting import ShootingMemory, period_integrals, settle_onto_orbit
 from .waveforms import ChopperWaveform, Constant, Scaled
 
 #: a dwell that lasts this many relaxation times onto the orbit ends on it (e^-20)
@@ -47,9 +47,13 @@ class PeriodicCache:
         self._lines = list(self.weights)
         self._weight_rows = np.array([self.weights[line] for line in self._lines])
         self._on: _OrbitOn | None = None
+        #: grids and monodromy of the last orbit found, for the next drive at the same chopper
+        self._memory: ShootingMemory | None = None
+        self._memory_key: tuple | None = None
 
     def clear(self) -> None:
         self._on = None
+        self._memory = None
 
     def advance(self, state: np.ndarray, t0: float, duration_s: float, pump: float, chopper: ChopperWaveform,
                 control: float, wavelength: float, n_samples: int | None) -> tuple[ParticleStep, np.ndarray]:
@@ -98,7 +102,8 @@ class PeriodicCache:
         if first_opening > t0:
             y, total = free_run(model.integrator, state, t0, first_opening, chopper, on, off, rows)
         period_map = model.period_map(pump, chopper, control, wavelength)
-        settled = settle_onto_orbit(period_map, y, model.solver.basis, whole_periods, rows)
+        memory = self._memory if self._memory_key == key[1:3] else None
+        settled = settle_onto_orbit(period_map, y, model.solver.basis, whole_periods, rows, memory)
         total = total + settled.integrals
         t = first_opening + settled.periods_integrated * period
         result = settled.result
@@ -109,10 +114,12 @@ class PeriodicCache:
                 self._on = _OrbitOn(key, dwell.orbit)
             return self._step(total + dwell.integrals, duration_s), dwell.end_state
         orbit = result.orbit
+        self._memory, self._memory_key = result.memory, key[1:3]
         # Phase-exact orbit integral from t to t_end, plus the approach onto it: the deviation of
         # the first period's emission from the orbit's decays by mu per period (slowest mode).
         on_orbit = np.array([orbit.integral(w, t, t_end) for w in rows])
-        first = period_integrals(period_map.run(settled.y_start, with_jacobian=False), rows)
+        assert result.first_run is not None
+        first = period_integrals(result.first_run, rows)
         orbit_period = np.array([orbit.integral(w, t, t + period) for w in rows])
         mu = result.multiplier
         transient = (first - orbit_period) * (1.0 - mu**remaining) / (1.0 - mu)

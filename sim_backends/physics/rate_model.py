@@ -172,10 +172,18 @@ class RateModel:
         pumps = np.atleast_1d(np.asarray(pump_peak_w_m2, dtype=float))
         state = self.dark_state() if y0 is None else self._check_state(y0)
         orbits = []
+        memory = None
+        empty = np.zeros((0, self.equations.n_levels))
         for pump in pumps:
-            orbit = self.periodic_steady_state(float(pump), chopper, control_w_m2, control_wavelength_m, state)
-            orbits.append(orbit)
-            state = orbit.states[0]
+            period_map = self.period_map(float(pump), chopper, control_w_m2, control_wavelength_m)
+            settled = settle_onto_orbit(period_map, state, self.solver.basis,
+                                        max(1, math.ceil(100.0 / chopper.period_s)), empty, memory)
+            if settled.result.orbit is None:
+                raise RuntimeError(f"no periodic orbit within 100 s at {pump / 1e7:g} kW/cm2 peak, "
+                                   f"{chopper.frequency_hz:g} Hz, duty {chopper.duty:g}")
+            orbits.append(settled.result.orbit)
+            memory = settled.result.memory
+            state = settled.result.orbit.states[0]
         return orbits
 
     # -- outputs -------------------------------------------------------------------------------

@@ -10,11 +10,13 @@ gamma = 1 + 1/sqrt(2): second order, L-stable (the sub-microsecond cross-relaxat
 damped, not resolved), and a W-method, so it stays second order with the Jacobian frozen at the
 start of each step. Every stage increment sums to zero because every column of the Jacobian
 does, so the step conserves the ion number to rounding. The variational equation
-dPhi/dt = J(y(t)) Phi is advanced by the same stages, which makes the monodromy consistent with
-the discrete map to the order of the method.
+dPhi/dt = J(y(t)) Phi is advanced by the exact derivative of the same stages (the W matrix depends on the state through
+the Jacobian, whose derivative is cheap because the pair term is bilinear), so Newton on the
+period map converges quadratically.
 
-The grid starts small after every edge (the 4F3/2 and upper levels follow an edge within
-microseconds to ~100 us) and grows geometrically up to the largest step (see MAX_STEP_S).
+The step grid is chosen once per drive by an error-controlled run (the embedded first-order
+solution y + h k1 gives the local error estimate h (k1 + k2) / 2) and then frozen, so the Newton
+iterations of the shooting method differentiate one and the same discrete map.
 """
 from __future__ import annotations
 
@@ -27,29 +29,13 @@ from scipy.linalg.lapack import dgetrf, dgetri
 from .equations import RateEquations
 
 GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
-FIRST_STEP_S = 0.5e-6
-GROWTH = 1.35
-# Largest step: this fraction of the segment, and never more than MAX_STEP_S (the slow reservoir
-# drains by a few 1e-3 of its population per step: the period map is then within ~0.1 % of an
-# adaptive LSODA run at rtol 1e-6, from 20 Hz to 6 kHz).
-MAX_STEP_FRACTION = 0.04
-MAX_STEP_S = 150e-6
-
-
-def segment_grid(length_s: float) -> np.ndarray:
-    """Step end points in (0, length]: geometric from FIRST_STEP_S after the edge, then uniform."""
-    largest = min(length_s * MAX_STEP_FRACTION, MAX_STEP_S)
-    first = min(FIRST_STEP_S, largest)
-    steps = []
-    h, total = first, 0.0
-    while total + h < length_s and h < largest:
-        steps.append(h)
-        total += h
-        h *= GROWTH
-    remaining = length_s - total
-    n_uniform = max(1, math.ceil(remaining / largest - 1e-9))
-    steps.extend([remaining / n_uniform] * n_uniform)
-    return np.cumsum(steps)
+FIRST_STEP_S = 0.5e-6           # after an edge: the 4F3/2 and upper levels move within microseconds
+# Tolerance on the embedded first-order error estimate h (k1 + k2) / 2, which is O(h^2) while the
+# second-order solution errs by O(h^3): 1e-2 keeps the period map within ~0.1-0.3 % of an adaptive
+# LSODA run at rtol 1e-6 (tests/physics/test_physics_periodic.py).
+RELATIVE_TOLERANCE = 1e-2       # relative to each population ...
+ABSOLUTE_TOLERANCE = 1e-9       # ... with this floor (1e-9 of the ions: ~0.1 photons/s per line)
+MAX_GROWTH, MIN_SHRINK = 3.0, 0.2
 
 
 @dataclass(frozen=True)
@@ -57,6 +43,39 @@ class SegmentRun:
     offsets_s: np.ndarray        # (m + 1,) from 0 to the segment length
     states: np.ndarray           # (m + 1, levels)
     monodromy: np.ndarray | None  # d y_end / d y_start, (levels, levels)
+
+
+def adaptive_grid(equations: RateEquations, y0: np.ndarray, matrix: np.ndarray,
+                  length_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Step end points in (0, length] chosen by local error control from ``y0``, and the states
+    there ((m, levels), the last row is the end state)."""
+    n = len(y0)
+    identity = np.eye(n)
+    y = np.array(y0, dtype=float)
+    t, h = 0.0, min(FIRST_STEP_S, length_s)
+    ends: list[float] = []
+    states: list[np.ndarray] = []
+    while length_s - t > 1e-12 * length_s:
+        h = min(h, length_s - t)
+        w = _inverse(identity - GAMMA * h * equations.jacobian(y, matrix))
+        k1 = w @ equations.rhs(y, matrix)
+        with np.errstate(over="ignore", invalid="ignore"):
+            k2 = w @ (equations.rhs(y + h * k1, matrix) - 2.0 * k1)
+        error = float(np.max(np.abs(0.5 * h * (k1 + k2)) / (ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * np.abs(y))))
+        if not math.isfinite(error):        # a step far too long for a fast transient
+            h *= MIN_SHRINK
+            continue
+        factor = 0.9 / math.sqrt(max(error, 1e-12))
+        if error > 1.0 and h > 1e-9:
+            h *= max(MIN_SHRINK, factor)
+            continue
+        y = y + h * (1.5 * k1 + 0.5 * k2)
+        t += h
+        ends.append(t)
+        states.append(y)
+        h *= min(MAX_GROWTH, max(MIN_SHRINK, factor))
+    ends[-1] = length_s
+    return np.array(ends), np.array(states)
 
 
 def run_segment(equations: RateEquations, y0: np.ndarray, matrix: np.ndarray, grid: np.ndarray,
@@ -78,8 +97,11 @@ def run_segment(equations: RateEquations, y0: np.ndarray, matrix: np.ndarray, gr
         mid = y + h * k1
         k2 = w @ (equations.rhs(mid, matrix) - 2.0 * k1)
         if phi is not None:
-            d1 = w @ (jac @ phi)
-            d2 = w @ (equations.jacobian(mid, matrix) @ (phi + h * d1) - 2.0 * d1)
+            # exact derivative of this step: W depends on y through J(y), whose derivative
+            # contracted with a stage vector k is pair_jacobian(k) (the pair term is bilinear)
+            d1 = w @ ((jac + GAMMA * h * equations.pair_jacobian(k1)) @ phi)
+            d2 = w @ (GAMMA * h * equations.pair_jacobian(k2) @ phi
+                      + equations.jacobian(mid, matrix) @ (phi + h * d1) - 2.0 * d1)
             phi = phi + h * (1.5 * d1 + 0.5 * d2)
         y = y + h * (1.5 * k1 + 0.5 * k2)
         states[i + 1] = y

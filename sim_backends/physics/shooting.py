@@ -21,18 +21,19 @@ from scipy.linalg.lapack import dgesv
 
 from .equations import RateEquations
 from .orbit import Orbit
-from .rosenbrock import run_segment, segment_grid
+from .rosenbrock import adaptive_grid, run_segment
 from .simplex import onto_simplex
 from .waveforms import ChopperWaveform
 
 log = logging.getLogger(__name__)
 
 MAX_ITERATIONS = 8
-ABSOLUTE_TOLERANCE = 1e-12
-RELATIVE_TOLERANCE = 1e-8
+ABSOLUTE_TOLERANCE = 1e-11
+RELATIVE_TOLERANCE = 1e-6
 MAX_STEP = 0.3                  # largest population change of one Newton step (keeps it local)
 SAME_BRANCH_DISTANCE = 0.1      # as steady.SAME_BRANCH_DISTANCE
-NEGATIVE_TOLERANCE = 1e-9
+OUT_OF_SIMPLEX = 1e-3           # a Newton iterate this negative has left the basin
+NEGATIVE_TOLERANCE = 1e-7      # discretisation noise of nearly empty levels (the orbit is then put on the simplex)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class ShootingResult:
     iterations: int
     reason: str                  # why it was not accepted ("" if it was)
     multiplier: float = math.nan  # largest |Floquet multiplier| of an accepted orbit
+    memory: ShootingMemory | None = None      # for the next point of a sweep
+    first_run: PeriodRun | None = None        # the period run from the start state
 
 
 class PeriodMap:
@@ -65,14 +68,38 @@ class PeriodMap:
         self.equations = equations
         self.chopper = chopper
         self.on, self.off = matrix_on, matrix_off
-        on_length = chopper.duty * chopper.period_s
-        self.on_length = on_length
-        self.on_grid = segment_grid(on_length)
-        self.off_grid = segment_grid(chopper.period_s - on_length)
+        self.on_length = chopper.duty * chopper.period_s
+        self.off_length = chopper.period_s - self.on_length
+        self._grids: tuple[np.ndarray, np.ndarray] | None = None
+
+    def adapt(self, y_open: np.ndarray) -> None:
+        """Choose the step grids by error control from ``y_open``; they stay frozen until the
+        next call, so that every Newton iteration differentiates the same discrete map."""
+        self.run_adaptive(y_open)
+
+    def run_adaptive(self, y_open: np.ndarray) -> PeriodRun:
+        """One period with step grids chosen by error control on the way (they become the
+        frozen grids); no monodromy. This is also the cheapest way to integrate a period."""
+        on_grid, on_states = adaptive_grid(self.equations, y_open, self.on, self.on_length)
+        off_grid, off_states = adaptive_grid(self.equations, on_states[-1], self.off, self.off_length)
+        self._grids = (on_grid, off_grid)
+        phases = np.concatenate([[0.0], on_grid, self.on_length + off_grid])
+        return PeriodRun(phases, np.vstack([y_open, on_states, off_states]), None)
+
+    def use_grids(self, grids: tuple[np.ndarray, np.ndarray]) -> None:
+        self._grids = grids
+
+    def grids(self, y_open: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The frozen step grids (adapted to ``y_open`` if none are chosen yet)."""
+        if self._grids is None:
+            self.adapt(y_open)
+        assert self._grids is not None
+        return self._grids
 
     def run(self, y_open: np.ndarray, with_jacobian: bool = True) -> PeriodRun:
-        first = run_segment(self.equations, y_open, self.on, self.on_grid, with_jacobian)
-        second = run_segment(self.equations, first.states[-1], self.off, self.off_grid, with_jacobian)
+        on_grid, off_grid = self.grids(y_open)
+        first = run_segment(self.equations, y_open, self.on, on_grid, with_jacobian)
+        second = run_segment(self.equations, first.states[-1], self.off, off_grid, with_jacobian)
         phases = np.concatenate([first.offsets_s, self.on_length + second.offsets_s[1:]])
         states = np.vstack([first.states, second.states[1:]])
         monodromy = None
@@ -89,17 +116,59 @@ def floquet_multipliers(monodromy: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return np.linalg.eigvals(basis.T @ monodromy @ basis)
 
 
-def find_orbit(period_map: PeriodMap, y_start: np.ndarray, basis: np.ndarray) -> ShootingResult:
-    """Newton on P(y) = y from ``y_start`` (a state at an opening edge)."""
+@dataclass(frozen=True)
+class ShootingMemory:
+    """What an accepted orbit leaves for the next point of a sweep: the step grids and the
+    monodromy on the sum-zero subspace. Along a branch both change slowly, so the next point
+    starts with chord steps (one plain period each) instead of Jacobian runs."""
+
+    lengths_s: tuple[float, float]
+    grids: tuple[np.ndarray, np.ndarray]
+    reduced_monodromy: np.ndarray
+
+
+#: chord steps (with the remembered monodromy) must shrink the residual by at least this factor
+CHORD_CONTRACTION = 0.25
+#: the remembered monodromy decides stability only well inside the unit circle
+TRUSTED_MULTIPLIER = 0.95
+
+
+def find_orbit(period_map: PeriodMap, y_start: np.ndarray, basis: np.ndarray,
+               memory: ShootingMemory | None = None) -> ShootingResult:
+    """Newton on P(y) = y from ``y_start`` (a state at an opening edge).
+
+    With ``memory`` of a nearby orbit its grids are reused and the steps are chord steps with
+    its monodromy (one plain period each). When they do not contract fast enough (near a fold,
+    or far from the orbit) the grids are re-adapted to the current iterate and every further
+    step is a full Newton step (the monodromy is exact for the discrete map: quadratic
+    convergence)."""
     y = np.array(y_start, dtype=float)
+    lengths = (period_map.on_length, period_map.off_length)
+    chord: np.ndarray | None = None
+    if memory is not None and memory.lengths_s == lengths:
+        period_map.use_grids(memory.grids)
+        chord = memory.reduced_monodromy
+    else:
+        period_map.adapt(y)
     reduced_identity = np.eye(basis.shape[1])
+    first_run: PeriodRun | None = None
+    previous_norm = best_norm = math.inf
     for iteration in range(1, MAX_ITERATIONS + 1):
-        run = period_map.run(y)
+        run = period_map.run(y, with_jacobian=chord is None)
+        first_run = first_run or run
         residual = run.end - y
         if np.all(np.abs(residual) <= ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * np.abs(y)):
-            return _accept(period_map, run, y_start, basis, iteration)
-        assert run.monodromy is not None
-        reduced = basis.T @ run.monodromy @ basis
+            return _accept(period_map, run, y_start, basis, iteration, chord, first_run)
+        norm = float(np.max(np.abs(residual)))
+        log.debug("shooting iteration %d (%s): residual %.3g", iteration, "chord" if chord is not None else "Newton",
+                  norm)
+        if chord is not None and norm > CHORD_CONTRACTION * previous_norm:
+            chord = None                    # not contracting: fresh grids, Newton from here on
+            period_map.adapt(y)
+            previous_norm = math.inf
+            continue
+        previous_norm = norm
+        reduced = chord if chord is not None else basis.T @ run.monodromy @ basis
         _, _, z, info = dgesv(reduced_identity - reduced, basis.T @ residual)
         if info != 0:
             return ShootingResult(None, math.inf, iteration, "singular Newton matrix (a fold of the orbit)")
@@ -108,25 +177,40 @@ def find_orbit(period_map: PeriodMap, y_start: np.ndarray, basis: np.ndarray) ->
         if largest > MAX_STEP:
             step *= MAX_STEP / largest
         y = y + step
-        if not np.all(np.isfinite(y)):
+        # Far from a fixed point the period map is strongly nonlinear (a particle in transit
+        # between branches): a step out of the simplex or a growing residual means Newton is not
+        # going to land; give up at once and let the caller integrate instead.
+        if not np.all(np.isfinite(y)) or float(np.min(y)) < -OUT_OF_SIMPLEX:
+            return ShootingResult(None, math.inf, iteration, "Newton left the simplex")
+        if norm > 2.0 * best_norm:
             return ShootingResult(None, math.inf, iteration, "Newton diverged")
+        best_norm = min(best_norm, norm)
     return ShootingResult(None, math.inf, MAX_ITERATIONS, "Newton did not converge")
 
 
-def _accept(period_map: PeriodMap, run: PeriodRun, y_start: np.ndarray, basis: np.ndarray,
-            iteration: int) -> ShootingResult:
+def _accept(period_map: PeriodMap, run: PeriodRun, y_start: np.ndarray, basis: np.ndarray, iteration: int,
+            reduced: np.ndarray | None, first_run: PeriodRun) -> ShootingResult:
     y = run.states[0]
     if np.any(run.states < -NEGATIVE_TOLERANCE):
         return ShootingResult(None, math.inf, iteration, "unphysical (negative populations)")
     if float(np.max(np.abs(y - y_start))) > SAME_BRANCH_DISTANCE:
         return ShootingResult(None, math.inf, iteration, "left the branch")
-    assert run.monodromy is not None
-    largest = float(np.max(np.abs(floquet_multipliers(run.monodromy, basis))))
+    if run.monodromy is not None:
+        reduced = basis.T @ run.monodromy @ basis
+    multipliers = None if reduced is None else np.abs(np.linalg.eigvals(reduced))
+    if multipliers is None or float(np.max(multipliers)) > TRUSTED_MULTIPLIER:
+        # near the unit circle the remembered monodromy may misjudge stability: a fresh one
+        run = period_map.run(y, with_jacobian=True)
+        assert run.monodromy is not None
+        reduced = basis.T @ run.monodromy @ basis
+        multipliers = np.abs(np.linalg.eigvals(reduced))
+    largest = float(np.max(multipliers))
     if largest >= 1.0:
         return ShootingResult(None, math.inf, iteration, "unstable orbit")
     relaxation = 0.0 if largest <= 0.0 else -period_map.chopper.period_s / math.log(largest)
-    settled = PeriodRun(run.phases_s, onto_simplex(run.states), run.monodromy)
-    return ShootingResult(period_map.orbit(settled), relaxation, iteration, "", largest)
+    settled = PeriodRun(run.phases_s, onto_simplex(run.states), None)
+    memory = ShootingMemory((period_map.on_length, period_map.off_length), period_map.grids(y), reduced)
+    return ShootingResult(period_map.orbit(settled), relaxation, iteration, "", largest, memory, first_run)
 
 
 @dataclass(frozen=True)
@@ -145,25 +229,27 @@ MAX_INTEGRATION_CHUNK = 512
 
 
 def settle_onto_orbit(period_map: PeriodMap, y_open: np.ndarray, basis: np.ndarray, max_periods: int,
-                      weights: np.ndarray) -> Settled:
+                      weights: np.ndarray, memory: ShootingMemory | None = None) -> Settled:
     """The orbit a state at an opening edge settles on: shooting first; if Newton is not
     accepted (the start is far from any stable orbit, e.g. a particle switching branch), the
-    period map is iterated (what the particle physically does) and shooting retried, with
-    growing chunks, until accepted or ``max_periods`` are used (then ``result.orbit`` is None)."""
+    periods are integrated as the particle lives them (error-controlled Rosenbrock steps) and
+    shooting is retried, with growing chunks, until accepted or ``max_periods`` are used (then
+    ``result.orbit`` is None)."""
     y = np.array(y_open, dtype=float)
     integrals = np.zeros(weights.shape[0])
     done = 0
     chunk = FIRST_INTEGRATION_PERIODS
     while True:
-        result = find_orbit(period_map, y, basis)
+        result = find_orbit(period_map, y, basis, memory)
         if result.orbit is not None or done >= max_periods:
             return Settled(result, done, integrals, y)
         for _ in range(min(chunk, max_periods - done)):
-            run = period_map.run(y, with_jacobian=False)
+            run = period_map.run_adaptive(y)
             integrals += period_integrals(run, weights)
             y = onto_simplex(run.end)
             done += 1
         chunk = min(2 * chunk, MAX_INTEGRATION_CHUNK)
+        memory = None        # far from where the memory came from: fresh grids and monodromy
 
 
 def period_integrals(run: PeriodRun, weights: np.ndarray) -> np.ndarray:

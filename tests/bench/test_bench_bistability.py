@@ -114,7 +114,9 @@ def _switch_on_up(rig: Rig, calibration) -> float:
 
 
 def test_the_sample_sees_the_cryostat_temperature(calibrated) -> None:
-    """Warmer particles need more pump: the heated stage moves the switch-on up."""
+    """Warmer particles switch on at lower pump (published Fig. 2d): the phonon-assisted 1064 nm
+    ground-state absorption grows with the thermal phonon population and seeds the avalanche
+    earlier. (The previous model had only MPR depend on temperature and got this backwards.)"""
     rig, calibration = calibrated
     cold = _switch_on_up(rig, calibration)
     rig.cryostat.set_setpoint(120.0)
@@ -122,4 +124,4 @@ def test_the_sample_sees_the_cryostat_temperature(calibrated) -> None:
     rig.clock.sleep(900.0)
     assert rig.cryostat.get_temperature("B") == pytest.approx(120.0, abs=0.1)
     warm = _switch_on_up(rig, calibration)
-    assert warm > cold + 0.5, (cold, warm)
+    assert warm < cold - 0.5, (cold, warm)
