@@ -24,7 +24,7 @@ from drivers.clock import Clock
 from drivers.errors import InstrumentError
 from drivers.interfaces import TimeTagger, TimeTags
 from drivers.picoquant import hhlib
-from drivers.picoquant.ptu import RecordType, decode_t2, t2_histogram_after_markers
+from drivers.picoquant.records import RecordType, decode_t2, t2_histogram_after_markers
 from drivers.validation import check_choice, check_int_range, check_positive, check_range
 
 log = logging.getLogger(__name__)

@@ -7,16 +7,20 @@ optics), drawn as the bench records while the measurement runs; the rate meters 
 registered APD rate and the chopper frequency.
 
 The library calls the source back before it answers anything time-dependent; the source then
-brings the bench up to its clock and pushes what happened since the last call. The measurement
-time of the unit is therefore the bench's time: on a virtual rig clock a measurement takes no real
-time, and ``follow_wall_clock`` makes a virtual bench keep pace with the wall clock for programs
-written for real hardware (PicoQuant's demos poll HH_CTCStatus without sleeping).
+brings the bench up to its clock and pushes what happened since the last call, so the measurement
+time of the unit is the bench's time. Two paces:
+- ``"clock"``: follow the bench clock, whoever drives it (a real clock, or a rig whose driver
+  sleeps on the virtual clock while it polls);
+- ``"instant"`` (virtual clock only): at the first look after HH_StartMeas the source itself
+  advances the bench to the end of the acquisition time and delivers it in one piece (continuous
+  mode: one slice of at least one block per look), as the simulated tagger sleeps on the virtual
+  clock. Programs written for real hardware (PicoQuant's demos poll HH_CTCStatus without
+  sleeping) then run at the speed of the physics, and each acquisition costs one physics call.
 """
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +39,10 @@ MODE_CONT = 8
 SAMPLES_PER_CHOPPER_PERIOD = 100
 #: gate time of the HydraHarp rate meters (manual page 26: 100 ms)
 RATE_GATE_S = 0.1
+PACES = ("clock", "instant")
+#: bench time an instant source delivers per look in continuous mode (each physics call has a
+#: fixed cost, so a few blocks at a time)
+INSTANT_CONTINUOUS_SLICE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -47,14 +55,27 @@ class BenchWiring:
         "chopper", "pump_shutter", None, None)
 
 
+@dataclass(frozen=True)
+class CompletedRun:
+    """What the bench delivered to one measurement: its bench-time span, the expected number of
+    registered detector photons in it (the physics' own figure) and how many were drawn."""
+
+    start_t: float
+    end_t: float
+    expected_photons: float
+    drawn_photons: int
+
+
 @dataclass
 class _Run:
     generation: int
     start_t: float
     end_t: float | None  # None: continuous mode runs until stopped
+    block_s: float       # acquisition time (continuous mode: one block)
     recorder: RateRecorder
     covered_t: float
     drawn_chunks: int = 0
+    drawn_photons: int = 0
 
 
 class BenchSignalSource:
@@ -63,7 +84,7 @@ class BenchSignalSource:
     are kept in ``errors``."""
 
     def __init__(self, library: HHSimLibrary, device_index: int, bench: Bench, *,
-                 wiring: BenchWiring | None = None, follow_wall_clock: bool = False,
+                 wiring: BenchWiring | None = None, pace: str = "clock",
                  min_slice_s: float = 0.1, seed: int | None = None) -> None:
         self.library = library
         self.device_index = device_index
@@ -71,17 +92,18 @@ class BenchSignalSource:
         self.wiring = wiring or BenchWiring()
         self.min_slice_s = min_slice_s
         self.errors: list[BaseException] = []
-        self._follow = follow_wall_clock
-        if follow_wall_clock and not getattr(bench.clock, "is_virtual", False):
-            raise ValueError("follow_wall_clock needs a bench on a virtual clock")
-        self._wall_ref = time.monotonic()
-        self._bench_ref = bench.clock.now()
+        if pace not in PACES:
+            raise ValueError(f"pace={pace!r} is not allowed; allowed values: {', '.join(map(repr, PACES))}")
+        if pace == "instant" and not getattr(bench.clock, "is_virtual", False):
+            raise ValueError("pace='instant' needs a bench on a virtual clock")
+        self.pace = pace
         self._rng = np.random.default_rng(bench.config.seed + 7919 * (device_index + 1)
                                           if seed is None else seed)
         self._lock = threading.RLock()
         self._run: _Run | None = None
         self._gate: tuple[float, float] | None = None  # (bench time, registered total) at gate start
         self._rates: tuple[int, int] | None = None      # last reading: (sync, detector)
+        self.completed: list[CompletedRun] = []
         library.set_source(device_index, self._on_call)
 
     def __enter__(self) -> BenchSignalSource:
@@ -99,11 +121,11 @@ class BenchSignalSource:
     def _on_call(self, device_index: int, reason: int) -> None:
         try:
             with self._lock:
-                self._keep_pace()
                 if reason == SOURCE_START:
                     self._start()
                 elif reason == SOURCE_POLL:
-                    self._harvest(final=False)
+                    self._drive_clock()
+                    self._harvest(final=self.pace == "instant")
                 elif reason == SOURCE_STOP:
                     self._harvest(final=True)
                     self._finish()
@@ -114,13 +136,18 @@ class BenchSignalSource:
             self.errors.append(exc)
             self.library.set_system_error(device_index)
 
-    def _keep_pace(self) -> None:
-        if not self._follow:
+    def _drive_clock(self) -> None:
+        """Instant pace: move the virtual bench clock to where the next delivery ends."""
+        run = self._run
+        if self.pace != "instant" or run is None:
             return
-        target = self._bench_ref + (time.monotonic() - self._wall_ref)
-        lag = target - self.bench.clock.now()
-        if lag > 0:
-            self.bench.clock.advance(lag)  # type: ignore[attr-defined]
+        if run.end_t is not None:
+            target = run.end_t
+        else:  # continuous mode: at least one block, and blocks enough to make a physics call worth it
+            target = run.covered_t + max(run.block_s, INSTANT_CONTINUOUS_SLICE_S)
+        step = target - self.bench.clock.now()
+        if step > 0:
+            self.bench.clock.advance(step)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ measurements
     def _trace_resolution(self, now: float) -> float:
@@ -138,14 +165,20 @@ class BenchSignalSource:
             now = self.bench.sync_sample()
             recorder = self.bench.start_recording(self._trace_resolution(now))
         end = None if state.mode == MODE_CONT else now + state.tacq_ms * 1e-3
-        self._run = _Run(state.generation, now, end, recorder, covered_t=now)
+        self._run = _Run(state.generation, now, end, state.tacq_ms * 1e-3, recorder, covered_t=now)
 
     def _finish(self) -> None:
-        if self._run is not None:
-            self.bench.stop_recording(self._run.recorder)
-            self._run = None
+        run = self._run
+        if run is None:
+            return
+        self.bench.stop_recording(run.recorder)
+        end = run.covered_t if run.end_t is None else min(run.covered_t, run.end_t)
+        expected = float(run.recorder.expected_in_bins(np.array([run.start_t, end]))[0])
+        self.completed.append(CompletedRun(run.start_t, end, expected, run.drawn_photons))
+        self._run = None
 
     def _harvest(self, final: bool) -> None:
+        """Push the bench's signals since the last harvest (``final``: even a short slice)."""
         run = self._run
         if run is None:
             return
@@ -160,6 +193,9 @@ class BenchSignalSource:
             now = self.bench.sync_sample()
             arrivals = run.recorder.draw_arrivals(self._rng, since_chunk=run.drawn_chunks)
             run.drawn_chunks = run.recorder.n_chunks
+            if run.end_t is not None:
+                arrivals = arrivals[arrivals < run.end_t]
+            run.drawn_photons += arrivals.size
             times, codes = self._signals(arrivals, run.covered_t, now)
         covered = now
         self.library.push_signals(self.device_index, np.round((times - run.start_t) * 1e12),

@@ -117,7 +117,7 @@
 #define DEFAULT_CHANNELS 2
 /* Our choice, not the real FIFO depth: records kept until read before FLAG_FIFOFULL. */
 #define FIFO_MAX_RECORDS (16L * 1024 * 1024)
-#define CONT_QUEUE_BLOCKS 16
+#define CONT_QUEUE_BLOCKS 256 /* our choice: blocks kept until fetched before FLAG_FIFOFULL */
 #define CONT_HEADER_BYTES 64
 /* Signals reach their final order once the source has covered this much beyond them
  * (offsets move a signal by at most 99999 ps). */
