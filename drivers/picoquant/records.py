@@ -387,17 +387,22 @@ def decode_t3_reference(records: np.ndarray,
 # ---------------------------------------------------------------------------------------- encoders
 def encode_t2(photon_times: np.ndarray, photon_channels: np.ndarray,
               marker_times: np.ndarray | None = None, marker_bits: np.ndarray | None = None,
-              record_type: RecordType = RecordType.HYDRAHARP_V2_T2) -> np.ndarray:
-    """Encode absolute event times (global-resolution units) as HydraHarp-family T2 records."""
+              record_type: RecordType = RecordType.HYDRAHARP_V2_T2,
+              sync_times: np.ndarray | None = None) -> np.ndarray:
+    """Encode absolute event times (global-resolution units) as HydraHarp-family T2 records
+    (photons, marker edges, and sync edges as special channel 0)."""
     record_type = _require_mode(record_type, t3=False)
     if record_type.layout == LAYOUT_PICOHARP:
         raise ValueError("record_type=PICOHARP_T2 cannot be encoded (avalab writes the HydraHarp family)")
     v1 = record_type.layout == LAYOUT_HH_V1
     marker_times = np.zeros(0, np.int64) if marker_times is None else np.asarray(marker_times, np.int64)
     marker_bits = np.ones(marker_times.size, np.int64) if marker_bits is None else np.asarray(marker_bits, np.int64)
-    times = np.concatenate([np.asarray(photon_times, np.int64), marker_times])
-    kinds = np.concatenate([np.asarray(photon_channels, np.int64) - 1, marker_bits])
-    special = np.concatenate([np.zeros(len(photon_times), bool), np.ones(marker_times.size, bool)])
+    sync_times = np.zeros(0, np.int64) if sync_times is None else np.asarray(sync_times, np.int64)
+    times = np.concatenate([np.asarray(photon_times, np.int64), marker_times, sync_times])
+    kinds = np.concatenate([np.asarray(photon_channels, np.int64) - 1, marker_bits,
+                            np.zeros(sync_times.size, np.int64)])
+    special = np.concatenate([np.zeros(len(photon_times), bool),
+                              np.ones(marker_times.size + sync_times.size, bool)])
     order = np.argsort(times, kind="stable")
     times, kinds, special = times[order], kinds[order], special[order]
     wrap = _t2_wrap(record_type)
