@@ -127,6 +127,9 @@
 #define MAX_T2_SYNC_RATE 9000000.0
 #define MAX_TTTR_INPUT_RATE 9000000.0
 #define PILEUP_RATIO 0.05
+/* The sync counts as lost after this long without an edge: the lowest sync rate histogram and
+ * T3 mode work with is about 0.25 Hz (page 29). */
+#define SYNC_LOST_AFTER_PS 4000000000000LL
 
 /* signal sources for HHSIM_PushSignals */
 #define SIG_SYNC 8
@@ -191,6 +194,7 @@ typedef struct {
     long pending_n, pending_cap;
     /* record encoding state */
     long long sync_edges_seen;   /* undivided */
+    long long last_sync_edge_ps; /* undivided, -1 before the first */
     long long sync_count;        /* divided syncs counted (index of the last one + 1) */
     long long last_sync_ps;
     long long first_sync_ps;
@@ -409,6 +413,7 @@ static void cont_advance_blocks(Device *d, long long t) {
 
 static void on_sync(Device *d, long long t) {
     long long index = d->sync_edges_seen++;
+    d->last_sync_edge_ps = t;
     if (index % d->sync_div != 0) return; /* the divider passes every div-th edge */
     if (d->sync_count == 0) d->first_sync_ps = t;
     d->sync_count++;
@@ -466,17 +471,19 @@ static int compare_signals(const void *a, const void *b) {
     return x->seq < y->seq ? -1 : (x->seq > y->seq);
 }
 
-/* Bring the measurement up to the device time: end it when its time is over, and turn every
- * pending signal whose order is final into records, histogram counts or blocks. */
+/* Bring the measurement up to the device time: turn every pending signal whose order is final
+ * into records, histogram counts or blocks, and end the measurement when its time is over. */
 static void advance(Device *d) {
     if (!d->started) return;
+    int single_shot = !is_continuous(d);
+    long long horizon = d->end_ps;
     if (d->running) {
         long long now = d->source ? d->covered_ps : wall_elapsed_ps(d);
         if (now > d->device_ps) d->device_ps = now;
-        if (!is_continuous(d) && d->device_ps >= tacq_ps(d)) stop_measurement(d, tacq_ps(d));
+        horizon = d->covered_ps - ORDER_GUARD_PS;
+        if (horizon > d->device_ps) horizon = d->device_ps;
+        if (single_shot && d->device_ps >= tacq_ps(d)) horizon = tacq_ps(d); /* all of it is final */
     }
-    long long horizon = d->running ? d->covered_ps - ORDER_GUARD_PS : d->end_ps;
-    if (horizon > d->device_ps) horizon = d->device_ps;
     long i = 0;
     for (; i < d->pending_n; i++) {
         const Signal *s = &d->pending[i];
@@ -484,10 +491,11 @@ static void advance(Device *d) {
         if (!d->running && s->t > d->end_ps) break; /* stop-on-overflow ended it at an event */
         if (s->t >= 0) process_signal(d, s);
     }
+    if (d->running && single_shot && d->device_ps >= tacq_ps(d)) stop_measurement(d, tacq_ps(d));
     if (!d->running) i = d->pending_n; /* nothing after the end is recorded */
     memmove(d->pending, d->pending + i, sizeof(Signal) * (size_t)(d->pending_n - i));
     d->pending_n -= i;
-    if (is_continuous(d) && d->running) cont_advance_blocks(d, horizon);
+    if (!single_shot && d->running) cont_advance_blocks(d, horizon);
 }
 
 static void reset_measurement(Device *d) {
@@ -497,6 +505,7 @@ static void reset_measurement(Device *d) {
     d->device_ps = d->end_ps = d->covered_ps = 0;
     d->pending_n = 0;
     d->sync_edges_seen = d->sync_count = 0;
+    d->last_sync_edge_ps = -1;
     d->last_sync_ps = d->first_sync_ps = 0;
     d->wraps_emitted = 0;
     d->last_marker_ps = -1;
@@ -1042,7 +1051,8 @@ int HH_GetFlags(int devidx, int *flags) {
     if (!flags) return unlock_with(devidx, HH_ERROR_INVALID_ARGUMENT);
     int value = d->flags;
     if (d->running) value |= FLAG_ACTIVE;
-    if (d->running && d->mode != MODE_T2 && d->sync_rate_hz == 0) value |= FLAG_SYNC_LOST;
+    long long since_sync = d->device_ps - (d->last_sync_edge_ps < 0 ? 0 : d->last_sync_edge_ps);
+    if (d->running && d->mode != MODE_T2 && since_sync > SYNC_LOST_AFTER_PS) value |= FLAG_SYNC_LOST;
     *flags = value;
     return unlock_with(devidx, HH_ERROR_NONE);
 }
