@@ -125,7 +125,8 @@ def main() -> int:
                   f"ptufile {args.records / t_ref / 1e6:7.1f} M records/s, ratio {t_ref / t_ours:5.2f}x "
                   f"(goal >= 1)")
         t_hist = best_of(args.repeats, fused_histogram)
-        print(f"T2 read + decode + marker histogram (driver path): {args.records / t_hist / 1e6:7.1f} M records/s")
+        print(f"T2 read + decode + marker histogram (driver path): "
+              f"{args.records / t_hist / 1e6:7.1f} M records/s")
     return 0
 
 

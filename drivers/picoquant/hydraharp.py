@@ -11,7 +11,7 @@ UNVERIFIED against a real HydraHarp: the acquisition loop follows PicoQuant's T2
 CTCStatus}, StopMeas); error codes and limits are those of HHLib 3.0's errorcodes.h / hhdefin.h;
 tested against sim_backends/emulators/hhlib_sim (a C library with the same API, fed by the
 simulated bench) and with the call sequences of PicoQuant's example programs
-(tests/conformance/test_hhlib_demo_sequences.py).
+(tests/conformance/test_hydraharp_hhlib_demos_sequence.py).
 """
 from __future__ import annotations
 

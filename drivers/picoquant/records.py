@@ -396,7 +396,8 @@ def encode_t2(photon_times: np.ndarray, photon_channels: np.ndarray,
         raise ValueError("record_type=PICOHARP_T2 cannot be encoded (avalab writes the HydraHarp family)")
     v1 = record_type.layout == LAYOUT_HH_V1
     marker_times = np.zeros(0, np.int64) if marker_times is None else np.asarray(marker_times, np.int64)
-    marker_bits = np.ones(marker_times.size, np.int64) if marker_bits is None else np.asarray(marker_bits, np.int64)
+    marker_bits = (np.ones(marker_times.size, np.int64) if marker_bits is None
+                   else np.asarray(marker_bits, np.int64))
     sync_times = np.zeros(0, np.int64) if sync_times is None else np.asarray(sync_times, np.int64)
     times = np.concatenate([np.asarray(photon_times, np.int64), marker_times, sync_times])
     kinds = np.concatenate([np.asarray(photon_channels, np.int64) - 1, marker_bits,
@@ -427,7 +428,8 @@ def encode_t3(nsync: np.ndarray, dtime: np.ndarray, channels: np.ndarray,
     if record_type.layout == LAYOUT_PICOHARP:
         raise ValueError("record_type=PICOHARP_T3 cannot be encoded (avalab writes the HydraHarp family)")
     marker_nsync = np.zeros(0, np.int64) if marker_nsync is None else np.asarray(marker_nsync, np.int64)
-    marker_bits = np.ones(marker_nsync.size, np.int64) if marker_bits is None else np.asarray(marker_bits, np.int64)
+    marker_bits = (np.ones(marker_nsync.size, np.int64) if marker_bits is None
+                   else np.asarray(marker_bits, np.int64))
     syncs = np.concatenate([np.asarray(nsync, np.int64), marker_nsync])
     dts = np.concatenate([np.asarray(dtime, np.int64), np.zeros(marker_nsync.size, np.int64)])
     kinds = np.concatenate([np.asarray(channels, np.int64) - 1, marker_bits])

@@ -16,26 +16,32 @@ detector 64 + its bits (PicoHarp: 8 + bits), in time order with the photons.
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
+from conformance_support import require_client
 
 from drivers.picoquant.ptu import read_ptu, standard_header, write_ptu
 from drivers.picoquant.records import RecordType, decode_t2, decode_t3, encode_t2, encode_t3
 
-pqreader = pytest.importorskip("phconvert.pqreader", reason="client library phconvert is not "
-                                                            "installed; pip install -e '.[conformance]'")
+
+@pytest.fixture
+def pqreader() -> ModuleType:
+    return require_client("phconvert.pqreader", "phconvert")
 
 
 def _write(path: Path, record_type: RecordType, records: np.ndarray, sync_rate_hz: int) -> None:
-    tags = standard_header(record_type, global_resolution_s=1e-12 if not record_type.is_t3 else 1 / sync_rate_hz,
+    global_resolution = 1 / sync_rate_hz if record_type.is_t3 else 1e-12
+    tags = standard_header(record_type, global_resolution_s=global_resolution,
                            resolution_s=8e-12, sync_rate_hz=sync_rate_hz, n_records=records.size,
                            acquisition_ms=300, hardware="HydraHarp", software_version="0.1.0")
     write_ptu(path, tags, records)
 
 
 @pytest.mark.parametrize("record_type", [RecordType.HYDRAHARP_V2_T2, RecordType.GENERIC_T2])
-def test_phconvert_loads_avalab_t2_files(tmp_path: Path, record_type: RecordType) -> None:
+def test_phconvert_loads_avalab_t2_files(pqreader: ModuleType, tmp_path: Path,
+                                         record_type: RecordType) -> None:
     rng = np.random.default_rng(5)
     photons = np.sort(rng.integers(0, 40 * 2**25, 2000))
     channels = rng.integers(1, 3, photons.size)
@@ -55,7 +61,8 @@ def test_phconvert_loads_avalab_t2_files(tmp_path: Path, record_type: RecordType
 
 
 @pytest.mark.parametrize("record_type", [RecordType.HYDRAHARP_V2_T3, RecordType.GENERIC_T3])
-def test_phconvert_loads_avalab_t3_files(tmp_path: Path, record_type: RecordType) -> None:
+def test_phconvert_loads_avalab_t3_files(pqreader: ModuleType, tmp_path: Path,
+                                         record_type: RecordType) -> None:
     rng = np.random.default_rng(6)
     nsync = np.sort(rng.integers(0, 300 * 1024, 3000))
     dtime = rng.integers(0, 2**15, nsync.size)
@@ -72,10 +79,9 @@ def test_phconvert_loads_avalab_t3_files(tmp_path: Path, record_type: RecordType
 
 
 @pytest.mark.parametrize("writer_record_type", ["PicoHarpT3", "GenericT3"])
-def test_phconvert_and_avalab_decode_a_third_writers_file_alike(tmp_path: Path,
+def test_phconvert_and_avalab_decode_a_third_writers_file_alike(pqreader: ModuleType, tmp_path: Path,
                                                                 writer_record_type: str) -> None:
-    ptufile = pytest.importorskip("ptufile", reason="client library ptufile is not installed; "
-                                                    "pip install -e '.[conformance]'")
+    ptufile = require_client("ptufile")
     image = np.random.default_rng(7).poisson(0.5, (1, 6, 6, 2, 32)).astype(np.uint16)
     path = tmp_path / "image.ptu"
     ptufile.imwrite(path, image, global_resolution=12.5e-9, tcspc_resolution=50e-12, pixel_time=2e-6,
@@ -94,7 +100,7 @@ def test_phconvert_and_avalab_decode_a_third_writers_file_alike(tmp_path: Path,
     np.testing.assert_array_equal(detectors[~photon].astype(np.int64) - marker_floor, events.marker_bits)
 
 
-def test_phconvert_decodes_avalab_t2_syncs_like_avalab(tmp_path: Path) -> None:
+def test_phconvert_decodes_avalab_t2_syncs_like_avalab(pqreader: ModuleType, tmp_path: Path) -> None:
     """A HydraHarp T2 stream with the sync input in use (the chopper reference on this rig)."""
     sync = np.arange(1, 50) * 5_000_000_000  # 200 Hz, in ps
     photons = np.sort(np.random.default_rng(8).integers(0, 250_000_000_000, 500))

@@ -16,16 +16,20 @@ become channels 0-3; a marker record has channel -1 and its bits in ``marker``.
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
+from conformance_support import require_client
 
 from drivers.picoquant.ptu import Tag, TagType, read_ptu, standard_header, write_ptu
 from drivers.picoquant.records import (LAYOUT_PICOHARP, RecordType, decode_t2, decode_t3, encode_t2,
                                        encode_t3)
 
-ptufile = pytest.importorskip("ptufile", reason="client library ptufile is not installed; "
-                                                "pip install -e '.[conformance]'")
+@pytest.fixture
+def ptufile() -> ModuleType:
+    return require_client("ptufile")
+
 
 WRITABLE_T2 = [r for r in RecordType if not r.is_t3 and r.layout != LAYOUT_PICOHARP]
 WRITABLE_T3 = [r for r in RecordType if r.is_t3 and r.layout != LAYOUT_PICOHARP]
@@ -46,7 +50,8 @@ def _write(path: Path, record_type: RecordType, records: np.ndarray, **extra: Ta
 
 
 @pytest.mark.parametrize("record_type", WRITABLE_T2)
-def test_ptufile_reads_avalab_t2_files(tmp_path: Path, record_type: RecordType) -> None:
+def test_ptufile_reads_avalab_t2_files(ptufile: ModuleType, tmp_path: Path,
+                                       record_type: RecordType) -> None:
     photons, channels, markers, bits = _t2_events(np.random.default_rng(1))
     records = encode_t2(photons, channels, markers, bits, record_type)
     path = tmp_path / "avalab_t2.ptu"
@@ -67,7 +72,8 @@ def test_ptufile_reads_avalab_t2_files(tmp_path: Path, record_type: RecordType) 
 
 
 @pytest.mark.parametrize("record_type", WRITABLE_T3)
-def test_ptufile_reads_avalab_t3_files(tmp_path: Path, record_type: RecordType) -> None:
+def test_ptufile_reads_avalab_t3_files(ptufile: ModuleType, tmp_path: Path,
+                                       record_type: RecordType) -> None:
     rng = np.random.default_rng(2)
     nsync = np.sort(rng.integers(0, 500 * 1024, 4000))
     dtime = rng.integers(0, 2**15, nsync.size)
@@ -90,7 +96,8 @@ def test_ptufile_reads_avalab_t3_files(tmp_path: Path, record_type: RecordType) 
 
 
 @pytest.mark.parametrize("record_type", ["PicoHarpT3", "GenericT3"])
-def test_avalab_reads_ptufile_t3_image_files(tmp_path: Path, record_type: str) -> None:
+def test_avalab_reads_ptufile_t3_image_files(ptufile: ModuleType, tmp_path: Path,
+                                             record_type: str) -> None:
     """ptufile encodes a TCSPC image (frames, y, x, channel, bin) as T3 records; avalab decodes the
     same photons (per channel and bin), reads the tags, and rewrites the file byte for byte."""
     rng = np.random.default_rng(3)
@@ -123,7 +130,8 @@ def _valid_records(record_type: RecordType, rng: np.random.Generator, n: int = 2
     kind = rng.choice(4, n, p=[0.85, 0.05, 0.05, 0.05])
     if record_type.layout == LAYOUT_PICOHARP:
         if record_type.is_t3:
-            photon = (rng.integers(1, 5, n) << 28) | (rng.integers(0, 4096, n) << 16) | rng.integers(0, 2**16, n)
+            photon = ((rng.integers(1, 5, n) << 28) | (rng.integers(0, 4096, n) << 16)
+                      | rng.integers(0, 2**16, n))
             marker = (15 << 28) | (rng.integers(1, 16, n) << 16) | rng.integers(0, 2**16, n)
             overflow = np.full(n, 15 << 28)
             sync = photon
@@ -144,7 +152,7 @@ def _valid_records(record_type: RecordType, rng: np.random.Generator, n: int = 2
 
 
 @pytest.mark.parametrize("record_type", list(RecordType), ids=lambda r: r.name)
-def test_both_decoders_agree_on_every_record_type(record_type: RecordType) -> None:
+def test_both_decoders_agree_on_every_record_type(ptufile: ModuleType, record_type: RecordType) -> None:
     records = _valid_records(record_type, np.random.default_rng(int(record_type) % 997))
     out = np.zeros(records.size, ptufile.T3_RECORD_DTYPE if record_type.is_t3 else ptufile.T2_RECORD_DTYPE)
     decode = ptufile._ptufile.decode_t3_records if record_type.is_t3 else ptufile._ptufile.decode_t2_records

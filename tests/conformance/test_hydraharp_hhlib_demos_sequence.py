@@ -10,11 +10,11 @@ the same library calls in the same order with the same buffer sizes (40-characte
 checking what the demo checks (return codes, histogram length, FIFO overrun, block sizes and
 numbering), then what the data must show on this bench.
 
-Transport: ctypes into the compiled library, as the demos load ``libhh400.so``. The bench runs on a
-virtual clock and the source delivers each acquisition at the first look (``pace="instant"``), so
-the demos' tight HH_CTCStatus loops run at the speed of the physics. Our settings differ from the demos' where the demos
-assume a picosecond laser at the sync: here the sync is the chopper reference (200 Hz), so the
-binning is chosen to make the histogram / T3 span cover a chopper period.
+Transport: ctypes into the compiled library, as the demos load ``libhh400.so``. The bench runs on
+a virtual clock and the source delivers each acquisition at the first look (``pace="instant"``),
+so the demos' tight HH_CTCStatus loops run at the speed of the physics. Our settings differ from
+the demos' where they assume a picosecond laser at the sync: here the sync is the chopper
+reference (200 Hz), so the binning makes the histogram / T3 span cover a chopper period.
 """
 from __future__ import annotations
 
