@@ -79,7 +79,7 @@ def test_transcript_of_the_role_api_pins_exact_bytes() -> None:
 def test_transcript_of_the_configuration_commands() -> None:
     pairs = [
         (b"OUTMODE 1,1,1,0;*ESR?\r\n", b"0\r\n"),
-        (b"HTRSET 1,2,0,1.200,2;*ESR?\r\n", b"0\r\n"),
+        (b"HTRSET 1,0,2,0,1.200,2;*ESR?\r\n", b"0\r\n"),
         (b"MOUT 1,12.50;*ESR?\r\n", b"0\r\n"),
         (b"INTYPE A,1,0,0,0,1;*ESR?\r\n", b"0\r\n"),
         (b"INCRV A,21;*ESR?\r\n", b"0\r\n"),
@@ -91,7 +91,7 @@ def test_transcript_of_the_configuration_commands() -> None:
     ]
     with expected_protocol(LakeShore335, pairs) as ls:
         ls.output_1.output_mode = (1, 1, 0)
-        ls.output_1.heater_setup = (2, 0, 1.2, 2)
+        ls.output_1.heater_setup = (0, 2, 0, 1.2, 2)
         ls.output_1.mout = 12.5
         ls.input_A.sensor_type = (1, 0, 0, 0, 1)
         ls.input_A.curve = 21
@@ -239,7 +239,9 @@ def test_whole_command_set_over_a_real_link(bench, transport: str) -> None:  # t
 
         device = ls.controller
         device.output_1.output_mode = (1, 1, 0)
-        device.output_1.heater_setup = (1, 2, 0.0, 2)
+        setup = (0, 1, 2, 0.0, 2) if model == 335 else (1, 2, 0.0, 2)  # 335: output type first
+        device.output_1.heater_setup = setup
+        assert tuple(device.output_1.heater_setup) == setup
         device.output_1.mout = 5.0
         assert device.output_1.output_mode == [1, 1, 0]
         assert device.output_1.mout == pytest.approx(5.0)
