@@ -33,7 +33,8 @@ reply number formats (``+077.000`` etc.), the ``*IDN?`` serial/firmware fields, 
 unit answers the rest of a compound message after an error, that mnemonics are accepted in lower
 case, the ``SRDG?`` value (a straight line through two DT-670 points, whatever the sensor type),
 ``EMUL`` (not in the 335 manual rev. 1.3; see ``lakeshore_settings``), and the readings of
-inputs with nothing connected. Not emulated: autotune (``ATUNE`` is an execution error), the
+inputs with nothing connected. Not emulated: autotune (``ATUNE`` is accepted but never begins:
+``TUNEST?`` reports the error a unit gives when the initial conditions are not met), the
 3062 scanner inputs D1-D5, the points of the standard curves (``CRVPT?`` on 1-20 is an execution
 error), and the loop itself: PID, zone, manual output and output mode are stored but do not
 change what the backing controller does.
@@ -98,6 +99,8 @@ LAST_CURVE = 59
 CURVE_POINTS = 200
 
 _ZERO_CELSIUS_K = 273.15
+#: a locally administered MAC address: no real Lake Shore module has it
+EMULATOR_MAC = "02:00:00:00:03:36"
 
 
 def diode_volts(kelvin: float) -> float:
@@ -135,6 +138,9 @@ STANDARD_CURVES: dict[int, CurveHeader] = {
     16: CurveHeader("AuFe 0.07%", "Standard C", 1, 610.0, 2),
 }
 EMPTY_CURVE = CurveHeader("User Curve", "", 2, 375.0, 1)
+#: curve data format each sensor type uses: diode V/K, platinum ohm/K, NTC log ohm/K,
+#: thermocouple mV/K
+SENSOR_CURVE_FORMAT: dict[int, int] = {1: 2, 2: 3, 3: 4, 4: 1}
 
 
 @dataclass
@@ -178,6 +184,7 @@ class LakeShoreState:
     curve_points: dict[int, dict[int, tuple[float, float]]] = field(default_factory=dict)
     min_max: dict[str, tuple[float, float]] = field(default_factory=dict)
     latched_alarms: dict[str, tuple[bool, bool]] = field(default_factory=dict)
+    autotune_output: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
@@ -193,6 +200,7 @@ class LakeShoreState:
         self.htrset = {out: _default_htrset(self.spec) for out in self.spec.heater_outputs}
         self.min_max.clear()
         self.latched_alarms.clear()
+        self.autotune_output = 0
         for channel in self.spec.inputs:
             if channel not in self.wired_inputs:  # nothing connected: the input is disabled
                 self.store.set(SETTINGS_BY_MNEMONIC["INTYPE"], (channel,), ["0"])
@@ -535,12 +543,43 @@ class LakeShoreEmulator(LineProtocol):
         return ",".join(f.show(v) for f, v in zip(fields, self.state.htrset[out]))
 
     def _atune(self, params: list[str]) -> None:
-        raise ExecutionError("autotune is not emulated (the loop's PID is not simulated)")
+        """Autotune is accepted but never begins, as on a unit whose initial conditions are not
+        met: TUNEST? then reports the error with stage 00 (manuals, TUNEST?). The emulator has no
+        loop model to tune."""
+        self._count(params, 2)
+        out = self._output(params[0])
+        integer("mode", 0, 2, 2).parse(params[1])
+        self.state.autotune_output = out
 
     def _tunest(self, params: list[str]) -> str:
-        """No autotune ever runs here: not active, output 0, no error, stage 0 (manuals, TUNEST?)."""
+        """<active>,<output>,<error>,<stage>: never active; an error if ATUNE was asked for."""
         self._count(params, 0)
-        return "0,0,0,00"
+        out = self.state.autotune_output
+        return f"0,{out},{int(out > 0)},00"
+
+    def _incrv(self, params: list[str]) -> None:
+        """A curve whose data format does not fit the input's sensor type is not used: the
+        curve number becomes 0 (manuals, INCRV)."""
+        setting = SETTINGS_BY_MNEMONIC["INCRV"]
+        index, values = resolve_index(setting, self.spec, params, query=False)
+        self.state.store.set(setting, index, values)
+        curve = int(self.state.store.get("INCRV", index)[0])
+        wanted = SENSOR_CURVE_FORMAT.get(self._sensor_type(index[0]))
+        if curve and self._header(curve).data_format != wanted:
+            self.state.store.set(setting, index, ["0"])
+
+    def _netid(self, params: list[str]) -> str:
+        """336 Ethernet state: <LAN status>,<IP>,<mask>,<gateway>,<DNS 1>,<DNS 2>,<MAC>,<host>,
+        <domain> (336 manual, NETID?). LAN status 0 static IP, 1 DHCP, 9 Ethernet disabled (the
+        interface selected with INTSEL is not Ethernet); the addresses are the NET ones."""
+        self._count(params, 0)
+        if self.spec.number != 336:
+            raise CommandError("NETID? is a 336 query")
+        dhcp, _, ip, mask, gateway, dns1, dns2, host, domain, _ = self.state.store.get("NET", ())
+        ethernet = int(self.state.store.get("INTSEL", ())[0]) == 1
+        status = (1 if dhcp else 0) if ethernet else 9
+        return ",".join(str(v) for v in (status, ip, mask, gateway, dns1, dns2, EMULATOR_MAC,
+                                          host, domain))
 
     # ------------------------------------------------------------- alarms and relays
     def _alarm_state(self, channel: str) -> tuple[bool, bool]:
@@ -791,6 +830,8 @@ _HANDLERS: dict[str, _Handler] = {
     "HTRSET?": LakeShoreEmulator._htrset_query,
     "ATUNE": LakeShoreEmulator._atune,
     "TUNEST?": LakeShoreEmulator._tunest,
+    "INCRV": LakeShoreEmulator._incrv,
+    "NETID?": LakeShoreEmulator._netid,
     "ALARMST?": LakeShoreEmulator._alarmst,
     "ALMRST": LakeShoreEmulator._almrst,
     "RELAYST?": LakeShoreEmulator._relayst,
