@@ -121,9 +121,12 @@ def test_heater_output_mode_and_setup(emulator: LakeShoreEmulator) -> None:
 
 
 def test_input_setup_and_quoted_names(emulator: LakeShoreEmulator) -> None:
-    send(emulator, 'INTYPE A,2,1,0,0,1;INCRV A,22;INNAME A,"stage; cold";TLIMIT A,350')
+    send(emulator, 'INTYPE A,1,1,0,0,1;INCRV A,22;INNAME A,"stage; cold";TLIMIT A,350')
     assert send(emulator, "INTYPE? A;INCRV? A;INNAME? A;TLIMIT? A;*ESR?") == \
-        b"2,1,0,0,1;22;stage; cold;+350.000;0\r\n"
+        b"1,1,0,0,1;22;stage; cold;+350.000;0\r\n"
+    # a curve whose format does not fit the sensor type is not used (manuals, INCRV): a
+    # platinum input cannot use the DT-670 diode curve (2) but can use PT-100 (6)
+    assert send(emulator, "INTYPE B,2,1,0,0,1;INCRV B,2;INCRV? B;INCRV B,6;INCRV? B") == b"00;06\r\n"
     assert send(emulator, 'INNAME A,"a name that is too long";*ESR?') == b"16\r\n"
 
 
