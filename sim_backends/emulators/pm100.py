@@ -101,6 +101,7 @@ FUNCTIONS: dict[str, str] = {
     "FREQ": "FREQuency", "PDEN": "PDENsity", "EDEN": "EDENsity", "RES": "RESistance",
     "TEMP": "TEMPerature",
 }
+ADAPTER_TYPES = ("PHOTodiode", "THERmal", "PYRo")
 BEAM_DIAMETER_LIMITS_MM = (0.01, 100.0)
 ATTENUATION_LIMITS_DB = (-60.0, 60.0)
 CURRENT_RANGE_LIMITS_A = (1e-9, 10e-3)
@@ -126,6 +127,7 @@ class PM100State:
     current_range_upper_a: float = 1e-3
     bandwidth_filter: bool = False
     line_frequency_hz: int = 50
+    adapter_type: str = "PHOTodiode"
     brightness: float = 1.0
     contrast: float = 0.5
     date: tuple[int, int, int] = (2025, 1, 7)
@@ -526,9 +528,17 @@ class PM100Emulator(LineProtocol):
     def _get_bandwidth_filter(self, _: str) -> str:
         return "1" if self.state.bandwidth_filter else "0"
 
+    def _set_adapter_type(self, argument: str) -> None:
+        """The sensor type assumed for a head without identification (an adapter)."""
+        word = argument.strip().upper()
+        for choice in ADAPTER_TYPES:
+            if word in (choice.upper(), "".join(c for c in choice if c.isupper())):
+                self.state.adapter_type = choice
+                return
+        raise ScpiError(-224, "Illegal parameter value")
+
     def _adapter_type(self, _: str) -> str:
-        head = self._head()
-        return {1: "PHOTodiode", 2: "THERmal", 3: "PYRo"}.get(head.sensor_type, "PHOTodiode")
+        return self.state.adapter_type
 
 
 #: SYST:VERS? answers the SCPI version the meter complies with
@@ -566,8 +576,14 @@ def _register_handlers() -> list[tuple[str, bool, _Handler]]:
         def condition(emulator: PM100Emulator, _: str, name: str = name) -> str:
             return str(emulator.state.status.register(name)["condition"])
 
+        def preset(emulator: PM100Emulator, argument: str, name: str = name) -> None:
+            emulator._no_argument(argument)
+            emulator.state.status.register(name).update(enable=0, ptransition=0x7FFF,
+                                                        ntransition=0)
+
         table += [(f"STATus:{name}[:EVENt]", True, event),
-                  (f"STATus:{name}:CONDition", True, condition)]
+                  (f"STATus:{name}:CONDition", True, condition),
+                  (f"STATus:{name}:PRESet", False, preset)]
         for part in ("ENABle", "PTRansition", "NTRansition"):
             key = part.lower()
 
@@ -642,6 +658,7 @@ _COMMAND_TABLE: list[tuple[str, bool, _Handler]] = [
     ("INPut[:PDIOde]:FILTer[:LPASs][:STATe]", False, _E._set_bandwidth_filter),
     ("INPut[:PDIOde]:FILTer[:LPASs][:STATe]", True, _E._get_bandwidth_filter),
     ("INPut:ADAPter[:TYPE]", True, _E._adapter_type),
+    ("INPut:ADAPter[:TYPE]", False, _E._set_adapter_type),
 ]
 
 _COMMANDS: list[tuple[tuple[scpi.Node, ...], bool, _Handler]] = [
