@@ -62,6 +62,16 @@ from sim_backends.emulators.lakeshore_settings import (
     resolve_index,
     text,
 )
+from sim_backends.emulators.scpi import (
+    ESR_COMMAND_ERROR,
+    ESR_EXECUTION_ERROR,
+    ESR_OPERATION_COMPLETE,
+    ESR_POWER_ON,
+    ESR_QUERY_ERROR,
+    STB_EVENT_SUMMARY,
+    STB_OPERATION,
+    STB_SERVICE_REQUEST,
+)
 from sim_backends.emulators.server import EmulatorServer, LineProtocol
 
 __all__ = ["MODELS", "ModelSpec", "LakeShoreEmulator", "LakeShoreState", "lakeshore_server",
@@ -69,16 +79,6 @@ __all__ = ["MODELS", "ModelSpec", "LakeShoreEmulator", "LakeShoreState", "lakesh
 
 log = logging.getLogger(__name__)
 
-ESR_OPERATION_COMPLETE = 1 << 0
-ESR_QUERY_ERROR = 1 << 2
-ESR_EXECUTION_ERROR = 1 << 4
-ESR_COMMAND_ERROR = 1 << 5
-ESR_POWER_ON = 1 << 7
-
-STB_MESSAGE_AVAILABLE = 1 << 4
-STB_EVENT_SUMMARY = 1 << 5
-STB_SERVICE_REQUEST = 1 << 6
-STB_OPERATION_SUMMARY = 1 << 7
 
 #: operational status register bits (335/336 manuals, OPST?)
 OPST_ALARM = 1 << 0
@@ -712,7 +712,7 @@ class LakeShoreEmulator(LineProtocol):
             status |= STB_EVENT_SUMMARY
         opste = int(self.state.store.get("OPSTE", ())[0])
         if self.state.operation_events & opste:
-            status |= STB_OPERATION_SUMMARY
+            status |= STB_OPERATION
         if status & self.state.sre:
             status |= STB_SERVICE_REQUEST
         return f"{status:03d}"

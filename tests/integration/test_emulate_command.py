@@ -27,6 +27,16 @@ def read_tables(process: subprocess.Popen[str]) -> dict[str, dict[str, str]]:
     return tomllib.loads("".join(lines))["roles"]
 
 
+def stop(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, as Ctrl-C in a terminal; killed if it does not end within 30 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+
+
 def test_emulate_prints_rig_tables_that_real_drivers_can_use() -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", "from acquisition.cli import main; raise SystemExit(main())", "emulate"],
@@ -52,12 +62,7 @@ def test_emulate_prints_rig_tables_that_real_drivers_can_use() -> None:
             finally:
                 driver.close()
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        stop(process)
     assert process.returncode == 0
 
 
@@ -83,12 +88,7 @@ def test_emulate_serves_a_336_on_request() -> None:
         finally:
             driver.close()
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        stop(process)
     assert process.returncode == 0
 
 
