@@ -14,6 +14,7 @@ pyroelectric and energy heads are outside a photodiode head's operation set.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -138,7 +139,7 @@ def test_power_range_reference_and_unit(pm: Any, bench: Bench) -> None:
     watts = pm.read
     pm.sense.power.dc.unit = "DBM"
     assert pm.sense.power.dc.unit == "DBM"
-    assert pm.read == pytest.approx(10 * __import__("math").log10(watts / 1e-3), abs=0.2)
+    assert pm.read == pytest.approx(10 * math.log10(watts / 1e-3), abs=0.2)
     pm.sense.power.dc.unit = "W"
     pm.sense.power.dc.reference.value = watts
     assert pm.sense.power.dc.reference.value == pytest.approx(watts)
