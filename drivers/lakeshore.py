@@ -66,6 +66,7 @@ RAMP_RATE_LIMITS_K_PER_MIN = (0.0, 100.0)
 SETPOINT_LIMITS_K = (0.0, 1500.0)
 MANUAL_OUTPUT_LIMITS_PERCENT = (0.0, 100.0)
 INPUT_NAME_MAX_CHARS = 15
+ZERO_CELSIUS_K = 273.15
 
 
 def is_pseudo_terminal(resource: str) -> bool:
@@ -418,12 +419,48 @@ class _LakeShoreController(ConnectedDevice, TemperatureController):
     def get_temperature(self, channel: str = "A") -> float:
         return float(self._input(channel).kelvin)
 
+    def setpoint_units(self, output: int = 1) -> int:
+        """Preferred units of the output's control input (INTYPE: 1 K, 2 C, 3 sensor units).
+
+        A Lake Shore takes and reports the setpoint in these units (manuals, SETP), so a kelvin
+        setpoint sent to a loop whose sensor reads in Celsius would be 273 K too hot."""
+        mode_input = self._output(output).output_mode  # OUTMODE?: mode, input, power-up
+        control_input = int(mode_input[1])
+        if control_input == 0:
+            return 1
+        if not 1 <= control_input <= len(self.instrument_class.inputs):
+            raise InstrumentError(self.name, self.address, f"OUTMODE? {output}",
+                                  f"control input {control_input} does not exist on this model")
+        channel = self.instrument_class.inputs[control_input - 1]
+        return int(self._input(channel).sensor_type[4])  # INTYPE?: units is the last field
+
     def set_setpoint(self, kelvin: float, output: int = 1) -> None:
         check_range("setpoint", kelvin, 0.0, self.max_setpoint_k, "K")
-        self._output(output).setpoint = kelvin
+        channel = self._output(output)
+        with self.controller.lock:  # the units and the setpoint belong together
+            units = self.setpoint_units(output)
+            if units == 1:
+                channel.setpoint = kelvin
+            elif units == 2:
+                self.controller.write(f"SETP {output},{kelvin - ZERO_CELSIUS_K:.3f}")
+            else:
+                raise self._sensor_units_setpoint(f"SETP {output}")
 
     def get_setpoint(self, output: int = 1) -> float:
-        return float(self._output(output).setpoint)
+        channel = self._output(output)
+        with self.controller.lock:
+            units = self.setpoint_units(output)
+            value = float(channel.setpoint)
+        if units == 1:
+            return value
+        if units == 2:
+            return value + ZERO_CELSIUS_K
+        raise self._sensor_units_setpoint(f"SETP? {output}")
+
+    def _sensor_units_setpoint(self, command: str) -> InstrumentError:
+        return InstrumentError(self.name, self.address, command,
+                               "the control input's preferred units are sensor units; a kelvin "
+                               "setpoint cannot be converted (set INTYPE units to K or C)")
 
     def set_heater_range(self, heater_range: int, output: int = 1) -> None:
         channel = self._output(output)

@@ -421,10 +421,38 @@ class LakeShoreEmulator(LineProtocol):
             return float(self._backing(lambda: self.controller.get_setpoint(output)))
         return self.state.local_outputs[output].setpoint_k
 
+    def _setpoint_units(self, output: int) -> int:
+        """The preferred units (INTYPE: 1 K, 2 C, 3 sensor) of the output's control input; the
+        setpoint is in these units (manuals, SETP: 'in the preferred units of the control loop
+        sensor'). No control input: kelvin."""
+        control_input = int(self.state.store.value("OUTMODE", (output,), "input"))
+        if not control_input:
+            return 1
+        channel = self.spec.inputs[control_input - 1]
+        return int(self.state.store.value("INTYPE", (channel,), "units"))
+
+    def _to_kelvin(self, value: float, units: int) -> float:
+        if units == 2:
+            return value + _ZERO_CELSIUS_K
+        if units == 3:
+            return 77.0 + (1.02 - value) * (223.0 / 0.46)  # inverse of diode_volts
+        return value
+
+    def _from_kelvin(self, kelvin: float, units: int) -> float:
+        if units == 2:
+            return kelvin - _ZERO_CELSIUS_K
+        if units == 3:
+            return diode_volts(kelvin)
+        return kelvin
+
     def _setp(self, params: list[str]) -> None:
         self._count(params, 2)
         out = self._output(params[0])
-        kelvin = self._float(params[1], *SETPOINT_LIMITS_K)
+        units = self._setpoint_units(out)
+        value = float(number("setpoint", -1e6, 1e6, 0.0).parse(params[1]))
+        kelvin = self._to_kelvin(value, units)
+        if not SETPOINT_LIMITS_K[0] <= kelvin <= SETPOINT_LIMITS_K[1]:
+            raise ExecutionError(f"setpoint {params[1]} outside {SETPOINT_LIMITS_K} K")
         previous = self._setpoint(out)
         if self._wired(out):
             self._backing(lambda: self.controller.set_setpoint(kelvin, out))
@@ -438,7 +466,8 @@ class LakeShoreEmulator(LineProtocol):
 
     def _setp_query(self, params: list[str]) -> str:
         self._count(params, 1)
-        return f"{self._setpoint(self._output(params[0])):+08.3f}"
+        out = self._output(params[0])
+        return f"{self._from_kelvin(self._setpoint(out), self._setpoint_units(out)):+08.3f}"
 
     def _heater_range(self, output: int) -> int:
         if self._wired(output):

@@ -145,3 +145,13 @@ def test_reset_switches_heaters_off(emulator: LakeShoreEmulator,
 def test_unknown_model_is_rejected(controller: FakeTemperatureController) -> None:
     with pytest.raises(ValueError, match="model=340"):
         LakeShoreEmulator(controller, 340)
+
+
+def test_setpoint_is_in_the_control_inputs_preferred_units(
+        emulator: LakeShoreEmulator, controller: FakeTemperatureController) -> None:
+    """Manuals, SETP: 'in the preferred units of the control loop sensor' (INTYPE units)."""
+    send(emulator, "OUTMODE 1,1,1,0;INTYPE A,1,0,0,0,2;SETP 1,-193.15")  # input A in Celsius
+    assert controller.setpoints[1] == pytest.approx(80.0)
+    assert send(emulator, "SETP? 1") == b"-193.150\r\n"
+    send(emulator, "INTYPE A,1,0,0,0,1")                                   # back to kelvin
+    assert send(emulator, "SETP? 1;*ESR?") == b"+080.000;0\r\n"
