@@ -23,6 +23,9 @@ input is disabled (``INTYPE`` sensor type 0, reads 0, ``RDGST?`` 0) until a sens
 keeps its setpoint, range and ramp, delivers 0 % and reports an open load (``HTRST?`` 1) while
 its range is on.
 
+``SETP``/``SETP?`` are in the preferred units of the output's control input (``OUTMODE`` input,
+``INTYPE`` units: K, C or sensor units), as the manuals say; the backing controller always gets K.
+
 Settings that do not touch the bench (PID, OUTMODE, INTYPE, ALARM, ZONE, ...) live in
 ``lakeshore_settings``' table; ``HTRSET`` uses each model's own field layout (the 335's starts
 with the output type and has one more field). Curves: user curves 21-59 are stored
