@@ -178,7 +178,7 @@ class AptRotationStage(RotationStage):
     def move_to(self, angle_deg: float, wait: bool = True) -> None:
         angle = check_range(f"{self.name}.angle_deg", angle_deg, self.min_deg, self.max_deg, "deg")
         self._require_info("MOT_MOVE_ABSOLUTE")
-        target = self.SCALING.deg_to_counts(angle)
+        target = self.SCALING.to_counts(angle)
         with self.transport.lock:
             distance = abs(angle - self.get_position()) if wait else 0.0
             mark = self.transport.send(MotMoveAbsolute(self.channel, target, dest=self.destination))
@@ -194,7 +194,7 @@ class AptRotationStage(RotationStage):
             check_range(f"{self.name}.angle_deg (position {start:g} + delta {delta:g})",
                         start + delta, self.min_deg, self.max_deg, "deg")
             mark = self.transport.send(MotMoveRelative(self.channel,
-                                                       self.SCALING.deg_to_counts(delta),
+                                                       self.SCALING.to_counts(delta),
                                                        dest=self.destination))
         if wait:
             self._wait_motion(mark, MotMoveCompleted, self._move_timeout(abs(delta)),
@@ -223,7 +223,7 @@ class AptRotationStage(RotationStage):
         self._require_info("MOT_REQ_POSCOUNTER")
         reply = self.transport.request(MotReqPosCounter(self.channel, dest=self.destination),
                                        MotGetPosCounter, predicate=self._same_channel)
-        return self.SCALING.counts_to_deg(reply.position)
+        return self.SCALING.from_counts(reply.position)
 
     def get_status(self) -> StatusBits:
         self._require_info("MOT_REQ_STATUSBITS")
@@ -268,7 +268,7 @@ class AptRotationStage(RotationStage):
         self.last_motion_event = event
         if isinstance(event, MotMoveStopped):
             raise InstrumentError(self.name, self.address, command,
-                                  f"motion stopped at {self.SCALING.counts_to_deg(event.position):g}"
+                                  f"motion stopped at {self.SCALING.from_counts(event.position):g}"
                                   f" deg before {expected}")
         status = getattr(event, "status", StatusBits(0))
         if status & StatusBits.MOTION_ERROR:
