@@ -43,6 +43,7 @@ Emulator choices where the real behaviour is UNVERIFIED:
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -146,6 +147,8 @@ class MotorAxis(Protocol):
     def is_moving(self) -> bool: ...
 
     def stop(self) -> None: ...
+
+    # optional: ``travel_range`` (low, high) the axis accepts; continuous motion stays inside it
 
 
 @dataclass(frozen=True)
@@ -419,7 +422,10 @@ class AptEmulator(DeviceProtocol):
         sign = self._sign(direction)
         travel = self.profile.travel
         if travel is None:
-            return self.position_counts + sign * self._scaling.to_counts(_ROTATION_TURN_DEG)
+            target = self.stage.get_position() + sign * _ROTATION_TURN_DEG
+            # the backing mount may accept a narrower window than an endless rotation mount
+            low, high = getattr(self.stage, "travel_range", (-math.inf, math.inf))
+            return self._scaling.to_counts(min(max(target, low), high)) + self._offset_counts
         return self._scaling.to_counts(travel[1] if sign > 0 else travel[0]) + self._offset_counts
 
     def _start_jog(self, message: Message, direction: int) -> Message | None:
