@@ -368,6 +368,15 @@ class StageLimits:
                         f"allowed range [{low * 1e3:g}, {high * 1e3:g}] mm")
         return None
 
+    def home_problem(self, name: str, home_m: tuple[float, float]) -> str | None:
+        """Why homing (which drives each axis to ``home_m``, its limit switch) is not allowed."""
+        reason = self.problem(name, *home_m)
+        if reason is None:
+            return None
+        return (f"{name}.home: homing drives the stage to ({home_m[0] * 1e3:g}, "
+                f"{home_m[1] * 1e3:g}) mm, outside the stage limits; widen x_range_mm / "
+                "y_range_mm to include it, or home the controllers by hand")
+
     def check(self, name: str, x_m: float, y_m: float) -> tuple[float, float]:
         """(x, y) as floats, or ValueError with the one-line reason."""
         x_m, y_m = float(x_m), float(y_m)

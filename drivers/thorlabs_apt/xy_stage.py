@@ -159,6 +159,11 @@ class KDC101XYStage(XYStage):
                                  f"MOT_MOVE_COMPLETED at {target[name] * 1e3:g} mm")
 
     def home(self, wait: bool = True) -> None:
+        """MOT_MOVE_HOME on both axes (each runs to its reverse limit switch, 0 mm); refused
+        when 0 mm is outside the configured limits."""
+        reason = self._limits.home_problem(self.name, (Z8_TRAVEL_M[0], Z8_TRAVEL_M[0]))
+        if reason is not None:
+            raise ValueError(reason)
         marks = {name: axis.start_home() for name, axis in self.axes.items()}
         if wait:
             for name, axis in self.axes.items():

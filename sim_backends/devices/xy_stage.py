@@ -89,6 +89,9 @@ class SimXYStage(SimInstrument, XYStage):
             self.clock.sleep(max(end - now, 0.0))
 
     def home(self, wait: bool = True) -> None:
+        reason = self._limits.home_problem(self.name, (Z8_TRAVEL_M[0], Z8_TRAVEL_M[0]))
+        if reason is not None:
+            raise ValueError(reason)
         self._require("home")
         with self.bench.change() as now:
             end = max(model.start_move(now, Z8_TRAVEL_M[0])
