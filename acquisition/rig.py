@@ -70,6 +70,9 @@ class LimitsConfig:
                                      "bath: 77 K for LN2)")
     max_temperature_k: float = param(300.0, 0.0, 1000.0, "K",
                                      "highest cryostat setpoint an experiment may ask for")
+    max_map_points: int = param(2500, 1, 1_000_000, "",
+                                "most points one map or survey may visit (the stage's position "
+                                "limits are options of the xy_stage role)")
 
 
 def _default_roles() -> dict[str, RoleConfig]:
