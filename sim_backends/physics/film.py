@@ -25,9 +25,9 @@ import numpy as np
 from drivers.validation import check_int_range, check_range
 
 #: names the family of films the seeds draw from; with this one the default spot (seed 0 at the
-#: origin) is a typical one (switch-on 4.7 kW/cm2 at 77 K, the film's mean is about 5), which the
+#: origin) is a typical one (switch-on 5.1, switch-off 3.2 kW/cm2 at 77 K), which the
 #: examples and tests that use the default spot assume
-_FILM_SALT = "film1"
+_FILM_SALT = "film7"
 #: cells kept in memory (a 10 x 10 um map at 0.4 um cells touches ~700)
 _CELL_CACHE = 4096
 
