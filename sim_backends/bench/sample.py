@@ -84,6 +84,7 @@ class FilmSpot:
                 heterogeneity=sample.heterogeneity, seed=sample.seed,
                 position_m=self.focus_m,
                 dopant_fraction=sample.dopant_fraction, knockouts=tuple(sample.knockouts),
+                parameters=dict(sample.parameters),
                 film=film, particle_pool=particle_pool, time_s=time_s)
 
     @property

@@ -10,7 +10,7 @@ field of view share particles (and, through a shared ``particle_pool``, their st
 from __future__ import annotations
 
 import math
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +23,7 @@ from .film import Film, FilmParticle
 from .material import Material
 from .materials import (DOPANT_FRACTION_SD, FIELD_OF_VIEW_RADII, LOCAL_FIELD_MEDIAN, LOCAL_FIELD_SIGMA,
                         VOLUME_SIGMA, get_material)
+from .parameters import with_parameters
 from .particle import Particle
 
 @dataclass(frozen=True)
@@ -64,13 +65,17 @@ class FocalSpot:
     def __init__(self, material: str = "Nd:KPb2Cl5", temperature_k: float = 77.0, beam_radius_m: float = 0.63e-6,
                  n_particles: int = 10, heterogeneity: float = 1.0, seed: int = 0,
                  position_m: tuple[float, float] = (0.0, 0.0), dopant_fraction: float | None = None,
-                 knockouts: tuple[str, ...] = (), *, film: Film | None = None,
+                 knockouts: tuple[str, ...] = (), parameters: Mapping[str, float] | None = None, *,
+                 film: Film | None = None,
                  particle_pool: MutableMapping[tuple[int, int, int], Particle] | None = None,
                  time_s: float = 0.0) -> None:
-        """``n_particles`` is the film's mean number of particles per spot (Poisson). A ``film``
-        (else one is made from seed, n_particles, heterogeneity) and a ``particle_pool`` shared
-        between spots make particles in both keep their identity and their state."""
-        base = get_material(material, dopant_fraction=dopant_fraction, knockouts=knockouts)
+        """``n_particles`` is the film's mean number of particles per spot. A ``film`` (else one
+        is made from seed, n_particles, heterogeneity) and a ``particle_pool`` shared between
+        spots make particles in both keep their identity and their state."""
+        #: named numbers of the material description replaced (sim_backends.physics.parameters)
+        self.parameters = dict(parameters or {})
+        base = with_parameters(get_material(material, dopant_fraction=dopant_fraction, knockouts=knockouts),
+                               self.parameters)
         check_positive("temperature_k", temperature_k, "K")
         check_range("beam_radius_m", beam_radius_m, 1e-8, 1e-3, "m")
         check_int_range("n_particles", n_particles, 1, 1000)
@@ -90,7 +95,8 @@ class FocalSpot:
         self.particles = []
         for particle, spec in chosen:
             if particle.key not in pool:
-                pool[particle.key] = Particle(_with_fraction(base, spec.dopant_fraction), temperature_k)
+                pool[particle.key] = Particle(_with_fraction(base, spec.dopant_fraction, self.parameters),
+                                              temperature_k)
             self.particles.append(pool[particle.key])
         self._lines = (self.particles[0].model.lines if self.particles
                        else Particle(base, temperature_k).model.lines)
@@ -130,5 +136,9 @@ class FocalSpot:
         return SpotEmission(duration_s, mean, bright / max(self.n_particles, 1), times, trace)
 
 
-def _with_fraction(material: Material, fraction: float) -> Material:
-    return get_material(material.name, dopant_fraction=fraction, knockouts=material.knocked_out)
+def _with_fraction(material: Material, fraction: float, parameters: Mapping[str, float]) -> Material:
+    """The particle's material: its own dopant fraction, then the replaced parameters (a replaced
+    dopant_fraction is the nominal one the particles spread around)."""
+    own = {k: v for k, v in parameters.items() if k != "dopant_fraction"}
+    return with_parameters(get_material(material.name, dopant_fraction=fraction,
+                                        knockouts=material.knocked_out), own)
