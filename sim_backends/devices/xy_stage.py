@@ -86,7 +86,12 @@ class SimXYStage(SimInstrument, XYStage):
         with self.bench.change() as now:
             end = max(self.bench.xy_x.start_move(now, x_m), self.bench.xy_y.start_move(now, y_m))
         if wait:
-            self.clock.sleep(max(end - now, 0.0))
+            self._arrive(end - now)
+
+    def _arrive(self, duration_s: float) -> None:
+        """Wait out a move; the bench then puts the new spot under the focus."""
+        self.clock.sleep(max(duration_s, 0.0))
+        self.bench.sync_sample()
 
     def home(self, wait: bool = True) -> None:
         reason = self._limits.home_problem(self.name, (Z8_TRAVEL_M[0], Z8_TRAVEL_M[0]))
@@ -97,7 +102,7 @@ class SimXYStage(SimInstrument, XYStage):
             end = max(model.start_move(now, Z8_TRAVEL_M[0])
                       for model in (self.bench.xy_x, self.bench.xy_y))
         if wait:
-            self.clock.sleep(max(end - now, 0.0))
+            self._arrive(end - now)
 
     def get_position(self) -> tuple[float, float]:
         self._require("get_position")
