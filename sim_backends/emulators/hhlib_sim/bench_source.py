@@ -99,8 +99,9 @@ class BenchSignalSource:
         if pace == "instant" and not getattr(bench.clock, "is_virtual", False):
             raise ValueError("pace='instant' needs a bench on a virtual clock")
         self.pace = pace
-        self._rng = np.random.default_rng(bench.config.seed + 7919 * (device_index + 1)
-                                          if seed is None else seed)
+        # the bench's own noise stream by default, as every simulated device draws from it: on
+        # the same bench and history the unit then sees the photons the simulated tagger sees
+        self._rng = bench.rng if seed is None else np.random.default_rng(seed)
         self._lock = threading.RLock()
         self._run: _Run | None = None
         self._gate: tuple[float, float] | None = None  # (bench time, registered total) at gate start
@@ -170,7 +171,7 @@ class BenchSignalSource:
             now = self.bench.sync_sample()
             recorder = self.bench.start_recording(self._trace_resolution(now, duration))
         end = None if state.mode == MODE_CONT else now + duration
-        self._run = _Run(state.generation, now, end, state.tacq_ms * 1e-3, recorder, covered_t=now)
+        self._run = _Run(state.generation, now, end, duration, recorder, covered_t=now)
 
     def _finish(self) -> None:
         run = self._run
