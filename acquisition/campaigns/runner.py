@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from acquisition.campaigns.index import CampaignIndex
-from acquisition.campaigns.prepare import PREPARE_EXPERIMENT, ensure_registered
+from acquisition.experiments.prepare import PREPARE_EXPERIMENT
 from acquisition.campaigns.spec import Campaign, CampaignError, Unit, expand
 from acquisition.events import RunStatus
 from acquisition.storage.jsonsafe import to_jsonable
@@ -79,7 +79,6 @@ class CampaignRunner:
 
     def __init__(self, campaign: Campaign, engine: Any, folder: Path,
                  on_progress: Callable[[CampaignProgress], None] | None = None) -> None:
-        ensure_registered()
         self.campaign = campaign
         self.engine = engine
         self.rig = engine.rig
