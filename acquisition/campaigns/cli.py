@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -31,6 +32,12 @@ def register(subparsers: Any) -> None:
     campaign.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
                           help="override a [vars] entry (VALUE in TOML syntax), e.g. --set n_spots=5")
     campaign.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    campaign.add_argument("--workers", type=int, default=None, metavar="N",
+                          help="fully simulated rig only: run units in parallel on a local dask "
+                               "cluster of N worker processes (same figures as a serial run)")
+    campaign.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                          help="fully simulated rig only: run units on the dask cluster at ADDRESS "
+                               "(workers must see the campaign folder and AVALAB_HOME)")
     campaign.set_defaults(handler=campaign_command)
 
     report = subparsers.add_parser("report", help="write plots, CSV and HTML for a campaign folder")
@@ -89,18 +96,24 @@ def _print_errors(file: Path, errors: list[str]) -> None:
         print(f"avalab: error: {prefix}{line}", file=sys.stderr)
 
 
-def campaign_command(args: argparse.Namespace) -> int:
+def load_file_rig(file: Path, rig_arg: str | None) -> tuple[str, Any]:
+    """The rig ``--rig`` names, else the one the (campaign or study) file names, else sim:
+    (its name, the Rig). ValueError (one line) if it cannot be loaded."""
     from acquisition.rig import load_rig
-    rig_name = args.rig
+    rig_name = rig_arg
     if rig_name is None:
         # the file may name its rig; read it without validation just for that
         import tomllib
         try:
-            rig_name = tomllib.loads(args.file.read_text(encoding="utf-8")).get("rig", "sim")
+            rig_name = tomllib.loads(file.read_text(encoding="utf-8")).get("rig", "sim")
         except (OSError, tomllib.TOMLDecodeError):
             rig_name = "sim"
+    return str(rig_name), load_rig(rig_name if rig_name == "sim" else Path(rig_name))
+
+
+def campaign_command(args: argparse.Namespace) -> int:
     try:
-        rig = load_rig(rig_name if rig_name == "sim" else Path(rig_name))
+        rig_name, rig = load_file_rig(args.file, args.rig)
     except ValueError as exc:
         print(f"avalab: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
@@ -124,22 +137,59 @@ def campaign_command(args: argparse.Namespace) -> int:
         else:
             print(format_dry_run(campaign, dry))
         return 0
+    parallel = args.workers is not None or args.scheduler is not None
+    if parallel and (problem := parallel_rig_problem(rig_name, rig)) is not None:
+        print(f"avalab: error: {problem}", file=sys.stderr)
+        return 2
+    with contextlib.ExitStack() as stack:
+        runner = open_runner(stack, campaign, rig, store, folder, args.workers, args.scheduler)
+        if isinstance(runner, int):
+            return runner
+        return _run_campaign(args, campaign, runner.engine, runner, folder)
+
+
+def parallel_rig_problem(rig_name: str, rig: Any) -> str | None:
+    """Why units of ``rig`` cannot run on dask workers (one line), None when they can."""
+    from acquisition.campaigns.isolation import isolation_problem
+    problem = isolation_problem(rig)
+    if problem is None:
+        return None
+    return (f"rig={rig_name}: {problem}; allowed with --workers/--scheduler: a fully simulated rig on "
+            "the virtual clock (a real rig runs its units serially)")
+
+
+def open_runner(stack: contextlib.ExitStack, campaign: Campaign, rig: Any, store: Any, folder: Path,
+                workers: int | None, scheduler: str | None) -> Any:
+    """A serial runner, or (``workers``/``scheduler``) a parallel one on a dask client kept open
+    by ``stack``; 2 after one line on stderr when the client cannot be had."""
     from acquisition.engine import Engine
     engine = Engine(rig, store)
-    runner = CampaignRunner(campaign, engine, folder, on_progress=_progress_printer(sys.stderr))
+    if workers is None and scheduler is None:
+        return CampaignRunner(campaign, engine, folder, on_progress=_progress_printer(sys.stderr))
+    from acquisition.campaigns.parallel import ParallelCampaignRunner, ParallelRefused, dask_client
+    try:
+        client = stack.enter_context(dask_client(workers, scheduler))
+    except ParallelRefused as exc:
+        engine.close()
+        print(f"avalab: error: {exc}", file=sys.stderr)
+        return 2
+    return ParallelCampaignRunner(campaign, engine, folder, client, on_progress=_progress_printer(sys.stderr))
 
+
+def run_stoppable(file: Path, runner: CampaignRunner, engine: Any, resume: bool) -> Any:
+    """Run ``runner`` with Ctrl+C / SIGTERM stopping it safely; the CampaignResult, or the exit
+    code after one line on stderr (2 refused before anything moved, 3 stopped, 128+signal)."""
     received: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
-        engine.abort(f"signal {signum}")
+        runner.request_stop(f"signal {signum}")
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    started = time.monotonic()
     try:
-        result = runner.run(resume=args.resume)
+        return runner.run(resume=resume)
     except CampaignError as exc:  # the runner's own check before the first unit: nothing moved
-        _print_errors(args.file, exc.errors)
+        _print_errors(file, exc.errors)
         return 2
     except CampaignStopped as exc:
         if received:  # the operator's signal, as a single run reports it (130 / 143)
@@ -153,6 +203,14 @@ def campaign_command(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         engine.close()
+
+
+def _run_campaign(args: argparse.Namespace, campaign: Campaign, engine: Any, runner: CampaignRunner,
+                  folder: Path) -> int:
+    started = time.monotonic()
+    result = run_stoppable(args.file, runner, engine, args.resume)
+    if isinstance(result, int):
+        return result
     from acquisition.campaigns.index import CampaignIndex
     from acquisition.campaigns.report import campaign_statistics
     index = CampaignIndex(folder)
