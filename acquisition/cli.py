@@ -22,6 +22,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from acquisition.version import version
+
 log = logging.getLogger(__name__)
 
 PROG = "avalab"
@@ -79,23 +81,6 @@ def _register_module(name: str, subparsers: Any) -> None:
     register = getattr(module, "register", None)
     if callable(register):
         register(subparsers)
-
-
-DISTRIBUTION = "avalab"
-
-
-def version() -> str:
-    """The installed distribution's version (``importlib.metadata``), else the package's
-    ``__version__``, else ``"unknown"`` (a source tree that was never installed)."""
-    try:
-        return importlib.metadata.version(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    try:
-        package = importlib.import_module("acquisition")
-    except ImportError:
-        return "unknown"
-    return str(getattr(package, "__version__", None) or "unknown")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,6 @@ from types import FrameType
 from typing import Any
 
 from acquisition.campaigns.dryrun import dry_run_dict, format_dry_run, format_duration, plan_dry_run
-from acquisition.campaigns.prepare import ensure_registered
 from acquisition.campaigns.runner import CampaignProgress, CampaignRunner, CampaignStopped
 from acquisition.campaigns.spec import Campaign, CampaignError, load_campaign
 
@@ -70,7 +69,6 @@ def _validate(path: Path, rig: Any, overrides: dict[str, Any] | None = None,
     from acquisition.campaigns.checks import experiment_checker
     from acquisition.experiments import EXPERIMENTS
     from acquisition.interlocks import temperature_range_k
-    ensure_registered()
     return load_campaign(path, experiment_names=list(EXPERIMENTS),
                          schema_check=experiment_checker(rig, calibration_store),
                          overrides=overrides, temperature_range_k=temperature_range_k(rig))
@@ -214,10 +212,10 @@ def _run_campaign(args: argparse.Namespace, campaign: Campaign, engine: Any, run
     if isinstance(result, int):
         return result
     from acquisition.campaigns.index import CampaignIndex
-    from acquisition.campaigns.report import sweep_statistics
+    from acquisition.campaigns.report import campaign_statistics
     index = CampaignIndex(folder)
     try:
-        statistics = sweep_statistics(index.runs("complete"))
+        statistics = campaign_statistics(index.runs("complete"))
     finally:
         index.close()
     output = {"campaign": campaign.name, "folder": str(folder), "completed": len(result.completed),

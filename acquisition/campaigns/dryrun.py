@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from acquisition.campaigns.prepare import ensure_registered
 from acquisition.campaigns.runner import unit_duration_s
 from acquisition.campaigns.spec import Campaign, Unit, expand
 
@@ -57,7 +56,6 @@ class DryRun:
 
 def plan_dry_run(campaign: Campaign) -> DryRun:
     from acquisition.experiments import get_experiment
-    ensure_registered()
     units = expand(campaign)
     durations = [unit_duration_s(u, lambda e, p: get_experiment(e).estimate_duration_s(p)) for u in units]
     ranges: dict[tuple[str, str], SettingRange] = {}

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from acquisition.campaigns.index import CampaignIndex
 from acquisition.campaigns.isolation import calibrate_before_units, isolation_problem, simulation_starts
-from acquisition.campaigns.prepare import PREPARE_EXPERIMENT, ensure_registered
+from acquisition.experiments.prepare import PREPARE_EXPERIMENT
 from acquisition.campaigns.spec import Campaign, CampaignError, Unit, expand
 from acquisition.events import RunStatus
 from acquisition.storage.jsonsafe import to_jsonable
@@ -85,7 +85,6 @@ class CampaignRunner:
 
     def __init__(self, campaign: Campaign, engine: Any, folder: Path,
                  on_progress: Callable[[CampaignProgress], None] | None = None) -> None:
-        ensure_registered()
         self.campaign = campaign
         self.engine = engine
         self.rig = engine.rig

@@ -1,5 +1,5 @@
-"""``avalab sweep|pulsed|switch|lifetime|calibrate|temperature_series``: one run, options from
-the experiment's schema (``--dwell-s 0.2``, ``--frequencies-hz 100 500``, ``--refine``).
+"""``avalab <experiment>``: one run of any registered experiment (``acquisition.experiments``),
+options from its schema (``--dwell-s 0.2``, ``--frequencies-hz 100 500``, ``--refine``).
 
 Order of business, so that bad input never moves anything: parse -> load and validate the rig
 file -> validate every parameter against the schema and the rig -> check the output path ->
@@ -22,7 +22,6 @@ from acquisition.interlocks import TEMPERATURE_FIELDS, allowed_temperature_range
 from acquisition.schema import Parameter
 from acquisition.storage.naming import new_run_path
 
-RUN_COMMANDS = ("sweep", "pulsed", "switch", "lifetime", "calibrate", "temperature_series")
 DEFAULT_RUN_DIR = Path("runs")
 EXIT_FAILED = 1
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -111,10 +110,10 @@ def add_common_options(parser: argparse.ArgumentParser, with_temperature: bool =
 
 
 def register(subparsers: Any) -> None:
-    from acquisition.experiments import EXPERIMENTS
+    from acquisition.experiments import listed_experiments
 
-    for name in RUN_COMMANDS:
-        experiment = EXPERIMENTS[name]
+    for experiment in listed_experiments():
+        name = experiment.name
         parser = subparsers.add_parser(name, help=experiment.title, description=experiment.title,
                                        add_help=False)
         add_common_options(parser, with_temperature=any(p.name == "temperature_k"

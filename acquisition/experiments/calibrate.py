@@ -29,9 +29,11 @@ from typing import Any
 import numpy as np
 
 from acquisition.calibration import MalusFit, PowerCalibration, WheelTable, fit_malus
-from acquisition.experiments.base import W_M2_PER_KW_CM2, Experiment
+from acquisition.experiments.base import (POWER_ROLES, Experiment, Figure, LivePlot, ReportSection, RunData,
+                                          SeriesPlot, number, stream_columns)
 from acquisition.plan_context import PlanContext
 from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
+from acquisition.units import W_M2_PER_KW_CM2
 
 PUMP_WAVELENGTH_M = 1064e-9
 MOVE_OVERHEAD_S = 0.5
@@ -250,8 +252,57 @@ def calibrate_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def analyze_calibration(run: RunData, noise_cps: float | None = None) -> dict[str, Any]:
+    """The Malus fit of the stored plate scan; the wheel table and laser power as the run stored
+    them (they are not recomputed)."""
+    columns = stream_columns(run, "calibration")
+    plate = np.array([str(v) == "plate" for v in columns["stage"]])
+    fit = fit_malus(np.asarray(columns["angle_deg"])[plate], np.asarray(columns["transmission"])[plate])
+    stored = {k: v for k, v in (run.summary or {}).items() if k not in ("calibration", "stream_prefix")}
+    return {**stored, "plate_t_max": fit.t_max, "plate_t_min": fit.t_min,
+            "plate_theta0_deg": fit.theta0_deg, "plate_fit_rms": fit.rms_residual}
+
+
+def calibration_file_plot(fig: Any, run: RunData, figures: dict[str, Any]) -> str:
+    """Power into the objective against the half-wave plate angle."""
+    columns = stream_columns(run, "calibration")
+    rows = np.array([str(v) == "plate" for v in columns["stage"]])
+    ax = fig.subplots()
+    ax.plot(np.asarray(columns["angle_deg"])[rows], np.asarray(columns["objective_power_w"])[rows] * 1e6, "o")
+    ax.set_xlabel("half-wave plate angle (deg)")
+    ax.set_ylabel("power into the objective (uW)")
+    return ""
+
+
+def _draw_series(fig: Any, setpoints: list[Any], figures: list[dict[str, Any]]) -> list[Any]:
+    from acquisition.plotting import plot_series_calibrate
+
+    return plot_series_calibrate(fig, setpoints, figures)
+
+
+def calibrate_queue_label(params: dict[str, Any]) -> str:
+    power = params.get("laser_power_w")
+    return f"{number(power)} W" if power is not None else ""
+
+
+def calibrate_report(runs: list[Any], folder: Any, campaign_folder: Any) -> ReportSection:
+    """How the pump path changed over the campaign: plate fit and the density range reached."""
+    from acquisition.campaigns.report import statistics
+
+    keys = ["plate_t_max", "plate_theta0_deg", "max_density_kw_cm2", "min_density_kw_cm2"]
+    return ReportSection("power calibrations", [], statistics(runs, keys))
+
+
 CALIBRATE = Experiment(
     name="calibrate", title="Pump power calibration (plate + ND wheel)",
     schema=ParameterSchema([TEMPERATURE_PARAMETER, *CALIBRATE_PARAMETERS], (_check_spans,)),
-    plan=calibrate_plan, duration=calibrate_duration_s,
-    rig_check=_check_laser_power)
+    plan=calibrate_plan, duration=calibrate_duration_s, rig_check=_check_laser_power, roles=POWER_ROLES,
+    analyze=analyze_calibration,
+    figures=(Figure("plate_theta0_deg", "plate theta0", "deg"),
+             Figure("max_density_kw_cm2", "max density", "kW/cm2")),
+    file_plot=calibration_file_plot,
+    live=(LivePlot("curve", "calibration", x="angle_deg", y="objective_power_w", series="stage",
+                   axis_labels=("stage angle", "°", "power at the objective", "W")),),
+    queue_label=calibrate_queue_label,
+    report=calibrate_report, series_plot=SeriesPlot(_draw_series, "calibration"),
+    example={"plate_points": 19, "save": False})

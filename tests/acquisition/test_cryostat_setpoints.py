@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from acquisition.campaigns.prepare import ensure_registered
 from acquisition.engine import Engine
 from acquisition.events import Progress, RunStatus
 from acquisition.experiments import get_experiment
@@ -25,7 +24,6 @@ AVALAB = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "acquisiti
 
 def _reach(engine: Engine, rig: Any, kelvin: float) -> tuple[Any, float]:
     """Run ``prepare`` to ``kelvin``; (RunFinished, rig-clock seconds it took)."""
-    ensure_registered()
     started = rig.clock.now()
     finished = engine.start("prepare", {"target_k": kelvin}).wait(300)
     return finished, rig.clock.now() - started
@@ -149,7 +147,6 @@ def test_setpoint_outside_the_rig_limits_is_refused_before_anything_moves(kelvin
 
 def test_series_and_prepare_setpoints_are_checked_against_the_rig_limits() -> None:
     rig = load_rig("sim")
-    ensure_registered()
     try:
         with pytest.raises(ValueError, match=r"^temperatures_k=60 K is below the rig limit; allowed range \[77, 300\] K$"):
             get_experiment("temperature_series").validate({"temperatures_k": [77.0, 60.0]}, rig)

@@ -1,13 +1,14 @@
 """The ``prepare`` experiment: cryostat setpoint (optionally ramped), then a wait.
 
 Campaign steps that change temperature or wait without measuring run this through the engine,
-so the temperature interlock, pause/abort and safe state apply to them like to any run.
+so the temperature interlock, pause/abort and safe state apply to them like to any run. It is
+an internal experiment (``listed=False``): no CLI command, no GUI form.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from acquisition.experiments.base import Experiment
+from acquisition.experiments.base import Experiment, Figure
 from acquisition.interlocks import check_rig_temperature
 from acquisition.plan_context import PlanContext
 from acquisition.schema import Parameter, ParameterSchema
@@ -43,11 +44,18 @@ def prepare_duration_s(params: dict[str, Any]) -> float:
     return float(params["wait_s"])
 
 
-PREPARE_EXPERIMENT = Experiment(name="prepare", title="Prepare (temperature, wait)", schema=SCHEMA,
-                                plan=prepare_plan, duration=prepare_duration_s, rig_check=_rig_check)
+def prepare_roles(params: dict[str, Any]) -> list[str]:
+    return ["cryostat"] if params.get("target_k") is not None else []
 
 
-def ensure_registered() -> None:
-    """Make ``prepare`` startable by name on the engine (idempotent)."""
-    from acquisition.experiments import EXPERIMENTS
-    EXPERIMENTS.setdefault(PREPARE_EXPERIMENT.name, PREPARE_EXPERIMENT)
+def prepare_queue_label(params: dict[str, Any]) -> str:
+    target, wait = params.get("target_k"), params.get("wait_s") or 0.0
+    return ", ".join(part for part in (f"-> {target:g} K" if target is not None else "",
+                                       f"wait {wait:g} s" if wait else "") if part)
+
+
+PREPARE_EXPERIMENT = Experiment(
+    name="prepare", title="Prepare (temperature, wait)", schema=SCHEMA, plan=prepare_plan,
+    duration=prepare_duration_s, rig_check=_rig_check, needs_roles=prepare_roles,
+    figures=(Figure("temperature_k", "temperature reached", "K"),), queue_label=prepare_queue_label,
+    example={"target_k": 90.0, "wait_s": 1.0}, listed=False)
