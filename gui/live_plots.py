@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import QTabWidget, QWidget
 from acquisition.events import Event, PointTaken, RunFinished, RunStarted
 from acquisition.experiments.base import LivePlot
 from acquisition.units import W_M2_PER_KW_CM2
+from gui.map_panels import MapPanels
 
 log = logging.getLogger(__name__)
 
@@ -505,7 +506,7 @@ class PanelRenderer:
     """Draws points into panel widgets as an experiment's :class:`LivePlot` descriptions say;
     the live tabs and the runs browser's re-plot both use it, so a stored run looks as it did
     live. ``widgets``: panel kind -> widget (``loop`` HysteresisPlot, ``trace`` TracePlot,
-    ``histogram`` HistogramPlot, ``curve`` CalibrationPlot)."""
+    ``histogram`` HistogramPlot, ``curve`` CalibrationPlot, ``image`` MapPanels)."""
 
     def __init__(self, widgets: Mapping[str, Any]) -> None:
         self.widgets = dict(widgets)
@@ -518,6 +519,9 @@ class PanelRenderer:
         self.panels = tuple(p for p in panels if p.kind in self.widgets)
         self._patterns = [(_panel_pattern(p), p) for p in self.panels]
         self._loop_group = None
+        images = tuple(p for p in self.panels if p.kind == "image")
+        if images:
+            self.widgets["image"].set_panels(images)
         for panel in self.panels:
             widget = self.widgets[panel.kind]
             widget.clear_data()
@@ -569,6 +573,12 @@ class PanelRenderer:
         if histogram is not None:
             self.widgets["histogram"].set_histogram(*histogram)
 
+    def _feed_image(self, panel: LivePlot, prefix: str, groups: Mapping[str, str], data: Mapping[str, Any]) -> None:
+        x, y = _as_float(data.get(panel.x)), _as_float(data.get(panel.y))
+        value = _as_float(data.get(panel.series))
+        if x is not None and y is not None:
+            self.widgets["image"].add_point(panel.series, x, y, math.nan if value is None else value)
+
     def _feed_curve(self, panel: LivePlot, prefix: str, groups: Mapping[str, str], data: Mapping[str, Any]) -> None:
         x, y = _as_float(data.get(panel.x)), _as_float(data.get(panel.y))
         if x is not None and y is not None:
@@ -586,13 +596,16 @@ class LivePlots(QTabWidget):
         self.histogram = HistogramPlot()
         self.temperature = TemperaturePlot()
         self.calibration = CalibrationPlot()
+        self.maps = MapPanels()
         self.addTab(self.hysteresis, "Emission vs power")
         self.addTab(self.trace, "Switching trace")
         self.addTab(self.histogram, "TCSPC histogram")
         self.addTab(self.temperature, "Temperature")
         self.addTab(self.calibration, "Calibration")
+        self.addTab(self.maps, "Map")
         self.renderer = PanelRenderer({"loop": self.hysteresis, "trace": self.trace,
-                                       "histogram": self.histogram, "curve": self.calibration})
+                                       "histogram": self.histogram, "curve": self.calibration,
+                                       "image": self.maps})
         self.points_received = 0
         self.timer = QTimer(self)
         self.timer.setInterval(int(1000 / REFRESH_HZ))
@@ -600,7 +613,8 @@ class LivePlots(QTabWidget):
         self.timer.start()
 
     def refresh(self) -> None:
-        for plot in (self.hysteresis, self.trace, self.histogram, self.temperature, self.calibration):
+        for plot in (self.hysteresis, self.trace, self.histogram, self.temperature, self.calibration,
+                     self.maps):
             plot.refresh()
 
     def handle_event(self, event: Event) -> None:

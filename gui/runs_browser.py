@@ -25,6 +25,7 @@ from acquisition.reanalysis import reanalyze
 from acquisition.storage import open_run
 from acquisition.storage.columns import row_dicts
 from gui.live_plots import CalibrationPlot, HistogramPlot, HysteresisPlot, PanelRenderer, TracePlot, panels_of
+from gui.map_panels import MapPanels
 from gui.param_form import ERROR_STYLE
 from gui.run_export import export_run_csv
 
@@ -84,7 +85,9 @@ class RunsBrowser(QWidget):
         self.plots.addTab(self.trace, "Switching trace")
         self.plots.addTab(self.histogram, "TCSPC histogram")
         self.plots.addTab(self.curve, "Calibration")
-        self.renderer = PanelRenderer({"loop": self.hysteresis, "trace": self.trace,
+        self.maps = MapPanels()
+        self.plots.addTab(self.maps, "Map")
+        self.renderer = PanelRenderer({"image": self.maps, "loop": self.hysteresis, "trace": self.trace,
                                        "histogram": self.histogram, "curve": self.curve})
         self._parts: dict[str, Any] = {}
         self.analysis_text = QPlainTextEdit()
@@ -250,7 +253,7 @@ class RunsBrowser(QWidget):
 
     def replot(self) -> None:
         """The stored points through the experiment's live panels, then its stored figures."""
-        for plot in (self.hysteresis, self.trace, self.histogram, self.curve):
+        for plot in (self.hysteresis, self.trace, self.histogram, self.curve, self.maps):
             plot.clear_data()
         self.hysteresis.set_thresholds(None, None)
         target = self._target()
@@ -265,7 +268,7 @@ class RunsBrowser(QWidget):
         self.renderer.finish(dict(target.summary or {}))
         if first is not None:
             self.plots.setCurrentWidget(first)
-        for plot in (self.hysteresis, self.trace, self.histogram, self.curve):
+        for plot in (self.hysteresis, self.trace, self.histogram, self.curve, self.maps):
             plot.refresh()
 
     def reanalyse(self) -> dict[str, Any] | None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from acquisition.experiments.base import Experiment
 from acquisition.experiments.calibrate import CALIBRATE
 from acquisition.experiments.lifetime import LIFETIME
+from acquisition.experiments.map import MAP
 from acquisition.experiments.prepare import PREPARE_EXPERIMENT
 from acquisition.experiments.pulsed import PULSED
+from acquisition.experiments.survey import SURVEY
 from acquisition.experiments.sweep import SWEEP
 from acquisition.experiments.switch import SWITCH
 from acquisition.experiments.temperature_series import TEMPERATURE_SERIES
@@ -24,6 +26,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     SWITCH,
     LIFETIME,
     TEMPERATURE_SERIES,
+    MAP,
+    SURVEY,
     PREPARE_EXPERIMENT,
 )}
 

@@ -123,7 +123,9 @@ class LivePlot:
     reports), ``"trace"`` (a time trace rebuilt from the ``segments`` count arrays of a point in
     bins of ``bin_field``, with a shaded gap of ``gap_field`` seconds between them), ``"histogram"``
     (``y`` counts against ``x`` delays, both arrays in one point), ``"curve"`` (``y`` against ``x``,
-    one curve per ``series`` value). ``stream`` is the stream it reads; a run whose streams carry a
+    one curve per ``series`` value), ``"image"`` (a map over sample-stage positions: ``x`` and
+    ``y`` name the position fields in m, ``series`` the mapped value; ``axis_labels`` = (title,
+    unit, "", ""); one map per image panel, side by side). ``stream`` is the stream it reads; a run whose streams carry a
     prefix (a series' ``T77K_sweep``) matches when the name is ``prefix + stream`` with ``prefix``
     matching the regular expression ``prefix_pattern``, whose named groups fill ``prefix_title``.
     A change of ``group_by`` field values (or of the prefix) starts the panel afresh (one loop at
@@ -149,7 +151,7 @@ class LivePlot:
     #: (x text, x unit, y text, y unit) of a "curve" panel's axes
     axis_labels: tuple[str, str, str, str] | tuple[()] = ()
 
-    KINDS = ("loop", "trace", "histogram", "curve")
+    KINDS = ("loop", "trace", "histogram", "curve", "image")
 
     def with_prefix(self, pattern: str, title: str) -> "LivePlot":
         """The same panel for streams named ``<prefix><stream>`` (a nested experiment's)."""

@@ -45,7 +45,11 @@ def draw_map(fig: Any, ax: Any, x_m: Any, y_m: Any, values: Any, title: str, uni
     else:
         shown = ax.scatter(1e3 * x[finite], 1e3 * y[finite], c=v[finite], cmap="viridis", s=40)
         ax.set_aspect("equal", adjustable="datalim")
+    from matplotlib.ticker import MaxNLocator
+
     ax.ticklabel_format(useOffset=False)
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
     fig.colorbar(shown, ax=ax, label=unit)
 
 
