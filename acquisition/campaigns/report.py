@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import math
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,12 +131,49 @@ def write_report(campaign_folder: Path, out: Path | None = None) -> Report:
         section = experiment.report(by_experiment[experiment.name], report.folder, campaign_folder)
         if section is None:
             continue
+        stage_figure = stage_position_maps(report.folder, experiment, by_experiment[experiment.name])
+        if stage_figure is not None:
+            section.figures.append(stage_figure)
         report.sections.append(section)
         report.figures += section.figures
         report.statistics.update(section.statistics)
     report.page = _write_html(report, name, runs)
     log.info("report written to %s (%d figures)", report.folder, len(report.figures))
     return report
+
+
+def run_stage_position(run: IndexedRun) -> tuple[float, float] | None:
+    """Where the sample stage was for a run (a campaign's ``stage_mm``), in m."""
+    position = run.metrics.get("stage_mm")
+    if isinstance(position, list) and len(position) == 2:
+        return float(position[0]) * 1e-3, float(position[1]) * 1e-3
+    return None
+
+
+def stage_position_maps(folder: Path, experiment: Any, runs: list[IndexedRun]) -> Path | None:
+    """Maps (top) and histograms (bottom) of an experiment's numeric headline figures over the
+    sample-stage positions its runs were taken at (a campaign looping over ``stage_mm``)."""
+    from acquisition.experiments.map_figures import draw_histogram, draw_map
+
+    placed = [(p, r) for r in runs if (p := run_stage_position(r)) is not None]
+    if len({p for p, _ in placed}) < 2:
+        return None
+    keys = [f for f in experiment.figures if metric_values([r for _, r in placed], f.key).size]
+    keys = [f for f in keys if not any(isinstance(r.metrics.get(f.key), bool) for _, r in placed)][:4]
+    if not keys:
+        return None
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(keys), figsize=(4.5 * len(keys), 7.5), dpi=FIGURE_DPI, squeeze=False)
+    x = [p[0] for p, _ in placed]
+    y = [p[1] for p, _ in placed]
+    for k, f in enumerate(keys):
+        values = [r.metrics.get(f.key) if isinstance(r.metrics.get(f.key), (int, float)) else math.nan
+                  for _, r in placed]
+        draw_map(fig, axes[0][k], x, y, values, f.label, f.unit)
+        draw_histogram(axes[1][k], values, f.label, f.unit)
+    fig.suptitle(f"{experiment.name} over {len({p for p, _ in placed})} stage positions")
+    return save(fig, folder / f"{experiment.name}_stage_maps.png")
 
 
 # ------------------------------------------------------------------------------------ table
