@@ -3,7 +3,8 @@
 Its axes are the bench's ``xy_x`` / ``xy_y`` (positions in m, constant speed); the bench puts the
 film position ``film_position_m - (stage - reference)`` under the focus (the sample moves, the
 focus does not, so the spot on the film moves the opposite way) and swaps the focal spot when the
-stage arrives. Limits come from the same role options as the real driver (``x_range_mm``,
+stage arrives (whenever the sample is next advanced: reading the stage does not advance it, so a
+GUI poll costs no physics). Limits come from the same role options as the real driver (``x_range_mm``,
 ``y_range_mm``, ``min_step_um``), inside the 0..25 mm travel.
 """
 from __future__ import annotations
@@ -43,11 +44,11 @@ class SimLinearAxis:
 
     def get_position(self) -> float:
         with self.bench.lock:
-            return self._model.position_at(self.bench.sync_sample())
+            return self._model.position_at(self.bench.sync())
 
     def is_moving(self) -> bool:
         with self.bench.lock:
-            return self._model.moving_at(self.bench.sync_sample())
+            return self._model.moving_at(self.bench.sync())
 
     def move_to(self, position: float, wait: bool = True) -> None:
         position = check_range(f"{self.name}.position_m", position, *self.travel_range, "m")
@@ -107,13 +108,13 @@ class SimXYStage(SimInstrument, XYStage):
     def get_position(self) -> tuple[float, float]:
         self._require("get_position")
         with self.bench.lock:
-            now = self.bench.sync_sample()
+            now = self.bench.sync()
             return self.bench.xy_x.position_at(now), self.bench.xy_y.position_at(now)
 
     def is_moving(self) -> bool:
         self._require("is_moving")
         with self.bench.lock:
-            now = self.bench.sync_sample()
+            now = self.bench.sync()
             return self.bench.xy_x.moving_at(now) or self.bench.xy_y.moving_at(now)
 
     def stop(self) -> None:

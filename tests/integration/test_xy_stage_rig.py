@@ -50,6 +50,7 @@ def test_mixed_rig_real_driver_moves_the_emulated_stage_and_the_film_under_the_f
         # the sample moved +0.1, -0.2 mm: the focus is at -0.1, +0.2 mm on the film
         focus = rig.bench.focus_at(rig.clock.now())
         assert focus == pytest.approx((-0.1e-3, 0.2e-3), abs=1e-7)
+        rig.counter.count(0.01)  # a detector reading advances the sample: the new spot is in place
         assert rig.bench.spot.focus_m == pytest.approx(focus, abs=1e-9)
         rig.safe_state_all()
         assert not stage.is_moving()
