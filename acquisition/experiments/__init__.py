@@ -13,6 +13,7 @@ from acquisition.experiments.calibrate import CALIBRATE
 from acquisition.experiments.lifetime import LIFETIME
 from acquisition.experiments.prepare import PREPARE_EXPERIMENT
 from acquisition.experiments.pulsed import PULSED
+from acquisition.experiments.scan_rate import SCAN_RATE
 from acquisition.experiments.sweep import SWEEP
 from acquisition.experiments.switch import SWITCH
 from acquisition.experiments.temperature_series import TEMPERATURE_SERIES
@@ -24,6 +25,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     SWITCH,
     LIFETIME,
     TEMPERATURE_SERIES,
+    SCAN_RATE,
     PREPARE_EXPERIMENT,
 )}
 
