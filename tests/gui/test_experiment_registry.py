@@ -109,9 +109,13 @@ def test_stored_analysis_gives_the_run_own_figures(examples: dict[str, ExampleRu
     from acquisition.reanalysis import reanalyze
     from acquisition.storage import open_run
 
+    from acquisition.version import software_version
+
     run = _run(examples, name)
     experiment = EXPERIMENTS[name]
-    figures = reanalyze(open_run(run.path))
+    stored = open_run(run.path)
+    assert stored.software_version == software_version()  # the installed package's, not a constant
+    figures = reanalyze(stored)
     for figure in experiment.figures:
         assert figure.key in figures, f"{name}: figure {figure.key} missing from the analysis"
         assert json_safe(figures[figure.key]) == json_safe(run.finished.summary.get(figure.key)), figure.key
