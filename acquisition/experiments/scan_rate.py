@@ -222,5 +222,5 @@ SCAN_RATE = Experiment(
     live=(replace(SWEEP_LOOP, group_by=("dwell_s",), group_title=(("dwell_s", "dwell {:g} s"),)),),
     queue_label=scan_rate_queue_label, report=scan_rate_report,
     series_plot=SeriesPlot(_draw_series, "sweep", lambda n, figures: (7.5, 4.8)),
-    example={"temperature_k": 77.0, "start_kw_cm2": 2.0, "stop_kw_cm2": 9.0, "points": 15, "repeats": 2,
+    example={"start_kw_cm2": 2.0, "stop_kw_cm2": 9.0, "points": 15, "repeats": 2,
              "dwells_s": [0.1, 1.0]})
