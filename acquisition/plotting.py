@@ -59,9 +59,13 @@ def plot_sweep(ax: Any, columns: dict[str, np.ndarray], summary: dict[str, Any],
     main = np.asarray(columns["pass"]) == 0 if "pass" in columns else np.ones(direction.size, bool)
     density = np.asarray(columns["density_w_m2"], float) / W_M2_PER_KW_CM2
     rate = np.maximum(np.asarray(columns["rate_cps"], float), 1.0)
+    repeat = np.asarray(columns["repeat"]) if "repeat" in columns else np.zeros(direction.size, int)
     for name, colour in (("up", UP_COLOUR), ("down", DOWN_COLOUR)):
-        these = selected & main & (direction == name)
-        ax.plot(density[these], rate[these], "o-", color=colour, ms=3, lw=1, label=f"{label}{name}")
+        for k, r in enumerate(sorted(set(repeat[selected & main & (direction == name)].tolist()))):
+            # one line per repeat: the next repeat starts again from the dark end
+            these = selected & main & (direction == name) & (repeat == r)
+            ax.plot(density[these], rate[these], "o-", color=colour, ms=3, lw=1,
+                    label=f"{label}{name}" if k == 0 else "_nolegend_")
         refine = selected & ~main & (direction == name)
         if refine.any():
             ax.plot(density[refine], rate[refine], "x", color=colour, ms=4, label=f"{label}{name} refinement")
