@@ -31,14 +31,14 @@ EXIT_USAGE = 2
 
 #: subcommand modules, in the order their commands appear in ``avalab --help``
 COMMAND_MODULES: tuple[str, ...] = (
-    "acquisition.commands.run",        # sweep, pulsed, switch, lifetime, calibrate, temperature_series
+    "acquisition.commands.run",        # one command per registered experiment
     "acquisition.commands.analyze",    # analyze RUN.h5
     "acquisition.commands.rig",        # rig show / rig template
     "acquisition.commands.gui",        # gui (imports gui.app lazily)
     "acquisition.campaigns.cli",       # campaign, report
     "acquisition.studies.cli",         # study
     "acquisition.studies.fit_cli",     # fit
-    "sim_backends.emulators.cli",      # emulate
+    "acquisition.commands.emulate",    # emulate
 )
 ENTRY_POINT_GROUP = "avalab.commands"
 

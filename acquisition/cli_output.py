@@ -18,7 +18,7 @@ from acquisition.events import Event, InterlockTripped, Progress, RunFinished, R
 
 BAR_WIDTH = 30
 
-#: what Ctrl+C does during a run (commands/run.py SignalGuard)
+#: what Ctrl+C does during a run (acquisition.operator_signals)
 ABORT_HINT = "Ctrl+C aborts the run safely (pump and shutters closed, instruments to their safe state)"
 #: the signal that resumes a paused run from outside (``kill -USR1 <pid>``); None on Windows
 RESUME_SIGNAL: int | None = getattr(signal, "SIGUSR1", None)

@@ -279,9 +279,9 @@ class Engine:
             self._publish(StateChanged(control.run_id, RunState.RUNNING, "started"))
             ctx = PlanContext(session, params)
             if params.get("temperature_k") is not None:
-                ctx.set_temperature(float(params["temperature_k"]))
+                ctx.cryostat.set(float(params["temperature_k"]))
             else:
-                ctx.hold_current_temperature()
+                ctx.cryostat.hold_current()
             summary = drive_plan(exp.plan(ctx, params), ctx)
             if session.calibration is not None:
                 summary.setdefault("calibration", session.calibration.to_dict())

@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from acquisition.units import W_M2_PER_KW_CM2
+
 log = logging.getLogger(__name__)
 
-KW_CM2 = 1e7
 UP_COLOUR, DOWN_COLOUR = "tab:red", "tab:blue"
 DENSITY_LABEL = "power density (kW/cm$^2$)"
 RATE_LABEL = "emission (counts/s)"
@@ -56,11 +57,15 @@ def plot_sweep(ax: Any, columns: dict[str, np.ndarray], summary: dict[str, Any],
     direction = _text(columns["direction"])
     selected = np.ones(direction.size, bool) if rows is None else np.asarray(rows, bool)
     main = np.asarray(columns["pass"]) == 0 if "pass" in columns else np.ones(direction.size, bool)
-    density = np.asarray(columns["density_w_m2"], float) / KW_CM2
+    density = np.asarray(columns["density_w_m2"], float) / W_M2_PER_KW_CM2
     rate = np.maximum(np.asarray(columns["rate_cps"], float), 1.0)
+    repeat = np.asarray(columns["repeat"]) if "repeat" in columns else np.zeros(direction.size, int)
     for name, colour in (("up", UP_COLOUR), ("down", DOWN_COLOUR)):
-        these = selected & main & (direction == name)
-        ax.plot(density[these], rate[these], "o-", color=colour, ms=3, lw=1, label=f"{label}{name}")
+        for k, r in enumerate(sorted(set(repeat[selected & main & (direction == name)].tolist()))):
+            # one line per repeat: the next repeat starts again from the dark end
+            these = selected & main & (direction == name) & (repeat == r)
+            ax.plot(density[these], rate[these], "o-", color=colour, ms=3, lw=1,
+                    label=f"{label}{name}" if k == 0 else "_nolegend_")
         refine = selected & ~main & (direction == name)
         if refine.any():
             ax.plot(density[refine], rate[refine], "x", color=colour, ms=4, label=f"{label}{name} refinement")
@@ -132,7 +137,7 @@ def plot_pulsed(fig: Any, columns: dict[str, np.ndarray], conditions: list[dict[
             summary = {"switch_on_kw_cm2": condition.get("average_switch_on_kw_cm2"),
                        "switch_off_kw_cm2": condition.get("average_switch_off_kw_cm2")}
             plot_sweep(ax, columns, summary, rows=rows, threshold_labels=False)
-            top = float(np.nanmax(np.asarray(columns["density_w_m2"], float)[rows])) / KW_CM2
+            top = float(np.nanmax(np.asarray(columns["density_w_m2"], float)[rows])) / W_M2_PER_KW_CM2
             ax.set_title(_condition_title(condition, f, d, top), fontsize=9)
             ax.grid(True, which="major", alpha=0.3)
             ax.label_outer()
@@ -181,7 +186,7 @@ def plot_switch_traces(ax: Any, columns: dict[str, np.ndarray], wavelength_nm: f
             state = " (latched)" if bool(np.asarray(latched)[k]) else " (not latched)"
         colour = TRACE_COLOURS[k % len(TRACE_COLOURS)]
         ax.step(t_base, np.maximum(base, 0.5) / bin_s, where="mid", color=colour, lw=1.2,
-                label=f"bias {float(bias) / KW_CM2:.2f} kW/cm$^2${state}")
+                label=f"bias {float(bias) / W_M2_PER_KW_CM2:.2f} kW/cm$^2${state}")
         ax.step(t_hold, np.maximum(hold, 0.5) / bin_s, where="mid", color=colour, lw=1.2)
     pulse_s = float(np.max(pulses)) if pulses.size else 0.0
     name = f"{wavelength_nm:.0f} nm " if wavelength_nm else ""
@@ -208,7 +213,7 @@ def plot_switch(fig: Any, streams: dict[str, dict[str, np.ndarray]], summary: di
     if "sweep" in streams:
         ax_sweep, ax_trace = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.5]})
         plot_sweep(ax_sweep, streams["sweep"], summary)
-        for k, bias in enumerate(np.asarray(columns["bias_w_m2"], float) / KW_CM2):
+        for k, bias in enumerate(np.asarray(columns["bias_w_m2"], float) / W_M2_PER_KW_CM2):
             ax_sweep.axvline(bias, color=TRACE_COLOURS[k % len(TRACE_COLOURS)], lw=2, alpha=0.6)
         ax_sweep.set_title("window sweep (thick lines: the biases, coloured as their traces)", fontsize=9)
         ax_sweep.grid(True, which="major", alpha=0.3)
@@ -351,7 +356,7 @@ def _scan_top_kw_cm2(columns: dict[str, np.ndarray], rows: np.ndarray | None = N
     density = np.asarray(columns.get("density_w_m2", []), float)
     if rows is not None:
         density = density[rows]
-    return float(np.nanmax(density)) / KW_CM2 if density.size else math.nan
+    return float(np.nanmax(density)) / W_M2_PER_KW_CM2 if density.size else math.nan
 
 
 def sweep_grid(n: int) -> tuple[int, int]:
@@ -467,7 +472,7 @@ def plot_series_switch(fig: Any, setpoints: list[Any], figures: list[dict[str, A
         columns = setpoint.streams.get("switch")
         if columns is None:
             continue
-        bias = np.asarray(columns["bias_w_m2"], float) / KW_CM2
+        bias = np.asarray(columns["bias_w_m2"], float) / W_M2_PER_KW_CM2
         latched = np.asarray(columns.get("latched", np.zeros(bias.size, bool)), bool)
         ax_map.plot(bias[latched], np.full(latched.sum(), row), "o", color=LATCHED_COLOUR, ms=9,
                     label=once("latched"))

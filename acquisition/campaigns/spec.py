@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from acquisition.campaigns.expressions import MAX_LIST_LENGTH, ExpressionError, resolve, template_names
+from acquisition.campaigns.expressions import MAX_LIST_LENGTH, ExpressionError, resolve
 from acquisition.interlocks import setpoint_error
 
 TOP_LEVEL_KEYS = ("name", "description", "rig", "vars", "step")
@@ -490,12 +490,6 @@ def _json_text_params(params: Any) -> Any:
         return params
     return {name: json.dumps(value) if name in JSON_TEXT_PARAMETERS and isinstance(value, dict) else value
             for name, value in params.items()}
-
-
-def step_uses(step: Step) -> set[str]:
-    """Variables a step's templates read (for documentation and dry runs)."""
-    return template_names([step.temperature_k, step.position_um, step.stage_mm, step.wait_s, step.params,
-                           step.loop])
 
 
 def _override_text(value: Any, limit: int = 60) -> str:

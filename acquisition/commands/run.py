@@ -9,22 +9,20 @@ exit 130/143; a second signal makes everything safe at once.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from acquisition.cli import UsageError
 from acquisition.cli_output import OperatorResume, ProgressBar, dumps, human_summary
 from acquisition.events import RunFinished, RunStatus
 from acquisition.interlocks import TEMPERATURE_FIELDS, allowed_temperature_range
+from acquisition.operator_signals import OperatorSignals
 from acquisition.schema import Parameter
 from acquisition.storage.naming import new_run_path
 
 DEFAULT_RUN_DIR = Path("runs")
 EXIT_FAILED = 1
-SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def option_strings(name: str) -> list[str]:
@@ -190,38 +188,6 @@ def write_plot(run_file: Path, plot: Path) -> str | None:
     return None
 
 
-class SignalGuard:
-    """SIGINT/SIGTERM -> abort the run (safe state); a second signal -> emergency stop now."""
-
-    def __init__(self, engine: Any, progress: Any = None) -> None:
-        self.engine = engine
-        self.progress = progress  # a ProgressBar: its open bar line is ended before our line
-        self.received: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> "SignalGuard":
-        for signum in SIGNAL_EXIT:
-            self._previous[signum] = signal.signal(signum, self._on_signal)
-        return self
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is not None:
-            self.engine.emergency_stop()
-            return
-        self.received = signum
-        line = f"avalab: {signal.Signals(signum).name}: aborting the run, instruments to safe state"
-        if self.progress is not None:
-            self.progress.note(line)
-        else:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
-        self.engine.abort(f"{signal.Signals(signum).name} received")
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-
-
 def run_result(experiment: str, finished: RunFinished, path: Path) -> dict[str, Any]:
     return {"experiment": experiment, "status": finished.status.value, "reason": finished.reason,
             "run_id": finished.run_id, **finished.summary, "run_file": str(path)}
@@ -251,7 +217,8 @@ def run_command(args: argparse.Namespace) -> int:
     progress = ProgressBar(sys.stderr, enabled=not args.no_progress)
     engine.subscribe(progress.handle)
     try:
-        with SignalGuard(engine, progress) as guard, OperatorResume(engine) as resume:
+        with OperatorSignals("run", engine.abort, engine.emergency_stop, progress.note) as guard, \
+                OperatorResume(engine) as resume:
             progress.resume_how = resume.how
             handle = engine.start(experiment.name, validated, out)
             while not handle.done:  # short waits so that signal handlers run promptly
@@ -270,8 +237,8 @@ def run_command(args: argparse.Namespace) -> int:
             result["plot_error"] = plot_error
     sys.stdout.write((dumps(result) if args.json else human_summary(result)) + "\n")
     sys.stdout.flush()
-    if guard.received is not None:
-        return SIGNAL_EXIT.get(guard.received, EXIT_FAILED)
+    if guard.exit_code is not None:
+        return guard.exit_code
     if finished.status != RunStatus.COMPLETE:
         sys.stderr.write(f"avalab: run {finished.status.value}: {finished.reason.splitlines()[0] if finished.reason else ''}\n")
         return EXIT_FAILED

@@ -14,6 +14,7 @@ from acquisition.experiments.lifetime import LIFETIME
 from acquisition.experiments.map import MAP
 from acquisition.experiments.prepare import PREPARE_EXPERIMENT
 from acquisition.experiments.pulsed import PULSED
+from acquisition.experiments.scan_rate import SCAN_RATE
 from acquisition.experiments.survey import SURVEY
 from acquisition.experiments.sweep import SWEEP
 from acquisition.experiments.switch import SWITCH
@@ -26,6 +27,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     SWITCH,
     LIFETIME,
     TEMPERATURE_SERIES,
+    SCAN_RATE,
     MAP,
     SURVEY,
     PREPARE_EXPERIMENT,

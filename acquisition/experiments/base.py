@@ -11,6 +11,7 @@ What a module declares (the fields of :class:`Experiment`):
 ``name``, ``title``  CLI command (``avalab <name>``), GUI chooser entry, the run file's experiment
 ``schema``           parameters: CLI options, GUI form, validation (:mod:`acquisition.schema`)
 ``plan``             ``plan(ctx, params) -> summary``: the measurement, through the PlanContext
+                     and its capabilities (``ctx.beam``, ``ctx.detection``, ``ctx.cryostat`` ...)
 ``duration``         ``duration(params) -> s``: rig-clock estimate (GUI ETA, queue, campaigns)
 ``roles``            rig roles the plan cannot do without; a ``temperature_k`` setpoint adds the
                      cryostat (``needs_roles`` adds more from the parameters, e.g. a series adds
@@ -25,7 +26,8 @@ What a module declares (the fields of :class:`Experiment`):
                      ``analyze --plot`` (matplotlib figure; it sizes the figure itself)
 ``live``             what the GUI draws live and in the runs browser: a tuple of declarative
                      :class:`LivePlot` descriptions (panel kind, stream, fields), rendered
-                     generically by ``gui/live_plots.py``
+                     generically by ``gui/live_plots.py`` (``live_for(params)``: panels that
+                     depend on the parameters, e.g. a series shows its inner experiment's)
 ``queue_label``      ``queue_label(params) -> str``: the key parameters in a compact queue entry
 ``report``           ``report(runs, folder, campaign_folder) -> ReportSection``: this experiment's
                      section of a campaign report (figures, statistics), given its complete runs
@@ -41,8 +43,9 @@ What a module declares (the fields of :class:`Experiment`):
 ==================  ==============================================================================
 
 Adding an experiment: write the module (copy the closest one), add its line to the registry,
-run ``pytest tests/acquisition/test_registry.py`` (it runs every registered experiment on the
-simulated rig and checks each part). See docs/architecture.md, "How to add an experiment".
+run ``pytest tests/gui/test_experiment_registry.py`` (it runs every registered experiment's
+``example`` on the simulated rig and checks each part). See docs/architecture.md, "How to add an
+experiment"; ``scan_rate.py`` is a compact example built on the sweep.
 """
 from __future__ import annotations
 

@@ -100,16 +100,16 @@ def kinetics(t: np.ndarray, counts: np.ndarray, params: dict[str, Any]) -> dict[
 
 def lifetime_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     density = params["density_kw_cm2"] * W_M2_PER_KW_CM2
-    ctx.ensure_calibration()
-    ctx.prepare_power_range(density)
-    blade = ctx.set_chopper(params["frequency_hz"], params["duty_cycle"])
-    ctx.set_power_density(density)
+    ctx.power.ensure()
+    ctx.beam.prepare_range(density)
+    blade = ctx.chopper.run(params["frequency_hz"], params["duty_cycle"])
+    ctx.beam.set_density(density)
     ctx.sleep(params["settle_s"])
     n_bins = _n_bins(params)
-    counts = ctx.histogram(params["acquisition_s"], params["bin_width_s"], n_bins)
-    power = ctx.measure_power()
-    ctx.beam_off()
-    ctx.stop_chopper()
+    counts = ctx.tcspc.histogram(params["acquisition_s"], params["bin_width_s"], n_bins)
+    power = ctx.beam.measure()
+    ctx.beam.off()
+    ctx.chopper.stop()
     t = (np.arange(len(counts)) + 0.5) * params["bin_width_s"]
     t_off = params["duty_cycle"] / params["frequency_hz"]
     summary: dict[str, Any] = {"blade": blade, "frequency_hz": params["frequency_hz"],
@@ -122,7 +122,7 @@ def lifetime_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     ctx.emit("histogram", {"delay_s": t, "counts": counts, "bin_width_s": params["bin_width_s"],
                            "pump_off_s": t_off, "frequency_hz": params["frequency_hz"],
                            "duty_cycle": params["duty_cycle"], "density_w_m2": power.density_w_m2,
-                           "setpoint_w_m2": density, "temperature_k": ctx.read_temperature()})
+                           "setpoint_w_m2": density, "temperature_k": ctx.cryostat.read()})
     return summary
 
 

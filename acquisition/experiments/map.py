@@ -99,52 +99,52 @@ def map_duration_s(params: dict[str, Any]) -> float:
 
 def _run_protocol(ctx: PlanContext, params: dict[str, Any], bias_w_m2: float) -> None:
     """Dark first, then the set step: a pump pulse above switch-on or a control pulse at the bias."""
-    ctx.beam_off()
+    ctx.beam.off()
     ctx.sleep(params["reset_s"])
     if params["protocol"] == "pump_pulse":
-        ctx.set_power_density(params["set_kw_cm2"] * W_M2_PER_KW_CM2)
-        ctx.beam_on()
+        ctx.beam.set_density(params["set_kw_cm2"] * W_M2_PER_KW_CM2)
+        ctx.beam.on()
         ctx.sleep(params["set_s"])
-        ctx.set_power_density(bias_w_m2)
+        ctx.beam.set_density(bias_w_m2)
     else:
-        ctx.set_power_density(bias_w_m2)
-        ctx.beam_on()
+        ctx.beam.set_density(bias_w_m2)
+        ctx.beam.on()
         ctx.sleep(params["settle_s"])
-        ctx.control_pulse(params["pulse_s"])
+        ctx.control.pulse(params["pulse_s"])
 
 
 def map_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     points = points_for(params)
     bias = params["density_kw_cm2"] * W_M2_PER_KW_CM2
-    ctx.ensure_calibration()
-    ctx.stop_chopper()
+    ctx.power.ensure()
+    ctx.chopper.stop()
     high = params["set_kw_cm2"] if params["protocol"] == "pump_pulse" else params["density_kw_cm2"]
-    ctx.prepare_power_range(high * W_M2_PER_KW_CM2)
+    ctx.beam.prepare_range(high * W_M2_PER_KW_CM2)
     if params["protocol"] == "control_pulse":
-        ctx.prepare_control_laser(params["control_wavelength_nm"] * 1e-9,
+        ctx.control.prepare(params["control_wavelength_nm"] * 1e-9,
                                   params["control_density_w_cm2"] * W_M2_PER_W_CM2)
     rows: list[dict[str, Any]] = []
     for index, (x_m, y_m) in enumerate(points):
-        ctx.move_xy_stage(x_m, y_m)
+        ctx.stages.move_xy(x_m, y_m)
         if params["protocol"] != "none":
             _run_protocol(ctx, params, bias)
         else:
-            ctx.set_power_density(bias)
-            ctx.beam_on()
+            ctx.beam.set_density(bias)
+            ctx.beam.on()
         ctx.sleep(params["settle_s"])
-        power = ctx.measure_power()
-        counted = ctx.count(params["dwell_s"])
+        power = ctx.beam.measure()
+        counted = ctx.detection.count(params["dwell_s"])
         row = {"x_m": x_m, "y_m": y_m, "index": index, "density_w_m2": power.density_w_m2,
                "counts": counted.counts, "dwell_s": counted.dwell_s, "rate_cps": counted.rate_cps,
                "bright": bool(counted.rate_cps > params["bright_cps"]),
-               "temperature_k": ctx.read_temperature(), "timestamp_s": ctx.clock.now(),
+               "temperature_k": ctx.cryostat.read(), "timestamp_s": ctx.clock.now(),
                "unix_time": ctx.wall_time()}
         ctx.emit(MAP_STREAM, row)
         rows.append(row)
         ctx.progress(index + 1, len(points), f"map ({x_m * 1e3:.4f}, {y_m * 1e3:.4f}) mm")
-    ctx.beam_off()
+    ctx.beam.off()
     columns = {key: np.asarray([row[key] for row in rows]) for key in rows[0]} if rows else {}
-    return summarize_map(columns, params, ctx.beam_radius_m)
+    return summarize_map(columns, params, float(ctx.rig_config.beam.beam_radius_m))
 
 
 def summarize_map(columns: dict[str, np.ndarray], params: dict[str, Any],

@@ -34,13 +34,13 @@ def prepare_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     target = _stage_target(params)
     if target is not None:
-        ctx.move_xy_stage(*target)
+        ctx.stages.move_xy(*target)
         summary["stage_mm"] = [target[0] * 1e3, target[1] * 1e3]
     if params["target_k"] is not None:
         if params["ramp_k_per_min"] is not None:
-            ctx.set_cryostat_ramp(params["ramp_k_per_min"])
-        ctx.set_temperature(params["target_k"])
-        summary["temperature_k"] = ctx.read_temperature()
+            ctx.cryostat.set_ramp(params["ramp_k_per_min"])
+        ctx.cryostat.set(params["target_k"])
+        summary["temperature_k"] = ctx.cryostat.read()
     if params["wait_s"] > 0:
         ctx.note(f"waiting {params['wait_s']:g} s")
         ctx.sleep(params["wait_s"])

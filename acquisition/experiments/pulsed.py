@@ -49,13 +49,13 @@ def pulsed_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     for frequency in params["frequencies_hz"]:
         for duty in params["duty_cycles"]:
-            blade = ctx.set_chopper(frequency, duty)
+            blade = ctx.chopper.run(frequency, duty)
             ctx.note(f"pulsed sweep at {frequency:g} Hz, duty {duty:g} ({blade})")
             recorder = run_sweep(ctx, params, "sweep",
                                  {"frequency_hz": float(frequency), "duty_cycle": float(duty), "blade": blade},
                                  duty_cycle=duty)
             results.append(summarize_group(recorder.columns(), frequency, duty, blade, params["noise_cps"]))
-    ctx.stop_chopper()
+    ctx.chopper.stop()
     return {"conditions": results, "bistable_any": any(r.get("bistable") for r in results)}
 
 

@@ -83,12 +83,12 @@ def point_prefix(index: int) -> str:
 
 def survey_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     points = points_for(params)
-    ctx.ensure_calibration()
+    ctx.power.ensure()
     rows: list[dict[str, Any]] = []
     for index, (x_m, y_m) in enumerate(points):
         ctx.progress(index, len(points), f"survey point {index + 1}/{len(points)} "
                                          f"({x_m * 1e3:.4f}, {y_m * 1e3:.4f}) mm")
-        ctx.move_xy_stage(x_m, y_m)
+        ctx.stages.move_xy(x_m, y_m)
         summary = ctx.run_plan("sweep", sweep_params(params), stream_prefix=point_prefix(index))
         row: dict[str, Any] = {"x_m": x_m, "y_m": y_m, "index": index,
                                "bistable": bool(summary.get("bistable", False))}

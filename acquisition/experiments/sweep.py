@@ -135,15 +135,15 @@ class SweepRecorder:
     def take(self, setpoint_w_m2: float, direction: str, index: int, repeat: int,
              pass_: int = 0, bracket: str = "", bright_threshold_cps: float = math.nan) -> dict[str, Any]:
         ctx, p = self.ctx, self.params
-        ctx.set_power_density(setpoint_w_m2)
+        ctx.beam.set_density(setpoint_w_m2)
         ctx.sleep(p["settle_s"])
-        power = ctx.measure_power()
-        counted = ctx.count(p["dwell_s"])
+        power = ctx.beam.measure()
+        counted = ctx.detection.count(p["dwell_s"])
         row: dict[str, Any] = {
             "setpoint_w_m2": setpoint_w_m2, "power_pickoff_w": power.pickoff_w,
             "power_sample_w": power.sample_w, "density_w_m2": power.density_w_m2,
             "counts": counted.counts, "dwell_s": counted.dwell_s, "rate_cps": counted.rate_cps,
-            "temperature_k": ctx.read_temperature(), "timestamp_s": ctx.clock.now(),
+            "temperature_k": ctx.cryostat.read(), "timestamp_s": ctx.clock.now(),
             "unix_time": ctx.wall_time(), "direction": direction, "index": index,
             "repeat": repeat, "pass": pass_, "bracket": bracket,
             "bright": bool(counted.rate_cps > bright_threshold_cps) if bracket else False,
@@ -209,10 +209,10 @@ def _refine_jump(recorder: SweepRecorder, low: float, high: float, threshold: fl
     while pass_ < MAX_REFINE_PASSES + MAX_WIDENINGS:
         pass_ += 1
         if rising:
-            ctx.beam_off()  # back to the dark branch, then approach the bracket from below
+            ctx.beam.off()  # back to the dark branch, then approach the bracket from below
             ctx.sleep(RESET_S)
         else:
-            ctx.set_power_density(top)  # top of the scan: bright
+            ctx.beam.set_density(top)  # top of the scan: bright
             ctx.sleep(recorder.params["settle_s"])
         near, far = (low, high) if rising else (high, low)
         setpoints = [near, *np.linspace(near, far, REFINE_STEPS + 1)[1:-1], far]
@@ -295,15 +295,15 @@ def run_sweep(ctx: PlanContext, params: dict[str, Any], stream: str = "sweep",
     grid = densities_w_m2(params)
     if params["spacing"] != "list":
         grid = sorted(grid)
-    ctx.ensure_calibration()
+    ctx.power.ensure()
     if duty_cycle is None:
-        ctx.stop_chopper()  # a CW sweep: a blade left spinning (GUI, earlier run) would chop it
-    ctx.prepare_power_range(max(grid))
+        ctx.chopper.stop()  # a CW sweep: a blade left spinning (GUI, earlier run) would chop it
+    ctx.beam.prepare_range(max(grid))
     recorder = SweepRecorder(ctx, params, stream, extra, duty_cycle)
     total = params["repeats"] * 2 * len(grid)
     done = 0
     for repeat in range(params["repeats"]):
-        ctx.beam_off()
+        ctx.beam.off()
         ctx.sleep(RESET_S)
         scans: dict[str, list[dict[str, Any]]] = {"up": [], "down": []}
         for direction, densities in (("up", grid), ("down", grid[::-1])):
@@ -313,7 +313,7 @@ def run_sweep(ctx: PlanContext, params: dict[str, Any], stream: str = "sweep",
                 ctx.progress(done, total, f"{stream} {direction} {density / W_M2_PER_KW_CM2:.3f} kW/cm2")
         if params["refine"] and len(grid) > 2:
             _refine(recorder, grid, scans["up"], scans["down"], repeat)
-    ctx.beam_off()
+    ctx.beam.off()
     return recorder
 
 

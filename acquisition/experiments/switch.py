@@ -154,23 +154,23 @@ def switch_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     # the control path first: a control density it cannot deliver fails the run in seconds,
     # before the pump is on, not after the window sweep
     control_density = params["control_density_w_cm2"] * W_M2_PER_W_CM2
-    predicted = ctx.prepare_control_laser(params["control_wavelength_nm"] * 1e-9, control_density)
+    predicted = ctx.control.prepare(params["control_wavelength_nm"] * 1e-9, control_density)
     if not biases:
         on, off = _window_from_sweep(ctx, params)
         biases = default_biases_kw_cm2(on, off, ctx.limits.max_power_density_w_m2 / W_M2_PER_KW_CM2)
         summary["window_kw_cm2"] = [off, on]
-    ctx.ensure_calibration()
-    ctx.prepare_power_range(max(biases) * W_M2_PER_KW_CM2)
+    ctx.power.ensure()
+    ctx.beam.prepare_range(max(biases) * W_M2_PER_KW_CM2)
     results: dict[str, bool] = {}
     for i, bias in enumerate(biases):
-        ctx.beam_off()
+        ctx.beam.off()
         ctx.sleep(RESET_S)  # forget the previous bias: start dark
-        ctx.set_power_density(bias * W_M2_PER_KW_CM2)
+        ctx.beam.set_density(bias * W_M2_PER_KW_CM2)
         ctx.sleep(params["settle_s"])
-        power = ctx.measure_power()
-        baseline = ctx.count_trace(params["baseline_s"], params["bin_s"])
-        ctx.control_pulse(params["pulse_s"])
-        hold = ctx.count_trace(params["hold_s"], params["bin_s"])
+        power = ctx.beam.measure()
+        baseline = ctx.detection.count_trace(params["baseline_s"], params["bin_s"])
+        ctx.control.pulse(params["pulse_s"])
+        hold = ctx.detection.count_trace(params["hold_s"], params["bin_s"])
         verdict = assess(baseline, hold, params)
         state = latched(verdict, params)
         ctx.log.info("bias %.3f kW/cm2: %s", bias, verdict.reason)
@@ -181,9 +181,9 @@ def switch_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
             "control_density_w_m2": predicted, "pulse_s": params["pulse_s"], "bin_s": params["bin_s"],
             "baseline_counts": baseline, "hold_counts": hold,
             "baseline_rate_cps": verdict.before_mean_cps, "hold_rate_cps": verdict.after_mean_cps,
-            "latched": state, "temperature_k": ctx.read_temperature(), "timestamp_s": ctx.clock.now()})
+            "latched": state, "temperature_k": ctx.cryostat.read(), "timestamp_s": ctx.clock.now()})
         ctx.progress(i + 1, len(biases), f"bias {bias:.3f} kW/cm2: {'latched' if state else 'not latched'}")
-    ctx.beam_off()
+    ctx.beam.off()
     # the JSON contract: "latched" maps each bias (kW/cm2) to true/false
     summary.update({"latched": results, "latched_any": any(results.values()), "latched_by_bias_kw_cm2": results,
                     "control_wavelength_nm": params["control_wavelength_nm"],

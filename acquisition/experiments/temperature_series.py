@@ -183,7 +183,7 @@ def series_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     temperatures = params["temperatures_k"]
     for i, kelvin in enumerate(temperatures):
         ctx.note(f"temperature series: {kelvin:g} K ({i + 1}/{len(temperatures)})")
-        ctx.set_temperature(kelvin)
+        ctx.cryostat.set(kelvin)
         summary = ctx.run_plan(params["experiment"], dict(inner), stream_prefix=stream_prefix(kelvin))
         results.append({"temperature_k": kelvin, "stream_prefix": stream_prefix(kelvin), **summary})
         ctx.progress(i + 1, len(temperatures), f"{kelvin:g} K done")

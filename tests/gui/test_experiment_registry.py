@@ -109,9 +109,13 @@ def test_stored_analysis_gives_the_run_own_figures(examples: dict[str, ExampleRu
     from acquisition.reanalysis import reanalyze
     from acquisition.storage import open_run
 
+    from acquisition.version import software_version
+
     run = _run(examples, name)
     experiment = EXPERIMENTS[name]
-    figures = reanalyze(open_run(run.path))
+    stored = open_run(run.path)
+    assert stored.software_version == software_version()  # the installed package's, not a constant
+    figures = reanalyze(stored)
     for figure in experiment.figures:
         assert figure.key in figures, f"{name}: figure {figure.key} missing from the analysis"
         assert json_safe(figures[figure.key]) == json_safe(run.finished.summary.get(figure.key)), figure.key
@@ -240,3 +244,24 @@ def test_nothing_outside_the_experiments_names_an_experiment() -> None:
              if "experiments" not in path.relative_to(root).parts
              for number, line in enumerate(path.read_text().splitlines(), 1) if branch.search(line)]
     assert not found, "\n".join(found)
+
+
+def test_the_gui_offers_a_form_for_every_listed_experiment_and_no_internal_one(qtbot, tmp_path: Path) -> None:
+    from gui.app import create_window
+
+    rig = load_rig("sim", clock="virtual")
+    rig.connect_all()
+    window = create_window(rig, settings_path=tmp_path / "gui.ini", data_dir=tmp_path / "runs")
+    qtbot.addWidget(window)
+    try:
+        panel = window.experiment_panel
+        chooser = [panel.chooser.itemText(i) for i in range(panel.chooser.count())]
+        assert chooser == LISTED  # registry order; campaign-internal experiments are not offered
+        for name in LISTED:
+            form = panel.select_experiment(name)
+            assert form.revalidate(), f"{name}: the default form is not valid: {form.errors()}"
+            example = EXPERIMENTS[name].example
+            assert set(example) <= set(form.values()), name
+    finally:
+        window.close()
+        rig.close_all()
