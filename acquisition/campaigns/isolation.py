@@ -69,8 +69,9 @@ def simulation_starts(units: Sequence[Unit], estimates_s: Sequence[float],
 def needs_power_calibration(engine: Any, units: Sequence[Unit]) -> bool:
     """True when a unit's experiment sets power densities (the first unit of each step tells:
     a step runs one experiment)."""
-    from acquisition.engine import POWER_ROLES, required_roles
+    from acquisition.engine import required_roles
     from acquisition.experiments import get_experiment
+    from acquisition.experiments.base import POWER_ROLES
 
     seen_steps: set[int] = set()
     for unit in units:
