@@ -1,5 +1,6 @@
-"""Rotation-stage and sample-stage moves that stay checkpoints: started without waiting and polled (abort, pause,
-interlocks honoured at every poll; the stage is stopped before any error goes on)."""
+"""Stage moves that stay checkpoints (rotation stages, the sample's XY stage): started without
+waiting and polled (abort, pause, interlocks honoured at every poll; the stage is stopped before
+any error goes on)."""
 from __future__ import annotations
 
 import contextlib
@@ -42,7 +43,8 @@ class PolledStage:
 
 
 class Stages:
-    """Rotation stages by role (``hwp``, ``nd_wheel``, ``control_attenuator``)."""
+    """Rotation stages by role (``hwp``, ``nd_wheel``, ``control_attenuator``) and the sample's
+    XY stage (``xy_stage``)."""
 
     def __init__(self, ctx: "PlanContext") -> None:
         self._ctx = ctx
@@ -62,38 +64,34 @@ class Stages:
         poll follows the move: first after STAGE_FIRST_POLL_S, then at the end estimated from the
         speed seen so far, at least every INTERLOCK_POLL_S.
         """
-        self._follow(role, f"move_to {angle_deg:g}", stage.stop,
-                     lambda: stage.move_to(angle_deg, wait=False), stage.is_moving,
-                     lambda: abs(angle_deg - float(stage.get_position())),
-                     lambda: f"{float(stage.get_position()):.3f} deg")
+        self._follow_move(role, f"move_to {angle_deg:g}", stage.stop,
+                          lambda: stage.move_to(angle_deg, wait=False), stage.is_moving,
+                          lambda: abs(angle_deg - float(stage.get_position())),
+                          lambda: f"{float(stage.get_position()):.3f} deg")
         if abs(float(stage.get_position()) - angle_deg) > STAGE_TOLERANCE_DEG:
             stage.move_to(angle_deg, wait=True)
 
     def move_xy(self, x_m: float, y_m: float) -> None:
-        """Move the sample stage (role ``xy_stage``) to (x, y), m, stage coordinates, as an
-        abortable checkpoint: the target is checked against the stage's limits before anything
-        moves, then the move is followed like ``move_polled`` (abort stops the stage where it is)."""
-        ctx = self._ctx
-        stage = ctx.instrument("xy_stage")
+        """Move the sample stage (role ``xy_stage``) to (x, y) (m, stage coordinates) as an
+        abortable checkpoint. The target is checked against the stage's limits before anything
+        moves; the move is followed like ``move_polled`` (abort stops the stage where it is)."""
+        stage = self._ctx.instrument("xy_stage")
         x_m, y_m = stage.limits.check("xy_stage", x_m, y_m)
-        ctx.checkpoint()
+        self._ctx.checkpoint()
 
         def remaining() -> float:
             x, y = stage.get_position()
             return math.hypot(x_m - x, y_m - y)
 
-        def where() -> str:
-            x, y = stage.get_position()
-            return f"({x * 1e3:.4f}, {y * 1e3:.4f}) mm"
+        self._follow_move("xy_stage", f"move_to ({x_m * 1e3:g}, {y_m * 1e3:g}) mm", stage.stop,
+                          lambda: stage.move_to(x_m, y_m, wait=False), stage.is_moving, remaining,
+                          lambda: "({:.4f}, {:.4f}) mm".format(*(1e3 * v for v in stage.get_position())))
 
-        self._follow("xy_stage", f"move_to ({x_m * 1e3:g}, {y_m * 1e3:g}) mm", stage.stop,
-                     lambda: stage.move_to(x_m, y_m, wait=False), stage.is_moving, remaining, where)
-
-    def _follow(self, role: str, command: str, stop: Callable[[], None], start: Callable[[], None],
-                is_moving: Callable[[], bool], remaining: Callable[[], float],
-                where: Callable[[], str]) -> None:
-        """Start a move and poll it through checkpoints until it has ended (see
-        ``move_polled``); ``remaining`` is the distance still to go, in any unit."""
+    def _follow_move(self, role: str, command: str, stop: Callable[[], None], start: Callable[[], None],
+                     is_moving: Callable[[], bool], remaining: Callable[[], float],
+                     where: Callable[[], str]) -> None:
+        """Start a move and poll it through checkpoints until it has ended (see ``move_polled``);
+        ``remaining`` is the distance still to go, in any unit."""
         ctx = self._ctx
         clock, control = ctx.clock, ctx.session.control
         started = last_check = clock.now()
@@ -119,8 +117,7 @@ class Stages:
                 if not is_moving():
                     break
                 if now - started > STAGE_MOVE_TIMEOUT_S:
-                    raise InstrumentError(role, "-", command,
-                                          f"still moving after {STAGE_MOVE_TIMEOUT_S:g} s")
+                    raise InstrumentError(role, "-", command, f"still moving after {STAGE_MOVE_TIMEOUT_S:g} s")
                 left = remaining()
                 travelled = distance - left
                 if travelled > 0.0:
