@@ -14,6 +14,7 @@ classes; experiments only ever see these classes. Implementations must:
 from __future__ import annotations
 
 import logging
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -261,10 +262,71 @@ class Chopper(Instrument):
         self.set_enabled(False)
 
 
+#: heater ranges of a Lake Shore-like output (``TemperatureController.HEATER_RANGES``)
+HEATER_RANGE_NAMES = ("off", "low", "medium", "high")
+#: without a model of the cryostat: medium range, high above this setpoint; a range that turns
+#: out too weak is raised at run time (acquisition.capabilities.cryostat)
+HIGH_RANGE_ABOVE_K = 200.0
+#: with a model: the lowest range whose full scale covers the power that holds the setpoint
+#: against the bath with this fraction to spare for regulation
+HEATER_HEADROOM = 0.8
+
+
+@dataclass(frozen=True)
+class HeaterRangeChoice:
+    """The heater range for a new setpoint (None: keep the present one) and why."""
+
+    heater_range: int | None
+    reason: str
+
+
+def heater_range_for(kelvin: float, bath_k: float, conductance_w_k: float,
+                     full_scale_w: list[float]) -> tuple[int, float]:
+    """(heater range, heater power in W) to hold ``kelvin`` on a cold finger coupled to a bath at
+    ``bath_k`` by ``conductance_w_k``: the lowest range whose full scale covers the power with
+    HEATER_HEADROOM, else the highest (which may not hold it: the caller checks the power)."""
+    needed_w = max(kelvin - bath_k, 0.0) * conductance_w_k
+    for index, full_w in enumerate(full_scale_w):
+        if needed_w <= HEATER_HEADROOM * full_w:
+            return index + 1, needed_w
+    return len(full_scale_w), needed_w
+
+
+def modelled_heater_range(name: str, kelvin: float, bath_k: float, conductance_w_k: float,
+                          full_scale_w: list[float]) -> HeaterRangeChoice:
+    """The choice for a cryostat whose bath and cold-finger conductance are known; a setpoint the
+    highest range cannot hold is refused (ValueError, one line) before anything moves."""
+    heater_range, needed_w = heater_range_for(kelvin, bath_k, conductance_w_k, full_scale_w)
+    if needed_w > full_scale_w[-1]:
+        reach = bath_k + full_scale_w[-1] / conductance_w_k
+        raise ValueError(f"temperature_k={kelvin:g} K cannot be reached: holding it needs ~{needed_w:.3g} W, "
+                         f"the heater's high range gives {full_scale_w[-1]:g} W (reach ~{reach:.0f} K); "
+                         "set a lower temperature_k")
+    return HeaterRangeChoice(heater_range, f"holding {kelvin:g} K against the {bath_k:g} K bath needs "
+                                           f"~{needed_w:.2g} W of the {HEATER_RANGE_NAMES[heater_range]} range's "
+                                           f"{full_scale_w[heater_range - 1]:g} W")
+
+
 class TemperatureController(Instrument):
     """Cryostat temperature controller. Safe state: heater range off (LN2 holds the stage cold)."""
 
     HEATER_RANGES = (0, 1, 2, 3)  # off, low, medium, high
+
+    def choose_heater_range(self, kelvin: float, tolerance_k: float = 0.0) -> HeaterRangeChoice:
+        """The heater range to hold ``kelvin`` (asked before the setpoint is set). A controller
+        that knows its cryostat (bath, cold-finger conductance, heater power) overrides this
+        with the lowest range that holds the setpoint; this default knows nothing of it: the
+        medium range, high above HIGH_RANGE_ABOVE_K, when heating above the present reading
+        (+ ``tolerance_k``) or from off; never lowered here (it may have been raised)."""
+        current = int(self.get_heater_range())
+        if kelvin > float(self.get_temperature()) + tolerance_k or current == 0:
+            # LN2 holds the cold end; regulating above it needs the heater. The low range
+            # (0.5 W on the ST-500) cannot hold much above the bath, medium can
+            wanted = 3 if kelvin > HIGH_RANGE_ABOVE_K else 2
+            return HeaterRangeChoice(max(wanted, current), "no heater model for this cryostat: medium range, "
+                                     f"high above {HIGH_RANGE_ABOVE_K:g} K, raised if the heater saturates "
+                                     "short of the band")
+        return HeaterRangeChoice(None, "keeping the present range")
 
     @abstractmethod
     def get_temperature(self, channel: str = "A") -> float:
@@ -348,3 +410,72 @@ class Shutter(Instrument):
 
     def safe_state(self) -> None:
         self.close_shutter()
+
+
+@dataclass(frozen=True)
+class StageLimits:
+    """Where an XY sample stage may go (m, stage coordinates) and the smallest step it resolves."""
+
+    x_range_m: tuple[float, float]
+    y_range_m: tuple[float, float]
+    #: smallest move the stage makes reproducibly (encoder count or minimum incremental motion)
+    resolution_m: float
+
+    def problem(self, name: str, x_m: float, y_m: float) -> str | None:
+        """One-line reason why (x, y) is not allowed, or None (mm in the text: what operators read)."""
+        for axis, value, (low, high) in (("x", x_m, self.x_range_m), ("y", y_m, self.y_range_m)):
+            if not math.isfinite(value) or not low <= value <= high:
+                return (f"{name}.{axis}_mm={value * 1e3:g} mm is outside the stage limits; "
+                        f"allowed range [{low * 1e3:g}, {high * 1e3:g}] mm")
+        return None
+
+    def home_problem(self, name: str, home_m: tuple[float, float]) -> str | None:
+        """Why homing (which drives each axis to ``home_m``, its limit switch) is not allowed."""
+        reason = self.problem(name, *home_m)
+        if reason is None:
+            return None
+        return (f"{name}.home: homing drives the stage to ({home_m[0] * 1e3:g}, "
+                f"{home_m[1] * 1e3:g}) mm, outside the stage limits; widen x_range_mm / "
+                "y_range_mm to include it, or home the controllers by hand")
+
+    def check(self, name: str, x_m: float, y_m: float) -> tuple[float, float]:
+        """(x, y) as floats, or ValueError with the one-line reason."""
+        x_m, y_m = float(x_m), float(y_m)
+        reason = self.problem(name, x_m, y_m)
+        if reason is not None:
+            raise ValueError(reason)
+        return x_m, y_m
+
+
+class XYStage(Instrument):
+    """Motorised sample stage (two linear axes). Safe state: motion stopped.
+
+    Positions are stage coordinates in m, the actuators' own readings. The sample moves under a
+    fixed focus, so the spot on the film moves the opposite way: moving the stage by +dx puts the
+    focus dx further towards -x on the film (see docs/drivers/xy_stage.md).
+    """
+
+    @property
+    @abstractmethod
+    def limits(self) -> StageLimits:
+        """The allowed positions (rig file), known without a connection (preflight checks them)."""
+
+    @abstractmethod
+    def move_to(self, x_m: float, y_m: float, wait: bool = True) -> None:
+        """Absolute move of both axes; refused (ValueError) outside ``limits`` before anything moves."""
+
+    @abstractmethod
+    def get_position(self) -> tuple[float, float]:
+        """Current (x, y), m."""
+
+    @abstractmethod
+    def home(self, wait: bool = True) -> None: ...
+
+    @abstractmethod
+    def is_moving(self) -> bool: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def safe_state(self) -> None:
+        self.stop()

@@ -5,7 +5,8 @@ behind (the temperature the particles see).
 """
 from __future__ import annotations
 
-from drivers.interfaces import TemperatureController
+from drivers.errors import InstrumentError
+from drivers.interfaces import HeaterRangeChoice, TemperatureController, modelled_heater_range
 from drivers.validation import check_choice, check_int_range, check_range
 from sim_backends.devices.base import SimInstrument
 
@@ -21,6 +22,10 @@ MAX_RAMP_K_S = 100.0 / 60.0
 
 class SimTemperatureController(SimInstrument, TemperatureController):
     model = "simulated Lake Shore 335"
+    #: what the bench connects: the Lake Shore emulator serves the model's other inputs and
+    #: outputs as a controller with nothing attached there
+    wired_inputs = CHANNELS
+    wired_outputs = OUTPUTS
 
     def get_temperature(self, channel: str = "A") -> float:
         check_choice(f"{self.name}.channel", channel, CHANNELS)
@@ -45,6 +50,17 @@ class SimTemperatureController(SimInstrument, TemperatureController):
         self._require("get_setpoint")
         with self.bench.lock:
             return self.bench.cryostat.setpoint_k
+
+    def choose_heater_range(self, kelvin: float, tolerance_k: float = 0.0) -> HeaterRangeChoice:
+        """The lowest range that holds ``kelvin`` against the bench cryostat's bath (this
+        controller knows its cryostat: heat capacity, time constant, heater ranges)."""
+        params = self.bench.config.cryostat
+        conductance = params.heat_capacity_j_k / params.time_constant_s
+        try:
+            return modelled_heater_range(self.name, kelvin, params.bath_temperature_k, conductance,
+                                         [float(w) for w in params.heater_full_scale_w])
+        except ValueError as exc:
+            raise InstrumentError(self.name, self.address, f"SETP {kelvin:g}", str(exc)) from None
 
     def set_heater_range(self, heater_range: int, output: int = 1) -> None:
         check_choice(f"{self.name}.output", output, OUTPUTS + UNWIRED_OUTPUTS)

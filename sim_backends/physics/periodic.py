@@ -47,7 +47,7 @@ class PeriodicCache:
         self._lines = list(self.weights)
         self._weight_rows = np.array([self.weights[line] for line in self._lines])
         self._on: _OrbitOn | None = None
-        #: grids and monodromy of the last orbit found, for the next drive at the same chopper
+        #: grids and monodromy of the last orbit found, for the next nearby drive (_nearby)
         self._memory: ShootingMemory | None = None
         self._memory_key: tuple | None = None
 
@@ -102,7 +102,7 @@ class PeriodicCache:
         if first_opening > t0:
             y, total = free_run(model.integrator, state, t0, first_opening, chopper, on, off, rows)
         period_map = model.period_map(pump, chopper, control, wavelength)
-        memory = self._memory if self._memory_key == key[1:3] else None
+        memory = self._memory if self._memory_key is not None and _nearby(self._memory_key, key) else None
         settled = settle_onto_orbit(period_map, y, model.solver.basis, whole_periods, rows, memory)
         total = total + settled.integrals
         t = first_opening + settled.periods_integrated * period
@@ -114,7 +114,7 @@ class PeriodicCache:
                 self._on = _OrbitOn(key, dwell.orbit)
             return self._step(total + dwell.integrals, duration_s), dwell.end_state
         orbit = result.orbit
-        self._memory, self._memory_key = result.memory, key[1:3]
+        self._memory, self._memory_key = result.memory, key
         # Phase-exact orbit integral from t to t_end, plus the approach onto it: the deviation of
         # the first period's emission from the orbit's decays by mu per period (slowest mode).
         on_orbit = np.array([orbit.integral(w, t, t_end) for w in rows])
@@ -136,6 +136,18 @@ class PeriodicCache:
         if edges is not None:
             trace = {line: np.diff(orbit.cumulative(w, edges)) / np.diff(edges) for line, w in self.weights.items()}
         return ParticleStep(mean, trace), orbit.state_at(t0 + duration_s)
+
+
+#: the remembered orbit's grids and monodromy serve a drive whose peak is within this fraction of
+#: its own. Further away the remembered step grid can miss the avalanche of the new drive (a
+#: spurious fixed point of the coarse discrete map: a dark orbit accepted above its fold) and the
+#: remembered monodromy says nothing about the new orbit's stability.
+NEARBY_PUMP = 0.05
+
+
+def _nearby(remembered: tuple, key: tuple) -> bool:
+    """Same chopper, control and temperature, and a peak pump within NEARBY_PUMP."""
+    return remembered[1:] == key[1:] and abs(remembered[0] - key[0]) <= NEARBY_PUMP * abs(key[0])
 
 
 def dense_times(t0: float, duration_s: float, chopper: ChopperWaveform) -> np.ndarray:

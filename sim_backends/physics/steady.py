@@ -4,9 +4,12 @@ Newton on dy/dt = 0 with the first equation replaced by sum(y) = 1 converges in 
 the previous point of a sweep. Near a fold it may fail, or converge to the unstable middle branch,
 or leap to the other stable branch (which would be a silent, unphysical jump). A Newton result is
 accepted only if it is physical, linearly stable and close to the starting state; otherwise the
-equations are integrated in time (ODEPACK LSODA, which runs BDF on this stiff system, with VODE-BDF
-as its own fallback; analytic Jacobian) from the starting state, which is what the particle
-physically does, and the integrated state is polished with Newton. The fallback is logged.
+equations are integrated in time from the starting state, which is what the particle physically
+does, and the integrated state is polished with Newton. The fallback is logged. It integrates with
+the error-controlled L-stable Rosenbrock steps of rosenbrock.py (an 8x8 solve per stage): the
+polishing Newton makes the end state exact, the integration only has to decide which branch the
+particle falls onto, and past a fold only one is left. ODEPACK took ~8000 right-hand sides per
+jump (the slow passage past the fold at rtol 1e-6), which dominated a whole CW sweep.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from scipy.linalg.lapack import dgesv
 
 from .simplex import onto_simplex
 from .equations import RateEquations
+from .rosenbrock import adaptive_grid
 from .timedomain import PiecewiseIntegrator
 
 log = logging.getLogger(__name__)
@@ -118,12 +122,12 @@ class SteadyStateSolver:
         if self.accept(result, y_start, matrix):
             return onto_simplex(result.y)
         self.fallbacks += 1
-        log.info("steady state %s: Newton %s after %d iterations; integrating in time (BDF) instead",
+        log.info("steady state %s: Newton %s after %d iterations; integrating in time instead",
                   context, "left the branch" if result.converged else "failed", result.iterations)
         y = np.array(y_start, dtype=float)
         elapsed = 0.0
         for chunk in FALLBACK_CHUNKS_S:
-            y = self.integrator.segment(y, 0.0, matrix, np.array([chunk]))[-1]
+            y = onto_simplex(adaptive_grid(self.equations, y, matrix, chunk)[1][-1])
             elapsed += chunk
             polished = newton(self.equations, matrix, y)
             if self.accept(polished, y, matrix):

