@@ -145,7 +145,7 @@ class PowerMeterParams:
 class DetectionParams:
     emission_filter: str = param("810nm", choices=("810nm", "880nm"),
                                  doc="APD band-pass: 809/81 nm (810nm line) or 935/170 nm (880nm line)")
-    collection_efficiency: float = param(0.03, 1e-6, 1.0, "",
+    collection_efficiency: float = param(0.05, 1e-6, 1.0, "",
                                          "fraction of emitted photons reaching the APD filter "
                                          "(objective NA, relay optics, pinhole); calibrated")
     filter_transmission: float = param(0.93, 0.01, 1.0, "", "band-pass transmission in band")

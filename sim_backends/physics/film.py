@@ -27,9 +27,10 @@ import numpy as np
 from drivers.validation import check_int_range, check_range
 
 #: names the family of films the seeds draw from; with this one the default spot (seed 0 at the
-#: origin) is a typical one (switch-on 5.1, switch-off 3.2 kW/cm2 at 77 K), which the
-#: examples and tests that use the default spot assume
-_FILM_SALT = "film7"
+#: origin) is a typical one at 77 K (0.25 kW/cm2 steps: switch-on 5.25, switch-off 4.0, width 1.25
+#: kW/cm2, contrast 13.5 dB; the 71-spot film means are 5.3, 1.1, 14 dB), which the examples and
+#: tests that use the default spot assume (biases 4.2 and 4.7 kW/cm2 lie inside its window)
+_FILM_SALT = "film21"
 #: cells kept in memory (a 10 x 10 um map at 0.4 um cells touches ~700)
 _CELL_CACHE = 4096
 
@@ -38,18 +39,30 @@ _CELL_CACHE = 4096
 class FilmHeterogeneity:
     """Particle-to-particle spread at heterogeneity = 1 (the spot scales every spread by it)."""
 
-    #: median local-field intensity factor: neighbouring high-index particles and the substrate
-    #: concentrate the field. Calibrated: brings the mean spot switch-on (peak intensity) from the
-    #: single-particle 6.7 kW/cm2 to the published film mean 5.2 kW/cm2.
-    local_field_median: float = 1.25
+    #: median local-field intensity factor (neighbouring high-index particles and the substrate
+    #: against the field lost to reflection). Calibrated with the wing factor below on the 71-spot
+    #: figures: about 1, the spots' switch-off (~4.2 kW/cm2) equals the single particle's.
+    local_field_median: float = 0.98
     #: lognormal sigma of the local-field factor (film roughness, neighbours), calibrated
     local_field_sigma: float = 0.15
     #: absolute spread of the Nd fraction around the nominal (synthesis batch: 16-20 % band)
     dopant_fraction_sd: float = 0.01
-    #: lognormal sigma of the particle volume (size dispersion of the synthesis)
-    volume_sigma: float = 0.3
+    #: lognormal sigma of the particle volume (size dispersion of the synthesis; a drop-cast film
+    #: also holds small aggregates): spreads the switch-on contrast (published +-4 dB), calibrated
+    volume_sigma: float = 0.5
     #: particles the confocal pinhole selects lie within this many beam radii of the axis
     field_of_view_radii: float = 0.6
+    #: median factor on the strength of every phonon-assisted absorption wing (the 1064 nm GSA):
+    #: the wing lies ~2000 cm-1 below the 4F3/2 line, where the absorption falls by e per ~30 cm-1
+    #: of extra gap, so a few tens of cm-1 more inhomogeneous crystal-field splitting (strain,
+    #: surface sites, the Nd-Nd clusters of a 18 % crystal) change it many-fold from particle to
+    #: particle. It lowers the switch-on and leaves the switch-off (set by the bright state's
+    #: balance) alone, which is what the film shows: mean switch-on 5.2 with a 1.0 kW/cm2 window
+    #: against 6.5-6.7 with 2.2-2.5 on the spots picked for the single-spot experiments.
+    #: Calibrated with the spread below on the 71-spot figures (docs/physics_model.md).
+    wing_median: float = 25.0
+    #: lognormal sigma of the wing factor, calibrated (see wing_median)
+    wing_sigma: float = 1.2
 
 
 FILM = FilmHeterogeneity()
@@ -62,6 +75,7 @@ class ParticleTraits:
     local_field: float
     dopant_fraction: float
     volume_factor: float
+    wing_factor: float = 1.0
 
 
 def draw_traits(rng: np.random.Generator, heterogeneity: float, nominal_fraction: float,
@@ -71,7 +85,8 @@ def draw_traits(rng: np.random.Generator, heterogeneity: float, nominal_fraction
     fraction = float(np.clip(nominal_fraction + heterogeneity * film.dopant_fraction_sd * rng.standard_normal(),
                              0.5 * nominal_fraction, min(1.0, 1.5 * nominal_fraction)))
     volume = math.exp(heterogeneity * film.volume_sigma * rng.standard_normal())
-    return ParticleTraits(local_field, fraction, volume)
+    wing = film.wing_median * math.exp(heterogeneity * film.wing_sigma * rng.standard_normal())
+    return ParticleTraits(local_field, fraction, volume, wing)
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,7 @@ class FilmParticle:
     local_field: float
     dopant_fraction: float
     volume_factor: float
+    wing_factor: float = 1.0
 
 
 class Film:
@@ -134,7 +150,7 @@ class Film:
             y = iy * self.cell_m + (row + rng.uniform()) * self.pitch_m
             traits = draw_traits(rng, self.heterogeneity, self.nominal_fraction)
             particles.append(FilmParticle((ix, iy, index), x, y, traits.local_field,
-                                          traits.dopant_fraction, traits.volume_factor))
+                                          traits.dopant_fraction, traits.volume_factor, traits.wing_factor))
         self._cells[(ix, iy)] = particles
         if len(self._cells) > _CELL_CACHE:
             self._cells.popitem(last=False)

@@ -33,6 +33,7 @@ class ParticleSpec:
     volume_factor: float
     intensity_factor: float     # exp(-2 r^2 / w^2) * local_field
     collection_weight: float    # confocal detection profile * volume
+    wing_factor: float = 1.0    # strength of the phonon-assisted absorption wings (film.FilmHeterogeneity)
 
 
 def spot_specs(film: Film, position_m: tuple[float, float],
@@ -44,7 +45,7 @@ def spot_specs(film: Film, position_m: tuple[float, float],
         profile = math.exp(-2.0 * radius**2 / beam_radius_m**2)
         out.append((particle, ParticleSpec(radius, particle.local_field, particle.dopant_fraction,
                                            particle.volume_factor, profile * particle.local_field,
-                                           profile * particle.volume_factor)))
+                                           profile * particle.volume_factor, particle.wing_factor)))
     return out
 
 
@@ -84,7 +85,7 @@ class FocalSpot:
         self.particles = []
         for particle, spec in chosen:
             if particle.key not in pool:
-                pool[particle.key] = Particle(_with_fraction(base, spec.dopant_fraction),
+                pool[particle.key] = Particle(_particle_material(base, spec),
                                               temperature_k)
             self.particles.append(pool[particle.key])
         self._lines = (self.particles[0].model.lines if self.particles
@@ -125,7 +126,10 @@ class FocalSpot:
         return SpotEmission(duration_s, mean, bright / max(self.n_particles, 1), times, trace)
 
 
-def _with_fraction(material: Material, fraction: float) -> Material:
+def _particle_material(material: Material, spec: ParticleSpec) -> Material:
     """The particle's material: the spot's (replaced parameters included) at its own dopant
-    fraction (a replaced dopant_fraction is the nominal one the particles spread around)."""
-    return replace(material, dopant_fraction=fraction)
+    fraction (a replaced dopant_fraction is the nominal one the particles spread around) and with
+    its own phonon-assisted absorption wings."""
+    lines = material.absorption if spec.wing_factor == 1.0 else tuple(
+        replace(line, tail_amplitude=line.tail_amplitude * spec.wing_factor) for line in material.absorption)
+    return replace(material, dopant_fraction=spec.dopant_fraction, absorption=lines)
