@@ -146,12 +146,13 @@ ND_KPB2CL5_PARAMETERS: dict[str, ModelParameter] = {
     "gsa_880_peak_cm2": P(1.5e-20, "cm2", "chosen", "4I9/2 -> 4F3/2 peak (Nd3+ in halides 1-3e-20 cm2); "
                           "1064 nm reaches it only through its phonon-assisted tail"),
     "gsa_808_peak_cm2": P(2.0e-20, "cm2", "chosen", "4I9/2 -> 4F5/2 peak (Nd3+ in chlorides 2-5e-20 cm2)"),
-    "tail_amplitude": P(11.95, "", "calibrated",
+    "tail_amplitude": P(4.32, "", "calibrated",
                         "Urbach focus at the line centre (above the peak, as usual for an Urbach wing): "
                         "with the steepness it sets the 1064 nm GSA at 77 K (switch-on 6.7 kW/cm2)"),
-    "tail_steepness": P(0.41, "", "calibrated",
+    "tail_steepness": P(0.38, "", "calibrated",
                         "Urbach steepness of the phonon-assisted tail: sets how fast the 1064 nm GSA "
-                        "grows with temperature (IOB still at 150 K, gone at 160 K, Fig. 2d)"),
+                        "grows with temperature (Fig. 2d: IOB still at 150 K, a 0.14 kW/cm2 window; "
+                        "0.04 left at 160 K, where none is published; gone at 170 K)"),
     # pair processes, microparameters in cm6/s
     "cr1_cm6_s": P(363e-40, "cm6/s", "published", "CR1"),
     "cr2_cm6_s": P(351e-40, "cm6/s", "published", "CR2"),
