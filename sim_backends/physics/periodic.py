@@ -25,7 +25,7 @@ from .chopped import free_run, run_chopped
 from .orbit import Orbit, has_converged, segment_samples
 from .particle_step import ParticleStep
 from .rate_model import RateModel
-from .shooting import ShootingMemory, period_integrals, settle_onto_orbit
+from .shooting import ShootingMemory, is_nearby_pump, period_integrals, settle_onto_orbit
 from .waveforms import ChopperWaveform, Constant, Scaled
 
 #: a dwell that lasts this many relaxation times onto the orbit ends on it (e^-20)
@@ -138,16 +138,10 @@ class PeriodicCache:
         return ParticleStep(mean, trace), orbit.state_at(t0 + duration_s)
 
 
-#: the remembered orbit's grids and monodromy serve a drive whose peak is within this fraction of
-#: its own. Further away the remembered step grid can miss the avalanche of the new drive (a
-#: spurious fixed point of the coarse discrete map: a dark orbit accepted above its fold) and the
-#: remembered monodromy says nothing about the new orbit's stability.
-NEARBY_PUMP = 0.05
-
-
 def _nearby(remembered: tuple, key: tuple) -> bool:
-    """Same chopper, control and temperature, and a peak pump within NEARBY_PUMP."""
-    return remembered[1:] == key[1:] and abs(remembered[0] - key[0]) <= NEARBY_PUMP * abs(key[0])
+    """Same chopper, control and temperature, and a peak pump close enough to reuse the orbit's
+    grids and monodromy (shooting.is_nearby_pump)."""
+    return remembered[1:] == key[1:] and is_nearby_pump(remembered[0], key[0])
 
 
 def dense_times(t0: float, duration_s: float, chopper: ChopperWaveform) -> np.ndarray:

@@ -19,7 +19,7 @@ from .materials import get_material
 from .steady import SteadyStateSolver, relaxation_rates
 from .timedomain import Drive, Trajectory, simulate
 from .orbit import Orbit
-from .shooting import PeriodMap, settle_onto_orbit
+from .shooting import PeriodMap, is_nearby_pump, settle_onto_orbit
 from .waveforms import ChopperWaveform, Waveform
 
 PUMP_WAVELENGTH_M = 1064e-9
@@ -172,12 +172,14 @@ class RateModel:
         pumps = np.atleast_1d(np.asarray(pump_peak_w_m2, dtype=float))
         state = self.dark_state() if y0 is None else self._check_state(y0)
         orbits = []
-        memory = None
+        memory, previous = None, math.nan
         empty = np.zeros((0, self.equations.n_levels))
         for pump in pumps:
             period_map = self.period_map(float(pump), chopper, control_w_m2, control_wavelength_m)
+            nearby = memory if is_nearby_pump(previous, float(pump)) else None
             settled = settle_onto_orbit(period_map, state, self.solver.basis,
-                                        max(1, math.ceil(100.0 / chopper.period_s)), empty, memory)
+                                        max(1, math.ceil(100.0 / chopper.period_s)), empty, nearby)
+            previous = float(pump)
             if settled.result.orbit is None:
                 raise RuntimeError(f"no periodic orbit within 100 s at {pump / 1e7:g} kW/cm2 peak, "
                                    f"{chopper.frequency_hz:g} Hz, duty {chopper.duty:g}")

@@ -127,6 +127,17 @@ class ShootingMemory:
     reduced_monodromy: np.ndarray
 
 
+#: a remembered orbit's grids and monodromy serve a drive whose peak is within this fraction of
+#: its own. Further away the remembered step grid can miss the avalanche of the new drive (a
+#: spurious fixed point of the coarse discrete map: a dark orbit accepted above its fold) and the
+#: remembered monodromy says nothing about the new orbit's stability.
+NEARBY_PUMP = 0.05
+
+
+def is_nearby_pump(remembered_w_m2: float, pump_w_m2: float) -> bool:
+    return abs(remembered_w_m2 - pump_w_m2) <= NEARBY_PUMP * abs(pump_w_m2)
+
+
 #: chord steps (with the remembered monodromy) must shrink the residual by at least this factor
 CHORD_CONTRACTION = 0.25
 #: the remembered monodromy decides stability only well inside the unit circle
