@@ -16,7 +16,7 @@ import pytest
 
 from acquisition.storage import open_run
 
-from .cli_process import AVALAB
+from tests.acquisition.cli_process import AVALAB
 
 pytestmark = pytest.mark.timeout(900)
 

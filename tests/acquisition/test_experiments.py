@@ -90,9 +90,9 @@ def test_switch_blocks_the_apd_during_the_control_pulse(engine: Engine, rig: Any
                 sequence.append(_label)
                 _original()
             setattr(shutter, method, logged)
-    finished = run(engine, "switch", {"biases_kw_cm2": [4.2], "temperature_k": 77, "baseline_s": 1.0,
+    finished = run(engine, "switch", {"biases_kw_cm2": [4.7], "temperature_k": 77, "baseline_s": 1.0,
                                       "hold_s": 2.0})
-    assert finished.summary["latched_by_bias_kw_cm2"] == {"4.200": True}
+    assert finished.summary["latched_by_bias_kw_cm2"] == {"4.700": True}
     pulse = sequence.index("control_shutter.open", sequence.index("control_shutter.close_shutter"))
     assert sequence[pulse - 1] == "emission_shutter.close_shutter"
     assert sequence[pulse + 1:pulse + 3] == ["control_shutter.close_shutter", "emission_shutter.open"]
