@@ -16,8 +16,8 @@ pytestmark = pytest.mark.timeout(900)
 ESA = "absorption.4I11/2->4F3/2.peak_cross_section_m2"
 ETU = "transfers.ETU1.microparameter_cm6_s"
 #: the description's values (sim_backends/physics/materials.py) and the truth the rig file sets
-DEFAULTS = {ESA: 1.335e-24, ETU: 1.344e-36}
-TRUTH = {ESA: 1.6e-24, ETU: 1.0e-36}
+DEFAULTS = {ESA: 2.74e-24, ETU: 4.25e-37}
+TRUTH = {ESA: 3.2e-24, ETU: 3.4e-37}
 
 
 def avalab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

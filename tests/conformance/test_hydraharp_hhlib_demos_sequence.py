@@ -48,7 +48,10 @@ HH_ERROR_DEVICE_OPEN_FAIL = -1
 WARNING_INPT_RATE_RATIO = 0x0100
 
 CHOPPER_HZ = 200.0
-DUTY = 0.5
+#: 80 % open: a 1 ms gap keeps part of the 4I11/2 reservoir (0.48 ms), so 12.5 kW/cm2 peak keeps the
+#: spot avalanching; at 50 % the 2.5 ms gap empties it and every pulse must re-seed from the weak
+#: GSA (physics.md: slow pulsing removes the avalanche), which leaves the spot dark at this power
+DUTY = 0.8
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +65,7 @@ def rig() -> Iterator[Rig]:
     rig = load_rig("sim")
     rig.connect_all()
     prepare_pump(rig)
-    set_density(rig, calibrate_hwp(rig, step_deg=9.0), 9e7)
+    set_density(rig, calibrate_hwp(rig, step_deg=9.0), 12.5e7)
     rig.emission_shutter.open()
     rig.chopper.set_blade("MC1F10A")
     rig.chopper.set_frequency(CHOPPER_HZ)
@@ -244,7 +247,7 @@ def test_histomode_sequence(demo: Demo, source: BenchSignalSource) -> None:
         period_bins = int(1 / CHOPPER_HZ / (resolution.value * 1e-12))
         assert hist[period_bins + 2:].sum() == 0  # nothing later than one sync period
         phases = np.repeat(np.arange(hist.size), hist) / period_bins
-        assert _open_fraction(phases) > 0.6  # the chopper modulates the emission (unmodulated: 0.5)
+        assert _open_fraction(phases) > DUTY + 0.1  # the chopper modulates the emission (unmodulated: DUTY)
 
 
 def test_tttrmode_t2_sequence(demo: Demo, source: BenchSignalSource) -> None:
@@ -273,7 +276,7 @@ def test_tttrmode_t2_sequence(demo: Demo, source: BenchSignalSource) -> None:
     latest = np.searchsorted(events.sync_times, events.photon_times, side="right") - 1
     after_first = latest >= 0
     phases = (events.photon_times[after_first] - events.sync_times[latest[after_first]]) * 1e-12 * CHOPPER_HZ
-    assert _open_fraction(phases) > 0.6
+    assert _open_fraction(phases) > DUTY + 0.1
 
 
 def test_tttrmode_t3_sequence(demo: Demo, source: BenchSignalSource) -> None:
@@ -318,7 +321,7 @@ def test_tttrmode_t3_sequence(demo: Demo, source: BenchSignalSource) -> None:
     assert np.all((macro_s >= 0) & (macro_s < tacq * 1e-3))
     delays_s = events.dtime * resolution.value * 1e-12
     assert np.all(delays_s < 1 / CHOPPER_HZ)
-    assert _open_fraction(delays_s * CHOPPER_HZ) > 0.6
+    assert _open_fraction(delays_s * CHOPPER_HZ) > DUTY + 0.1
 
 
 def test_t2_markers_as_the_avalab_driver_enables_them(demo: Demo, source: BenchSignalSource) -> None:
