@@ -215,6 +215,8 @@ class PlanContext:
         index = self._s.stream_indices.get(name, 0)
         self._s.stream_indices[name] = index + 1
         self._s.publish(PointTaken(self.run_id, name, index, dict(data)))
+        # a point the run file could not take ends the run here, before anything else moves
+        self._s.control.raise_if_failed()
         return index
 
     def progress(self, done: int, total: int | None, message: str = "") -> None:

@@ -9,12 +9,14 @@ exit 130/143; a second signal makes everything safe at once.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from acquisition import exit_codes
 from acquisition.cli import UsageError
 from acquisition.cli_output import OperatorResume, ProgressBar, dumps, human_summary
 from acquisition.events import RunFinished, RunStatus
@@ -24,8 +26,7 @@ from acquisition.storage.naming import new_run_path
 
 RUN_COMMANDS = ("sweep", "pulsed", "switch", "lifetime", "calibrate", "temperature_series")
 DEFAULT_RUN_DIR = Path("runs")
-EXIT_FAILED = 1
-SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+SIGNAL_EXIT = exit_codes.SIGNALLED
 
 
 def option_strings(name: str) -> list[str]:
@@ -224,8 +225,23 @@ class SignalGuard:
 
 
 def run_result(experiment: str, finished: RunFinished, path: Path) -> dict[str, Any]:
-    return {"experiment": experiment, "status": finished.status.value, "reason": finished.reason,
-            "run_id": finished.run_id, **finished.summary, "run_file": str(path)}
+    """The run's result for stdout; ``run_file`` only names a file that exists (with
+    ``run_journal`` when the points are still in the journal: the final file could not be
+    written)."""
+    from acquisition.storage import journal_path_for
+
+    result = {"experiment": experiment, "status": finished.status.value, "reason": finished.reason,
+              "run_id": finished.run_id, **finished.summary}
+    if finished.safe_state_failures:
+        result["safe_state_failed"] = dict(finished.safe_state_failures)
+    if finished.storage_error:
+        result["storage_error"] = finished.storage_error
+    journal = journal_path_for(path)
+    if path.exists() or journal.exists():
+        result["run_file"] = str(path)
+    if journal.exists():
+        result["run_journal"] = str(journal)
+    return result
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -248,9 +264,11 @@ def run_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
+    connect_checked(rig)
     engine = Engine(rig, store)
     progress = ProgressBar(sys.stderr, enabled=not args.no_progress)
     engine.subscribe(progress.handle)
+    closing = None
     try:
         with SignalGuard(engine, progress) as guard, OperatorResume(engine) as resume:
             progress.resume_how = resume.how
@@ -259,7 +277,7 @@ def run_command(args: argparse.Namespace) -> int:
                 handle._done.wait(0.2)  # noqa: SLF001 - RunHandle.wait would block signals' effect
             finished = handle.wait()
     finally:
-        engine.close()
+        closing = engine.close()
         rig.close_all()
     result = run_result(experiment.name, finished, out)
     plot_error = None
@@ -269,14 +287,49 @@ def run_command(args: argparse.Namespace) -> int:
             result["plot_file"] = str(args.plot)
         else:
             result["plot_error"] = plot_error
+    closing_failures = closing.failures if closing is not None else {}
+    if closing_failures and not finished.safe_state_failures:
+        result["safe_state_failed"] = closing_failures
     sys.stdout.write((dumps(result) if args.json else human_summary(result)) + "\n")
     sys.stdout.flush()
-    if guard.received is not None:
-        return SIGNAL_EXIT.get(guard.received, EXIT_FAILED)
-    if finished.status != RunStatus.COMPLETE:
-        sys.stderr.write(f"avalab: run {finished.status.value}: {finished.reason.splitlines()[0] if finished.reason else ''}\n")
-        return EXIT_FAILED
+    code = exit_codes.for_run(finished, guard.received, closing_failures)
+    report_safe_state(finished.safe_state_failures or closing_failures)
+    if code == exit_codes.STORAGE_FAILED:
+        sys.stderr.write(f"avalab: run failed: {finished.reason.splitlines()[0]}\n")
+    if guard.received is not None or code != exit_codes.OK:
+        if code == exit_codes.FAILED:
+            sys.stderr.write(f"avalab: run {finished.status.value}: "
+                             f"{finished.reason.splitlines()[0] if finished.reason else ''}\n")
+        return code
     if plot_error is not None:
         sys.stderr.write(f"avalab: error: {plot_error}; the run file {out} is complete\n")
-        return EXIT_FAILED
-    return 0
+        return exit_codes.FAILED
+    return exit_codes.OK
+
+
+def report_safe_state(failures: dict[str, str]) -> None:
+    """The line an operator must not miss: which instruments may not be safe, and why."""
+    if not failures:
+        return
+    details = "; ".join(f"{role}: {reason}" for role, reason in failures.items())
+    sys.stderr.write(f"avalab: SAFE STATE FAILED for {', '.join(failures)}: {details}; check these "
+                     "instruments by hand now (laser emission, shutters)\n")
+    sys.stderr.flush()
+
+
+def connect_checked(rig: Any) -> None:
+    """Connect every instrument before anything runs: an unreachable or wrong instrument at an
+    address is bad input (one line, exit 2), and nothing has moved."""
+    from acquisition.rig import RoleConnectionError
+
+    drivers_log = logging.getLogger("drivers")
+    previous = drivers_log.level
+    if not drivers_log.isEnabledFor(logging.INFO):
+        # at the default level the error line says it all: not the drivers' retry warnings too
+        drivers_log.setLevel(logging.ERROR)
+    try:
+        rig.connect_all()
+    except RoleConnectionError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        drivers_log.setLevel(previous)

@@ -6,10 +6,12 @@ sees either the previous complete file or the new complete file, never a half-wr
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -85,40 +87,90 @@ def _replace(source: Path, target: Path, attempts: int = 100, pause_s: float = 0
             time.sleep(pause_s)
 
 
-def write_run_h5(path: Path, run: RunFile, status: str) -> None:
-    """Atomically (re)write the run file at ``path`` with ``status`` in its root attributes."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+#: a file's identity on disk, (device, inode): tells "the file this writer placed" from a file
+#: another run created under the same name
+FileIdentity = tuple[int, int]
+#: ``write_run_h5(..., expected=ANY_FILE)``: replace whatever is at the path (recover_run)
+ANY_FILE: FileIdentity = (-1, -1)
+
+
+def file_identity(path: Path) -> FileIdentity | None:
+    """(device, inode) of the file at ``path``, None if there is none."""
     try:
-        with h5py.File(temporary, "w") as handle:
-            attrs = handle.attrs
-            attrs["format"] = FORMAT_NAME
-            attrs["format_version"] = FORMAT_VERSION
-            attrs["status"] = status
-            attrs["reason"] = run.reason
-            attrs["run_id"] = run.run_id
-            attrs["experiment"] = run.experiment
-            attrs["software_version"] = run.software_version
-            attrs["started_at"] = math.nan if run.started_at is None else run.started_at
-            attrs["finished_at"] = math.nan if run.finished_at is None else run.finished_at
-            for name in _JSON_ATTRS:
-                attrs[name] = dumps_strict(getattr(run, name))
-            streams = handle.create_group("streams", track_order=True)
-            for stream_name, columns in run.streams.items():
-                group = streams.create_group(h5_name(stream_name), track_order=True)
-                group.attrs["name"] = stream_name
-                group.attrs["n_points"] = run.n_points(stream_name)
-                for field_name, column in columns.items():
-                    _write_column(group, field_name, column)
-            log = handle.create_group("log")
-            log.create_dataset("time", data=np.array([e["time"] for e in run.log], dtype=np.float64))
-            log.create_dataset("kind", data=[e["kind"] for e in run.log], dtype=_STRING)
-            log.create_dataset("detail", data=[e["detail"] for e in run.log], dtype=_STRING)
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def write_run_h5(path: Path, run: RunFile, status: str,
+                 expected: FileIdentity | None = ANY_FILE) -> FileIdentity:
+    """Atomically (re)write the run file at ``path`` with ``status`` in its root attributes;
+    returns the identity of the file placed there.
+
+    ``expected`` guards other runs' files: None places the file only if ``path`` is free (never
+    replacing anything); an identity replaces only the file with that identity (the one this
+    writer placed before); ANY_FILE replaces whatever is there. A guard that does not hold
+    raises FileExistsError and leaves ``path`` untouched."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        _write_h5(temporary, run, status)
         _fsync_path(temporary)
-        _replace(temporary, path)
+        placed = file_identity(temporary)
+        assert placed is not None
+        _place(temporary, path, expected)
         _fsync_path(path.parent)
+        return placed
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def _place(temporary: Path, path: Path, expected: FileIdentity | None) -> None:
+    if expected is None:
+        try:
+            os.link(temporary, path)  # atomic, and never replaces: FileExistsError if taken
+        except FileExistsError:
+            raise FileExistsError(f"{path} already exists (another run's file); left untouched") from None
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            # a filesystem without hard links: look, then rename (a narrow race remains)
+            if path.exists():
+                raise FileExistsError(f"{path} already exists (another run's file); left untouched") from None
+            _replace(temporary, path)
+        return
+    if expected != ANY_FILE and file_identity(path) != expected:
+        raise FileExistsError(f"{path} was removed or replaced by another program during the run; "
+                              "left untouched")
+    _replace(temporary, path)
+
+
+def _write_h5(temporary: Path, run: RunFile, status: str) -> None:
+    with h5py.File(temporary, "w") as handle:
+        attrs = handle.attrs
+        attrs["format"] = FORMAT_NAME
+        attrs["format_version"] = FORMAT_VERSION
+        attrs["status"] = status
+        attrs["reason"] = run.reason
+        attrs["run_id"] = run.run_id
+        attrs["experiment"] = run.experiment
+        attrs["software_version"] = run.software_version
+        attrs["started_at"] = math.nan if run.started_at is None else run.started_at
+        attrs["finished_at"] = math.nan if run.finished_at is None else run.finished_at
+        for name in _JSON_ATTRS:
+            attrs[name] = dumps_strict(getattr(run, name))
+        streams = handle.create_group("streams", track_order=True)
+        for stream_name, columns in run.streams.items():
+            group = streams.create_group(h5_name(stream_name), track_order=True)
+            group.attrs["name"] = stream_name
+            group.attrs["n_points"] = run.n_points(stream_name)
+            for field_name, column in columns.items():
+                _write_column(group, field_name, column)
+        log = handle.create_group("log")
+        log.create_dataset("time", data=np.array([e["time"] for e in run.log], dtype=np.float64))
+        log.create_dataset("kind", data=[e["kind"] for e in run.log], dtype=_STRING)
+        log.create_dataset("detail", data=[e["detail"] for e in run.log], dtype=_STRING)
 
 
 def _read_dataset(dataset: h5py.Dataset) -> np.ndarray:

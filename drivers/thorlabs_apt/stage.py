@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
+from drivers.addresses import check_serial_address
 from drivers.clock import Clock
 from drivers.errors import InstrumentConnectionError, InstrumentError
 from drivers.interfaces import RotationStage
@@ -95,6 +96,8 @@ class AptRotationStage(RotationStage):
                  timeout_s: float = 1.0, home_timeout_s: float | None = None, channel: int = 1,
                  check_model: bool = True, serial_factory: SerialFactory | None = None) -> None:
         super().__init__(name, address)
+        if serial_factory is None:  # a malformed port is refused when the rig loads, not at connect
+            check_serial_address("address", address)
         self.min_deg = check_range(f"{name}.min_deg", min_deg, -ANGLE_LIMIT_DEG, ANGLE_LIMIT_DEG, "deg")
         self.max_deg = check_range(f"{name}.max_deg", max_deg, -ANGLE_LIMIT_DEG, ANGLE_LIMIT_DEG, "deg")
         if self.min_deg >= self.max_deg:
@@ -165,14 +168,9 @@ class AptRotationStage(RotationStage):
                 f"{info.firmware_version} hw {info.hw_version}")
 
     def safe_state(self) -> None:
-        """Stop motion; never raises (a dead link is logged)."""
-        if not self.is_connected:
-            log.info("%s: safe_state: not connected, nothing to stop", self.name)
-            return
-        try:
-            self.stop()
-        except InstrumentError as exc:
-            log.error("%s: safe_state could not stop the stage: %s", self.name, exc)
+        """Stop motion; raises InstrumentError when the stage cannot be reached (the rig then
+        reconnects once and reports a stage it still cannot stop)."""
+        self.stop()
 
     # ----------------------------------------------------------------- motion
     def move_to(self, angle_deg: float, wait: bool = True) -> None:
