@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    """The first line of the error (drivers' errors name instrument, address and command)."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 class SafeStateReport(dict[str, str | None]):
@@ -65,7 +65,7 @@ def _reconnect(instrument: Any, close_first: bool) -> str | None:
     try:
         instrument.connect()
     except BaseException as exc:  # noqa: BLE001
-        return f"reconnect failed: {_one_line(exc)}"
+        return f"cannot reconnect: {_one_line(exc)}"
     return None
 
 
@@ -91,6 +91,6 @@ def make_safe(role: str, instrument: Any) -> str | None:
     if second is None:
         log.warning("%s: safe after reconnecting", role)
         return None
-    reason = f"{first}; after reconnecting: {second}"
+    reason = f"{first}; retried after reconnecting: {second}"
     log.error("%s: safe state failed: %s", role, reason)
     return reason
