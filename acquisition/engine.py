@@ -320,7 +320,8 @@ class Engine:
             status = RunStatus.COMPLETE
         except RunFailure as exc:
             status, reason = RunStatus.FAILED, str(exc)
-            log.error("run %s failed: %s", control.run_id, reason)
+            # StorageGuard logged the cause; the CLI prints the outcome in one line
+            log.error("run %s failed: %s", control.run_id, reason, extra={"reported_by_cli": True})
         except AbortRequested as exc:
             status, reason = RunStatus.ABORTED, str(exc) or "aborted"
             # the CLI reports the abort itself (summary / "avalab: ..." line): not twice on stderr
@@ -449,7 +450,8 @@ class StorageGuard:
             return
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         self.error = f"storage: {detail}"
-        log.error("run %s: %s; stopping the run", self._control.run_id, self.error)
+        log.error("run %s: %s; stopping the run", self._control.run_id, self.error,
+                  extra={"reported_by_cli": True})
         self._control.request_failure(self.error)
 
 

@@ -226,6 +226,12 @@ def _roles_from_dict(data: Any, source: str) -> dict[str, RoleConfig]:
         options = entry.get("options", {})
         if not isinstance(options, dict):
             raise _fail(source, f"roles.{role}.options={options!r} must be a table")
+        if options and (driver == SIM_DRIVER or address == EMULATOR_ADDRESS):
+            # a simulated device (or the driver of an emulator on this rig's bench) is built
+            # without options: silently dropping them would hide a typo or a wrong driver
+            raise _fail(source, f"roles.{role}.options={str(options)[:80]}: a role with driver = "
+                                f"'{SIM_DRIVER}' or address = '{EMULATOR_ADDRESS}' takes no options; "
+                                "allowed: options only with a real driver and its address")
         roles[role] = RoleConfig(driver, address, dict(options))
     return roles
 
@@ -258,6 +264,9 @@ class _RigHeader:
 
 
 def _check_consistency(config: RigConfig, source: str) -> None:
+    if not config.name.strip():
+        raise _fail(source, f"rig.name={config.name!r} is empty; allowed: a non-empty name (it is "
+                            "shown in the GUI, stored in runs and keys the rig's stored calibrations)")
     c = config.sim.control_laser
     if c.min_wavelength_m >= c.max_wavelength_m:
         raise _fail(source, f"sim.control_laser.min_wavelength_m={c.min_wavelength_m:g} must be below "
@@ -573,7 +582,8 @@ class Rig:
                 continue
             report[role] = make_safe(role, instrument)
         if not report.ok:
-            log.error("%s", report.message)
+            # the CLI prints its own "avalab: SAFE STATE FAILED ..." line; the GUI raises an alarm
+            log.error("%s", report.message, extra={"reported_by_cli": True})
         return report
 
     def identities(self) -> dict[str, str]:

@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
         log.error("%s (%s)", alarm_text(failures), context)
         alarm = SafetyAlarm(failures, context, self)
         self.alarms.append(alarm)
-        alarm.open()
+        alarm.show()  # application modal without a nested event loop (open() would make it window modal)
         return alarm
 
     def _alarm_on_stop_result(self, result: dict[str, str | None]) -> None:

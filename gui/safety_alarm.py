@@ -3,7 +3,8 @@
 When a run ends with ``safe_state_failures`` or STOP reports a role it could not make safe, the
 window opens a modal message box naming each role and why; it stays until the operator presses
 "Acknowledge" (the acknowledgement is logged). Nothing here blocks the event loop: the box is
-opened with ``open()``, so STOP and the live readings keep working behind it.
+shown (application modal) without a nested event loop, so the engine's events and the live
+readings keep arriving behind it.
 """
 from __future__ import annotations
 

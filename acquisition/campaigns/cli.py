@@ -10,10 +10,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from acquisition import exit_codes
 from acquisition.campaigns.dryrun import dry_run_dict, format_dry_run, format_duration, plan_dry_run
 from acquisition.campaigns.prepare import ensure_registered
 from acquisition.campaigns.runner import CampaignProgress, CampaignRunner, CampaignStopped
 from acquisition.campaigns.spec import Campaign, CampaignError, load_campaign
+from acquisition.cli import report_safe_state
 
 
 def register(subparsers: Any) -> None:
@@ -91,16 +93,22 @@ def _print_errors(file: Path, errors: list[str]) -> None:
         print(f"avalab: error: {prefix}{line}", file=sys.stderr)
 
 
+def _rig_named_in(file: Path) -> str:
+    """The rig a campaign file names (read without validation, just for that); "sim" when it
+    names none or cannot be read: validation then reports the file's problems, each in one line."""
+    import tomllib
+
+    try:
+        rig = tomllib.loads(file.read_text(encoding="utf-8")).get("rig", "sim")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return "sim"
+    return rig if isinstance(rig, str) and rig.strip() else "sim"
+
+
 def campaign_command(args: argparse.Namespace) -> int:
+    from acquisition.cli import UsageError, connect_checked
     from acquisition.rig import load_rig
-    rig_name = args.rig
-    if rig_name is None:
-        # the file may name its rig; read it without validation just for that
-        import tomllib
-        try:
-            rig_name = tomllib.loads(args.file.read_text(encoding="utf-8")).get("rig", "sim")
-        except (OSError, tomllib.TOMLDecodeError):
-            rig_name = "sim"
+    rig_name = args.rig if args.rig is not None else _rig_named_in(args.file)
     try:
         rig = load_rig(rig_name if rig_name == "sim" else Path(rig_name))
     except ValueError as exc:
@@ -126,6 +134,11 @@ def campaign_command(args: argparse.Namespace) -> int:
         else:
             print(format_dry_run(campaign, dry))
         return 0
+    try:
+        connect_checked(rig)
+    except UsageError as exc:
+        print(f"avalab: error: {exc}", file=sys.stderr)
+        return 2
     from acquisition.engine import Engine
     engine = Engine(rig, store)
     runner = CampaignRunner(campaign, engine, folder, on_progress=_progress_printer(sys.stderr))
@@ -134,27 +147,27 @@ def campaign_command(args: argparse.Namespace) -> int:
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
-        engine.abort(f"signal {signum}")
+        # honoured between units too: no further unit starts after this
+        runner.request_stop(f"{signal.Signals(signum).name} received")
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
+    closing: dict[str, str] = {}
     try:
         result = runner.run(resume=args.resume)
     except CampaignError as exc:  # the runner's own check before the first unit: nothing moved
         _print_errors(args.file, exc.errors)
         return 2
     except CampaignStopped as exc:
-        if received:  # the operator's signal, as a single run reports it (130 / 143)
-            name = signal.Signals(received[0]).name
-            print(f"\navalab: {name}: campaign aborted, instruments safe ({exc}); --resume continues it",
-                  file=sys.stderr)
-            return 128 + received[0]
-        print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
-        return 3
+        closing = engine.close().failures
+        return _stopped_exit_code(exc, received, closing)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        engine.close()
+        closing = closing or engine.close().failures
+    if closing:
+        report_safe_state(closing)
+        return exit_codes.SAFE_STATE_FAILED
     from acquisition.campaigns.index import CampaignIndex
     from acquisition.campaigns.report import sweep_statistics
     index = CampaignIndex(folder)
@@ -163,8 +176,8 @@ def campaign_command(args: argparse.Namespace) -> int:
     finally:
         index.close()
     output = {"campaign": campaign.name, "folder": str(folder), "completed": len(result.completed),
-              "skipped": len(result.skipped), "wall_s": time.monotonic() - started,
-              "statistics": statistics}
+              "skipped": len(result.skipped), "reconciled": len(result.reconciled),
+              "wall_s": time.monotonic() - started, "statistics": statistics}
     if args.json:
         print(json.dumps(output))
     else:
@@ -175,6 +188,27 @@ def campaign_command(args: argparse.Namespace) -> int:
                       else f"binomial standard error {stats['stderr']:.3f}")
             print(f"  {key:<26} mean {stats['mean']:.3f}  {spread}  (n={stats['n']})")
     return 0
+
+
+def _stopped_exit_code(exc: CampaignStopped, received: list[int], closing: dict[str, str]) -> int:
+    """The most urgent of: an instrument not safe, a run file not written, the operator's
+    signal, a unit that failed (exit_codes)."""
+    finished = exc.finished
+    failures = {**(finished.safe_state_failures if finished is not None else {}), **closing}
+    if failures:
+        print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
+        report_safe_state(failures)
+        return exit_codes.SAFE_STATE_FAILED
+    if finished is not None and finished.storage_error:
+        print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
+        return exit_codes.STORAGE_FAILED
+    if received:  # the operator's signal, as a single run reports it (130 / 143)
+        name = signal.Signals(received[0]).name
+        print(f"\navalab: {name}: campaign aborted, instruments safe ({exc}); --resume continues it",
+              file=sys.stderr)
+        return 128 + received[0]
+    print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
+    return exit_codes.CAMPAIGN_STOPPED
 
 
 def campaign_folder_problem(folder: Path) -> str | None:

@@ -28,14 +28,20 @@ from typing import Any
 from acquisition.campaigns.index import CampaignIndex
 from acquisition.campaigns.prepare import PREPARE_EXPERIMENT, ensure_registered
 from acquisition.campaigns.spec import Campaign, CampaignError, Unit, expand
-from acquisition.events import RunStatus
+from acquisition.events import RunFinished, RunStatus
 from acquisition.storage.jsonsafe import to_jsonable
 
 log = logging.getLogger(__name__)
 
 
 class CampaignStopped(RuntimeError):
-    """A run in the campaign was aborted or failed; ``--resume`` continues from it."""
+    """A run in the campaign was aborted or failed, or a stop was requested; ``--resume``
+    continues from it. ``finished``: the run that ended it (None: refused, or stopped between
+    units)."""
+
+    def __init__(self, message: str, finished: RunFinished | None = None) -> None:
+        super().__init__(message)
+        self.finished = finished
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class CampaignResult:
     folder: Path
     completed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: units the index had as "running" whose run file was complete (recorded, not measured again)
+    reconciled: list[str] = field(default_factory=list)
     status: str = "complete"
     reason: str = ""
 
@@ -87,6 +95,18 @@ class CampaignRunner:
         self.units = expand(campaign)
         self.on_progress = on_progress or (lambda progress: None)
         self._estimates = [unit_duration_s(u, self._estimate) for u in self.units]
+        self._stop_reason = ""
+
+    def request_stop(self, reason: str) -> None:
+        """Stop the campaign: the running unit is aborted (instruments safe) and no further unit
+        starts, whether the request comes during a run or between two (signal handlers call
+        this)."""
+        self._stop_reason = self._stop_reason or reason or "stop requested"
+        self.engine.abort(self._stop_reason)
+
+    def _raise_if_stop_requested(self, unit: Unit) -> None:
+        if self._stop_reason:
+            raise CampaignStopped(f"stopped before unit {unit.key}: {self._stop_reason}")
 
     @staticmethod
     def _estimate(experiment: str, params: dict[str, Any]) -> float:
@@ -124,6 +144,8 @@ class CampaignRunner:
             index.close()
 
     def _run(self, index: CampaignIndex, resume: bool) -> CampaignResult:
+        result = CampaignResult(folder=self.folder)
+        result.reconciled = self._reconcile(index)
         done_keys = index.completed_keys()
         if done_keys and not resume:
             raise CampaignStopped(f"folder={str(self.folder)!r} already holds {len(done_keys)} "
@@ -131,7 +153,6 @@ class CampaignRunner:
         index.set_meta("name", self.campaign.name)
         index.set_meta("source", str(self.campaign.source) if self.campaign.source else None)
         index.set_meta("units", [u.key for u in self.units])
-        result = CampaignResult(folder=self.folder)
         started = time.monotonic()
         remaining_estimate = sum(e for u, e in zip(self.units, self._estimates) if u.key not in done_keys)
         measured_clock = 0.0
@@ -150,6 +171,7 @@ class CampaignRunner:
                 done=len(result.completed) + len(result.skipped), total=len(self.units), unit=unit,
                 message=f"{unit.key}: {unit.label}", elapsed_s=elapsed, eta_s=eta,
                 step_index=unit.step_index, step_done=step_done, step_total=len(step_units)))
+            self._raise_if_stop_requested(unit)
             clock_before = self.rig.clock.now()
             self._run_unit(index, ordinal, unit)
             measured_clock += max(self.rig.clock.now() - clock_before, 1e-9)
@@ -184,32 +206,68 @@ class CampaignRunner:
         run_id = index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
                              unit.experiment, str(path.relative_to(self.folder)))
         try:
+            self._raise_if_stop_requested(unit)
             handle = self.engine.start(unit.experiment, params, out_path=path)
         except (ValueError, RuntimeError) as exc:  # refused at start: nothing moved, no file
             reason = _one_line(exc)
             index.finish(run_id, "failed", reason)
+            if isinstance(exc, CampaignStopped):
+                raise
             raise CampaignStopped(f"unit {unit.key} refused at start: {reason}; fix the cause and "
                                   "continue with --resume") from None
+        if self._stop_reason:  # a stop request that came while this run was being started
+            self.engine.abort(self._stop_reason)
         finished = handle.wait()
         metrics = _headline_metrics(finished.summary, params, unit)
         index.finish(run_id, finished.status.value, finished.reason, metrics)
         if finished.status != RunStatus.COMPLETE:
             raise CampaignStopped(f"unit {unit.key} ended {finished.status.value}: {finished.reason}; "
-                                  "fix the cause and continue with --resume")
+                                  "fix the cause and continue with --resume", finished)
 
     def _prepare(self, unit: Unit, move_temperature: bool) -> None:
         params: dict[str, Any] = {"wait_s": unit.wait_s}
         if move_temperature:
             params["target_k"] = unit.temperature_k
             params["ramp_k_per_min"] = unit.ramp_k_per_min
+        self._raise_if_stop_requested(unit)
         try:
-            finished = self.engine.start(PREPARE_EXPERIMENT.name, params).wait()
+            handle = self.engine.start(PREPARE_EXPERIMENT.name, params)
         except (ValueError, RuntimeError) as exc:  # refused at start: nothing moved
             raise CampaignStopped(f"unit {unit.key}: preparing refused at start: {_one_line(exc)}; "
                                   "fix the cause and continue with --resume") from None
+        if self._stop_reason:
+            self.engine.abort(self._stop_reason)
+        finished = handle.wait()
         if finished.status != RunStatus.COMPLETE:
             raise CampaignStopped(f"unit {unit.key}: preparing ended {finished.status.value}: "
-                                  f"{finished.reason}")
+                                  f"{finished.reason}", finished)
+
+    def _reconcile(self, index: CampaignIndex) -> list[str]:
+        """Index entries left ``running`` by a campaign that died: a unit whose run file is
+        complete is recorded complete (with the file's figures), not measured again; any other
+        stays as it is (its unit is redone, the attempt kept as superseded)."""
+        from acquisition.storage import open_run
+
+        units = {unit.key: unit for unit in self.units}
+        reconciled: list[str] = []
+        for entry in index.runs("running"):
+            unit = units.get(entry.unit_key)
+            if entry.path is None or unit is None:
+                continue
+            try:
+                run = open_run(self.folder / entry.path)
+            except ValueError:
+                continue  # no readable file: the unit is measured again
+            if run.status != RunStatus.COMPLETE.value:
+                continue
+            params = dict(unit.params)
+            if unit.temperature_k is not None:
+                params["temperature_k"] = unit.temperature_k
+            index.finish(entry.id, "complete", "", _headline_metrics(run.summary, params, unit))
+            log.info("campaign: unit %s was complete in %s; recorded, not measured again",
+                     entry.unit_key, entry.path)
+            reconciled.append(entry.unit_key)
+        return reconciled
 
 
 def _one_line(exc: BaseException) -> str:

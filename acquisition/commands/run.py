@@ -9,7 +9,6 @@ exit 130/143; a second signal makes everything safe at once.
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 from acquisition import exit_codes
-from acquisition.cli import UsageError
+from acquisition.cli import UsageError, connect_checked, report_safe_state
 from acquisition.cli_output import OperatorResume, ProgressBar, dumps, human_summary
 from acquisition.events import RunFinished, RunStatus
 from acquisition.interlocks import TEMPERATURE_FIELDS, allowed_temperature_range
@@ -305,31 +304,3 @@ def run_command(args: argparse.Namespace) -> int:
         sys.stderr.write(f"avalab: error: {plot_error}; the run file {out} is complete\n")
         return exit_codes.FAILED
     return exit_codes.OK
-
-
-def report_safe_state(failures: dict[str, str]) -> None:
-    """The line an operator must not miss: which instruments may not be safe, and why."""
-    if not failures:
-        return
-    details = "; ".join(f"{role}: {reason}" for role, reason in failures.items())
-    sys.stderr.write(f"avalab: SAFE STATE FAILED for {', '.join(failures)}: {details}; check these "
-                     "instruments by hand now (laser emission, shutters)\n")
-    sys.stderr.flush()
-
-
-def connect_checked(rig: Any) -> None:
-    """Connect every instrument before anything runs: an unreachable or wrong instrument at an
-    address is bad input (one line, exit 2), and nothing has moved."""
-    from acquisition.rig import RoleConnectionError
-
-    drivers_log = logging.getLogger("drivers")
-    previous = drivers_log.level
-    if not drivers_log.isEnabledFor(logging.INFO):
-        # at the default level the error line says it all: not the drivers' retry warnings too
-        drivers_log.setLevel(logging.ERROR)
-    try:
-        rig.connect_all()
-    except RoleConnectionError as exc:
-        raise UsageError(str(exc)) from None
-    finally:
-        drivers_log.setLevel(previous)

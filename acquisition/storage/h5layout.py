@@ -173,6 +173,38 @@ def _write_h5(temporary: Path, run: RunFile, status: str) -> None:
         log.create_dataset("detail", data=[e["detail"] for e in run.log], dtype=_STRING)
 
 
+#: the status attribute a run file may carry (``running``: the header written at RunStarted)
+FILE_STATUSES = ("complete", "aborted", "failed", "incomplete", STATUS_RUNNING)
+
+
+def _layout_problem(handle: h5py.File) -> str | None:
+    """Why ``handle`` (format attribute checked) does not have the run file layout, or None."""
+    version = handle.attrs.get("format_version")
+    if version is None:
+        return "no format_version attribute"
+    if not isinstance(version, (int, np.integer)) or not 1 <= int(version) <= FORMAT_VERSION:
+        return f"format_version={version!r}; this avalab reads 1 to {FORMAT_VERSION}"
+    status = _text_attr(handle.attrs, "status")
+    if status not in FILE_STATUSES:
+        return f"status={status!r}; allowed: {', '.join(FILE_STATUSES)}"
+    streams = handle.get("streams")
+    if streams is None:
+        return None
+    if not isinstance(streams, h5py.Group):
+        return "/streams is not a group"
+    for name, group in streams.items():
+        if not isinstance(group, h5py.Group):
+            return f"/streams/{name} is not a group"
+        for field_name, node in group.items():
+            if isinstance(node, h5py.Group) and node.attrs.get("layout") != "ragged":
+                return f"/streams/{name}/{field_name} is a group without layout='ragged'"
+    log = handle.get("log")
+    if log is not None and not (isinstance(log, h5py.Group) and all(
+            isinstance(log.get(key), h5py.Dataset) for key in ("time", "kind", "detail"))):
+        return "/log lacks its time, kind and detail datasets"
+    return None
+
+
 def _read_dataset(dataset: h5py.Dataset) -> np.ndarray:
     if h5py.check_string_dtype(dataset.dtype) is not None:
         return np.array(dataset.asstr()[()], dtype=str).reshape(dataset.shape)
@@ -207,6 +239,9 @@ def read_run_h5(path: Path) -> tuple[RunFile, str]:
         with h5py.File(path, "r", locking=False) as handle:
             if _text_attr(handle.attrs, "format") != FORMAT_NAME:
                 raise ValueError(f"{path}: not an avalab run file (no format={FORMAT_NAME!r} attribute)")
+            problem = _layout_problem(handle)
+            if problem is not None:
+                raise ValueError(f"{path}: not a complete avalab run file ({problem})")
             attrs = handle.attrs
             decoded: dict[str, Any] = {name: json.loads(_text_attr(attrs, name) or "null")
                                        for name in _JSON_ATTRS}
