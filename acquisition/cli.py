@@ -43,11 +43,19 @@ class UsageError(Exception):
     """Bad input detected by a handler; printed as one line, exit code 2."""
 
 
+def one_line(text: object) -> str:
+    """``text`` as one terminal line: its first line, with any other character that breaks a
+    line or controls the terminal (a file's key may hold U+0085, a path an ESC) escaped."""
+    first = str(text).split("\n", 1)[0].rstrip("\r")
+    return "".join(ch if ch.isprintable() or ch == "\t" else ch.encode("unicode_escape").decode("ascii")
+                   for ch in first)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse with the one-line error the lab asked for instead of usage + message."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{PROG}: error: {message.splitlines()[0] if message else 'bad arguments'}\n")
+        sys.stderr.write(f"{PROG}: error: {one_line(message) if message else 'bad arguments'}\n")
         raise SystemExit(EXIT_USAGE)
 
 
@@ -163,7 +171,7 @@ def report_safe_state(failures: dict[str, str]) -> None:
 
 def usage_error(message: str) -> int:
     """Print ``avalab: error: <message>`` (first line only) and return the usage exit code."""
-    sys.stderr.write(f"{PROG}: error: {str(message).splitlines()[0] if message else 'error'}\n")
+    sys.stderr.write(f"{PROG}: error: {one_line(message) if message else 'error'}\n")
     sys.stderr.flush()
     return EXIT_USAGE
 

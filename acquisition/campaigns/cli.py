@@ -15,7 +15,7 @@ from acquisition.campaigns.dryrun import dry_run_dict, format_dry_run, format_du
 from acquisition.campaigns.prepare import ensure_registered
 from acquisition.campaigns.runner import CampaignProgress, CampaignRunner, CampaignStopped
 from acquisition.campaigns.spec import Campaign, CampaignError, load_campaign
-from acquisition.cli import report_safe_state
+from acquisition.cli import one_line, report_safe_state
 
 
 def register(subparsers: Any) -> None:
@@ -90,7 +90,7 @@ def _print_errors(file: Path, errors: list[str]) -> None:
     names the file itself, the others are prefixed with it."""
     for line in errors:
         prefix = "" if line.startswith("file=") else f"{file}: "
-        print(f"avalab: error: {prefix}{line}", file=sys.stderr)
+        print(f"avalab: error: {one_line(prefix + line)}", file=sys.stderr)
 
 
 def _rig_named_in(file: Path) -> str:
@@ -112,7 +112,7 @@ def campaign_command(args: argparse.Namespace) -> int:
     try:
         rig = load_rig(rig_name if rig_name == "sim" else Path(rig_name))
     except ValueError as exc:
-        print(f"avalab: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"avalab: error: {one_line(exc)}", file=sys.stderr)
         return 2
     from acquisition.calibration import CalibrationStore
     store = CalibrationStore()
@@ -137,7 +137,7 @@ def campaign_command(args: argparse.Namespace) -> int:
     try:
         connect_checked(rig)
     except UsageError as exc:
-        print(f"avalab: error: {exc}", file=sys.stderr)
+        print(f"avalab: error: {one_line(exc)}", file=sys.stderr)
         return 2
     from acquisition.engine import Engine
     engine = Engine(rig, store)
@@ -225,7 +225,7 @@ def report_command(args: argparse.Namespace) -> int:
     try:
         report = write_report(args.campaign, args.out)
     except ValueError as exc:
-        print(f"avalab: error: {exc}", file=sys.stderr)
+        print(f"avalab: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # the report folder cannot be written
         print(f"avalab: error: out={args.out}: {exc.strerror or exc}; allowed: a writable folder",
