@@ -1,18 +1,19 @@
 """Coherent Chameleon Ultra II (tunable Ti:Sapphire control laser, about 680-1080 nm).
 
-Wire protocol (instruments.md section 8): RS-232, 19200 baud 8N1, CRLF. The unit starts with
-echo and a prompt on; on connect the driver sends ``ECHO=0`` and ``PROMPT=0`` and discards
-whatever comes back (its format depends on the state the unit was left in), after which every
-command answers exactly one line. Queries are ``?<KEY>``, setters ``<KEY>=<value>``. Errors
+Wire protocol (instruments.md section 8; Chameleon manual command and query tables): RS-232,
+19200 baud 8N1, CRLF. The unit starts with echo and a ``CHAMELEON> `` prompt on; on connect the
+driver sends ``ECHO=0`` and ``PROMPT=0`` and reads exactly one line after each: ``ECHO=`` takes
+effect with the next command, ``PROMPT=`` at once, so whatever state the unit was left in, each
+answers one CRLF line (the echoed command, an empty line, or a left-over prompt followed by an
+empty line). After that every command answers exactly one line. Queries are ``?<KEY>`` (the
+manual's short forms; ``PRINT <LONG KEY>`` is the long form), setters ``<KEY>=<value>``. Errors
 start with a space: `` RANGE ERROR``, `` Command Error``, `` Query Error`` -> InstrumentError.
 
 Tuning: ``VW=<nm>`` starts a move; :meth:`ChameleonControlLaser.wait_tuned` polls ``?TS`` (0 ready,
 1 tuning, 2 searching for mode-lock, 3 recovery) through the rig clock until 0 or a timeout.
 Wavelengths are validated against ``?TMIN`` / ``?TMAX`` read at connect (680-1080 nm nominal).
 
-UNVERIFIED (kept visible on purpose):
-- what a setter answers with echo off (assumed one line, empty or not; only an error line
-  counts), and the exact echo/prompt format while they are on (the handshake ignores it);
+Not confirmed from the manual, kept visible:
 - the wavelength resolution: ``VW=`` is sent in integer nm;
 - ``?UF`` in mW as a plain number; ``?F`` / ``?FH`` fault lists ``&``-separated with ``0`` for none;
 - ``HEARTBEATRATE`` range 1-100 s.
@@ -36,8 +37,8 @@ log = logging.getLogger(__name__)
 
 NOMINAL_RANGE_NM = (680.0, 1080.0)
 TUNING_STATES = {0: "ready", 1: "tuning", 2: "searching for mode-lock", 3: "recovery"}
-#: how long the handshake waits for the (unknown-format) answers to ECHO=0 / PROMPT=0
-HANDSHAKE_QUIET_S = 0.2
+#: what a unit with its prompt on puts in front of a line (the manual's PROMPT command)
+PROMPT = "CHAMELEON> "
 #: ?TS poll period while waiting for a wavelength change
 TUNING_POLL_S = 0.2
 
@@ -70,16 +71,25 @@ class ChameleonUltraII(AsciiInstrument):
         super().__init__(adapter, name, **kwargs)
 
     def parse_reply(self, command: str, frame: str) -> str:
-        # keep the value only; leading spaces were already screened by check_reply
-        return frame.strip()
+        # keep the value only; leading spaces were already screened by check_reply; a prompt
+        # can only lead a line during the handshake (see quiet_mode)
+        value = frame.strip()
+        return value[len(PROMPT):].strip() if value.startswith(PROMPT) else value
 
     def quiet_mode(self) -> None:
-        """``ECHO=0`` then ``PROMPT=0``; their answers are discarded (format depends on state)."""
+        """``ECHO=0`` then ``PROMPT=0``, one answer line each (see the module docstring).
+
+        Uses :meth:`send_raw` / :meth:`read_frame` rather than transactions, so that it can run
+        inside :meth:`after_reopen` without triggering a second reconnect.
+        """
         with self.lock:
+            self._flush_input()  # whatever a unit left in the line before we took over
             for command in ("ECHO=0", "PROMPT=0"):
                 self.send_raw(command)
-                discarded = self.drain(HANDSHAKE_QUIET_S)
-                log.debug("%s: %s answered %r", self.name, command, discarded)
+                answer = self.read_frame(command)
+                if answer.upper() not in ("", command, PROMPT.strip()):
+                    raise self.error(command, f"unexpected answer {answer!r} to the handshake")
+                log.debug("%s: %s answered %r", self.name, command, answer)
 
     def after_reopen(self) -> None:
         # a unit that restarted behind the dropped link has echo and prompt on again

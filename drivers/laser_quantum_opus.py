@@ -17,6 +17,9 @@ UNVERIFIED (kept visible on purpose):
   three plus an empty line): the driver reads until an empty line, a short quiet gap, or 8 lines.
 - ``CONTROL=CURRENT`` (only ``CONTROL=POWER`` is documented for our use) and the exact error
   texts.
+Further MPC commands read back what the controller holds (qudi's MPC client uses them):
+``SETPOWER?``, ``SETCURRENT1?``, ``CONTROL?``, ``INTERLOCK?``, ``SOFTVER?``, ``SERIAL?``,
+``STATUSLCD?``.
 """
 from __future__ import annotations
 
@@ -145,6 +148,29 @@ class OpusMPCD(AsciiInstrument):
 
     version = Instrument.measurement(
         "VERSION?", "Controller firmware identification (contains ``MPC-D``).", cast=str)
+
+    power_setpoint_readback_mw = Instrument.measurement(
+        "SETPOWER?", "Power setpoint as the controller holds it, mW (``0500.0mW``).",
+        preprocess_reply=_quantity("mW", "W"))
+
+    current_setpoint_percent = Instrument.measurement(
+        "SETCURRENT1?", "Diode current setpoint, percent (``050.0%``).",
+        preprocess_reply=_quantity("%"))
+
+    control_mode_readback = Instrument.measurement(
+        "CONTROL?", "Regulation in force: ``POWER`` or ``CURRENT``.", cast=str,
+        preprocess_reply=_one_of("POWER", "CURRENT"))
+
+    interlock_closed = Instrument.measurement(
+        "INTERLOCK?", "True while the interlock loop is closed (``ENABLED``).", cast=str,
+        preprocess_reply=_one_of("ENABLED", "DISABLED"),
+        values={True: "ENABLED", False: "DISABLED"}, map_values=True)
+
+    software_version = Instrument.measurement("SOFTVER?", "Firmware version.", cast=str)
+
+    serial_number = Instrument.measurement("SERIAL?", "Controller serial number.", cast=str)
+
+    lcd_text = Instrument.measurement("STATUSLCD?", "Front-panel display text.", cast=str)
 
     # ------------------------------------------------------------------ setter acknowledgement
     def write(self, command: str, **kwargs: Any) -> None:

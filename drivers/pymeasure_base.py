@@ -648,9 +648,10 @@ class EchoPromptInstrument(AsciiInstrument):
     skipped (up to ``max_stale_frames``), so the link resynchronises after a timeout.
     :meth:`parse_reply` drops the prompt, requires the echo to match the command (a mismatch
     means the link is out of step: :class:`InstrumentError`, input flushed) and returns the
-    remaining lines joined by CR ("" for a setter). A leading ``"> "`` in front of the echo is
-    tolerated (the SC10 answers setters as ``"> cmd\\r> "``). Error texts are recognised by
-    ``error_markers`` anywhere in the value lines.
+    remaining lines joined by CR ("" for a setter). Queries and set commands have the same
+    shape (``"rep=10\\r> "``); a stray ``"> "`` in front of the echo (a prompt left behind by an
+    interrupted exchange) is tolerated. Error texts are recognised by ``error_markers`` anywhere
+    in the value lines.
     """
 
     write_termination: ClassVar[str] = "\r"

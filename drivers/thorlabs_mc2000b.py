@@ -1,26 +1,26 @@
 """Thorlabs MC2000B optical chopper controller.
 
-Wire protocol (instruments.md section 6): 115200 baud 8N1, no flow control, CR-terminated
-commands. The unit echoes each command and ends every reply with a ``"> "`` prompt:
-``freq=1000\\r`` -> ``freq=1000\\r> ``; ``freq?\\r`` -> ``freq?\\r1000\\r> `` (framing in
-:class:`~drivers.pymeasure_base.EchoPromptInstrument`). Blade, reference, output and harmonics
-change only while stopped (``enable=0``); the adapter refuses those changes while running and
-reads the blade back after setting it.
+Wire protocol (instruments.md section 6; Thorlabs' MC2000B serial example): 115200 baud 8N1, no
+flow control, CR-terminated lower-case commands. The unit echoes each command and ends every
+reply with a ``"> "`` prompt: ``freq=1000\\r`` -> ``freq=1000\\r> ``; ``freq?\\r`` ->
+``freq?\\r1000\\r> `` (framing in :class:`~drivers.pymeasure_base.EchoPromptInstrument`). Every
+value is an integer, ``refoutfreq?`` and ``input?`` included. Blade, reference, output and
+harmonics change only while stopped (``enable=0``); the adapter refuses those changes while
+running and reads the blade back after setting it.
 
 Blade indices: MC1F2 0, MC1F10 1, MC1F15 2, MC1F30 3, MC1F60 4, MC1F100 5, MC1F10HP 6,
 MC1F2P10 7, MC1F6P10 8, MC1F10A 9, MC2F330 10, MC2F47 11, MC2F57B 12, MC2F860 13, MC2F5360 14.
 Frequency and duty-cycle ranges come from ``drivers.interfaces.BLADES`` (MC1F10A 20-1000 Hz,
-variable duty; MC1F60 120-6000 Hz, 50 %).
+variable duty; MC1F60 120-6000 Hz, 50 %). The MC1F10A's open fraction is ``oncycle=<percent>`` /
+``oncycle?`` (the keyword of the unit's command list, used by Thorlabs-based clients and the
+``thorlabs_mc2000b`` package). Reference codes depend on the blade (manual chapters 8.3 / 8.4):
+``ref`` 0-3 and ``output`` 0-2 on the inner/outer blades (MC1F2, MC1F10HP, MC1F2P10), ``ref``
+0-1 and ``output`` 0-4 on the MC2F blades, 0-1 and 0-1 on the others; the unit refuses codes the
+installed blade lacks.
 
-UNVERIFIED (kept visible on purpose):
-- the exact error text (``Command error CMD_NOT_DEFINED``-style); any line containing
-  ``CMD_NOT_DEFINED``, ``CMD_ARG_INVALID`` or ``Command error`` is treated as an error;
-- the MC1F10A duty-cycle keyword: assumed ``cycle=<percent>`` / ``cycle?``;
-- the frequency resolution: setpoints are sent as integer Hz;
-- the meaning of ``ref=`` / ``output=`` codes beyond 0 (internal / target) and 1 (external /
-  actual); ``intensity=`` range 0-10 (display brightness);
-- what ``verbose=0`` changes in the replies: the framing above is assumed in both settings (the
-  emulator stores the flag and keeps the framing).
+Not confirmed from the manual, kept visible: the exact error text (any line containing
+``CMD_NOT_DEFINED``, ``CMD_ARG_INVALID`` or ``Command error`` is an error); the frequency
+resolution (setpoints are sent as integer Hz); the ``intensity`` range (0-10 assumed).
 """
 from __future__ import annotations
 
@@ -76,43 +76,51 @@ class MC2000B(EchoPromptInstrument):
 
     reference = Instrument.control(
         "ref?", "ref=%d",
-        "Reference source: 0 internal, 1 external (UNVERIFIED codes); only while stopped.",
-        validator=strict_discrete_set, values=(0, 1), cast=int)
+        "Reference in: 0 internal (outer), 1 internal inner or external, 2/3 external outer/inner "
+        "(codes per blade, manual chapter 8.3); only while stopped.",
+        validator=strict_discrete_set, values=(0, 1, 2, 3), cast=int)
 
     output = Instrument.control(
         "output?", "output=%d",
-        "Reference output: 0 target, 1 actual (UNVERIFIED codes); only while stopped.",
-        validator=strict_discrete_set, values=(0, 1), cast=int)
+        "Reference out: 0 target, 1 actual or outer, 2 inner, 3 sum, 4 difference (codes per "
+        "blade, manual chapter 8.4); only while stopped.",
+        validator=strict_discrete_set, values=(0, 1, 2, 3, 4), cast=int)
 
-    n_harmonic = Instrument.setting(
-        "nharmonic=%d", "Multiplier applied to the external reference (1-15); only while stopped.",
-        validator=strict_integer_range, values=(1, 15))
+    n_harmonic = Instrument.control(
+        "nharmonic?", "nharmonic=%d",
+        "Multiplier applied to the external reference (1-15); only while stopped.",
+        validator=strict_integer_range, values=(1, 15), cast=int)
 
-    d_harmonic = Instrument.setting(
-        "dharmonic=%d", "Divider applied to the external reference (1-15); only while stopped.",
-        validator=strict_integer_range, values=(1, 15))
+    d_harmonic = Instrument.control(
+        "dharmonic?", "dharmonic=%d",
+        "Divider applied to the external reference (1-15); only while stopped.",
+        validator=strict_integer_range, values=(1, 15), cast=int)
 
     duty_cycle_percent = Instrument.control(
-        "cycle?", "cycle=%d", "Open fraction of the MC1F10A blade, percent (keyword UNVERIFIED).",
-        validator=strict_integer_range, values=(1, 99))
+        "oncycle?", "oncycle=%d", "Open fraction (on cycle) of the MC1F10A blade, percent.",
+        validator=strict_integer_range, values=(1, 99), cast=int)
 
     reference_output_frequency = Instrument.measurement(
-        "refoutfreq?", "Actual blade (reference output) frequency, Hz.")
+        "refoutfreq?", "Reference output (actual blade) frequency, integer Hz.", cast=int)
 
     input_frequency = Instrument.measurement(
-        "input?", "Frequency at the external reference input, Hz.")
+        "input?", "Frequency at the external reference input, integer Hz.", cast=int)
 
-    verbose = Instrument.setting(
-        "verbose=%d", "Verbose replies on (1) / off (0).",
-        validator=strict_discrete_set, values=ON_OFF, map_values=True)
+    verbose = Instrument.control(
+        "verbose?", "verbose=%d", "Verbose replies on (1) / off (0).",
+        validator=strict_discrete_set, values=ON_OFF, map_values=True, cast=int)
 
-    intensity = Instrument.setting(
-        "intensity=%d", "Display brightness 0-10 (UNVERIFIED range).",
-        validator=strict_integer_range, values=(0, 10))
+    intensity = Instrument.control(
+        "intensity?", "intensity=%d", "Display brightness 0-10 (range not confirmed).",
+        validator=strict_integer_range, values=(0, 10), cast=int)
 
     def restore(self) -> None:
         """Restore factory default settings."""
         self.write("restore")
+
+    def command_list(self) -> list[str]:
+        """``?``: the controller's list of commands, one per line."""
+        return self.ask("?").split("\r")
 
 
 class MC2000BChopper(ConnectedDevice, Chopper):

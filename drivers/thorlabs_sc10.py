@@ -1,23 +1,24 @@
 """Thorlabs SC10 shutter controller (pump, control-laser and emission-path shutters).
 
-Wire protocol (instruments.md section 9): CR terminator and a ``"> "`` prompt. Queries answer
-echo, value, prompt (``id?`` -> ``id?\\r<value>\\r> ``); set commands answer ``> <cmd>\\r> ``
-(framing in :class:`~drivers.pymeasure_base.EchoPromptInstrument`). 9600 baud (``baud=0``) or
-115200 (``baud=1``): pass ``baud_rate=115200`` if the unit was switched.
+Wire protocol (SC10 manual 8654-D02, "Keywords (Commands and Queries)", p. 15): CR terminator,
+lower-case commands. The unit echoes each command and ends every reply with a ``"> "`` prompt,
+queries and set commands alike: ``id?\\r`` -> ``id?\\r<value>\\r> ``; ``mode=1\\r`` ->
+``mode=1\\r> `` (framing in :class:`~drivers.pymeasure_base.EchoPromptInstrument`). 9600 baud
+(``baud=0``) or 115200 (``baud=1``): pass ``baud_rate=115200`` if the unit was switched.
 
 Commands: ``id?``, ``ens?``, ``ens`` (TOGGLES enable, so the adapter always reads ``ens?`` first
 and re-reads it afterwards; a toggle is never repeated blindly after a reconnect),
-``mode=1..5`` (manual, auto, single, repeat, external gate), ``open=<ms>``, ``shut=<ms>``,
-``rep=``, ``trig=``, ``xto=``, ``closed?``, ``interlock?``, ``save``. Opening and closing use
+``mode=1..5`` / ``mode?`` (manual, auto, single, repeat, external gate), ``open=<ms>`` /
+``open?``, ``shut=<ms>`` / ``shut?`` (0-999999, "6 digits or less"), ``rep=1..99`` / ``rep?``,
+``trig=0|1`` / ``trig?``, ``xto=0|1`` / ``xto?``, ``baud?``, ``closed?``, ``interlock?``,
+``save`` (baud rate and output trigger mode to memory), ``savp`` (mode, times, repeat count and
+trigger to memory), ``resp`` (load them back), ``?`` (command list). Opening and closing use
 manual mode (set at connect, and again after an automatic reconnect) and the ``ens`` toggle.
 Safe state: closed.
 
-UNVERIFIED (kept visible on purpose):
-- the getters ``mode?``, ``open?``, ``shut?``, ``rep?``, ``trig?``, ``xto?`` are not in
-  instruments.md (InstrumentKit's SC10 driver uses them);
-- ranges: open/shut 0-999999 ms, rep 1-99, trig 0-1, xto 0-1;
-- the error text (``Command error CMD_NOT_DEFINED`` / ``CMD_ARG_INVALID`` assumed, as on the
-  MC2000B).
+Not in the manual, kept visible: the error strings (``Command error CMD_NOT_DEFINED`` /
+``CMD_ARG_INVALID`` assumed, as on the MC2000B; any line containing ``CMD_`` or ``Command
+error`` is an error); ``baud=`` is not offered here because changing it drops the link.
 """
 from __future__ import annotations
 
@@ -66,29 +67,33 @@ class SC10(EchoPromptInstrument):
 
     mode = Instrument.control(
         "mode?", "mode=%d",
-        "Operating mode: manual, auto, single, repeat, external (getter UNVERIFIED).",
+        "Operating mode: manual, auto, single, repeat, external.",
         validator=strict_discrete_set, values=MODES, map_values=True, cast=int)
 
     open_time_ms = Instrument.control(
-        "open?", "open=%d", "Open time for auto/repeat/single, ms (getter UNVERIFIED).",
+        "open?", "open=%d", "Open time for auto/repeat/single, ms.",
         validator=strict_integer_range, values=(0, 999999))
 
     shut_time_ms = Instrument.control(
-        "shut?", "shut=%d", "Shut time for auto/repeat, ms (getter UNVERIFIED).",
+        "shut?", "shut=%d", "Shut time for auto/repeat, ms.",
         validator=strict_integer_range, values=(0, 999999))
 
     repeat_count = Instrument.control(
-        "rep?", "rep=%d", "Repeat count for repeat mode, 1-99 (getter UNVERIFIED).",
+        "rep?", "rep=%d", "Repeat count for repeat mode, 1-99.",
         validator=strict_integer_range, values=(1, 99))
 
     trigger = Instrument.control(
-        "trig?", "trig=%d", "0 internal, 1 external trigger (getter UNVERIFIED).",
+        "trig?", "trig=%d", "0 internal, 1 external trigger.",
         validator=strict_discrete_set, values=(0, 1), cast=int)
 
     output_trigger = Instrument.control(
         "xto?", "xto=%d",
-        "Trigger output: 0 follows the shutter, 1 controller (getter UNVERIFIED).",
+        "Trigger output: 0 follows the shutter, 1 the controller.",
         validator=strict_discrete_set, values=(0, 1), cast=int)
+
+    baud_rate_setting = Instrument.measurement(
+        "baud?", "Serial baud rate setting: 9600 or 115200.", cast=int,
+        values={9600: 0, 115200: 1}, map_values=True)
 
     #: mode re-sent after an automatic reconnect (the adapter relies on manual mode)
     mode_to_restore: str | None = None
@@ -105,8 +110,20 @@ class SC10(EchoPromptInstrument):
         self.transact("ens", expect_reply=True, retry=False)
 
     def save(self) -> None:
-        """Store the current settings in the controller's memory."""
+        """``save``: store the baud rate and output trigger mode in the controller's memory."""
         self.write("save")
+
+    def store_configuration(self) -> None:
+        """``savp``: store mode, open/shut times, repeat count and trigger mode in memory."""
+        self.write("savp")
+
+    def load_configuration(self) -> None:
+        """``resp``: load the settings stored by ``savp``."""
+        self.write("resp")
+
+    def command_list(self) -> list[str]:
+        """``?``: the controller's list of commands, one per line."""
+        return self.ask("?").split("\r")
 
 
 class SC10Shutter(ConnectedDevice, Shutter):

@@ -26,9 +26,12 @@ def line(text: str) -> bytes:
     return text.encode() + b"\r\n"
 
 
+#: from power-up (echo and prompt on) the unit sends ``ECHO=0\r\nCHAMELEON> `` (still echoed,
+#: then the prompt) and ``\r\n`` (PROMPT=0 no longer echoed; its own answer has no prompt). A
+#: reader of CRLF lines sees the byte stream split as below: the prompt opens the second line.
 HANDSHAKE = [
-    (b"ECHO=0\r\n", b"ECHO=0\r\n\r\nChameleon> "),
-    (b"PROMPT=0\r\n", b"\r\nChameleon> "),
+    (b"ECHO=0\r\n", b"ECHO=0\r\n"),
+    (b"PROMPT=0\r\n", b"CHAMELEON> \r\n"),
     (b"?TMIN\r\n", line("680")),
     (b"?TMAX\r\n", line("1080")),
 ]
@@ -105,6 +108,28 @@ def test_adapter_transcript_handshake_tune_and_wait() -> None:
     assert transport._index == len(transport.comm_pairs)
 
 
+@pytest.mark.parametrize("echo_answer,prompt_answer", [
+    (b"\r\n", b"CHAMELEON> \r\n"),    # left with echo off, prompt on
+    (b"ECHO=0\r\n", b"\r\n"),          # echo on, prompt off
+    (b"\r\n", b"\r\n"),                # both off already
+])
+def test_handshake_reads_one_line_per_command_from_any_state(echo_answer: bytes,
+                                                             prompt_answer: bytes) -> None:
+    transport = ProtocolAdapter([(b"ECHO=0\r\n", echo_answer), (b"PROMPT=0\r\n", prompt_answer),
+                                 (b"?TMIN\r\n", line("680")), (b"?TMAX\r\n", line("1080"))])
+    laser = ChameleonControlLaser(name="control_laser", address="x", transport=transport)
+    laser.connect()
+    assert laser.wavelength_range == pytest.approx((680e-9, 1080e-9))
+    assert transport._index == len(transport.comm_pairs)
+
+
+def test_handshake_error_line_is_a_clear_error() -> None:
+    transport = ProtocolAdapter([(b"ECHO=0\r\n", line(" Command Error"))])
+    laser = ChameleonControlLaser(name="control_laser", address="x", transport=transport)
+    with pytest.raises(InstrumentError, match="ECHO=0.*Command Error"):
+        laser.connect()
+
+
 def test_wait_tuned_times_out_on_the_rig_clock() -> None:
     transport = ProtocolAdapter(HANDSHAKE + [(b"?TS\r\n", line("1"))] * 6)
     clock = VirtualClock()
@@ -172,7 +197,7 @@ def test_real_link_whole_command_set(serve, transport: str) -> None:
         with pytest.raises(InstrumentError, match="Query Error"):
             cham.ask("?NOPE")
         with pytest.raises(InstrumentError, match="RANGE ERROR"):
-            cham.write("VW=1500")  # bypassing the driver's validation: the unit refuses
+            cham.write("HEARTBEATRATE=500")  # bypassing the driver's validation: the unit refuses
     assert fake.shutter is False  # safe_state on exit closes the shutter
 
 

@@ -46,10 +46,12 @@ def test_transcript_whole_command_set() -> None:
         s("enable=1"), q("enable?", "1"), s("enable=0"),
         s("ref=1"), q("ref?", "1"),
         s("output=0"), q("output?", "0"),
-        s("nharmonic=2"), s("dharmonic=3"),
-        s("cycle=25"), q("cycle?", "25"),
-        q("refoutfreq?", "999.7"), q("input?", "0.0"),
-        s("verbose=0"), s("intensity=7"), s("restore"),
+        s("nharmonic=2"), q("nharmonic?", "2"), s("dharmonic=3"), q("dharmonic?", "3"),
+        s("oncycle=25"), q("oncycle?", "25"),
+        q("refoutfreq?", "1000"), q("input?", "0"),
+        s("verbose=0"), q("verbose?", "0"), s("intensity=7"), q("intensity?", "7"),
+        s("restore"),
+        (b"?\r", b"?\rid?          get model number\rfreq=n       set frequency\r> "),
     ]) as mc:
         assert mc.id == "THORLABS MC2000B VERSION 1.1.0"
         mc.blade = 9
@@ -64,19 +66,31 @@ def test_transcript_whole_command_set() -> None:
         mc.output = 0
         assert mc.output == 0
         mc.n_harmonic = 2
+        assert mc.n_harmonic == 2
         mc.d_harmonic = 3
+        assert mc.d_harmonic == 3
         mc.duty_cycle_percent = 25
         assert mc.duty_cycle_percent == 25
-        assert mc.reference_output_frequency == pytest.approx(999.7)
-        assert mc.input_frequency == 0.0
+        assert mc.reference_output_frequency == 1000
+        assert mc.input_frequency == 0
         mc.verbose = False
+        assert mc.verbose is False
         mc.intensity = 7
+        assert mc.intensity == 7
         mc.restore()
+        assert mc.command_list() == ["id?          get model number", "freq=n       set frequency"]
+
+
+def test_transcript_decimal_frequency_reply_is_refused() -> None:
+    """The unit answers integers; a decimal means the link is not what the driver expects."""
+    with expected_protocol(MC2000B, [q("refoutfreq?", "999.7")]) as mc:
+        with pytest.raises(InstrumentError, match="refoutfreq"):
+            _ = mc.reference_output_frequency
 
 
 def test_transcript_unknown_command_is_instrument_error() -> None:
-    with expected_protocol(MC2000B, [(b"cycle?\r", b"cycle?\rCommand error CMD_NOT_DEFINED\r> ")]) as mc:
-        with pytest.raises(InstrumentError, match=r"command 'cycle\?'.*CMD_NOT_DEFINED"):
+    with expected_protocol(MC2000B, [(b"oncycle?\r", b"oncycle?\rCommand error CMD_NOT_DEFINED\r> ")]) as mc:
+        with pytest.raises(InstrumentError, match=r"command 'oncycle\?'.*CMD_NOT_DEFINED"):
             _ = mc.duty_cycle_percent
 
 
@@ -90,7 +104,7 @@ def test_transcript_stale_frames_are_skipped_then_out_of_step_is_an_error() -> N
 
 @pytest.mark.parametrize("attribute,value", [("frequency", 0), ("frequency", 100.5), ("blade", 15),
                                              ("phase", 361), ("n_harmonic", 16), ("intensity", 11),
-                                             ("duty_cycle_percent", 100), ("reference", 2)])
+                                             ("duty_cycle_percent", 100), ("reference", 4), ("output", 5)])
 def test_transcript_invalid_values_write_nothing(attribute: str, value: float) -> None:
     with expected_protocol(MC2000B, []) as mc:
         with pytest.raises(ValueError):
@@ -108,9 +122,9 @@ def test_adapter_transcript_si_calls() -> None:
     chopper, transport = connected([
         q("enable?", "0"), s("blade=9"), q("blade?", "9"),
         q("blade?", "9"), s("freq=733"),
-        q("blade?", "9"), s("cycle=30"),
-        q("blade?", "9"), q("cycle?", "30"),
-        s("phase=45"), s("enable=1"), q("refoutfreq?", "731.9"), q("freq?", "733"),
+        q("blade?", "9"), s("oncycle=30"),
+        q("blade?", "9"), q("oncycle?", "30"),
+        s("phase=45"), s("enable=1"), q("refoutfreq?", "732"), q("freq?", "733"),
         q("id?", "THORLABS MC2000B"),
     ])
     chopper.set_blade("MC1F10A")
@@ -119,7 +133,7 @@ def test_adapter_transcript_si_calls() -> None:
     assert chopper.get_duty_cycle() == pytest.approx(0.3)
     chopper.set_phase(45)
     chopper.set_enabled(True)
-    assert chopper.get_actual_frequency() == pytest.approx(731.9)
+    assert chopper.get_actual_frequency() == 732.0
     assert chopper.get_frequency() == 733.0
     assert chopper.identify() == "THORLABS MC2000B"
     assert transport._index == len(transport.comm_pairs)
@@ -179,13 +193,18 @@ def test_real_link_whole_command_set(serve, transport: str) -> None:
         assert mc.reference == 1
         mc.output = 1
         assert mc.output == 1
+        with pytest.raises(InstrumentError, match="CMD_ARG_INVALID"):
+            mc.output = 2  # the MC1F10A has no inner/outer rings (manual chapter 8.4)
         mc.n_harmonic = 3
+        assert mc.n_harmonic == 3
         mc.d_harmonic = 2
         mc.verbose = True
         mc.intensity = 3
-        assert mc.input_frequency == 0.0
+        assert mc.intensity == 3
+        assert mc.input_frequency == 0
+        assert "oncycle?     get the on cycle" in mc.command_list()
         mc.restore()
-        assert mc.reference == 0 and mc.phase == 0
+        assert mc.reference == 0 and mc.phase == 0 and mc.n_harmonic == 1
         assert chopper.get_actual_frequency() == 0.0
         chopper.set_enabled(True)
         assert chopper.get_enabled() is True and fake.enabled is True

@@ -32,6 +32,13 @@ def test_transcript_queries() -> None:
         (b"LASTEMP?\r\n", b"025.123C\r\n"),
         (b"PSUTEMP?\r\n", b"031.000C\r\n"),
         (b"VERSION?\r\n", b"MPC-D Version 1.0.33\r\n"),
+        (b"SETPOWER?\r\n", b"0500.0mW\r\n"),
+        (b"SETCURRENT1?\r\n", b"062.5%\r\n"),
+        (b"CONTROL?\r\n", b"POWER\r\n"),
+        (b"INTERLOCK?\r\n", b"ENABLED\r\n"),
+        (b"SOFTVER?\r\n", b"1.0.33\r\n"),
+        (b"SERIAL?\r\n", b"OPUS-1234\r\n"),
+        (b"STATUSLCD?\r\n", b"ENABLED 0500.0mW\r\n"),
     ], setter_ack="empty_line") as opus:
         assert opus.power_mw == pytest.approx(123.4)
         assert opus.enabled is True
@@ -40,6 +47,13 @@ def test_transcript_queries() -> None:
         assert opus.laser_temperature_c == pytest.approx(25.123)
         assert opus.psu_temperature_c == pytest.approx(31.0)
         assert opus.version == "MPC-D Version 1.0.33"
+        assert opus.power_setpoint_readback_mw == pytest.approx(500.0)
+        assert opus.current_setpoint_percent == pytest.approx(62.5)
+        assert opus.control_mode_readback == "POWER"
+        assert opus.interlock_closed is True
+        assert opus.software_version == "1.0.33"
+        assert opus.serial_number == "OPUS-1234"
+        assert opus.lcd_text == "ENABLED 0500.0mW"
 
 
 def test_transcript_setters_with_empty_line_acknowledgement() -> None:

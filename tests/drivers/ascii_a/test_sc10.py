@@ -26,19 +26,20 @@ def q(command: str, value: str) -> tuple[bytes, bytes]:
 
 
 def s(command: str) -> tuple[bytes, bytes]:
-    """A set command and the unit's ``> <cmd>\\r> `` answer."""
-    return command.encode() + b"\r", f"> {command}\r> ".encode()
+    """A set command and the unit's echo + prompt (the same shape as a query's reply)."""
+    return command.encode() + b"\r", f"{command}\r> ".encode()
 
 
 # ---------------------------------------------------------------- byte-exact transcripts
 def test_transcript_documented_example_and_whole_command_set() -> None:
     with expected_protocol(SC10, [
         (b"id?\r", b"id?\rTHORLABS SC10 VERSION 1.07\r> "),
-        q("ens?", "0"), (b"ens\r", b"> ens\r> "), q("closed?", "1"), q("interlock?", "0"),
+        q("ens?", "0"), (b"ens\r", b"ens\r> "), q("closed?", "1"), q("interlock?", "0"),
         s("mode=1"), q("mode?", "1"),
         s("open=250"), q("open?", "250"), s("shut=750"), q("shut?", "750"),
         s("rep=5"), q("rep?", "5"), s("trig=1"), q("trig?", "1"), s("xto=0"), q("xto?", "0"),
-        s("save"),
+        q("baud?", "0"), s("save"), s("savp"), s("resp"),
+        (b"?\r", b"?\r?          Get commands\rid?        Get ID\r> "),
     ]) as sc10:
         assert sc10.id == "THORLABS SC10 VERSION 1.07"
         assert sc10.enabled is False
@@ -57,12 +58,16 @@ def test_transcript_documented_example_and_whole_command_set() -> None:
         assert sc10.trigger == 1
         sc10.output_trigger = 0
         assert sc10.output_trigger == 0
+        assert sc10.baud_rate_setting == 9600
         sc10.save()
+        sc10.store_configuration()
+        sc10.load_configuration()
+        assert sc10.command_list() == ["?          Get commands", "id?        Get ID"]
 
 
 def test_transcript_errors() -> None:
     with expected_protocol(SC10, [
-        (b"mode=9\r", b"> mode=9\rCommand error CMD_ARG_INVALID\r> "),
+        (b"mode=9\r", b"mode=9\rCommand error CMD_ARG_INVALID\r> "),
         (b"rep?\r", b"rep?\rCommand error CMD_NOT_DEFINED\r> "),
     ]) as sc10:
         with pytest.raises(InstrumentError, match=r"command 'mode=9'.*CMD_ARG_INVALID"):
@@ -88,10 +93,10 @@ def test_baud_rate_option_is_validated() -> None:
 def test_adapter_transcript_open_reads_first_and_confirms() -> None:
     transport = ProtocolAdapter([
         s("mode=1"),
-        q("interlock?", "0"), q("ens?", "0"), (b"ens\r", b"> ens\r> "), q("ens?", "1"),
+        q("interlock?", "0"), q("ens?", "0"), (b"ens\r", b"ens\r> "), q("ens?", "1"),
         q("closed?", "0"),
         q("interlock?", "0"), q("ens?", "1"),              # already open: no toggle
-        q("ens?", "1"), (b"ens\r", b"> ens\r> "), q("ens?", "0"),
+        q("ens?", "1"), (b"ens\r", b"ens\r> "), q("ens?", "0"),
         q("ens?", "0"),                                    # safe_state when already closed
     ])
     shutter = SC10Shutter(name="pump_shutter", address="x", transport=transport)
@@ -115,7 +120,7 @@ def test_adapter_refuses_to_open_with_interlock_open() -> None:
 
 def test_adapter_gives_up_when_the_toggle_does_not_take() -> None:
     transport = ProtocolAdapter([s("mode=1"), q("interlock?", "0")] +
-                                [q("ens?", "0"), (b"ens\r", b"> ens\r> "), q("ens?", "0")] * 2)
+                                [q("ens?", "0"), (b"ens\r", b"ens\r> "), q("ens?", "0")] * 2)
     shutter = SC10Shutter(name="pump_shutter", address="x", transport=transport)
     shutter.connect()
     with pytest.raises(InstrumentError, match="enable did not become 1 after 2 attempts"):
