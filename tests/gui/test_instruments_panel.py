@@ -110,6 +110,9 @@ LONG = ("InstrumentError: cryostat at sim://bench: command 'SETP 100.065': tempe
 
 
 def test_long_read_errors_and_interlock_trips_wrap_instead_of_widening_the_panel(qtbot, panel: InstrumentsPanel) -> None:
+    # stop the poller first: a fresh reading arriving during the wait would replace the error text
+    panel.shutdown()
+    qtbot.wait(20)  # deliver readings the poller queued before it stopped
     panel.resize(340, 900)
     panel.show()
     before = panel.minimumSizeHint().width()
