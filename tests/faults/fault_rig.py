@@ -19,6 +19,10 @@ from drivers.clock import RealClock
 from drivers.registry import create_driver
 from sim_backends.emulators.bench_server import EmulatedBench
 
+#: every driver's reply timeout here: a healthy link on a loaded 2-core machine (two test
+#: workers, a proxy thread and an emulator thread per link) must never time out, so only a
+#: broken link does
+DRIVER_TIMEOUT_S = 3.0
 #: roles whose state tells whether the rig is safe, and how each is read
 SAFETY_ROLES = ("pump", "pump_shutter", "control_shutter", "emission_shutter", "control_laser",
                 "chopper", "cryostat", "hwp", "nd_wheel", "control_attenuator")
@@ -42,7 +46,7 @@ class ProxiedBench:
         """The role's safety-relevant state, read from its emulator over a direct link."""
         served = self.bench.served[role]
         driver = create_driver(role, served.spec.driver, served.address, RealClock(),
-                               **served.spec.driver_options)
+                               **{"timeout_s": DRIVER_TIMEOUT_S, **served.spec.driver_options})
         driver.connect()
         try:
             if isinstance(driver, itf.PumpLaser):
@@ -94,6 +98,6 @@ def proxied_emulators(rig: Any, roles: Iterable[str] | None = None) -> ProxiedBe
         proxy = FaultProxy(("127.0.0.1", port), name=role).start()
         proxied.proxies[role] = proxy
         driver = create_driver(role, served.spec.driver, _through(served.address, port, proxy.port),
-                               rig.clock, **served.spec.driver_options)
+                               rig.clock, **{"timeout_s": DRIVER_TIMEOUT_S, **served.spec.driver_options})
         rig.use_instrument(role, driver)
     return proxied
