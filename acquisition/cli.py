@@ -34,6 +34,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "acquisition.commands.rig",        # rig show / rig template
     "acquisition.commands.gui",        # gui (imports gui.app lazily)
     "acquisition.campaigns.cli",       # campaign, report
+    "acquisition.studies.cli",         # study
+    "acquisition.studies.fit_cli",     # fit
     "sim_backends.emulators.cli",      # emulate
 )
 ENTRY_POINT_GROUP = "avalab.commands"

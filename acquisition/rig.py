@@ -8,6 +8,7 @@ Every loader error is one line naming the file, the field, the value and what is
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -120,6 +121,17 @@ class RigConfig:
         return [role for role, r in self.roles.items()
                 if r.driver != SIM_DRIVER and r.address == EMULATOR_ADDRESS]
 
+    def simulation_only_problem(self) -> str | None:
+        """Why this rig cannot be re-created anywhere as a pure simulation (None: it can): a real
+        or emulated role, or the wall clock."""
+        hardware = [f"{role} ({r.driver}{' via emulator' if r.address == EMULATOR_ADDRESS else ''})"
+                    for role, r in self.roles.items() if r.driver != SIM_DRIVER]
+        if hardware:
+            return f"roles {', '.join(hardware)} are not simulated"
+        if self.clock != "virtual":
+            return f"clock={self.clock!r}; a simulated rig on the virtual clock is needed"
+        return None
+
 
 # ---------------------------------------------------------------------------------------------
 # dict <-> dataclass with validation
@@ -163,6 +175,10 @@ def _convert(source: str, path: str, f: dataclasses.Field, raw: Any) -> Any:
         if not isinstance(raw, bool):
             raise _fail(source, f"{path}={raw!r} is not true or false")
         return raw
+    if kind.startswith("dict"):  # name -> number (what the names mean is checked by their user)
+        if not isinstance(raw, dict):
+            raise _fail(source, f"{path}={raw!r} must be a table of name = number")
+        return {str(k): _number(source, f"{path}.{k}", v, None, None, "", 1.0) for k, v in raw.items()}
     return _number(source, path, raw, low, high, unit, scale)
 
 
@@ -289,12 +305,25 @@ def _check_consistency(config: RigConfig, source: str) -> None:
 def _check_sample(sample: SampleConfig, source: str) -> None:
     """Material, dopant fraction and knock-outs are checked by the physics that will use them."""
     from sim_backends.physics import get_material
+    from sim_backends.physics.parameters import with_parameters
 
     try:
-        get_material(sample.material, dopant_fraction=sample.dopant_fraction,
-                     knockouts=tuple(sample.knockouts))
+        with_parameters(get_material(sample.material, dopant_fraction=sample.dopant_fraction,
+                                     knockouts=tuple(sample.knockouts)), dict(sample.parameters))
     except (KeyError, ValueError) as exc:
-        raise _fail(source, f"sample: {str(exc).splitlines()[0]}") from None
+        raise _fail(source, f"sample: {str(exc).splitlines()[0].strip(chr(34) + chr(39))}") from None
+
+
+def sample_with_overrides(base: SampleConfig, overrides: dict[str, Any],
+                          source: str = "sample") -> SampleConfig:
+    """``base`` with the ``[sample]`` fields in ``overrides`` (rig-file keys and units) replaced,
+    checked like a rig file's ``[sample]`` table; RigConfigError (one line) otherwise."""
+    parsed = _dataclass_from_dict(SampleConfig, dict(overrides), source, "sample")
+    by_key = {(f.metadata.get("toml_key") or f.name): f.name for f in dataclasses.fields(SampleConfig)}
+    sample = dataclasses.replace(copy.deepcopy(base),
+                                 **{by_key[k]: getattr(parsed, by_key[k]) for k in overrides})
+    _check_sample(sample, source)
+    return sample
 
 
 def config_to_dict(config: RigConfig) -> dict[str, Any]:
@@ -435,6 +464,21 @@ def load_rig(source: str | Path, clock: str | Clock | None = None) -> "Rig":
     return Rig(config, clock=clock if isinstance(clock, Clock) else None, source=source_name)
 
 
+@dataclass(frozen=True)
+class SimulationStart:
+    """Where a fully simulated rig starts afresh (``Rig.restart_simulation``): the virtual time,
+    the cryostat temperature and film position left by what came before, and the stream of
+    instrument noise to draw from."""
+
+    noise_stream: int
+    time_s: float = 0.0
+    temperature_k: float | None = None
+    film_position_m: tuple[float, float] | None = None
+    #: ``[sample]`` fields replaced for this start (rig-file keys and units), e.g. a study's
+    #: dopant fraction or knock-outs
+    sample: dict[str, Any] = field(default_factory=dict)
+
+
 # ---------------------------------------------------------------------------------------------
 # the rig object
 # ---------------------------------------------------------------------------------------------
@@ -497,6 +541,8 @@ class Rig:
         from sim_backends.devices import SIM_ADDRESS, build_sim_device
 
         self.config = config
+        #: the configuration as loaded (a run moves the film position in ``config``)
+        self._loaded_config = copy.deepcopy(config)
         self.source = source
         self.clock: Clock = clock or make_clock(config.clock)
         self.bench: Bench | None = None
@@ -525,15 +571,53 @@ class Rig:
             self._attach_emulators(config, source)
 
     def _attach_emulators(self, config: RigConfig, source: str) -> None:
-        from sim_backends.emulators.bench_server import EMULATED_ROLES, attach_emulated_drivers
+        from sim_backends.emulators.bench_server import (
+            attach_emulated_drivers,
+            emulated_drivers,
+            emulation_for,
+        )
 
-        for role in config.emulated_roles:
-            spec = EMULATED_ROLES.get(role)
-            if spec is None or config.roles[role].driver != spec.driver:
-                allowed = f"driver {spec.driver!r}" if spec else "no driver (this role has no wire protocol)"
+        drivers = {role: config.roles[role].driver for role in config.emulated_roles}
+        for role, driver in drivers.items():
+            if emulation_for(role, driver) is None:
+                choices = emulated_drivers(role)
+                allowed = (f"driver {' or '.join(map(repr, choices))}" if choices
+                           else "no driver (this role has no wire protocol)")
                 raise RigConfigError(f"{source}: roles.{role}.address='{EMULATOR_ADDRESS}' needs {allowed}; "
-                                     f"got driver {config.roles[role].driver!r}")
-        self._emulators = attach_emulated_drivers(self, config.emulated_roles)
+                                     f"got driver {driver!r}")
+        self._emulators = attach_emulated_drivers(self, config.emulated_roles, drivers=drivers)
+
+    @property
+    def loaded_config(self) -> RigConfig:
+        """A copy of the configuration as loaded (before any run moved the film position or
+        restarted the simulation): what re-creates this rig elsewhere."""
+        return copy.deepcopy(self._loaded_config)
+
+    def restart_simulation(self, start: SimulationStart) -> None:
+        """Make this fully simulated rig as if switched on afresh at ``start``: a new virtual
+        clock, a new bench (cryostat and focus where ``start`` says, instrument noise from its
+        stream) and new simulated devices on it. A campaign unit run this way gives the same
+        figures whichever process runs it and whatever ran before it. Only between runs."""
+        from sim_backends.devices import SIM_ADDRESS, build_sim_device
+
+        problem = self.config.simulation_only_problem()
+        if problem is not None:
+            raise RuntimeError(f"rig {self.config.name!r} cannot restart as a simulation: {problem}")
+        config = copy.deepcopy(self._loaded_config)
+        if start.sample:
+            config.sample = sample_with_overrides(config.sample, start.sample, f"{self.source}: sample")
+        if start.temperature_k is not None:
+            config.sim.cryostat.start_temperature_k = float(start.temperature_k)
+        if start.film_position_m is not None:
+            config.sample.film_position_m = [float(start.film_position_m[0]),
+                                             float(start.film_position_m[1])]
+        self.close_all()
+        self.config = config
+        self.clock = VirtualClock(start.time_s)
+        self.bench = Bench(config.beam, config.sample, config.sim, self.clock,
+                           noise_stream=start.noise_stream)
+        self.instruments = {role: build_sim_device(role, self.bench, rc.address or SIM_ADDRESS)
+                            for role, rc in config.roles.items()}
 
     def stop_emulators(self) -> None:
         """Stop the emulators of roles with ``address = "emulator"`` (after close_all)."""

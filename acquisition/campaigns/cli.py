@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -34,6 +35,12 @@ def register(subparsers: Any) -> None:
     campaign.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
                           help="override a [vars] entry (VALUE in TOML syntax), e.g. --set n_spots=5")
     campaign.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    campaign.add_argument("--workers", type=int, default=None, metavar="N",
+                          help="fully simulated rig only: run units in parallel on a local dask "
+                               "cluster of N worker processes (same figures as a serial run)")
+    campaign.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                          help="fully simulated rig only: run units on the dask cluster at ADDRESS "
+                               "(workers must see the campaign folder and AVALAB_HOME)")
     campaign.set_defaults(handler=campaign_command)
 
     report = subparsers.add_parser("report", help="write plots, CSV and HTML for a campaign folder")
@@ -93,24 +100,26 @@ def _print_errors(file: Path, errors: list[str]) -> None:
         print(f"avalab: error: {one_line(prefix + line)}", file=sys.stderr)
 
 
-def _rig_named_in(file: Path) -> str:
-    """The rig a campaign file names (read without validation, just for that); "sim" when it
-    names none or cannot be read: validation then reports the file's problems, each in one line."""
-    import tomllib
-
-    try:
-        rig = tomllib.loads(file.read_text(encoding="utf-8")).get("rig", "sim")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return "sim"
-    return rig if isinstance(rig, str) and rig.strip() else "sim"
+def load_file_rig(file: Path, rig_arg: str | None) -> tuple[str, Any]:
+    """The rig ``--rig`` names, else the one the (campaign or study) file names, else sim:
+    (its name, the Rig). ValueError (one line) if it cannot be loaded."""
+    from acquisition.rig import load_rig
+    rig_name = rig_arg
+    if rig_name is None:
+        # the file may name its rig; read it without validation just for that
+        import tomllib
+        try:
+            rig_name = tomllib.loads(file.read_text(encoding="utf-8")).get("rig", "sim")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            rig_name = "sim"
+        if not isinstance(rig_name, str) or not rig_name.strip():
+            rig_name = "sim"  # the file's validation reports its rig entry, in one line
+    return str(rig_name), load_rig(rig_name if rig_name == "sim" else Path(rig_name))
 
 
 def campaign_command(args: argparse.Namespace) -> int:
-    from acquisition.cli import UsageError, connect_checked
-    from acquisition.rig import load_rig
-    rig_name = args.rig if args.rig is not None else _rig_named_in(args.file)
     try:
-        rig = load_rig(rig_name if rig_name == "sim" else Path(rig_name))
+        rig_name, rig = load_file_rig(args.file, args.rig)
     except ValueError as exc:
         print(f"avalab: error: {one_line(exc)}", file=sys.stderr)
         return 2
@@ -134,65 +143,78 @@ def campaign_command(args: argparse.Namespace) -> int:
         else:
             print(format_dry_run(campaign, dry))
         return 0
+    parallel = args.workers is not None or args.scheduler is not None
+    if parallel and (problem := parallel_rig_problem(rig_name, rig)) is not None:
+        print(f"avalab: error: {problem}", file=sys.stderr)
+        return 2
+    from acquisition.cli import UsageError, connect_checked
     try:
-        connect_checked(rig)
+        connect_checked(rig)  # an unreachable instrument is bad input: before the first unit
     except UsageError as exc:
         print(f"avalab: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    with contextlib.ExitStack() as stack:
+        runner = open_runner(stack, campaign, rig, store, folder, args.workers, args.scheduler)
+        if isinstance(runner, int):
+            return runner
+        return _run_campaign(args, campaign, runner.engine, runner, folder)
+
+
+def parallel_rig_problem(rig_name: str, rig: Any) -> str | None:
+    """Why units of ``rig`` cannot run on dask workers (one line), None when they can."""
+    from acquisition.campaigns.isolation import isolation_problem
+    problem = isolation_problem(rig)
+    if problem is None:
+        return None
+    return (f"rig={rig_name}: {problem}; allowed with --workers/--scheduler: a fully simulated rig on "
+            "the virtual clock (a real rig runs its units serially)")
+
+
+def open_runner(stack: contextlib.ExitStack, campaign: Campaign, rig: Any, store: Any, folder: Path,
+                workers: int | None, scheduler: str | None) -> Any:
+    """A serial runner, or (``workers``/``scheduler``) a parallel one on a dask client kept open
+    by ``stack``; 2 after one line on stderr when the client cannot be had."""
     from acquisition.engine import Engine
     engine = Engine(rig, store)
-    runner = CampaignRunner(campaign, engine, folder, on_progress=_progress_printer(sys.stderr))
+    if workers is None and scheduler is None:
+        return CampaignRunner(campaign, engine, folder, on_progress=_progress_printer(sys.stderr))
+    from acquisition.campaigns.parallel import ParallelCampaignRunner, ParallelRefused, dask_client
+    try:
+        client = stack.enter_context(dask_client(workers, scheduler))
+    except ParallelRefused as exc:
+        engine.close()
+        print(f"avalab: error: {exc}", file=sys.stderr)
+        return 2
+    return ParallelCampaignRunner(campaign, engine, folder, client, on_progress=_progress_printer(sys.stderr))
 
+
+def run_stoppable(file: Path, runner: CampaignRunner, engine: Any, resume: bool) -> Any:
+    """Run ``runner`` with Ctrl+C / SIGTERM stopping it safely; the CampaignResult, or the exit
+    code after one line on stderr (exit_codes: 2 refused before anything moved, 4 an instrument
+    not safe, 5 a run file not written, 128+signal, 3 stopped)."""
     received: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
-        # honoured between units too: no further unit starts after this
         runner.request_stop(f"{signal.Signals(signum).name} received")
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    started = time.monotonic()
-    closing: dict[str, str] = {}
     try:
-        result = runner.run(resume=args.resume)
+        return runner.run(resume=resume)
     except CampaignError as exc:  # the runner's own check before the first unit: nothing moved
-        _print_errors(args.file, exc.errors)
+        _print_errors(file, exc.errors)
         return 2
     except CampaignStopped as exc:
-        closing = engine.close().failures
-        return _stopped_exit_code(exc, received, closing)
+        return _stopped_exit_code(exc, received, engine.close().failures)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        closing = closing or engine.close().failures
-    if closing:
-        report_safe_state(closing)
-        return exit_codes.SAFE_STATE_FAILED
-    from acquisition.campaigns.index import CampaignIndex
-    from acquisition.campaigns.report import sweep_statistics
-    index = CampaignIndex(folder)
-    try:
-        statistics = sweep_statistics(index.runs("complete"))
-    finally:
-        index.close()
-    output = {"campaign": campaign.name, "folder": str(folder), "completed": len(result.completed),
-              "skipped": len(result.skipped), "reconciled": len(result.reconciled),
-              "wall_s": time.monotonic() - started, "statistics": statistics}
-    if args.json:
-        print(json.dumps(output))
-    else:
-        print(f"campaign {campaign.name!r}: {len(result.completed)} unit(s) run, "
-              f"{len(result.skipped)} already complete; folder {folder}")
-        for key, stats in statistics.items():
-            spread = (f"std {stats['std']:.3f}" if "std" in stats
-                      else f"binomial standard error {stats['stderr']:.3f}")
-            print(f"  {key:<26} mean {stats['mean']:.3f}  {spread}  (n={stats['n']})")
-    return 0
+        engine.close()
 
 
 def _stopped_exit_code(exc: CampaignStopped, received: list[int], closing: dict[str, str]) -> int:
     """The most urgent of: an instrument not safe, a run file not written, the operator's
-    signal, a unit that failed (exit_codes)."""
+    signal, a unit that failed (acquisition.exit_codes)."""
     finished = exc.finished
     failures = {**(finished.safe_state_failures if finished is not None else {}), **closing}
     if failures:
@@ -211,6 +233,39 @@ def _stopped_exit_code(exc: CampaignStopped, received: list[int], closing: dict[
     return exit_codes.CAMPAIGN_STOPPED
 
 
+def _run_campaign(args: argparse.Namespace, campaign: Campaign, engine: Any, runner: CampaignRunner,
+                  folder: Path) -> int:
+    started = time.monotonic()
+    result = run_stoppable(args.file, runner, engine, args.resume)
+    if isinstance(result, int):
+        return result
+    closing = engine.close().failures  # closed already: the report of that close
+    if closing:
+        report_safe_state(closing)
+        return exit_codes.SAFE_STATE_FAILED
+    from acquisition.campaigns.index import CampaignIndex
+    from acquisition.campaigns.report import sweep_statistics
+    index = CampaignIndex(folder)
+    try:
+        statistics = sweep_statistics(index.runs("complete"))
+    finally:
+        index.close()
+    output = {"campaign": campaign.name, "folder": str(folder), "completed": len(result.completed),
+              "skipped": len(result.skipped), "reconciled": len(result.reconciled),
+              "wall_s": time.monotonic() - started,
+              "statistics": statistics}
+    if args.json:
+        print(json.dumps(output))
+    else:
+        print(f"campaign {campaign.name!r}: {len(result.completed)} unit(s) run, "
+              f"{len(result.skipped)} already complete; folder {folder}")
+        for key, stats in statistics.items():
+            spread = (f"std {stats['std']:.3f}" if "std" in stats
+                      else f"binomial standard error {stats['stderr']:.3f}")
+            print(f"  {key:<26} mean {stats['mean']:.3f}  {spread}  (n={stats['n']})")
+    return 0
+
+
 def campaign_folder_problem(folder: Path) -> str | None:
     """Why the campaign's folder (index, run files) cannot be written (None: it can)."""
     from acquisition.storage.naming import directory_write_problem, parent_write_problem
@@ -225,7 +280,7 @@ def report_command(args: argparse.Namespace) -> int:
     try:
         report = write_report(args.campaign, args.out)
     except ValueError as exc:
-        print(f"avalab: error: {one_line(exc)}", file=sys.stderr)
+        print(f"avalab: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # the report folder cannot be written
         print(f"avalab: error: out={args.out}: {exc.strerror or exc}; allowed: a writable folder",

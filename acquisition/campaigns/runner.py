@@ -14,6 +14,11 @@ rig and the engine's stored calibrations (``CampaignRunner.check``; CampaignErro
 moved). A unit that the engine still refuses at start (a calibration changed meanwhile) is
 recorded as ``failed`` with the one-line reason and stops the campaign (CampaignStopped), like
 a run that fails or is aborted: ``--resume`` continues from it.
+
+On a fully simulated rig every unit runs on the rig restarted afresh at a start that depends on
+the plan only (acquisition.campaigns.isolation), so the figures do not depend on the order or
+the process units run in; acquisition.campaigns.parallel runs them on dask workers with the same
+unit logic (``run_unit``).
 """
 from __future__ import annotations
 
@@ -23,9 +28,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from acquisition.campaigns.index import CampaignIndex
+from acquisition.campaigns.isolation import calibrate_before_units, isolation_problem, simulation_starts
 from acquisition.campaigns.prepare import PREPARE_EXPERIMENT, ensure_registered
 from acquisition.campaigns.spec import Campaign, CampaignError, Unit, expand
 from acquisition.events import RunFinished, RunStatus
@@ -37,7 +43,7 @@ log = logging.getLogger(__name__)
 class CampaignStopped(RuntimeError):
     """A run in the campaign was aborted or failed, or a stop was requested; ``--resume``
     continues from it. ``finished``: the run that ended it (None: refused, or stopped between
-    units)."""
+    units), so the CLI can tell a safe-state or storage failure from any other."""
 
     def __init__(self, message: str, finished: RunFinished | None = None) -> None:
         super().__init__(message)
@@ -94,24 +100,24 @@ class CampaignRunner:
         self.folder = Path(folder)
         self.units = expand(campaign)
         self.on_progress = on_progress or (lambda progress: None)
+        self._stop_reason: str | None = None
         self._estimates = [unit_duration_s(u, self._estimate) for u in self.units]
-        self._stop_reason = ""
-
-    def request_stop(self, reason: str) -> None:
-        """Stop the campaign: the running unit is aborted (instruments safe) and no further unit
-        starts, whether the request comes during a run or between two (signal handlers call
-        this)."""
-        self._stop_reason = self._stop_reason or reason or "stop requested"
-        self.engine.abort(self._stop_reason)
-
-    def _raise_if_stop_requested(self, unit: Unit) -> None:
-        if self._stop_reason:
-            raise CampaignStopped(f"stopped before unit {unit.key}: {self._stop_reason}")
+        #: units as independent simulations (a fully simulated rig), each from its planned start
+        self.isolated = isolation_problem(self.rig) is None
+        self._starts = (simulation_starts(self.units, self._estimates,
+                                          self.rig.config.sim.cryostat.start_temperature_k)
+                        if self.isolated else [])
 
     @staticmethod
     def _estimate(experiment: str, params: dict[str, Any]) -> float:
         from acquisition.experiments import get_experiment
         return get_experiment(experiment).estimate_duration_s(params)
+
+    def request_stop(self, reason: str) -> None:
+        """Stop the campaign: the running unit is aborted, no further unit starts (thread- and
+        signal-handler-safe)."""
+        self._stop_reason = reason
+        self.engine.abort(reason)
 
     def check(self) -> None:
         """Every unit's experiment params against the schema, the rig and the engine's stored
@@ -122,6 +128,10 @@ class CampaignRunner:
         errors: list[str] = []
         seen: set[tuple[int, str]] = set()
         for unit in self.units:
+            if unit.sample and not self.isolated and (unit.step_index, "sample") not in seen:
+                seen.add((unit.step_index, "sample"))
+                errors.append(f"unit {unit.key}: sample={dict(unit.sample)} needs a fully simulated rig "
+                              f"on the virtual clock ({isolation_problem(self.rig)})")
             if unit.experiment is None:
                 continue
             params = dict(unit.params)
@@ -143,9 +153,9 @@ class CampaignRunner:
         finally:
             index.close()
 
-    def _run(self, index: CampaignIndex, resume: bool) -> CampaignResult:
-        result = CampaignResult(folder=self.folder)
-        result.reconciled = self._reconcile(index)
+    def _open_index(self, index: CampaignIndex, resume: bool) -> set[str]:
+        """The keys of the units already complete; CampaignStopped if there are some and this
+        is not a resume."""
         done_keys = index.completed_keys()
         if done_keys and not resume:
             raise CampaignStopped(f"folder={str(self.folder)!r} already holds {len(done_keys)} "
@@ -153,7 +163,18 @@ class CampaignRunner:
         index.set_meta("name", self.campaign.name)
         index.set_meta("source", str(self.campaign.source) if self.campaign.source else None)
         index.set_meta("units", [u.key for u in self.units])
+        return done_keys
+
+    def _run(self, index: CampaignIndex, resume: bool) -> CampaignResult:
+        reconciled = reconcile(index, self.folder, self.units)
+        done_keys = self._open_index(index, resume)
+        result = CampaignResult(folder=self.folder, reconciled=reconciled)
         started = time.monotonic()
+        if self.isolated and len(done_keys) < len(self.units):
+            try:
+                calibrate_before_units(self.engine, self.units, self.folder)
+            except (ValueError, RuntimeError) as exc:
+                raise CampaignStopped(f"{_one_line(exc)}; fix the cause and continue with --resume") from None
         remaining_estimate = sum(e for u, e in zip(self.units, self._estimates) if u.key not in done_keys)
         measured_clock = 0.0
         (self.folder / "runs").mkdir(parents=True, exist_ok=True)
@@ -163,6 +184,8 @@ class CampaignRunner:
             if unit.key in done_keys:
                 result.skipped.append(unit.key)
                 continue
+            if self._stop_reason is not None:  # asked between two units
+                raise CampaignStopped(f"stopped before unit {unit.key}: {self._stop_reason}")
             elapsed = time.monotonic() - started
             # ETA in wall seconds: scale the clock estimate by how fast clock time has passed here
             speed = elapsed / measured_clock if measured_clock > 0 else None
@@ -171,7 +194,8 @@ class CampaignRunner:
                 done=len(result.completed) + len(result.skipped), total=len(self.units), unit=unit,
                 message=f"{unit.key}: {unit.label}", elapsed_s=elapsed, eta_s=eta,
                 step_index=unit.step_index, step_done=step_done, step_total=len(step_units)))
-            self._raise_if_stop_requested(unit)
+            if self.isolated:
+                self.rig.restart_simulation(self._starts[ordinal])
             clock_before = self.rig.clock.now()
             self._run_unit(index, ordinal, unit)
             measured_clock += max(self.rig.clock.now() - clock_before, 1e-9)
@@ -183,91 +207,125 @@ class CampaignRunner:
         return result
 
     def _run_unit(self, index: CampaignIndex, ordinal: int, unit: Unit) -> None:
-        if unit.position_um is not None:
-            x_um, y_um = unit.position_um
-            log.info("campaign: film position -> (%.2f, %.2f) um", x_um, y_um)
-            self.rig.set_film_position(x_um * 1e-6, y_um * 1e-6)
-        # a ramped temperature change, a bare temperature step or a wait go through ``prepare``;
-        # a plain setpoint with an experiment is the experiment's own temperature_k parameter
-        move_temperature = unit.temperature_k is not None and (
-            unit.experiment is None or unit.ramp_k_per_min is not None)
-        if move_temperature or unit.wait_s > 0:
-            self._prepare(unit, move_temperature)
-        if unit.experiment is None:
-            run_id = index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
-                                 None, None)
-            index.finish(run_id, "complete")
-            return
+        attempt = 1 + sum(1 for r in index.runs() if r.unit_key == unit.key)
+        run_unit(self.engine, self.folder, ordinal, unit, index, attempt,
+                 stop_reason=lambda: self._stop_reason)
+
+
+class UnitRecorder(Protocol):
+    """Where ``run_unit`` records a unit's run: the campaign index itself (serial), or a worker's
+    messages to the coordinator that writes it (acquisition.campaigns.parallel)."""
+
+    def begin(self, unit_key: str, ordinal: int, step: int, label: str, variables: dict[str, Any],
+              experiment: str | None, path: str | None) -> int: ...
+
+    def finish(self, run_id: int, status: str, reason: str = "",
+               metrics: dict[str, Any] | None = None) -> None: ...
+
+
+def free_attempt(folder: Path, ordinal: int, unit: Unit, attempt: int) -> int:
+    """``attempt``, or the next one whose run file (and journal) does not exist yet: a unit whose
+    worker died mid-run is measured again beside the file it left."""
+    while any((folder / "runs" / f"{run_file_name(ordinal, unit, attempt)}{suffix}").exists()
+              for suffix in ("", ".journal")):
+        attempt += 1
+    return attempt
+
+
+def run_unit(engine: Any, folder: Path, ordinal: int, unit: Unit, index: UnitRecorder,
+             attempt: int = 1, stop_reason: Callable[[], str | None] = lambda: None) -> None:
+    """One unit on ``engine``: film position, temperature/wait, then its experiment into its own
+    run file, recorded in ``index``. CampaignStopped if a run is refused, fails or is aborted.
+
+    ``stop_reason``: the campaign's stop request, if any; a run started while it arrived (the
+    engine was idle, so the request's abort found nothing to abort) is aborted at once."""
+    if unit.position_um is not None:
+        x_um, y_um = unit.position_um
+        log.info("campaign: film position -> (%.2f, %.2f) um", x_um, y_um)
+        engine.rig.set_film_position(x_um * 1e-6, y_um * 1e-6)
+    # a ramped temperature change, a bare temperature step or a wait go through ``prepare``;
+    # a plain setpoint with an experiment is the experiment's own temperature_k parameter
+    move_temperature = unit.temperature_k is not None and (
+        unit.experiment is None or unit.ramp_k_per_min is not None)
+    if move_temperature or unit.wait_s > 0:
+        _prepare(engine, unit, move_temperature, stop_reason)
+    if unit.experiment is None:
+        run_id = index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
+                             None, None)
+        index.finish(run_id, "complete")
+        return
+    params = dict(unit.params)
+    if unit.temperature_k is not None:
+        params["temperature_k"] = unit.temperature_k
+    attempt = free_attempt(folder, ordinal, unit, attempt)
+    path = folder / "runs" / run_file_name(ordinal, unit, attempt)
+    run_id = index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
+                         unit.experiment, str(path.relative_to(folder)))
+    try:
+        handle = engine.start(unit.experiment, params, out_path=path)
+    except (ValueError, RuntimeError) as exc:  # refused at start: nothing moved, no file
+        reason = _one_line(exc)
+        index.finish(run_id, "failed", reason)
+        raise CampaignStopped(f"unit {unit.key} refused at start: {reason}; fix the cause and "
+                              "continue with --resume") from None
+    finished = _wait_honouring_stop(engine, handle, stop_reason)
+    metrics = _headline_metrics(finished.summary, params, unit)
+    index.finish(run_id, finished.status.value, finished.reason, metrics)
+    if finished.status != RunStatus.COMPLETE:
+        raise CampaignStopped(f"unit {unit.key} ended {finished.status.value}: {finished.reason}; "
+                              "fix the cause and continue with --resume", finished)
+
+
+def _wait_honouring_stop(engine: Any, handle: Any, stop_reason: Callable[[], str | None]) -> RunFinished:
+    reason = stop_reason()
+    if reason is not None:  # the request came while this run was being started
+        engine.abort(reason)
+    return handle.wait()
+
+
+def _prepare(engine: Any, unit: Unit, move_temperature: bool,
+             stop_reason: Callable[[], str | None] = lambda: None) -> None:
+    params: dict[str, Any] = {"wait_s": unit.wait_s}
+    if move_temperature:
+        params["target_k"] = unit.temperature_k
+        params["ramp_k_per_min"] = unit.ramp_k_per_min
+    try:
+        handle = engine.start(PREPARE_EXPERIMENT.name, params)
+    except (ValueError, RuntimeError) as exc:  # refused at start: nothing moved
+        raise CampaignStopped(f"unit {unit.key}: preparing refused at start: {_one_line(exc)}; "
+                              "fix the cause and continue with --resume") from None
+    finished = _wait_honouring_stop(engine, handle, stop_reason)
+    if finished.status != RunStatus.COMPLETE:
+        raise CampaignStopped(f"unit {unit.key}: preparing ended {finished.status.value}: "
+                              f"{finished.reason}", finished)
+
+
+def reconcile(index: CampaignIndex, folder: Path, units: list[Unit]) -> list[str]:
+    """Index entries left ``running`` by a campaign that died: a unit whose run file is complete
+    is recorded complete (with the file's figures), not measured again; any other stays as it
+    is (the unit is redone, the attempt kept as superseded). Returns the units recorded."""
+    from acquisition.storage import open_run
+
+    by_key = {unit.key: unit for unit in units}
+    reconciled: list[str] = []
+    for entry in index.runs("running"):
+        unit = by_key.get(entry.unit_key)
+        if entry.path is None or unit is None:
+            continue
+        try:
+            run = open_run(folder / entry.path)
+        except ValueError:
+            continue  # no readable file: the unit is measured again
+        if run.status != RunStatus.COMPLETE.value:
+            continue
         params = dict(unit.params)
         if unit.temperature_k is not None:
             params["temperature_k"] = unit.temperature_k
-        attempt = 1 + sum(1 for r in index.runs() if r.unit_key == unit.key)
-        path = self.folder / "runs" / run_file_name(ordinal, unit, attempt)
-        run_id = index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
-                             unit.experiment, str(path.relative_to(self.folder)))
-        try:
-            self._raise_if_stop_requested(unit)
-            handle = self.engine.start(unit.experiment, params, out_path=path)
-        except (ValueError, RuntimeError) as exc:  # refused at start: nothing moved, no file
-            reason = _one_line(exc)
-            index.finish(run_id, "failed", reason)
-            if isinstance(exc, CampaignStopped):
-                raise
-            raise CampaignStopped(f"unit {unit.key} refused at start: {reason}; fix the cause and "
-                                  "continue with --resume") from None
-        if self._stop_reason:  # a stop request that came while this run was being started
-            self.engine.abort(self._stop_reason)
-        finished = handle.wait()
-        metrics = _headline_metrics(finished.summary, params, unit)
-        index.finish(run_id, finished.status.value, finished.reason, metrics)
-        if finished.status != RunStatus.COMPLETE:
-            raise CampaignStopped(f"unit {unit.key} ended {finished.status.value}: {finished.reason}; "
-                                  "fix the cause and continue with --resume", finished)
-
-    def _prepare(self, unit: Unit, move_temperature: bool) -> None:
-        params: dict[str, Any] = {"wait_s": unit.wait_s}
-        if move_temperature:
-            params["target_k"] = unit.temperature_k
-            params["ramp_k_per_min"] = unit.ramp_k_per_min
-        self._raise_if_stop_requested(unit)
-        try:
-            handle = self.engine.start(PREPARE_EXPERIMENT.name, params)
-        except (ValueError, RuntimeError) as exc:  # refused at start: nothing moved
-            raise CampaignStopped(f"unit {unit.key}: preparing refused at start: {_one_line(exc)}; "
-                                  "fix the cause and continue with --resume") from None
-        if self._stop_reason:
-            self.engine.abort(self._stop_reason)
-        finished = handle.wait()
-        if finished.status != RunStatus.COMPLETE:
-            raise CampaignStopped(f"unit {unit.key}: preparing ended {finished.status.value}: "
-                                  f"{finished.reason}", finished)
-
-    def _reconcile(self, index: CampaignIndex) -> list[str]:
-        """Index entries left ``running`` by a campaign that died: a unit whose run file is
-        complete is recorded complete (with the file's figures), not measured again; any other
-        stays as it is (its unit is redone, the attempt kept as superseded)."""
-        from acquisition.storage import open_run
-
-        units = {unit.key: unit for unit in self.units}
-        reconciled: list[str] = []
-        for entry in index.runs("running"):
-            unit = units.get(entry.unit_key)
-            if entry.path is None or unit is None:
-                continue
-            try:
-                run = open_run(self.folder / entry.path)
-            except ValueError:
-                continue  # no readable file: the unit is measured again
-            if run.status != RunStatus.COMPLETE.value:
-                continue
-            params = dict(unit.params)
-            if unit.temperature_k is not None:
-                params["temperature_k"] = unit.temperature_k
-            index.finish(entry.id, "complete", "", _headline_metrics(run.summary, params, unit))
-            log.info("campaign: unit %s was complete in %s; recorded, not measured again",
-                     entry.unit_key, entry.path)
-            reconciled.append(entry.unit_key)
-        return reconciled
+        index.finish(entry.id, "complete", "", _headline_metrics(run.summary, params, unit))
+        log.info("campaign: unit %s was complete in %s; recorded, not measured again",
+                 entry.unit_key, entry.path)
+        reconciled.append(entry.unit_key)
+    return reconciled
 
 
 def _one_line(exc: BaseException) -> str:

@@ -40,7 +40,7 @@ from acquisition.interlocks import setpoint_error
 
 TOP_LEVEL_KEYS = ("name", "description", "rig", "vars", "step")
 STEP_KEYS = ("label", "loop", "repeat", "temperature_k", "ramp_k_per_min", "position_um",
-             "wait_s", "experiment", "params")
+             "wait_s", "experiment", "params", "sample")
 TEMPERATURE_RANGE_K = (1.0, 400.0)
 RAMP_RANGE_K_PER_MIN = (0.01, 50.0)
 POSITION_LIMIT_UM = 10_000.0
@@ -73,6 +73,9 @@ class Step:
     position_um: Any = None
     wait_s: Any = None
     label: str = ""
+    #: simulated rig only: ``[sample]`` fields for this step's units (material, dopant_fraction,
+    #: knockouts, heterogeneity, ...), e.g. the axes of a parameter study
+    sample: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,6 +102,7 @@ class Unit:
     wait_s: float
     experiment: str | None
     params: Mapping[str, Any]
+    sample: Mapping[str, Any] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------ line finder
@@ -159,6 +163,8 @@ def load_campaign(path: str | Path, experiment_names: Iterable[str] | None = Non
 
 
 SchemaCheck = Any  # Callable[[str, dict], list[str]]: experiment name, params -> errors
+#: Callable[[dict], str | None]: a unit's resolved ``sample`` table -> its problem (one line)
+SampleCheck = Any
 
 
 def parse_campaign(text: str, source: Path | None = None,
@@ -374,6 +380,27 @@ def _setpoint_problems(value: Any, rig_range_k: tuple[float, float] | None) -> l
     return [] if message is None else [(["temperature_k"], message)]
 
 
+def _sample_problems(step: Step, scope: dict[str, Any]) -> list[tuple[list[str], str]]:
+    """The step's ``sample`` table resolved for one unit and checked like a rig file's
+    ``[sample]`` (material, dopant fraction, knock-outs, ...)."""
+    if not step.sample:
+        return []
+    if not isinstance(step.sample, dict):
+        return [(["sample"], f"sample={_override_text(step.sample)} must be a table of [sample] fields")]
+    try:
+        values = resolve(step.sample, scope)
+    except ExpressionError as exc:
+        return [(["sample"], str(exc))]
+    from acquisition.rig import RigConfigError, SampleConfig, sample_with_overrides
+    try:
+        sample_with_overrides(SampleConfig(), values, "sample")
+    except RigConfigError as exc:
+        message = str(exc).split(": ", 1)[-1]
+        field_name = message.split("=", 1)[0].split(".")[-1].strip() if "=" in message else ""
+        return [(["sample", field_name] if field_name else ["sample"], message)]
+    return []
+
+
 def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck | None,
                    known_experiments: set[str] | None,
                    temperature_range_k: tuple[float, float] | None = None) -> list[tuple[list[str], str]]:
@@ -395,6 +422,7 @@ def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck 
             failed_params.add(name)
             problems.append((["params", name], str(exc)))
     resolved["params"] = params
+    problems += _sample_problems(step, scope)
     if resolved["temperature_k"] is not None:
         problems += _setpoint_problems(resolved["temperature_k"], temperature_range_k)
     if resolved["ramp_k_per_min"] is not None:
@@ -445,7 +473,7 @@ def expand(campaign: Campaign) -> list[Unit]:
             scope = {**variables, **binding}
             values = resolve({"temperature_k": step.temperature_k, "ramp_k_per_min": step.ramp_k_per_min,
                               "position_um": step.position_um, "wait_s": step.wait_s,
-                              "params": step.params}, scope)
+                              "params": step.params, "sample": step.sample or {}}, scope)
             key = f"s{index + 1}" + "".join(f"/{k}={_fmt_key(v)}" for k, v in binding.items())
             position = values["position_um"]
             units.append(Unit(
@@ -455,7 +483,7 @@ def expand(campaign: Campaign) -> list[Unit]:
                 ramp_k_per_min=_opt_float(values["ramp_k_per_min"]),
                 position_um=(float(position[0]), float(position[1])) if position is not None else None,
                 wait_s=float(values["wait_s"] or 0.0), experiment=step.experiment,
-                params=_json_text_params(values["params"])))
+                params=_json_text_params(values["params"]), sample=dict(values["sample"])))
     keys = [u.key for u in units]
     if len(set(keys)) != len(keys):
         raise CampaignError(["two units share a key: give repeated steps distinct loop variables"])

@@ -26,7 +26,7 @@ import numpy as np
 from drivers.clock import Clock
 from sim_backends.bench import optics
 from sim_backends.bench.chopper import ChopperModel
-from sim_backends.bench.config import BeamConfig, BenchConfig, SampleConfig
+from sim_backends.bench.config import BeamConfig, BenchConfig, DetectionParams, SampleConfig
 from sim_backends.bench.cryostat import CryostatModel
 from sim_backends.bench.lasers import ControlLaserModel, PumpLaserModel
 from sim_backends.bench.motion import ShutterModel, StageModel
@@ -57,15 +57,20 @@ class Bench:
     """Owns the clock, every simulated part and the focal spot. Thread-safe through ``lock``."""
 
     def __init__(self, beam: BeamConfig, sample: SampleConfig, config: BenchConfig,
-                 clock: Clock) -> None:
+                 clock: Clock, noise_stream: int | None = None) -> None:
         self.beam = beam
         self.sample_config = sample
         self.config = config
         self.clock = clock
         self.lock = threading.RLock()
         self.rng = np.random.default_rng(config.seed)
-        self.pump = PumpLaserModel(config.pump, drift_phase_rad=float(self.rng.uniform(0, 2 * math.pi)))
-        self._focus_phases = tuple(float(p) for p in self.rng.uniform(0, 2 * math.pi, 3))
+        pump_phase, self._focus_phases = drift_phases(self.rng)
+        self.pump = PumpLaserModel(config.pump, drift_phase_rad=pump_phase)
+        if noise_stream is not None:
+            # the slow drifts stay those of ``seed`` (one rig, one history); the instrument noise
+            # is a stream of its own, so a campaign unit draws the same noise whichever process
+            # runs it and whatever ran before it
+            self.rng = np.random.default_rng(np.random.SeedSequence((config.seed, noise_stream)))
         self.nd_wheel = StageModel(config.stage.velocity_deg_s)
         self.hwp = StageModel(config.stage.velocity_deg_s)
         self.control_attenuator = StageModel(config.stage.velocity_deg_s)
@@ -174,11 +179,7 @@ class Bench:
 
     # --- detection ----------------------------------------------------------------------------
     def _line_efficiency(self, line: str) -> float:
-        d = self.config.detection
-        wavelength = self.spot.line_wavelength_m[line]
-        return (d.collection_efficiency * optics.emission_filter_transmission(
-            wavelength, d.emission_filter, d.filter_transmission, d.filter_blocking_od,
-            d.pump_blocking_od) * optics.apd_detection_efficiency(wavelength))
+        return detection_efficiency(self.config.detection, self.spot.line_wavelength_m[line])
 
     def _stray_rate(self, t: float) -> float:
         """Laser light scattered at the sample that leaks through the filters to the APD (cps)."""
@@ -341,6 +342,20 @@ class Bench:
             log.warning("simulated APD sees %.3g cps, above its damage level %.3g cps "
                         "(close the emission shutter during control pulses)",
                         rate_cps, self.config.detection.damage_rate_cps)
+
+
+def drift_phases(rng: np.random.Generator) -> tuple[float, tuple[float, ...]]:
+    """The phases of the slow drifts (pump power, focus) a bench draws first from its seed."""
+    pump = float(rng.uniform(0, 2 * math.pi))
+    return pump, tuple(float(p) for p in rng.uniform(0, 2 * math.pi, 3))
+
+
+def detection_efficiency(detection: DetectionParams, wavelength_m: float) -> float:
+    """Fraction of the photons emitted at ``wavelength_m`` that the APD registers (before dead time)."""
+    d = detection
+    return (d.collection_efficiency * optics.emission_filter_transmission(
+        wavelength_m, d.emission_filter, d.filter_transmission, d.filter_blocking_od,
+        d.pump_blocking_od) * optics.apd_detection_efficiency(wavelength_m))
 
 
 def _quantise(value: float) -> float:

@@ -76,6 +76,9 @@ class SampleConfig:
     n_particles: int = param(10, 0, 1000, "",
                              "particles in the focal spot (0 = bare substrate: no emission)")
     seed: int = param(0, 0, 2**63 - 1, "", "seed of the film: same seed + position = same particles")
+    parameters: dict[str, float] = param({}, doc="numbers of the material description replaced by name, "
+                                                 "e.g. {\"transfers.CR1.microparameter_cm6_s\" = 4e-38} "
+                                                 "(names: avalab fit --list)")
     film_position_m: list[float] = param([0.0, 0.0], -0.1, 0.1, "m",
                                          "(x, y) of the spot on the film; other spots differ reproducibly")
 

@@ -57,7 +57,8 @@ class FilmSpot:
                 beam_radius_m=beam.beam_radius_m, n_particles=sample.n_particles,
                 heterogeneity=sample.heterogeneity, seed=sample.seed,
                 position_m=(float(sample.film_position_m[0]), float(sample.film_position_m[1])),
-                dopant_fraction=sample.dopant_fraction, knockouts=tuple(sample.knockouts))
+                dopant_fraction=sample.dopant_fraction, knockouts=tuple(sample.knockouts),
+                parameters=dict(sample.parameters))
 
     @property
     def lines(self) -> tuple[str, ...]:

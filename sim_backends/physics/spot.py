@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ from .drive import Drive, SpotEmission
 from .material import Material
 from .materials import (DOPANT_FRACTION_SD, FIELD_OF_VIEW_RADII, LOCAL_FIELD_MEDIAN, LOCAL_FIELD_SIGMA,
                         VOLUME_SIGMA, get_material)
+from .parameters import with_parameters
 from .particle import Particle
 
 @dataclass(frozen=True)
@@ -59,8 +61,11 @@ class FocalSpot:
     def __init__(self, material: str = "Nd:KPb2Cl5", temperature_k: float = 77.0, beam_radius_m: float = 0.63e-6,
                  n_particles: int = 10, heterogeneity: float = 1.0, seed: int = 0,
                  position_m: tuple[float, float] = (0.0, 0.0), dopant_fraction: float | None = None,
-                 knockouts: tuple[str, ...] = ()) -> None:
-        base = get_material(material, dopant_fraction=dopant_fraction, knockouts=knockouts)
+                 knockouts: tuple[str, ...] = (), parameters: Mapping[str, float] | None = None) -> None:
+        #: named numbers of the material description replaced (sim_backends.physics.parameters)
+        self.parameters = dict(parameters or {})
+        base = with_parameters(get_material(material, dopant_fraction=dopant_fraction, knockouts=knockouts),
+                               self.parameters)
         check_positive("temperature_k", temperature_k, "K")
         check_range("beam_radius_m", beam_radius_m, 1e-8, 1e-3, "m")
         check_int_range("n_particles", n_particles, 1, 1000)
@@ -73,7 +78,7 @@ class FocalSpot:
         self.seed, self.position_m = seed, (float(position_m[0]), float(position_m[1]))
         self.specs = draw_particles(n_particles, heterogeneity, beam_radius_m, base.dopant_fraction, seed,
                                     self.position_m)
-        self.particles = [Particle(_with_fraction(base, spec.dopant_fraction), temperature_k)
+        self.particles = [Particle(_with_fraction(base, spec.dopant_fraction, self.parameters), temperature_k)
                           for spec in self.specs]
         self.time_s = 0.0
 
@@ -111,5 +116,9 @@ class FocalSpot:
         return SpotEmission(duration_s, mean, bright / self.n_particles, times, trace)
 
 
-def _with_fraction(material: Material, fraction: float) -> Material:
-    return get_material(material.name, dopant_fraction=fraction, knockouts=material.knocked_out)
+def _with_fraction(material: Material, fraction: float, parameters: Mapping[str, float]) -> Material:
+    """The particle's material: its own dopant fraction, then the replaced parameters (a replaced
+    dopant_fraction is the nominal one the particles spread around)."""
+    own = {k: v for k, v in parameters.items() if k != "dopant_fraction"}
+    return with_parameters(get_material(material.name, dopant_fraction=fraction,
+                                        knockouts=material.knocked_out), own)

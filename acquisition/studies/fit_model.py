@@ -1,0 +1,283 @@
+"""The model an I-P curve is fitted with: the run's focal spot, quasi-static, through the bench's
+detection chain.
+
+For a run file it takes the sample (material, dopant fraction, knock-outs, particles: seed and
+film position, heterogeneity, replaced parameters), the beam and the detection from the run's own
+rig configuration (or a rig file given instead), and the measured sweep: density, direction,
+counts, dwell, rig-clock time of each main-scan point. For a parameter set it computes, per
+particle, the steady-state S-curve (RateModel.s_curve: both stable branches and the folds, by
+continuation), and from it
+
+- the expected counts of every point: each particle on the branch its own folds put it on for
+  that scan direction, at its local intensity (peak density x its field factor x the focus
+  drift at that time), weighted by its collection, through the line efficiencies, plus dark
+  counts and laser stray light, after dead time;
+- the switch-on and switch-off densities: the fold of the particle whose switching makes the
+  largest jump of the modelled scan (continuous in the parameters, unlike a jump between points).
+
+Residuals: log counts of every point outside the measured jump brackets (Poisson error plus the
+intensity jitter of the bench times the local slope), less their weighted mean offset (the
+detection efficiency, profiled out), and each measured threshold bracket against the modelled
+fold (bracket midpoint, uniform error over the bracket plus the jitter).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: relative intensity jitter at the focus between points (pump noise, stage settling, drift
+#: left over): it turns into log-count error through the local slope of the curve
+INTENSITY_JITTER_REL = 0.01
+#: Poisson counts below this are treated as this (a zero count still has an error)
+MIN_COUNTS = 1.0
+SWEEP_STREAM = "sweep"
+SWEEP_FIELDS = ("density_w_m2", "counts", "direction", "dwell_s")
+
+
+class FitInputError(ValueError):
+    """A run file the fit cannot use (one line, names the file)."""
+
+
+@dataclass
+class SweepData:
+    """The main scan of one run, in measurement order."""
+
+    path: Path
+    rig_config: dict[str, Any]
+    density_w_m2: np.ndarray
+    counts: np.ndarray
+    dwell_s: np.ndarray
+    up: np.ndarray              # bool: up-scan point
+    time_s: np.ndarray          # rig clock of each point
+    temperature_k: float
+    #: (low, high) density brackets of the largest up and down jumps: (A, B) and (D, C)
+    on_bracket: tuple[float, float] | None = None
+    off_bracket: tuple[float, float] | None = None
+    in_brackets: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+
+def read_sweep(path: Path, rig_config: dict[str, Any] | None = None) -> SweepData:
+    """The fit's view of a run file; FitInputError if it has no sweep points."""
+    from acquisition.storage import open_run
+
+    try:
+        run = open_run(path)
+    except (ValueError, OSError) as exc:
+        raise FitInputError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from None
+    columns = run.streams.get(SWEEP_STREAM, {})
+    missing = [f for f in SWEEP_FIELDS if f not in columns]
+    if missing or len(columns.get("counts", [])) < 4:
+        raise FitInputError(f"{path}: no sweep data (stream {SWEEP_STREAM!r} with density, counts, direction "
+                            f"and dwell, 4 points or more); allowed: the run file of a power sweep")
+    keep = np.ones(len(columns["counts"]), dtype=bool)
+    for name in ("pass", "repeat"):  # the main scan of the first repeat: it starts dark
+        if name in columns:
+            keep &= np.asarray(columns[name]) == 0
+    if "frequency_hz" in columns:
+        raise FitInputError(f"{path}: a chopped sweep; allowed: a CW power sweep")
+    pick = lambda name: np.asarray(columns[name])[keep]  # noqa: E731
+    times = pick("timestamp_s").astype(float) if "timestamp_s" in columns else np.zeros(int(keep.sum()))
+    temperature = float(np.nanmedian(pick("temperature_k"))) if "temperature_k" in columns else \
+        float(run.params.get("temperature_k") or 77.0)
+    data = SweepData(path=Path(path), rig_config=rig_config or run.rig_config,
+                     density_w_m2=pick("density_w_m2").astype(float), counts=pick("counts").astype(float),
+                     dwell_s=pick("dwell_s").astype(float), up=pick("direction").astype(str) == "up",
+                     time_s=times, temperature_k=temperature)
+    _find_brackets(data)
+    return data
+
+
+def _find_brackets(data: SweepData) -> None:
+    """The largest log-count step up on the up scan (A -> B) and down on the down scan (C -> D)."""
+    data.in_brackets = np.zeros(len(data.counts), dtype=bool)
+    logs = np.log10(np.maximum(data.counts, MIN_COUNTS) / data.dwell_s)
+    for up in (True, False):
+        index = np.flatnonzero(data.up == up)
+        if len(index) < 2:
+            continue
+        steps = np.diff(logs[index]) * (1 if up else -1)
+        i = int(np.argmax(steps))
+        if steps[i] < 0.5:  # less than 3x: no jump worth a threshold
+            continue
+        a, b = index[i], index[i + 1]
+        low, high = sorted((float(data.density_w_m2[a]), float(data.density_w_m2[b])))
+        if up:
+            data.on_bracket = (low, high)
+        else:
+            data.off_bracket = (low, high)
+        data.in_brackets[[a, b]] = True
+
+
+@dataclass
+class SpotModel:
+    """What of a run's rig the model needs (sample, beam, detection), with no parameter yet."""
+
+    sample: Any
+    beam: Any
+    sim: Any
+
+
+def spot_model(data: SweepData) -> SpotModel:
+    from acquisition.rig import rig_config_from_dict
+
+    raw = data.rig_config
+    config = rig_config_from_dict(_toml_units(raw), str(data.path))
+    return SpotModel(sample=config.sample, beam=config.beam, sim=config.sim)
+
+
+def _toml_units(raw: dict[str, Any]) -> dict[str, Any]:
+    """A stored (SI) rig configuration as the rig loader reads it (its TOML keys and units)."""
+    import dataclasses
+
+    from acquisition.rig import LimitsConfig
+    out = {k: _without_none(v) for k, v in raw.items() if k in ("beam", "sample", "sim")}
+    limits = dict(raw.get("limits", {}))
+    for f in dataclasses.fields(LimitsConfig):
+        key = f.metadata.get("toml_key")
+        if key and f.name in limits:
+            limits[key] = limits.pop(f.name) / (f.metadata.get("toml_scale") or 1.0)
+    out["limits"] = limits
+    return out
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def predict(data: SweepData, model: SpotModel, values: dict[str, float]) -> dict[str, Any]:
+    """Expected counts per point and the modelled switch-on/off densities for parameter ``values``."""
+    from sim_backends.bench import optics
+    from sim_backends.bench.bench import detection_efficiency, drift_phases
+    from sim_backends.physics import FocalSpot, RateModel
+
+    sample = model.sample
+    parameters = {**dict(sample.parameters), **values}
+    spot = FocalSpot(material=sample.material, temperature_k=data.temperature_k,
+                     beam_radius_m=model.beam.beam_radius_m, n_particles=max(1, sample.n_particles),
+                     heterogeneity=sample.heterogeneity, seed=sample.seed,
+                     position_m=(float(sample.film_position_m[0]), float(sample.film_position_m[1])),
+                     dopant_fraction=sample.dopant_fraction, knockouts=tuple(sample.knockouts),
+                     parameters=parameters)
+    optics_config = model.sim.optics
+    _, focus_phases = drift_phases(np.random.default_rng(model.sim.seed))
+    focus = np.array([optics.focus_drift_factor(t, optics_config.focus_drift_rel,
+                                                optics_config.focus_drift_period_s, focus_phases)
+                      for t in data.time_s])
+    peak = 2.0 * model.beam.objective_transmission * data.density_w_m2 * focus
+    efficiency = {line: detection_efficiency(model.sim.detection, nm * 1e-9)
+                  for line, nm in spot.particles[0].model.material.lines_nm.items()}
+    detected = np.zeros(len(peak))
+    jumps: dict[bool, tuple[float, float]] = {}  # up? -> (emission jump, fold density)
+    for spec, particle in zip(spot.specs, spot.particles):
+        local = peak * spec.intensity_factor
+        branches = _branches(particle.model, float(local.min()), float(local.max()))
+        on, off = branches["folds"]
+        bright = np.zeros(len(local), dtype=bool)
+        state = False
+        for i, intensity in enumerate(local):  # the particle's own hysteresis along the scan
+            state = (intensity >= on) if not state else (intensity > off)
+            if math.isnan(on):
+                state = False
+            bright[i] = state
+        dark_rate = _branch_rate(branches["dark"], np.minimum(local, on if not math.isnan(on) else np.inf))
+        bright_rate = _branch_rate(branches["bright"], np.maximum(local, off)) if not math.isnan(off) else dark_rate
+        emitted = {line: np.where(bright, bright_rate[line], dark_rate[line]) for line in dark_rate}
+        counted = sum(efficiency[line] * emitted[line] for line in efficiency) * spec.collection_weight
+        detected += counted
+        if not math.isnan(on):
+            scale = 2.0 * model.beam.objective_transmission * spec.intensity_factor * float(np.median(focus))
+            jump_on = _branch_total(branches["bright"], on, efficiency) - _branch_total(branches["dark"], on, efficiency)
+            jump_off = _branch_total(branches["bright"], off, efficiency) - _branch_total(branches["dark"], off, efficiency)
+            for up, jump, fold in ((True, jump_on, on), (False, jump_off, off)):
+                weighted = jump * spec.collection_weight
+                if up not in jumps or weighted > jumps[up][0]:
+                    jumps[up] = (weighted, fold / scale)
+    detection = model.sim.detection
+    stray = _stray_rate(model, data.density_w_m2)
+    rate = optics.registered_rate(detected + stray + detection.dark_count_rate_cps, detection.dead_time_s)
+    return {"counts": np.asarray(rate) * data.dwell_s,
+            "switch_on_w_m2": jumps[True][1] if True in jumps else math.nan,
+            "switch_off_w_m2": jumps[False][1] if False in jumps else math.nan}
+
+
+def residuals(data: SweepData, model: SpotModel, values: dict[str, float], curve_points: bool = True) -> np.ndarray:
+    """Weighted residuals (data - model) / error: curve points (unless ``curve_points`` is
+    False), then the two thresholds."""
+    predicted = predict(data, model, values)
+    counts = np.maximum(predicted["counts"], MIN_COUNTS)
+    measured = np.maximum(data.counts, MIN_COUNTS)
+    slope = np.abs(np.gradient(np.log(counts), np.log(data.density_w_m2))) if len(counts) > 2 else 0.0
+    error = np.sqrt(1.0 / counts + (INTENSITY_JITTER_REL * slope) ** 2)
+    difference = (np.log(measured) - np.log(counts))[~data.in_brackets]
+    error = error[~data.in_brackets]
+    # the overall detection efficiency (collection, alignment) is not known to a few %: its log
+    # is profiled out (the weighted mean offset), so the curve's shape and levels relative to
+    # each other are fitted, and the thresholds fix the intensity scale
+    offset = float(np.sum(difference / error**2) / np.sum(1.0 / error**2))
+    curve = (difference - offset) / error
+    if not curve_points:
+        curve = np.zeros(0)
+    thresholds = []
+    for bracket, key in ((data.on_bracket, "switch_on_w_m2"), (data.off_bracket, "switch_off_w_m2")):
+        if bracket is None:
+            continue
+        low, high = bracket
+        middle = 0.5 * (low + high)
+        sigma = math.hypot((high - low) / math.sqrt(12.0), INTENSITY_JITTER_REL * middle)
+        fold = predicted[key]
+        # a model without the fold is as far off as the scan's end
+        value = fold if math.isfinite(fold) else float(np.max(data.density_w_m2)) * 2.0
+        thresholds.append((middle - value) / sigma)
+    return np.concatenate([curve, np.asarray(thresholds)])
+
+
+def _branches(model: Any, local_min: float, local_max: float) -> dict[str, Any]:
+    """Dark and bright stable branches (intensity, emission per line) and the folds (nan: none)."""
+    curve = model.s_curve(pump_min_w_m2=max(local_min * 0.5, 1e4), pump_max_w_m2=max(local_max * 2.0, 1e6))
+    pumps, stable = np.asarray(curve.pump_w_m2), np.asarray(curve.stable)
+    rates = model.emission_rates(np.asarray(curve.y))
+    folds = (curve.switch_on_w_m2, curve.switch_off_w_m2)
+    if not curve.is_bistable:
+        branch = {"pump": pumps[stable], "rates": {k: np.asarray(v)[stable] for k, v in rates.items()}}
+        return {"dark": branch, "bright": branch, "folds": (math.nan, math.nan)}
+    # the curve runs dark branch -> fold -> unstable middle -> fold -> bright branch
+    unstable = np.flatnonzero(~stable)
+    dark = np.zeros(len(pumps), dtype=bool)
+    bright = np.zeros(len(pumps), dtype=bool)
+    dark[: unstable[0]] = True
+    bright[unstable[-1] + 1:] = True
+    return {"dark": {"pump": pumps[dark], "rates": {k: np.asarray(v)[dark] for k, v in rates.items()}},
+            "bright": {"pump": pumps[bright], "rates": {k: np.asarray(v)[bright] for k, v in rates.items()}},
+            "folds": folds}
+
+
+def _branch_rate(branch: dict[str, Any], intensity: np.ndarray) -> dict[str, np.ndarray]:
+    """Emission per line on a branch at ``intensity`` (log-log interpolation, clamped to its ends)."""
+    pumps = branch["pump"]
+    order = np.argsort(pumps)
+    x = np.log(pumps[order])
+    return {line: np.exp(np.interp(np.log(intensity), x, np.log(np.maximum(values[order], 1e-300))))
+            for line, values in branch["rates"].items()}
+
+
+def _branch_total(branch: dict[str, Any], intensity: float, efficiency: dict[str, float]) -> float:
+    rates = _branch_rate(branch, np.array([intensity]))
+    return float(sum(efficiency[line] * rates[line][0] for line in efficiency))
+
+
+def _stray_rate(model: SpotModel, density_w_m2: np.ndarray) -> np.ndarray:
+    """Pump light scattered at the sample that leaks to the APD (the bench's stray term)."""
+    from sim_backends.bench import optics
+
+    d, beam = model.sim.detection, model.beam
+    power = beam.objective_transmission * density_w_m2 * beam.beam_area_m2
+    leak = optics.emission_filter_transmission(beam.pump_wavelength_m, d.emission_filter, d.filter_transmission,
+                                               d.filter_blocking_od, d.pump_blocking_od)
+    return power * d.stray_fraction * leak * optics.apd_detection_efficiency(beam.pump_wavelength_m) \
+        / optics.photon_energy_j(beam.pump_wavelength_m)
