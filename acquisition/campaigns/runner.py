@@ -184,8 +184,6 @@ class CampaignRunner:
             if unit.key in done_keys:
                 result.skipped.append(unit.key)
                 continue
-            if self._stop_reason is not None:  # asked between two units
-                raise CampaignStopped(f"stopped before unit {unit.key}: {self._stop_reason}")
             elapsed = time.monotonic() - started
             # ETA in wall seconds: scale the clock estimate by how fast clock time has passed here
             speed = elapsed / measured_clock if measured_clock > 0 else None
@@ -194,6 +192,8 @@ class CampaignRunner:
                 done=len(result.completed) + len(result.skipped), total=len(self.units), unit=unit,
                 message=f"{unit.key}: {unit.label}", elapsed_s=elapsed, eta_s=eta,
                 step_index=unit.step_index, step_done=step_done, step_total=len(step_units)))
+            if self._stop_reason is not None:  # asked between two units (engine idle: no abort)
+                raise CampaignStopped(f"stopped before unit {unit.key}: {self._stop_reason}")
             if self.isolated:
                 self.rig.restart_simulation(self._starts[ordinal])
             clock_before = self.rig.clock.now()

@@ -54,7 +54,8 @@ def test_a_stop_requested_between_two_units_starts_no_further_unit(tmp_path: Pat
             runner.run()
     finally:
         engine.close()
-    assert runs_started == ["sweep"]  # the first unit only
+    # the first unit only (a fully simulated rig calibrates before its units)
+    assert [name for name in runs_started if name != "calibrate"] == ["sweep"]
     assert indexed(tmp_path) == [("s1/spot=0", "complete")]
 
 

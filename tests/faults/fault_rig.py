@@ -86,10 +86,11 @@ class ProxiedBench:
         self.bench.close()
 
 
-def proxied_emulators(rig: Any, roles: Iterable[str] | None = None) -> ProxiedBench:
-    """Serve ``roles`` of ``rig`` (all wire roles by default) and swap in real drivers that
-    reach them through fault proxies."""
-    bench = EmulatedBench(rig, roles, transport="tcp")
+def proxied_emulators(rig: Any, roles: Iterable[str] | None = None,
+                      drivers: dict[str, str] | None = None) -> ProxiedBench:
+    """Serve ``roles`` of ``rig`` (all wire roles by default; ``drivers`` as in
+    ``attach_emulated_drivers``) and swap in real drivers that reach them through fault proxies."""
+    bench = EmulatedBench(rig, roles, "tcp", drivers)
     bench.start()
     proxied = ProxiedBench(rig, bench)
     for role, served in bench.served.items():

@@ -45,8 +45,9 @@ def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     rig_file.write_text(render_rig_toml(config))
     state = Harness(rig_file)
 
-    def attach(rig: Any, roles: Any = None, transport: str = "tcp") -> ProxiedBench:
-        bench = proxied_emulators(rig, roles)
+    def attach(rig: Any, roles: Any = None, transport: str = "tcp",
+               drivers: dict[str, str] | None = None) -> ProxiedBench:
+        bench = proxied_emulators(rig, roles, drivers)
         state.benches.append(bench)
         return bench
 
