@@ -82,6 +82,19 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
     return code, out, err
 
 
+def assert_safe_state_reported(harness: Harness, code: int, err: str, role: str) -> None:
+    """Exit 4, one SAFE STATE FAILED line naming ``role`` (and any other role that could not
+    be confirmed safe), every role the emulators call unsafe among them, no traceback."""
+    assert harness.triggers and harness.triggers[0].fired
+    assert "Traceback" not in err, err
+    assert code == exit_codes.SAFE_STATE_FAILED, err
+    lines = [text for text in err.splitlines() if text.startswith("avalab: SAFE STATE FAILED for ")]
+    assert len(lines) == 1, err
+    named = set(lines[0].removeprefix("avalab: SAFE STATE FAILED for ").split(":", 1)[0].split(", "))
+    assert role in named, lines[0]
+    assert set(harness.unsafe) <= named, (harness.unsafe, lines[0])
+
+
 SWEEP_ARGS = ("--temperature", "77", "--start-kw-cm2", "2", "--stop-kw-cm2", "10", "--points", "6",
               "--settle-s", "0.1", "--dwell-s", "0.1", "--no-progress")
 
@@ -102,16 +115,11 @@ def test_sweep_with_a_broken_link_exits_4_naming_the_role(harness: Harness, caps
     out_file = tmp_path / "run.h5"
     code, out, err = run_cli(capsys, "sweep", "--rig", str(harness.rig_file), *SWEEP_ARGS,
                              "--out", str(out_file))
-    assert harness.triggers and harness.triggers[0].fired
-    assert "Traceback" not in err
-    assert code == exit_codes.SAFE_STATE_FAILED, err
-    line = [text for text in err.splitlines() if text.startswith("avalab: SAFE STATE FAILED for ")]
-    assert len(line) == 1 and role in line[0], err
+    assert_safe_state_reported(harness, code, err, role)
     assert out.startswith("sweep failed: safe state failed for ")
     run = open_run(out_file)
     assert run.status == "failed" and "safe state failed for" in run.reason
     assert run.n_points_total() == harness.triggers[0].points
-    assert set(harness.unsafe) <= {role}
 
 
 def test_switch_run_with_a_stalled_control_shutter_exits_4(harness: Harness, capsys, tmp_path: Path) -> None:
@@ -120,11 +128,7 @@ def test_switch_run_with_a_stalled_control_shutter_exits_4(harness: Harness, cap
                              "--biases-kw-cm2", "3", "6", "--sweep-points", "6", "--baseline-s", "0.5",
                              "--hold-s", "0.5", "--pulse-s", "0.2", "--no-progress",
                              "--out", str(tmp_path / "switch.h5"))
-    assert harness.triggers and harness.triggers[0].fired
-    assert "Traceback" not in err
-    assert code == exit_codes.SAFE_STATE_FAILED, err
-    assert "avalab: SAFE STATE FAILED for control_shutter" in err
-    assert set(harness.unsafe) <= {"control_shutter"}
+    assert_safe_state_reported(harness, code, err, "control_shutter")
     assert open_run(tmp_path / "switch.h5").status == "failed"
 
 
@@ -139,13 +143,9 @@ def test_campaign_stops_at_the_unit_whose_pump_link_dropped_and_exits_4(harness:
     folder = tmp_path / "campaign"
     code, out, err = run_cli(capsys, "campaign", str(spec), "--rig", str(harness.rig_file),
                              "--out", str(folder))
-    assert harness.triggers and harness.triggers[0].fired
-    assert "Traceback" not in err
-    assert code == exit_codes.SAFE_STATE_FAILED, err
-    assert "avalab: SAFE STATE FAILED for pump" in err
-    assert "campaign stopped: unit s1/spot=1 ended failed: safe state failed for pump" in err
+    assert_safe_state_reported(harness, code, err, "pump")
+    assert "campaign stopped: unit s1/spot=1 ended failed: safe state failed for " in err
     import sqlite3
     with sqlite3.connect(folder / "campaign.sqlite") as db:
         rows = list(db.execute("SELECT unit_key, status FROM runs ORDER BY id"))
     assert rows == [("s1/spot=0", "complete"), ("s1/spot=1", "failed")]  # unit 3 never started
-    assert set(harness.unsafe) <= {"pump"}
