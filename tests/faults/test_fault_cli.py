@@ -5,6 +5,7 @@ naming the role, no traceback, and a run file that says ``failed``; the emulator
 really unsafe."""
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,15 +36,33 @@ class Harness:
     unsafe: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-@pytest.fixture
-def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-            fault_calibration_dir: Path) -> Iterator[Harness]:
+def write_emulated_rig(path: Path) -> Path:
     config = load_rig_config("sim")
     for role, spec in bench_server.EMULATED_ROLES.items():
         config.roles[role] = RoleConfig(driver=spec.driver, address="emulator")
-    rig_file = tmp_path / "emulated.toml"
-    rig_file.write_text(render_rig_toml(config))
-    state = Harness(rig_file)
+    path.write_text(render_rig_toml(config))
+    return path
+
+
+@pytest.fixture(scope="session")
+def emulated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An AVALAB_HOME holding the emulated rig's power calibration, measured once through the
+    emulators; every test starts from a copy, so no run calibrates first (the points a fault
+    moment counts are the experiment's own) and no test changes what the next one sees."""
+    home = tmp_path_factory.mktemp("emulated_home")
+    rig_file = write_emulated_rig(home / "emulated.toml")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AVALAB_HOME", str(home))
+        code = main(["calibrate", "--rig", str(rig_file), "--no-progress", "--out", str(home / "calibration.h5")])
+    assert code == 0
+    return home
+
+
+@pytest.fixture
+def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulated_home: Path) -> Iterator[Harness]:
+    home = tmp_path / "home"
+    shutil.copytree(emulated_home, home)
+    state = Harness(write_emulated_rig(tmp_path / "emulated.toml"))
 
     def attach(rig: Any, roles: Any = None, transport: str = "tcp",
                drivers: dict[str, str] | None = None) -> ProxiedBench:
@@ -69,7 +88,7 @@ def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(bench_server, "attach_emulated_drivers", attach)
     monkeypatch.setattr(Engine, "__init__", init)
     monkeypatch.setattr(Engine, "close", close)
-    monkeypatch.setenv("AVALAB_HOME", str(fault_calibration_dir))
+    monkeypatch.setenv("AVALAB_HOME", str(home))
     monkeypatch.chdir(tmp_path)
     yield state
     for bench in state.benches:
@@ -123,7 +142,7 @@ def test_sweep_with_a_broken_link_exits_4_naming_the_role(harness: Harness, caps
 
 
 def test_switch_run_with_a_stalled_control_shutter_exits_4(harness: Harness, capsys, tmp_path: Path) -> None:
-    harness.plan = ("control_shutter", "stall", 3)
+    harness.plan = ("control_shutter", "stall", 0)  # after the first bias: the second pulse meets it
     code, out, err = run_cli(capsys, "switch", "--rig", str(harness.rig_file), "--temperature", "77",
                              "--biases-kw-cm2", "3", "6", "--sweep-points", "6", "--baseline-s", "0.5",
                              "--hold-s", "0.5", "--pulse-s", "0.2", "--no-progress",
