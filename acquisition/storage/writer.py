@@ -14,6 +14,7 @@ keeps every record before it (a torn record is cut off, never followed by anothe
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -67,8 +68,10 @@ class RunWriter:
         self._run_id: str | None = None
         self._finalised = False
         self._points_written = 0
-        #: the run file this writer placed at ``path`` (None: none yet)
+        #: the run file this writer placed at ``path`` (None: none yet), and an open handle on it:
+        #: held, its inode cannot be freed and reused by a file another program creates there
         self._file_identity: FileIdentity | None = None
+        self._file_handle: int | None = None
         self._journal.append({"type": "meta", "format_version": 1, "created_at": time.time(),
                               "software_version": software_version,
                               "rig_config": to_jsonable(rig_config),
@@ -124,7 +127,7 @@ class RunWriter:
         self._journal.sync()
         header = self._replay()
         header.reason = "run in progress; points are in the journal until the run finishes"
-        self._file_identity = self._place(self._path, header, STATUS_RUNNING, None)
+        self._hold(self._place(self._path, header, STATUS_RUNNING, None))
 
     def _write_point(self, event: PointTaken) -> None:
         scalars, numeric, text = split_point_data(event.data)
@@ -159,9 +162,12 @@ class RunWriter:
                 problems.append(moved)
                 run.status, run.reason = "failed", f"storage: {moved}" + (f"; {reason}" if reason else "")
             self._place(target, run, run.status, expected)
+            # asked while the journal is still open: its inode cannot have been reused
+            journal_is_ours = self._journal.path_is_this_journal()
         finally:
             self._journal_done()
-        if self._journal.path_is_this_journal():
+            self._release_file()
+        if journal_is_ours:
             # only now: until the final file was in place, the journal was the complete copy
             self._journal_path.unlink()
         else:
@@ -170,6 +176,26 @@ class RunWriter:
                     self._points_written)
         if problems:
             raise StorageError("; ".join(problems))
+
+    def _hold(self, identity: FileIdentity) -> None:
+        """Keep a handle on the file just placed at the run path (see ``_file_handle``)."""
+        try:
+            handle = os.open(self._path, os.O_RDONLY)
+        except OSError as exc:
+            raise StorageError(f"{self._path}: the run file just written cannot be opened "
+                               f"({exc.strerror or exc})") from exc
+        status = os.fstat(handle)
+        if (status.st_dev, status.st_ino) != identity:
+            os.close(handle)
+            raise StorageError(f"{self._path} was replaced by another program while it was written; "
+                               "left untouched")
+        self._release_file()
+        self._file_identity, self._file_handle = identity, handle
+
+    def _release_file(self) -> None:
+        if self._file_handle is not None:
+            os.close(self._file_handle)
+            self._file_handle = None
 
     def _journal_done(self) -> None:
         try:

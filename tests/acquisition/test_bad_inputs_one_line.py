@@ -157,7 +157,7 @@ def edited_rig_file(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> P
 def test_options_on_a_simulated_role_are_refused(capsys, tmp_path: Path) -> None:
     path = edited_rig_file(tmp_path, lambda data: data["roles"]["pump"].update(options={"timeout_s": 2.0}))
     code, _, err = run(capsys, "sweep", "--rig", str(path), "--out", str(tmp_path / "r.h5"))
-    assert_one_line(code, err, "roles.pump.options=", "takes no options")
+    assert_one_line(code, err, "roles.pump: options=", "takes no options")
 
 
 def test_an_empty_rig_name_is_refused(capsys, tmp_path: Path) -> None:

@@ -162,3 +162,26 @@ class FaultProxy:
             sock.close()
         except OSError:
             pass
+
+
+class ProxyGroup:
+    """The proxies of one role (an XY stage has one link per axis): commanded together."""
+
+    def __init__(self, proxies: list[FaultProxy]) -> None:
+        self.proxies = proxies
+
+    def set_fault(self, fault: str | None) -> None:
+        for proxy in self.proxies:
+            proxy.set_fault(fault)
+
+    def drop_connections(self) -> None:
+        for proxy in self.proxies:
+            proxy.drop_connections()
+
+    @property
+    def connections(self) -> int:
+        return sum(proxy.connections for proxy in self.proxies)
+
+    def close(self) -> None:
+        for proxy in self.proxies:
+            proxy.close()

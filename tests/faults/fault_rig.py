@@ -8,11 +8,12 @@ the truth a test checks the run's report against.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fault_proxy import FaultProxy
+from fault_proxy import FaultProxy, ProxyGroup
 
 from drivers import interfaces as itf
 from drivers.clock import RealClock
@@ -25,22 +26,23 @@ from sim_backends.emulators.bench_server import EmulatedBench
 DRIVER_TIMEOUT_S = 3.0
 #: roles whose state tells whether the rig is safe, and how each is read
 SAFETY_ROLES = ("pump", "pump_shutter", "control_shutter", "emission_shutter", "control_laser",
-                "chopper", "cryostat", "hwp", "nd_wheel", "control_attenuator")
+                "chopper", "cryostat", "hwp", "nd_wheel", "control_attenuator", "xy_stage")
 
 
 def _through(address: str, emulator_port: int, proxy_port: int) -> str:
-    """The emulator's address with the proxy's port in place of the emulator's."""
-    for old, new in ((f"::{emulator_port}::", f"::{proxy_port}::"), (f":{emulator_port}", f":{proxy_port}")):
-        if old in address:
-            return address.replace(old, new, 1)
-    raise ValueError(f"address={address!r} does not contain port {emulator_port}")
+    """The emulator's address with the proxy's port in place of the emulator's (the port as a
+    whole number: 3827 is not the start of 38277)."""
+    pattern = re.compile(rf"(:{{1,2}}){emulator_port}(?!\d)")
+    if not pattern.search(address):
+        raise ValueError(f"address={address!r} does not contain port {emulator_port}")
+    return pattern.sub(rf"\g<1>{proxy_port}", address, count=1)
 
 
 @dataclass
 class ProxiedBench:
     rig: Any
     bench: EmulatedBench
-    proxies: dict[str, FaultProxy] = field(default_factory=dict)
+    proxies: dict[str, ProxyGroup] = field(default_factory=dict)
 
     def read_state(self, role: str) -> dict[str, Any]:
         """The role's safety-relevant state, read from its emulator over a direct link."""
@@ -59,7 +61,7 @@ class ProxiedBench:
                 return {"enabled": driver.get_enabled()}
             if isinstance(driver, itf.TemperatureController):
                 return {"heater_range": driver.get_heater_range()}
-            if isinstance(driver, itf.RotationStage):
+            if isinstance(driver, (itf.RotationStage, itf.XYStage)):
                 return {"moving": driver.is_moving()}
             return {}
         finally:
@@ -94,11 +96,15 @@ def proxied_emulators(rig: Any, roles: Iterable[str] | None = None,
     bench.start()
     proxied = ProxiedBench(rig, bench)
     for role, served in bench.served.items():
-        port = served.server.tcp_port
-        assert port is not None
-        proxy = FaultProxy(("127.0.0.1", port), name=role).start()
-        proxied.proxies[role] = proxy
-        driver = create_driver(role, served.spec.driver, _through(served.address, port, proxy.port),
+        address, proxies = served.address, []
+        for server in served.servers:  # one link per axis for an XY stage
+            port = server.tcp_port
+            assert port is not None
+            proxy = FaultProxy(("127.0.0.1", port), name=server.name).start()
+            proxies.append(proxy)
+            address = _through(address, port, proxy.port)
+        proxied.proxies[role] = ProxyGroup(proxies)
+        driver = create_driver(role, served.spec.driver, address,
                                rig.clock, **{"timeout_s": DRIVER_TIMEOUT_S, **served.spec.driver_options})
         rig.use_instrument(role, driver)
     return proxied
