@@ -59,6 +59,10 @@ class MainWindow(QMainWindow):
         #: safe-state alarms shown (each stays until the operator acknowledges it)
         self.alarms: list[SafetyAlarm] = []
         self.instruments_panel.temperature_sample.connect(self.plots.temperature.add_monitor_sample)
+        # maps: the cursor follows the stage; a click sends the stage there (instrument worker)
+        self.instruments_panel.stage_position.connect(self.plots.maps.set_cursor)
+        self.plots.maps.position_clicked.connect(self.instruments_panel.move_stage)
+        self.runs.maps.position_clicked.connect(self.instruments_panel.move_stage)
 
         self.central_tabs = QTabWidget()
         self.central_tabs.addTab(self.plots, "Live")

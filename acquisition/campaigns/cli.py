@@ -8,15 +8,14 @@ import signal
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from acquisition import exit_codes
 from acquisition.campaigns.dryrun import dry_run_dict, format_dry_run, format_duration, plan_dry_run
-from acquisition.campaigns.prepare import ensure_registered
 from acquisition.campaigns.runner import CampaignProgress, CampaignRunner, CampaignStopped
 from acquisition.campaigns.spec import Campaign, CampaignError, load_campaign
 from acquisition.cli import one_line, report_safe_state
+from acquisition.operator_signals import OperatorSignals, exit_code
 
 
 def register(subparsers: Any) -> None:
@@ -72,7 +71,6 @@ def _validate(path: Path, rig: Any, overrides: dict[str, Any] | None = None,
     from acquisition.campaigns.checks import experiment_checker
     from acquisition.experiments import EXPERIMENTS
     from acquisition.interlocks import temperature_range_k
-    ensure_registered()
     return load_campaign(path, experiment_names=list(EXPERIMENTS),
                          schema_check=experiment_checker(rig, calibration_store),
                          overrides=overrides, temperature_range_k=temperature_range_k(rig))
@@ -192,27 +190,21 @@ def run_stoppable(file: Path, runner: CampaignRunner, engine: Any, resume: bool)
     """Run ``runner`` with Ctrl+C / SIGTERM stopping it safely; the CampaignResult, or the exit
     code after one line on stderr (exit_codes: 2 refused before anything moved, 4 an instrument
     not safe, 5 a run file not written, 128+signal, 3 stopped)."""
-    received: list[int] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        runner.request_stop(f"{signal.Signals(signum).name} received")
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = OperatorSignals("campaign", runner.request_stop, engine.emergency_stop,
+                              lambda line: print("\n" + line, file=sys.stderr, flush=True))
     try:
-        return runner.run(resume=resume)
+        with signals:
+            return runner.run(resume=resume)
     except CampaignError as exc:  # the runner's own check before the first unit: nothing moved
         _print_errors(file, exc.errors)
         return 2
     except CampaignStopped as exc:
-        return _stopped_exit_code(exc, received, engine.close().failures)
+        return _stopped_exit_code(exc, signals.received, engine.close().failures)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         engine.close()
 
 
-def _stopped_exit_code(exc: CampaignStopped, received: list[int], closing: dict[str, str]) -> int:
+def _stopped_exit_code(exc: CampaignStopped, received: int | None, closing: dict[str, str]) -> int:
     """The most urgent of: an instrument not safe, a run file not written, the operator's
     signal, a unit that failed (acquisition.exit_codes)."""
     finished = exc.finished
@@ -224,11 +216,11 @@ def _stopped_exit_code(exc: CampaignStopped, received: list[int], closing: dict[
     if finished is not None and finished.storage_error:
         print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
         return exit_codes.STORAGE_FAILED
-    if received:  # the operator's signal, as a single run reports it (130 / 143)
-        name = signal.Signals(received[0]).name
-        print(f"\navalab: {name}: campaign aborted, instruments safe ({exc}); --resume continues it",
+    if received is not None:  # the operator's signal, as a single run reports it (130 / 143)
+        name = signal.Signals(received).name
+        print(f"avalab: {name}: campaign aborted, instruments safe ({exc}); --resume continues it",
               file=sys.stderr)
-        return 128 + received[0]
+        return exit_code(received)
     print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
     return exit_codes.CAMPAIGN_STOPPED
 
@@ -244,10 +236,10 @@ def _run_campaign(args: argparse.Namespace, campaign: Campaign, engine: Any, run
         report_safe_state(closing)
         return exit_codes.SAFE_STATE_FAILED
     from acquisition.campaigns.index import CampaignIndex
-    from acquisition.campaigns.report import sweep_statistics
+    from acquisition.campaigns.report import campaign_statistics
     index = CampaignIndex(folder)
     try:
-        statistics = sweep_statistics(index.runs("complete"))
+        statistics = campaign_statistics(index.runs("complete"))
     finally:
         index.close()
     output = {"campaign": campaign.name, "folder": str(folder), "completed": len(result.completed),

@@ -219,7 +219,6 @@ def run_unit_task(task: UnitTask) -> UnitOutcome:
     """Run one unit on a worker: the rig re-created from its configuration and restarted at the
     unit's start, then the serial runner's ``run_unit``."""
     from acquisition.calibration import CalibrationStore
-    from acquisition.campaigns.prepare import ensure_registered
     from acquisition.rig import Rig
 
     attempt_id = uuid.uuid4().hex
@@ -230,7 +229,6 @@ def run_unit_task(task: UnitTask) -> UnitOutcome:
     reused = _complete_attempt(task, attempt_id)
     if reused is not None:
         return reused
-    ensure_registered()
     rig = Rig(task.rig_config, source=task.rig_source)
     rig.restart_simulation(task.start)
     engine = _StoppableEngine(rig, CalibrationStore(Path(task.calibration_dir)), task.topic)
