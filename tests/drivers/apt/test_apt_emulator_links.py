@@ -15,7 +15,6 @@ from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.stage import AptRotationStage, K10CR1Stage, PRM1Z8Stage
 from sim_backends.emulators.apt import AptEmulator
 
-pytestmark = pytest.mark.timeout(20)
 
 STAGES: dict[str, type[AptRotationStage]] = {"K10CR1": K10CR1Stage, "PRM1Z8": PRM1Z8Stage}
 REPORTED = {"K10CR1": "K10CR1", "PRM1Z8": "KDC101"}

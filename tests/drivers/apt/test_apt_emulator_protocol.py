@@ -10,7 +10,6 @@ from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.scaling import K10CR1_SCALING, PRM1Z8_SCALING
 from sim_backends.emulators.apt import AptEmulator
 
-pytestmark = pytest.mark.timeout(10)
 
 T = TypeVar("T", bound=p.Message)
 

@@ -15,7 +15,6 @@ from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.stage import K10CR1Stage
 from sim_backends.emulators.apt import AptEmulator
 
-pytestmark = pytest.mark.timeout(20)
 
 GARBAGE = b"\xff\xfe#@!\x00\x13"
 
