@@ -3,7 +3,7 @@ published figures on the simulated rig through campaigns and write the report
 (``acquisition.reproduce``).
 
 Exit codes: 0 every row was measured (pass or fail is the report's content, not an error);
-4 at least one row could not be measured (a campaign did not complete, or its analysis gave no
+6 at least one row could not be measured (a campaign did not complete, or its analysis gave no
 value); 2 bad input, nothing run; 130/143 interrupted.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from acquisition.cli import UsageError
 
-EXIT_NOT_MEASURED = 4
+EXIT_NOT_MEASURED = 6
 
 
 def register(subparsers: Any) -> None:
@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
         description="Run each published experiment (physics.md) on the simulated rig as an operator "
                     "would (campaign files, run files, analysis of the stored runs) and write a table "
                     "published | simulated | tolerance | pass/fail as Markdown, HTML with figures, and JSON. "
-                    "Exit 0 when every row was measured (fails included), 4 when a row could not be.")
+                    "Exit 0 when every row was measured (fails included), 6 when a row could not be.")
     parser.add_argument("--only", nargs="+", default=None, metavar="NAME",
                         help="only these groups (see --list)")
     parser.add_argument("--out", type=Path, default=None,

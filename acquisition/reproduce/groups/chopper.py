@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from acquisition.reproduce.base import (GroupRuns, Group, Measured, Published, Row, at_least, files, fmt, is_,
+from acquisition.reproduce.base import (GroupRuns, Group, Measured, Published, Row, files, fmt, is_,
                                         measured, within)
-from acquisition.reproduce.groups.common import figure, new_axes, save
+from acquisition.reproduce.groups.common import figure, new_axes, plot_run, save
 
 NAME = "chopper"
 SLOW_HZ = (100.0, 140.0, 180.0, 500.0, 1000.0)
@@ -141,7 +141,9 @@ def plot(runs: GroupRuns, folder: Path) -> list[Path]:
     ax.set_ylabel("threshold, average density (kW/cm²)")
     ax.legend(fontsize=7)
     ax.set_title("Thresholds against chopper frequency")
-    return [save(fig, folder / "chopper_trend.png")]
+    curves = [path for f in (100.0, 1000.0, 5000.0)
+              for path in plot_run(_pulsed(runs, f), folder / f"chopper_{f:.0f}hz_ip_curve.png")]
+    return [save(fig, folder / "chopper_trend.png"), *curves]
 
 
 GROUP = Group(NAME, "Chopped pump: hysteresis against frequency (77 K)", campaign, evaluate, plot)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from acquisition.reproduce.base import (GroupRuns, Group, Row, files, fmt, mean_std, measured, within,
+from acquisition.reproduce.base import (GroupRuns, Group, Row, files, mean_std, measured, within,
                                         within_abs)
 from acquisition.reproduce.groups.common import new_axes, save
 

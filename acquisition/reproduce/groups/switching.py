@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from acquisition.reproduce.base import GroupRuns, Group, Measured, Published, Row, files, is_, measured
+from acquisition.reproduce.base import GroupRuns, Group, Measured, Published, Row, files, measured
 from acquisition.reproduce.groups.common import plot_run
 
 NAME = "switching"
@@ -15,12 +15,12 @@ PUBLISHED_BIAS_KW_CM2 = 4.7
 
 
 def campaign(quick: bool) -> str:
-    text = f'''
+    text = '''
 [[step]]
 label = "default biases"
 position_um = [0.0, 0.0]
 experiment = "switch"
-params = {{ temperature_k = 77.0, control_wavelength_nm = 808.0, control_density_w_cm2 = 7.0, pulse_s = 1.0 }}
+params = { temperature_k = 77.0, control_wavelength_nm = 808.0, control_density_w_cm2 = 7.0, pulse_s = 1.0 }
 '''
     if not quick:
         text += f'''

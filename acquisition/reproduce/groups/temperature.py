@@ -7,7 +7,7 @@ from pathlib import Path
 
 from acquisition.reproduce.base import (GroupRuns, Group, Published, Row, at_least, files, fmt, is_, measured,
                                         within)
-from acquisition.reproduce.groups.common import figure, new_axes, save
+from acquisition.reproduce.groups.common import figure, new_axes, plot_run, save
 
 NAME = "temperature"
 TEMPERATURES_K = (77.0, 110.0, 130.0, 150.0, 160.0, 170.0)
@@ -84,7 +84,12 @@ def plot(runs: GroupRuns, folder: Path) -> list[Path]:
     ax.set_xlabel("temperature (K)")
     ax.set_ylabel("hysteresis width (kW/cm²)")
     ax.set_title("Width and nonlinearity against temperature")
-    return [save(fig, folder / "temperature_trend.png")]
+    handles = ax.get_legend_handles_labels()
+    handles2 = ax2.get_legend_handles_labels()
+    ax.legend(handles[0] + handles2[0], handles[1] + handles2[1], fontsize=8)
+    curves = [path for t in (77.0, 150.0, 170.0)
+              for path in plot_run(runs.one("sweep at temperature", T=t), folder / f"temperature_{t:.0f}k_ip_curve.png")]
+    return [save(fig, folder / "temperature_trend.png"), *curves]
 
 
 GROUP = Group(NAME, "Temperature trend 77-170 K (CW)", campaign, evaluate, plot, quick=True)
