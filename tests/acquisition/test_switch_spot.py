@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from acquisition.calibration import CalibrationStore
 from acquisition.engine import Engine
@@ -16,6 +17,8 @@ from acquisition.storage import open_run
 from test_cli import avalab
 
 NOISE = 82.0
+#: two or three switch runs of ~1 min CPU each: generous on a loaded CI box
+pytestmark = pytest.mark.timeout(900)
 
 
 def _rates(run_file: Path) -> dict[float, tuple[float, float]]:
@@ -28,7 +31,7 @@ def test_default_biases_are_outside_every_window_and_only_the_inside_one_latches
         tmp_path: Path, shared_calibration_dir: Path) -> None:
     run_file = tmp_path / "s.h5"
     done = avalab(["switch", "--rig", "sim", "--temperature", "77", "--json", "--no-progress",
-                   "--out", str(run_file)], tmp_path, shared_calibration_dir, timeout=300)
+                   "--out", str(run_file)], tmp_path, shared_calibration_dir, timeout=800)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     lowest_off, highest_on = result["spot_bistable_kw_cm2"]

@@ -15,6 +15,9 @@ import pytest
 from acquisition.reanalysis import reanalyze
 from acquisition.storage import open_run
 
+#: a few minutes of work; generous on a loaded CI box (the test never races the clock)
+pytestmark = pytest.mark.timeout(2400)
+
 SCRIPT = Path(sys.executable).parent / "avalab"
 AVALAB = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "acquisition.cli"]
 #: rows measured at the calibration point (77 K, CW, the reference spot, 808 nm switching)
@@ -22,7 +25,7 @@ CALIBRATION_POINT_ROWS = ("cw_spot.nonlinearity", "cw_spot.no_intermediate", "sw
                           "switching.below", "switching.above")
 
 
-def avalab(args: list[str], cwd: Path, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+def avalab(args: list[str], cwd: Path, timeout: float = 2300) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, AVALAB_HOME=str(cwd / "home"))
     return subprocess.run(AVALAB + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
