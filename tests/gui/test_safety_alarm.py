@@ -62,10 +62,10 @@ def test_a_run_whose_safe_state_fails_raises_a_modal_alarm_until_acknowledged(qt
     alarm.reject()
     assert alarm.isVisible() and not alarm.acknowledged
     qtbot.mouseClick(alarm.acknowledge_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not alarm.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: not alarm.isVisible(), timeout=30000)
     assert alarm.acknowledged
     qtbot.waitUntil(lambda: any("operator acknowledged: safe state failed for pump" in line
-                                for line in window.log_panel.lines()), timeout=5000)
+                                for line in window.log_panel.lines()), timeout=30000)
 
 
 def test_stop_that_cannot_make_a_role_safe_raises_the_alarm(qtbot, window: MainWindow) -> None:
