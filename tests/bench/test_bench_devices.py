@@ -191,7 +191,7 @@ def test_shutter_edges_are_markers(sim_rig: Rig) -> None:
         return recorder
 
     def open_during_the_acquisition() -> None:
-        assert recording.wait(60)
+        assert recording.wait(600)
         before = rig.clock.now()
         rig.pump_shutter.open()
         opened[:] = [before, rig.clock.now()]

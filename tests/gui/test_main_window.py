@@ -68,7 +68,7 @@ class PointGate:
             self.points += 1
             if self.points == self._hold_at:
                 self.held.set()
-                assert self._release.wait(60), "the test never released the run"
+                assert self._release.wait(600), "the test never released the run"
 
 
 @pytest.fixture

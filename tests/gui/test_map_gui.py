@@ -15,8 +15,6 @@ from gui.app import create_window
 from gui.main_window import MainWindow
 from gui.map_view import MapView
 
-pytestmark = pytest.mark.timeout(300)
-
 
 @pytest.fixture
 def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:

@@ -55,7 +55,7 @@ def test_a_run_whose_safe_state_fails_raises_a_modal_alarm_until_acknowledged(qt
     assert "safe state failed for pump" in alarm.text()
     assert "link lost (test)" in alarm.detailedText()
     # the run itself ended failed, saying so
-    finished = window.experiment_panel.last_handle.wait(30)
+    finished = window.experiment_panel.last_handle.wait(600)
     assert finished.status.value == "failed" and finished.reason.startswith("safe state failed for pump")
     assert "safe state failed for pump" in window.experiment_panel.message_label.text()
     # Esc / the close button do not dismiss it
