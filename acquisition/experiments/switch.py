@@ -130,10 +130,11 @@ def latched(verdict: Any, params: dict[str, Any]) -> bool:
     return bool(verdict.latched and verdict.before_mean_cps <= params.get("dark_max_cps", DARK_MAX_CPS))
 
 
-def default_biases_kw_cm2(switch_on: float, switch_off: float, limit_kw_cm2: float) -> list[float]:
-    """Below, inside (the middle) and above the window."""
+def default_biases_kw_cm2(switch_on: float, switch_off: float, highest_kw_cm2: float) -> list[float]:
+    """Below, inside (the middle) and above the window (at most ``highest_kw_cm2``, the highest
+    setpoint the rig allows)."""
     return [BELOW_FACTOR * switch_off, 0.5 * (switch_on + switch_off),
-            min(ABOVE_FACTOR * switch_on, 0.95 * limit_kw_cm2)]
+            min(ABOVE_FACTOR * switch_on, highest_kw_cm2)]
 
 
 def _window_from_sweep(ctx: PlanContext, params: dict[str, Any]) -> tuple[float, float]:
@@ -157,7 +158,7 @@ def switch_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     predicted = ctx.control.prepare(params["control_wavelength_nm"] * 1e-9, control_density)
     if not biases:
         on, off = _window_from_sweep(ctx, params)
-        biases = default_biases_kw_cm2(on, off, ctx.limits.max_power_density_w_m2 / W_M2_PER_KW_CM2)
+        biases = default_biases_kw_cm2(on, off, ctx.limits.max_density_setpoint_w_m2 / W_M2_PER_KW_CM2)
         summary["window_kw_cm2"] = [off, on]
     ctx.power.ensure()
     ctx.beam.prepare_range(max(biases) * W_M2_PER_KW_CM2)
