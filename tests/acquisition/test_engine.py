@@ -139,7 +139,8 @@ def test_density_above_the_limit_is_refused_before_it_is_set(engine: Engine, rec
         return {}
     finished = engine.start(add_plan(monkeypatch, too_much), {}).wait(600)
     assert finished.status == RunStatus.COMPLETE
-    assert "power_density=18 kW/cm2 is above the rig limit; allowed range [0, 15] kW/cm2" == seen["error"]
+    assert seen["error"] == ("power_density=18 kW/cm2 is above the rig limit; allowed range [0, 14.85] kW/cm2 "
+                             "(the limit 15 kW/cm2 less the power meter's 1 % uncertainty)")
     assert seen["plate_after"] == seen["plate"]
     assert seen["density"] == pytest.approx(5e7, rel=0.03)
     assert [t.interlock for t in recorder.of(InterlockTripped)] == ["power_density"]
