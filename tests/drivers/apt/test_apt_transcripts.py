@@ -14,7 +14,6 @@ from drivers.errors import InstrumentConnectionError, InstrumentError, Instrumen
 from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.stage import AptRotationStage, K10CR1Stage, PRM1Z8Stage
 
-pytestmark = pytest.mark.timeout(10)
 
 H = bytes.fromhex
 ADDRESS = "/dev/ttyFAKE0"
@@ -252,7 +251,9 @@ def test_stop_safe_state_blink_and_close() -> None:
     stage.close()
     port.assert_done()
     assert port.closed and not stage.is_connected
-    stage.safe_state()  # not connected: logs, never raises
+    # not connected: the stop cannot be sent, and the safe state says so (the rig reports it)
+    with pytest.raises(InstrumentConnectionError, match="MOT_MOVE_STOP.*not connected"):
+        stage.safe_state()
 
 
 def test_commands_before_connect_fail_clearly_and_write_nothing() -> None:
