@@ -78,13 +78,15 @@ def _validate(path: Path, rig: Any, overrides: dict[str, Any] | None = None,
 
 def _progress_printer(stream: Any) -> Any:
     def show(progress: CampaignProgress) -> None:
-        percent = 100.0 * progress.done / max(progress.total, 1)
+        # the planned work done (running units' points included) when the runner knows it
+        share = progress.fraction if progress.fraction is not None else progress.done / max(progress.total, 1)
+        percent = 100.0 * share
         eta = format_duration(progress.eta_s) if progress.eta_s is not None else "?"
         step = (f" | step {progress.step_index + 1}: {progress.step_done + 1}/{progress.step_total}"
                 if progress.step_index is not None else "")
         stream.write(f"\r[{progress.done}/{progress.total} {percent:5.1f}%] {progress.message[:48]:<48}"
                      f"{step} | elapsed {format_duration(progress.elapsed_s)} ETA {eta}   ")
-        if progress.unit is None:
+        if progress.ended:
             stream.write("\n")
         stream.flush()
     return show

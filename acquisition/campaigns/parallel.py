@@ -40,6 +40,7 @@ from typing import Any
 
 from acquisition.campaigns.index import CampaignIndex
 from acquisition.campaigns.isolation import calibrate_before_units, isolation_problem
+from acquisition.campaigns.progress import PROGRESS_INTERVAL_S, WorkTracker, unit_progress_listener
 from acquisition.campaigns.runner import (CampaignProgress, CampaignResult, CampaignRunner, CampaignStopped,
                                           _headline_metrics, _one_line, free_attempt, run_file_name, run_unit)
 from acquisition.campaigns.spec import Campaign, Unit
@@ -93,8 +94,6 @@ class UnitOutcome:
     #: the index record of the run (CampaignIndex.begin's arguments); None: no run began
     begun: dict[str, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
-    #: rig-clock seconds the unit took (for the ETA)
-    clock_s: float = 0.0
     #: the CampaignStopped message of a unit that did not complete
     stop_message: str = ""
     #: an earlier attempt's complete run file, recorded instead of measuring again
@@ -138,24 +137,32 @@ class _StoppableEngine(Engine):
         return super().start(experiment, params, out_path)
 
 
-def _post(topic: str, message: dict[str, Any]) -> None:
-    """Tell the coordinator (a dask event on the campaign's topic)."""
-    from distributed import get_worker
+class _Coordinator:
+    """Messages to the coordinator from a worker (dask events on the campaign's topic), from the
+    task's thread or the unit's engine thread. Made in the task's thread, which knows its worker."""
 
-    try:
-        worker = get_worker()
-    except ValueError:  # not on a worker: nobody to tell
-        return
-    worker.log_event(topic, message)
+    def __init__(self, topic: str) -> None:
+        from distributed import get_worker
+
+        self.topic = topic
+        try:
+            self.worker: Any = get_worker()
+        except ValueError:  # not on a worker: nobody to tell
+            self.worker = None
+
+    def post(self, message: dict[str, Any]) -> None:
+        if self.worker is not None:  # the worker's event loop sends it (thread-safe hand-over)
+            self.worker.loop.add_callback(self.worker.log_event, self.topic, message)
 
 
 class _WorkerRecorder:
     """``run_unit``'s index on a worker: announces the run to the coordinator as it begins and
     keeps how it finished for the task's outcome."""
 
-    def __init__(self, task: UnitTask, attempt_id: str) -> None:
+    def __init__(self, task: UnitTask, attempt_id: str, coordinator: _Coordinator) -> None:
         self.task = task
         self.attempt_id = attempt_id
+        self.coordinator = coordinator
         self.begun: dict[str, Any] | None = None
         self.finished: tuple[str, str, dict[str, Any]] | None = None
 
@@ -166,7 +173,7 @@ class _WorkerRecorder:
             raise CampaignStopped(f"stopped before unit {unit_key}: {reason}")
         self.begun = {"unit_key": unit_key, "ordinal": ordinal, "step": step, "label": label,
                       "variables": dict(variables), "experiment": experiment, "path": path}
-        _post(self.task.topic, {"kind": "begin", "attempt_id": self.attempt_id, "pid": os.getpid(),
+        self.coordinator.post({"kind": "begin", "attempt_id": self.attempt_id, "pid": os.getpid(),
                                 "earlier": self._earlier_attempts(), **self.begun})
         return 0
 
@@ -234,11 +241,13 @@ def run_unit_task(task: UnitTask) -> UnitOutcome:
     rig = Rig(task.rig_config, source=task.rig_source)
     rig.restart_simulation(task.start)
     engine = _StoppableEngine(rig, CalibrationStore(Path(task.calibration_dir)), task.topic)
-    recorder = _WorkerRecorder(task, attempt_id)
+    coordinator = _Coordinator(task.topic)
+    recorder = _WorkerRecorder(task, attempt_id, coordinator)
     with _registry_lock:
         _running_engines.setdefault(task.topic, set()).add(engine)
-    clock_start = rig.clock.now()
     stop_message = ""
+    engine.subscribe(unit_progress_listener(unit.experiment, lambda fraction: coordinator.post(
+        {"kind": "progress", "attempt_id": attempt_id, "unit_key": unit.key, "fraction": fraction})))
     try:
         run_unit(engine, Path(task.folder), task.ordinal, unit, recorder, task.attempt)
     except CampaignStopped as exc:
@@ -247,16 +256,15 @@ def run_unit_task(task: UnitTask) -> UnitOutcome:
         with _registry_lock:
             _running_engines.get(task.topic, set()).discard(engine)
         engine.close()
-    clock_s = rig.clock.now() - clock_start
     if recorder.finished is not None:
         status, reason, metrics = recorder.finished
         return UnitOutcome(attempt_id, unit.key, task.ordinal, status, reason, recorder.begun, metrics,
-                           clock_s, stop_message)
+                           stop_message)
     # no run was recorded: stopped before it began, or its preparation did not complete
     stopped = _stop_reason(task.topic)
     status = NOT_STARTED if stopped is not None else "failed"
     return UnitOutcome(attempt_id, unit.key, task.ordinal, status, stopped or stop_message,
-                       recorder.begun, {}, clock_s, stop_message)
+                       recorder.begun, {}, stop_message)
 
 
 # ------------------------------------------------------------------------------ cluster
@@ -329,7 +337,7 @@ class ParallelCampaignRunner(CampaignRunner):
             _Dispatch(self, index, todo, result, started).run()
         self.on_progress(CampaignProgress(
             done=len(self.units), total=len(self.units), unit=None, message="campaign complete",
-            elapsed_s=time.monotonic() - started, eta_s=0.0))
+            elapsed_s=time.monotonic() - started, eta_s=0.0, fraction=1.0, ended=True))
         return result
 
     def task(self, ordinal: int, unit: Unit, attempt: int) -> UnitTask:
@@ -358,8 +366,8 @@ class _Dispatch:
         self.wake = threading.Event()
         self.stop_message: str | None = None      # why no further unit is dispatched
         self.signalled = False                    # request_stop seen: workers told to abort
-        self.remaining_estimate = sum(runner._estimates[o] for o, _ in todo)
-        self.clock_done = 0.0
+        self.work = WorkTracker({u.key: runner._estimates[o] for o, u in todo})
+        self.last_progress = -float("inf")
         self.threads = max(1, sum(self.client.nthreads().values()))
 
     def run(self) -> None:
@@ -417,14 +425,23 @@ class _Dispatch:
                 message = self.events.get_nowait()
             except queue.Empty:
                 return
-            if message.get("kind") != "begin" or message["attempt_id"] in self.finished_attempts:
+            if message["attempt_id"] in self.finished_attempts:
                 continue  # an announcement that arrived after the unit's outcome
+            if message.get("kind") == "progress":
+                if message["attempt_id"] in self.running:
+                    self.work.update(message["unit_key"], float(message["fraction"]))
+                    self._progress(None)
+                continue
+            if message.get("kind") != "begin":
+                continue
             for path in message.get("earlier", []):
                 if path not in self.known_paths:  # a dead worker's file the index never heard of
                     self._begin_row(uuid.uuid4().hex, {**message, "path": path})
             self._begin_row(message["attempt_id"], message)
             self.running[message["attempt_id"]] = message["unit_key"]
+            self.work.update(message["unit_key"], 0.0)
             self.runner.on_unit_started(dict(message))
+            self._progress(None, force=True)
 
     def _begin_row(self, attempt_id: str, record: dict[str, Any]) -> int:
         if attempt_id in self.rows:
@@ -459,6 +476,8 @@ class _Dispatch:
     def _record(self, outcome: UnitOutcome, unit: Unit) -> None:
         self.running.pop(outcome.attempt_id, None)
         self.finished_attempts.add(outcome.attempt_id)
+        if outcome.status != "complete":
+            self.work.drop(unit.key)
         if outcome.status == NOT_STARTED:
             return
         if outcome.begun is not None:
@@ -470,14 +489,14 @@ class _Dispatch:
             self.index.finish(run_id, outcome.status, outcome.reason, outcome.metrics)
         if outcome.status == "complete":
             self.result.completed.append(unit.key)
-            self.clock_done += max(outcome.clock_s, 1e-9) if not outcome.reused else 0.0
-            self.remaining_estimate -= self.runner._estimates[outcome.ordinal]
-            self._progress(unit)
+            self.work.complete(unit.key)
+            self._progress(unit, force=True)
             return
         message = outcome.stop_message or f"unit {unit.key} ended {outcome.status}: {outcome.reason}"
         self._stop_dispatch(message)
 
     def _record_failure(self, ordinal: int, unit: Unit, reason: str) -> None:
+        self.work.drop(unit.key)
         run_id = self.latest_row.get(unit.key)
         if run_id is None:
             run_id = self.index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
@@ -503,12 +522,18 @@ class _Dispatch:
             if unit.key not in begun:
                 future.cancel()
 
-    def _progress(self, unit: Unit) -> None:
-        elapsed = time.monotonic() - self.started
-        speed = elapsed / self.clock_done if self.clock_done > 0 else None
-        eta = max(self.remaining_estimate, 0.0) * speed if speed is not None else None
-        done = len(self.result.completed) + len(self.result.skipped)
-        self.runner.on_progress(CampaignProgress(
-            done=done, total=len(self.runner.units), unit=unit,
-            message=f"{unit.key} done; {len(self.running)} running on {self.threads} worker(s)",
-            elapsed_s=elapsed, eta_s=eta))
+    def _progress(self, unit: Unit | None, force: bool = False) -> None:
+        """Tell ``on_progress`` how far the campaign is: units done, the running units' share of
+        their points (the workers' reports), the ETA (``unit``: the one that just completed)."""
+        now = time.monotonic()
+        if not force and now - self.last_progress < PROGRESS_INTERVAL_S:
+            return
+        self.last_progress = now
+        running = self.work.running()
+        shown = ", ".join(f"{key} {fraction:.0%}" for key, fraction in running)
+        message = (f"{unit.key} done; " if unit is not None else "") + f"{len(running)} running: {shown}"
+        runner = self.runner
+        runner.on_progress(CampaignProgress(
+            done=len(self.result.completed) + len(self.result.skipped), total=len(runner.units), unit=unit,
+            message=message, elapsed_s=now - self.started, eta_s=self.work.eta_s(now),
+            fraction=runner._fraction_done(self.work, set(self.result.skipped)), running=running))

@@ -18,7 +18,7 @@ import pytest
 from acquisition.campaigns import Campaign, Step
 from acquisition.campaigns.index import CampaignIndex
 from acquisition.campaigns.parallel import ParallelCampaignRunner, ParallelRefused, dask_client
-from acquisition.campaigns.runner import CampaignRunner
+from acquisition.campaigns.runner import CampaignProgress, CampaignRunner
 from acquisition.engine import Engine
 from acquisition.rig import load_rig
 from acquisition.storage import open_run
@@ -64,12 +64,15 @@ def client() -> Iterator[Any]:
         yield dask
 
 
+SERIAL_PROGRESS: list[CampaignProgress] = []
+
+
 @pytest.fixture(scope="module")
 def serial(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("serial")
     engine = Engine(load_rig("sim"))
     try:
-        CampaignRunner(spots(), engine, folder).run()
+        CampaignRunner(spots(), engine, folder, on_progress=SERIAL_PROGRESS.append).run()
     finally:
         engine.close()
     return folder
@@ -83,8 +86,26 @@ def run_parallel(folder: Path, client: Any, **kwargs: Any) -> None:
         engine.close()
 
 
+def assert_progress_within_units(reports: list[CampaignProgress]) -> None:
+    """Reports while units ran: their points' share, an ETA before the end, the work done
+    never going back, and a last report of everything done."""
+    partial = [f for r in reports for _, f in r.running if 0.0 < f < 1.0]
+    assert partial, [r.running for r in reports]
+    shares = [r.fraction for r in reports if r.fraction is not None]
+    assert shares == sorted(shares) and shares[-1] == 1.0
+    assert any(r.eta_s is not None and r.done < r.total for r in reports)
+    assert reports[-1].ended and reports[-1].done == reports[-1].total
+
+
+def test_serial_progress_shows_the_running_unit(serial: Path) -> None:
+    assert_progress_within_units(SERIAL_PROGRESS)
+    assert all(len(r.running) <= 1 for r in SERIAL_PROGRESS)
+
+
 def test_parallel_units_give_the_serial_figures_bit_for_bit(serial: Path, client: Any, tmp_path: Path) -> None:
-    run_parallel(tmp_path, client)
+    reports: list[CampaignProgress] = []
+    run_parallel(tmp_path, client, on_progress=reports.append)
+    assert_progress_within_units(reports)  # the workers' units, as they advance
     expected = figures(serial)
     assert set(expected) == {"s1", *(f"s2/spot={i}" for i in range(4))}
     assert sum(v["switch_on_kw_cm2"] is not None for v in expected.values()) >= 3
