@@ -58,6 +58,11 @@ POLL_S = 0.5
 #: how long the coordinator waits for aborted units to end and report after a stop
 STOP_WAIT_S = 300.0
 MAX_WORKERS = 256
+#: the local scheduler's HTTP endpoint (health, metrics): loopback, a free port (no clash with
+#: another cluster's default 8787)
+LOCAL_HTTP = "127.0.0.1:0"
+#: one thread per local worker process and per numerical library in it: N workers, N cores
+SINGLE_THREADED = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
 NOT_STARTED = "not started"
 WORKER_PRELOAD = "acquisition.campaigns.dask_worker"
 
@@ -293,9 +298,11 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         return
     if workers is None or isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS:
         raise ParallelRefused(f"workers={workers} is outside the allowed range [1, {MAX_WORKERS}]")
-    with dask.config.set({"distributed.scheduler.allowed-failures": RERUNS_AFTER_WORKER_DEATH}):
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **SINGLE_THREADED}
+    with dask.config.set({"distributed.scheduler.allowed-failures": RERUNS_AFTER_WORKER_DEATH,
+                          "distributed.nanny.pre-spawn-environ": environ}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, preload=[WORKER_PRELOAD],
+                               dashboard_address=LOCAL_HTTP, preload=[WORKER_PRELOAD],
                                silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
