@@ -18,8 +18,8 @@ from scipy.optimize import least_squares
 
 from acquisition.studies.fit_model import SpotModel, SweepData, predict, residuals
 
-#: forward-difference step of the Jacobian, in log parameter (2 %)
-LOG_STEP = 0.02
+#: forward-difference step of the Jacobian, in log parameter (0.5 %)
+LOG_STEP = 0.005
 #: the search stays within this factor of the description's value, each way
 BOUND_FACTOR = 100.0
 MAX_EVALUATIONS = 30
