@@ -546,15 +546,21 @@ class Rig:
             self._attach_emulators(config, source)
 
     def _attach_emulators(self, config: RigConfig, source: str) -> None:
-        from sim_backends.emulators.bench_server import EMULATED_ROLES, attach_emulated_drivers
+        from sim_backends.emulators.bench_server import (
+            attach_emulated_drivers,
+            emulated_drivers,
+            emulation_for,
+        )
 
-        for role in config.emulated_roles:
-            spec = EMULATED_ROLES.get(role)
-            if spec is None or config.roles[role].driver != spec.driver:
-                allowed = f"driver {spec.driver!r}" if spec else "no driver (this role has no wire protocol)"
+        drivers = {role: config.roles[role].driver for role in config.emulated_roles}
+        for role, driver in drivers.items():
+            if emulation_for(role, driver) is None:
+                choices = emulated_drivers(role)
+                allowed = (f"driver {' or '.join(map(repr, choices))}" if choices
+                           else "no driver (this role has no wire protocol)")
                 raise RigConfigError(f"{source}: roles.{role}.address='{EMULATOR_ADDRESS}' needs {allowed}; "
-                                     f"got driver {config.roles[role].driver!r}")
-        self._emulators = attach_emulated_drivers(self, config.emulated_roles)
+                                     f"got driver {driver!r}")
+        self._emulators = attach_emulated_drivers(self, config.emulated_roles, drivers=drivers)
 
     @property
     def loaded_config(self) -> RigConfig:

@@ -7,7 +7,11 @@ Two layers:
   ``HTR?``/``MOUT``/``RANGE``/``SETP``) extended with what pymeasure lacks (``RDGST?``, ``PID``,
   ``RAMP``, ``RAMPST?``, ``OUTMODE``, ``HTRSET``, ``INTYPE``, ``INCRV``, ``INNAME``, ``TLIMIT``)
   and with validators on every setter, on avalab's
-  :class:`~drivers.pymeasure_base.AsciiInstrument` (lock, timeouts, one reconnect).
+  :class:`~drivers.pymeasure_base.AsciiInstrument` (lock, timeouts, one reconnect). Each model
+  uses its own command forms: the 335's ``HTRSET`` starts with the output type (five fields, 335
+  manual, HTRSET), the 336's has four (336 manual, HTRSET); the 336's outputs 3 and 4 are
+  voltage outputs (``RANGE`` 0 | 1, level from ``AOUT?``) and ``KRDG? 0`` reads its four inputs
+  at once. ``HTRST?`` (heater status) on the heater outputs of both.
 - :class:`LakeShore335Controller` / :class:`LakeShore336Controller` — the
   :class:`~drivers.interfaces.TemperatureController` role (registry ``lakeshore335`` /
   ``lakeshore336``), SI units; ramp rates are K/s here and K/min on the wire.
@@ -62,6 +66,7 @@ RAMP_RATE_LIMITS_K_PER_MIN = (0.0, 100.0)
 SETPOINT_LIMITS_K = (0.0, 1500.0)
 MANUAL_OUTPUT_LIMITS_PERCENT = (0.0, 100.0)
 INPUT_NAME_MAX_CHARS = 15
+ZERO_CELSIUS_K = 273.15
 
 
 def is_pseudo_terminal(resource: str) -> bool:
@@ -111,14 +116,28 @@ def _validate_int_tuple(field: str, limits: tuple[tuple[int, int], ...]
     return validate
 
 
-def _validate_htrset(value: tuple[int, int, float, int], _: object) -> tuple[int, int, float, int]:
-    if not isinstance(value, (tuple, list)) or len(value) != 4:
-        raise ValueError(f"htrset={value!r} is not allowed; allowed: (resistance 1|2, "
-                         "max current 0..4, max user current A, display 1|2)")
-    return (check_int_range("heater_resistance", value[0], 1, 2),
-            check_int_range("max_current", value[1], 0, 4),
-            check_range("max_user_current", value[2], 0.0, 2.0, "A"),
-            check_int_range("heater_display", value[3], 1, 2))
+def _htrset_validator(with_output_type: bool, max_output_type: int
+                      ) -> Callable[[tuple[Any, ...], object], tuple[Any, ...]]:
+    """HTRSET fields: the 336's (resistance, max current, max user current, display) or the 335's,
+    which start with the output type (0 current | 1 voltage, voltage on output 2 only)."""
+    names = "(output type 0|1, " if with_output_type else "("
+    allowed = (f"{names}resistance 1 = 25 ohm | 2 = 50 ohm, max current 0 user | 1..4, "
+               "max user current A, display 1 current | 2 power)")
+
+    def validate(value: tuple[Any, ...], _: object) -> tuple[Any, ...]:
+        count = 5 if with_output_type else 4
+        if not isinstance(value, (tuple, list)) or len(value) != count:
+            raise ValueError(f"heater_setup={value!r} is not allowed; allowed: {allowed}")
+        head: tuple[int, ...] = ()
+        if with_output_type:
+            head = (check_int_range("output_type", value[0], 0, max_output_type),)
+            value = tuple(value[1:])
+        return (*head,
+                check_int_range("heater_resistance", value[0], 1, 2),
+                check_int_range("max_current", value[1], 0, 4),
+                check_range("max_user_current", value[2], 0.0, 2.0, "A"),
+                check_int_range("heater_display", value[3], 1, 2))
+    return validate
 
 
 def _validate_name(value: str, _: object) -> str:
@@ -214,11 +233,63 @@ class LakeShoreOutput(_TransactionChannel, LakeShoreHeaterChannel):  # type: ign
         validator=_validate_int_tuple("outmode", ((0, 5), (0, 4), (0, 1))),
         cast=int)
 
+
+
+def _heater_status(value: str) -> str:
+    return {"0": "no error", "1": "open load", "2": "short"}.get(value.strip(), value.strip())
+
+
+class LakeShore336HeaterOutput(LakeShoreOutput):
+    """336 outputs 1 and 2 (current heaters): 336 manual, HTRSET / HTRSET? / HTRST?."""
+
     heater_setup = Instrument.control(
         "HTRSET? {ch}", "HTRSET {ch},%d,%d,%.3f,%d",
         """Control the heater setup (resistance 1 = 25 ohm | 2 = 50 ohm, max current 0 user |
-        1..4, max user current A, display 1 current | 2 power).""",
-        validator=_validate_htrset)
+        1 0.707 A | 2 1 A | 3 1.141 A | 4 2 A, max user current A, display 1 current | 2 power).""",
+        validator=_htrset_validator(with_output_type=False, max_output_type=0))
+
+    heater_status = Instrument.measurement(
+        "HTRST? {ch}", """Get the heater status: 'no error', 'open load' or 'short'.""",
+        cast=str, get_process=_heater_status)
+
+
+class LakeShore335HeaterOutput(LakeShoreOutput):
+    """335 outputs 1 and 2: HTRSET starts with the output type (335 manual, HTRSET), one field
+    more than the 336's; only output 2 can be a voltage output."""
+
+    heater_status = Instrument.measurement(
+        "HTRST? {ch}", """Get the heater status: 'no error', 'open load' or 'short'.""",
+        cast=str, get_process=_heater_status)
+
+
+class LakeShore335Output1(LakeShore335HeaterOutput):
+    heater_setup = Instrument.control(
+        "HTRSET? {ch}", "HTRSET {ch},%d,%d,%d,%.3f,%d",
+        """Control the heater setup (output type 0 current, resistance 1 = 25 ohm | 2 = 50 ohm,
+        max current 0 user | 1 0.707 A | 2 1 A | 3 1.141 A | 4 1.732 A, max user current A,
+        display 1 current | 2 power).""",
+        validator=_htrset_validator(with_output_type=True, max_output_type=0))
+
+
+class LakeShore335Output2(LakeShore335HeaterOutput):
+    heater_setup = Instrument.control(
+        "HTRSET? {ch}", "HTRSET {ch},%d,%d,%d,%.3f,%d",
+        """Control the heater setup (output type 0 current | 1 voltage, resistance, max current,
+        max user current A, display), as for output 1.""",
+        validator=_htrset_validator(with_output_type=True, max_output_type=1))
+
+
+class LakeShore336VoltageOutput(LakeShoreOutput):
+    """336 outputs 3 and 4 (0-10 V analog outputs): range 0 off | 1 on, no HTRSET; their level
+    is read with AOUT? (336 manual, AOUT?) rather than HTR?."""
+
+    heater_range = Instrument.control(
+        "RANGE? {ch}", "RANGE {ch},%d",
+        """Control the output: 0 off, 1 on.""",
+        validator=_int_range("heater_range"), values=(0, 1), cast=int)
+
+    output = Instrument.measurement(
+        "AOUT? {ch}", """Get the output level, percent of full scale (10 V).""")
 
 
 class LakeShore3xxESR(AsciiInstrument):
@@ -275,8 +346,8 @@ class LakeShore335(LakeShore3xxESR):
 
     input_A = Instrument.ChannelCreator(LakeShoreInput, "A")
     input_B = Instrument.ChannelCreator(LakeShoreInput, "B")
-    output_1 = Instrument.ChannelCreator(LakeShoreOutput, 1)
-    output_2 = Instrument.ChannelCreator(LakeShoreOutput, 2)
+    output_1 = Instrument.ChannelCreator(LakeShore335Output1, 1)
+    output_2 = Instrument.ChannelCreator(LakeShore335Output2, 2)
 
     def __init__(self, adapter: Any, name: str = "Lake Shore 335", **kwargs: Any) -> None:
         super().__init__(adapter, name, **kwargs)
@@ -293,10 +364,14 @@ class LakeShore336(LakeShore3xxESR):
     input_B = Instrument.ChannelCreator(LakeShoreInput, "B")
     input_C = Instrument.ChannelCreator(LakeShoreInput, "C")
     input_D = Instrument.ChannelCreator(LakeShoreInput, "D")
-    output_1 = Instrument.ChannelCreator(LakeShoreOutput, 1)
-    output_2 = Instrument.ChannelCreator(LakeShoreOutput, 2)
-    output_3 = Instrument.ChannelCreator(LakeShoreOutput, 3)
-    output_4 = Instrument.ChannelCreator(LakeShoreOutput, 4)
+    output_1 = Instrument.ChannelCreator(LakeShore336HeaterOutput, 1)
+    output_2 = Instrument.ChannelCreator(LakeShore336HeaterOutput, 2)
+    output_3 = Instrument.ChannelCreator(LakeShore336VoltageOutput, 3)
+    output_4 = Instrument.ChannelCreator(LakeShore336VoltageOutput, 4)
+
+    kelvin_all = Instrument.measurement(
+        "KRDG? 0", """Get the temperatures of inputs A-D in one query (336 manual, KRDG?:
+        input 0 = all inputs), K.""")
 
     def __init__(self, adapter: Any, name: str = "Lake Shore 336", **kwargs: Any) -> None:
         super().__init__(adapter, name, **kwargs)
@@ -344,12 +419,48 @@ class _LakeShoreController(ConnectedDevice, TemperatureController):
     def get_temperature(self, channel: str = "A") -> float:
         return float(self._input(channel).kelvin)
 
+    def setpoint_units(self, output: int = 1) -> int:
+        """Preferred units of the output's control input (INTYPE: 1 K, 2 C, 3 sensor units).
+
+        A Lake Shore takes and reports the setpoint in these units (manuals, SETP), so a kelvin
+        setpoint sent to a loop whose sensor reads in Celsius would be 273 K too hot."""
+        mode_input = self._output(output).output_mode  # OUTMODE?: mode, input, power-up
+        control_input = int(mode_input[1])
+        if control_input == 0:
+            return 1
+        if not 1 <= control_input <= len(self.instrument_class.inputs):
+            raise InstrumentError(self.name, self.address, f"OUTMODE? {output}",
+                                  f"control input {control_input} does not exist on this model")
+        channel = self.instrument_class.inputs[control_input - 1]
+        return int(self._input(channel).sensor_type[4])  # INTYPE?: units is the last field
+
     def set_setpoint(self, kelvin: float, output: int = 1) -> None:
         check_range("setpoint", kelvin, 0.0, self.max_setpoint_k, "K")
-        self._output(output).setpoint = kelvin
+        channel = self._output(output)
+        with self.controller.lock:  # the units and the setpoint belong together
+            units = self.setpoint_units(output)
+            if units == 1:
+                channel.setpoint = kelvin
+            elif units == 2:
+                self.controller.write(f"SETP {output},{kelvin - ZERO_CELSIUS_K:.3f}")
+            else:
+                raise self._sensor_units_setpoint(f"SETP {output}")
 
     def get_setpoint(self, output: int = 1) -> float:
-        return float(self._output(output).setpoint)
+        channel = self._output(output)
+        with self.controller.lock:
+            units = self.setpoint_units(output)
+            value = float(channel.setpoint)
+        if units == 1:
+            return value
+        if units == 2:
+            return value + ZERO_CELSIUS_K
+        raise self._sensor_units_setpoint(f"SETP? {output}")
+
+    def _sensor_units_setpoint(self, command: str) -> InstrumentError:
+        return InstrumentError(self.name, self.address, command,
+                               "the control input's preferred units are sensor units; a kelvin "
+                               "setpoint cannot be converted (set INTYPE units to K or C)")
 
     def set_heater_range(self, heater_range: int, output: int = 1) -> None:
         channel = self._output(output)
@@ -361,6 +472,7 @@ class _LakeShoreController(ConnectedDevice, TemperatureController):
         return int(self._output(output).heater_range)
 
     def get_heater_output(self, output: int = 1) -> float:
+        """Percent of full scale: HTR? on a heater output, AOUT? on a 336 voltage output."""
         return float(self._output(output).output)
 
     def set_ramp(self, enabled: bool, rate_k_per_s: float, output: int = 1) -> None:
@@ -384,6 +496,19 @@ class _LakeShoreController(ConnectedDevice, TemperatureController):
     def get_pid(self, output: int = 1) -> tuple[float, float, float]:
         p, i, d = self._output(output).pid
         return float(p), float(i), float(d)
+
+    def heater_status(self, output: int = 1) -> str:
+        """HTRST?: 'no error', 'open load' or 'short' (heater outputs only)."""
+        channel = self._output(output)
+        if not hasattr(channel, "heater_status"):
+            raise ValueError(f"output={output} is not allowed; allowed values: "
+                             f"{self.heater_outputs} (outputs with a heater status)")
+        return str(channel.heater_status)
+
+    @property
+    def heater_outputs(self) -> tuple[int, ...]:
+        return tuple(out for out in self.instrument_class.outputs
+                     if self.instrument_class.max_heater_range[out] > 1)
 
     def reading_status(self, channel: str = "A") -> int:
         """RDGST? bits: 0 ok, 1 invalid, 16 T under-range, 32 T over-range, 64 zero, 128 over."""
@@ -411,3 +536,11 @@ class LakeShore336Controller(_LakeShoreController):
 
     model = "Lake Shore 336"
     instrument_class = LakeShore336
+
+    def get_all_temperatures(self) -> dict[str, float]:
+        """Inputs A-D in one ``KRDG? 0`` transaction, K."""
+        values = self.controller.kelvin_all  # type: ignore[attr-defined]
+        if not isinstance(values, list) or len(values) != len(LakeShore336.inputs):
+            raise InstrumentError(self.name, self.address, "KRDG? 0",
+                                  f"expected {len(LakeShore336.inputs)} readings, got {values!r}")
+        return {channel: float(v) for channel, v in zip(LakeShore336.inputs, values)}

@@ -150,6 +150,16 @@ class ThorlabsPM100(AsciiInstrument, ThorlabsPM100USB):
         self.write("INIT")
         self.check_set_errors()
 
+    def power_unit_watts(self) -> None:
+        """``SENS:POW:UNIT W``: power readings in W, not dBm."""
+        self.write("SENS:POW:UNIT W")
+        self.check_set_errors()
+
+    def absolute_readings(self) -> None:
+        """``SENS:POW:REF:STAT 0``: no delta mode (reading minus a reference)."""
+        self.write("SENS:POW:REF:STAT 0")
+        self.check_set_errors()
+
     # ------------------------------------------------------------ range and averaging
     auto_range = Instrument.control(
         "SENS:POW:RANG:AUTO?", "SENS:POW:RANG:AUTO %d",
@@ -218,6 +228,14 @@ class PM100PowerMeter(ConnectedDevice, PowerMeter):
 
     def _read_identity(self, instrument: AsciiInstrument) -> str:
         return instrument.ask("*IDN?")
+
+    def _on_connect(self, instrument: AsciiInstrument) -> None:
+        """Readings in watts, absolute: a unit left on dBm (``SENS:POW:UNIT``) or in delta mode
+        (``SENS:POW:REF:STAT``) from the front panel would make ``MEAS:POW?`` answer numbers
+        that are not watts at the head."""
+        meter: ThorlabsPM100 = instrument  # type: ignore[assignment]
+        meter.power_unit_watts()
+        meter.absolute_readings()
 
     def sensor_info(self) -> dict[str, object]:
         """Head name, serial, calibration date and capability flags from ``SYST:SENS:IDN?``."""

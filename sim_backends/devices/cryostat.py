@@ -21,6 +21,10 @@ MAX_RAMP_K_S = 100.0 / 60.0
 
 class SimTemperatureController(SimInstrument, TemperatureController):
     model = "simulated Lake Shore 335"
+    #: what the bench connects: the Lake Shore emulator serves the model's other inputs and
+    #: outputs as a controller with nothing attached there
+    wired_inputs = CHANNELS
+    wired_outputs = OUTPUTS
 
     def get_temperature(self, channel: str = "A") -> float:
         check_choice(f"{self.name}.channel", channel, CHANNELS)

@@ -37,6 +37,7 @@ class EmulatedRole:
 
 _APT = "sim_backends.emulators.apt:AptEmulator"
 _SC10 = "sim_backends.emulators.sc10:SC10Emulator"
+_LAKESHORE = "sim_backends.emulators.lakeshore:LakeShoreEmulator"
 
 #: every role that has a wire protocol; "counter" (NI-DAQ) and "tagger" (HHLib) stay in-process
 EMULATED_ROLES: dict[str, EmulatedRole] = {
@@ -46,13 +47,32 @@ EMULATED_ROLES: dict[str, EmulatedRole] = {
     "control_attenuator": EmulatedRole("k10cr1", _APT, "serial", {"model": "K10CR1", "serial_number": 55000003}),
     "power_meter": EmulatedRole("pm100", "sim_backends.emulators.pm100:PM100Emulator", "visa"),
     "chopper": EmulatedRole("mc2000b", "sim_backends.emulators.mc2000b:MC2000BEmulator", "visa"),
-    "cryostat": EmulatedRole("lakeshore335", "sim_backends.emulators.lakeshore:LakeShoreEmulator", "visa",
-                             {"model": 335}),
+    "cryostat": EmulatedRole("lakeshore335", _LAKESHORE, "visa", {"model": 335}),
     "control_laser": EmulatedRole("chameleon", "sim_backends.emulators.chameleon:ChameleonEmulator", "visa"),
     "pump_shutter": EmulatedRole("sc10", _SC10, "visa"),
     "control_shutter": EmulatedRole("sc10", _SC10, "visa"),
     "emission_shutter": EmulatedRole("sc10", _SC10, "visa"),
 }
+
+
+#: other drivers a role can be emulated with (``EMULATED_ROLES`` holds each role's default)
+ALTERNATIVE_EMULATIONS: dict[str, tuple[EmulatedRole, ...]] = {
+    "cryostat": (EmulatedRole("lakeshore336", _LAKESHORE, "visa", {"model": 336}),),
+}
+
+
+def emulation_for(role: str, driver: str | None = None) -> EmulatedRole | None:
+    """How ``role`` is emulated for ``driver`` (None: the role's default); None if it cannot be."""
+    default = EMULATED_ROLES.get(role)
+    if default is None or driver is None or driver == default.driver:
+        return default
+    return next((e for e in ALTERNATIVE_EMULATIONS.get(role, ()) if e.driver == driver), None)
+
+
+def emulated_drivers(role: str) -> list[str]:
+    """Every driver name ``role`` can be emulated with (the default first)."""
+    default = EMULATED_ROLES.get(role)
+    return ([default.driver] if default else []) + [e.driver for e in ALTERNATIVE_EMULATIONS.get(role, ())]
 
 
 def _load(path: str) -> Callable[..., DeviceProtocol]:
@@ -71,7 +91,8 @@ class ServedRole:
 class EmulatedBench:
     """Serves the emulators of ``rig``'s simulated devices (see the module docstring)."""
 
-    def __init__(self, rig: Any, roles: Iterable[str] | None = None, transport: str = "tcp") -> None:
+    def __init__(self, rig: Any, roles: Iterable[str] | None = None, transport: str = "tcp",
+                 drivers: dict[str, str] | None = None) -> None:
         if transport not in ("tcp", "pty"):
             raise ValueError(f"transport={transport!r} is not allowed; allowed values: 'tcp', 'pty'")
         self.rig = rig
@@ -80,13 +101,25 @@ class EmulatedBench:
         unknown = [r for r in wanted if r not in EMULATED_ROLES]
         if unknown:
             raise ValueError(f"roles={unknown} cannot be emulated; allowed values: {', '.join(EMULATED_ROLES)}")
+        self.specs: dict[str, EmulatedRole] = {}
+        for role in wanted:
+            driver = (drivers or {}).get(role)
+            spec = emulation_for(role, driver)
+            if spec is None:
+                raise ValueError(f"{role}={driver!r} cannot be emulated; allowed values: "
+                                 f"{', '.join(emulated_drivers(role))}")
+            self.specs[role] = spec
+        unknown_drivers = set(drivers or {}) - set(wanted)
+        if unknown_drivers:
+            raise ValueError(f"drivers for {sorted(unknown_drivers)} given but those roles are not "
+                             f"served; allowed roles: {', '.join(wanted)}")
         self.roles = [r for r in wanted if rig.instruments.get(r) is not None]
         self.served: dict[str, ServedRole] = {}
 
     def start(self) -> dict[str, str]:
         """Start one server per role; returns role -> address in the form a rig file takes."""
         for role in self.roles:
-            spec = EMULATED_ROLES[role]
+            spec = self.specs[role]
             device: Instrument = self.rig.instruments[role]
             device.connect()  # the emulator's backing device must be live before hosts talk to it
             emulator_class = _load(spec.emulator)
@@ -126,12 +159,14 @@ class EmulatedBench:
 
 
 def attach_emulated_drivers(rig: Any, roles: Iterable[str] | None = None,
-                            transport: str = "tcp") -> EmulatedBench:
-    """Serve ``roles`` of a simulated rig through emulators and swap in the real drivers.
+                            transport: str = "tcp",
+                            drivers: dict[str, str] | None = None) -> EmulatedBench:
+    """Serve ``roles`` of a simulated rig through emulators and swap in the real drivers
+    (``drivers``: role -> driver name where it is not the role's default, e.g. lakeshore336).
 
     The rig keeps its bench and clock; the returned EmulatedBench must be closed after the rig.
     """
-    bench = EmulatedBench(rig, roles, transport)
+    bench = EmulatedBench(rig, roles, transport, drivers)
     bench.start()
     for role, served in bench.served.items():
         driver = create_driver(role, served.spec.driver, served.address, rig.clock,

@@ -19,6 +19,9 @@ def register(subparsers: Any) -> None:
                         help="TCP sockets on 127.0.0.1 (default) or pseudo-terminals")
     parser.add_argument("--roles", nargs="+", default=None, metavar="ROLE",
                         help="only these roles (default: every emulated role)")
+    parser.add_argument("--use", nargs="+", default=[], metavar="ROLE=DRIVER",
+                        help="emulate ROLE as DRIVER instead of its default "
+                             "(cryostat=lakeshore336 serves a Lake Shore 336, default 335)")
     parser.set_defaults(handler=emulate_command)
 
 
@@ -27,8 +30,9 @@ def emulate_command(args: argparse.Namespace) -> int:
     from sim_backends.emulators.bench_server import EmulatedBench
 
     try:
+        drivers = _parse_use(args.use)
         rig = load_rig("sim", clock="real")
-        bench = EmulatedBench(rig, args.roles, args.transport)
+        bench = EmulatedBench(rig, args.roles, args.transport, drivers)
     except ValueError as exc:
         print(f"avalab: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
@@ -41,3 +45,14 @@ def emulate_command(args: argparse.Namespace) -> int:
         stop.wait()
     rig.safe_state_all()
     return 0
+
+
+def _parse_use(items: list[str]) -> dict[str, str]:
+    drivers: dict[str, str] = {}
+    for item in items:
+        role, sep, driver = item.partition("=")
+        if not sep or not role or not driver:
+            raise ValueError(f"use={item!r} is not allowed; allowed: ROLE=DRIVER, "
+                             "e.g. cryostat=lakeshore336")
+        drivers[role] = driver
+    return drivers

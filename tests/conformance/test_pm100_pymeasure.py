@@ -4,6 +4,8 @@ used unmodified, against the PM100 emulator over TCP and a pty (pyvisa-py, LF te
 Operations: the sensor-head query its constructor makes (``SYST:SENSOR:IDN?``), wavelength
 limits, wavelength get/set (pymeasure truncates to the head's range), power, and the IEEE 488.2 /
 SCPI calls of its mixin (identity, status byte, operation complete, clear, reset, error queue).
+Not tested: ``energy`` (the emulated head is a photodiode power head; pymeasure refuses it
+itself) and ``options`` (``*OPT?`` is not in the PM100 command set).
 """
 from __future__ import annotations
 
@@ -68,3 +70,8 @@ def test_identity_complete_clear_reset_errors(meter) -> None:  # type: ignore[no
         code, message = meter.next_error
         assert code == -222 and "out of range" in message.lower()
         assert meter.check_errors() == []
+        assert int(meter.status) == 0  # *STB?: error queue empty, no event summary
+        meter.write("FOO:BAR")
+        assert int(meter.status) & 0b100  # SCPI: bit 2 = error queue not empty
+        meter.clear()
+        assert int(meter.status) == 0

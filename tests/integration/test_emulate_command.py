@@ -27,6 +27,16 @@ def read_tables(process: subprocess.Popen[str]) -> dict[str, dict[str, str]]:
     return tomllib.loads("".join(lines))["roles"]
 
 
+def stop(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, as Ctrl-C in a terminal; killed if it does not end within 30 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+
+
 def test_emulate_prints_rig_tables_that_real_drivers_can_use() -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", "from acquisition.cli import main; raise SystemExit(main())", "emulate"],
@@ -52,10 +62,40 @@ def test_emulate_prints_rig_tables_that_real_drivers_can_use() -> None:
             finally:
                 driver.close()
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        stop(process)
     assert process.returncode == 0
+
+
+def test_emulate_serves_a_336_on_request() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from acquisition.cli import main; raise SystemExit(main())", "emulate",
+         "--roles", "cryostat", "--use", "cryostat=lakeshore336"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("address"):
+                break
+        table = tomllib.loads("".join(lines))["roles"]["cryostat"]
+        assert table["driver"] == "lakeshore336"
+        driver = create_driver("cryostat", table["driver"], table["address"], RealClock())
+        driver.connect()
+        try:
+            assert driver.identify().startswith("LSCI,MODEL336")
+            assert set(driver.get_all_temperatures()) == {"A", "B", "C", "D"}
+        finally:
+            driver.close()
+    finally:
+        stop(process)
+    assert process.returncode == 0
+
+
+def test_emulate_refuses_a_driver_the_role_cannot_be_emulated_with() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from acquisition.cli import main; raise SystemExit(main())", "emulate",
+         "--use", "cryostat=lakeshore340"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "cryostat='lakeshore340' cannot be emulated; allowed values: lakeshore335, lakeshore336" \
+        in result.stderr

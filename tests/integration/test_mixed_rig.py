@@ -86,3 +86,52 @@ def test_rig_file_roles_with_emulator_address_use_the_real_drivers(tmp_path) -> 
         rig.stop_emulators()
     with pytest.raises(RigConfigError, match=r"roles.counter.address='emulator'.*no wire protocol"):
         load_rig(rig_file_with(tmp_path, {"counter": ("nidaq_counter", "emulator")}))
+
+
+@pytest.mark.parametrize("model", [335, 336])
+def test_cli_sweep_with_an_emulated_lake_shore(tmp_path, model: int) -> None:
+    """`avalab sweep --rig FILE` whose cryostat is a Lake Shore 335 or 336 served by its emulator
+    on the rig's own bench: the real driver sets the temperature and the sweep completes with the
+    thresholds of the simulated rig."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import h5py
+
+    path = rig_file_with(tmp_path, {"cryostat": (f"lakeshore{model}", "emulator")})
+    out = tmp_path / "run.h5"
+    env = dict(os.environ, AVALAB_HOME=str(tmp_path / "home"))
+    result = subprocess.run(
+        [sys.executable, "-m", "acquisition.cli", "sweep", "--rig", str(path), "--temperature", "90",
+         "--points", "31", "--json", "--no-progress", "--out", str(out)],
+        capture_output=True, text=True, timeout=280, env=env, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "complete" and summary["bistable"] is True
+    assert 3.0 < summary["switch_on_kw_cm2"] < 8.0
+    with h5py.File(out) as run:
+        identities = json.loads(run.attrs["identities"])
+        temperatures = run["streams/sweep/temperature_k"][()]
+    assert identities["cryostat"].startswith(f"LSCI,MODEL{model}")
+    assert abs(float(temperatures.mean()) - 90.0) < 1.0  # the emulated controller held 90 K
+
+
+def test_rig_file_with_an_emulated_336(tmp_path) -> None:
+    from acquisition.rig import RigConfigError
+
+    rig = load_rig(rig_file_with(tmp_path, {"cryostat": ("lakeshore336", "emulator")}))
+    try:
+        rig.connect_all()
+        assert rig.identities()["cryostat"].startswith("LSCI,MODEL336")
+        cryostat = rig.instruments["cryostat"]
+        readings = cryostat.get_all_temperatures()  # KRDG? 0 over the wire
+        assert set(readings) == {"A", "B", "C", "D"} and 70.0 < readings["A"] < 90.0
+        assert readings["C"] == 0.0  # nothing attached to C on the simulated cryostat
+        assert all(error is None for error in rig.safe_state_all().values())
+    finally:
+        rig.close_all()
+        rig.stop_emulators()
+    with pytest.raises(RigConfigError, match=r"roles.cryostat.driver='sc10' is not allowed"):
+        load_rig(rig_file_with(tmp_path, {"cryostat": ("sc10", "emulator")}))

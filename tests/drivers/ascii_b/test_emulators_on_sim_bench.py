@@ -84,8 +84,14 @@ def test_lakeshore_driver_controls_the_simulated_cryostat(bench: Bench, cryostat
         bench.clock.sleep(600.0)
         assert cryostat.get_temperature("A") > 78.0  # the heater warmed the cold finger
         assert 0.0 <= cryostat.get_heater_output() <= 100.0
-        # the simulated controller has one loop: output 2 is refused with an execution error
-        with pytest.raises(InstrumentError, match="execution error"):
-            cryostat.set_setpoint(80.0, output=2)
-    # leaving the context ran safe_state; output 2's refusal is logged, output 1 is off
+        # the simulated cryostat wires one loop: output 2 answers like a 335 output with no
+        # heater attached (setpoint kept, 0 % delivered, open load once its range is on)
+        cryostat.set_setpoint(80.0, output=2)
+        assert cryostat.get_setpoint(2) == 80.0 and bench.cryostat.setpoint_k == 90.0
+        assert cryostat.heater_status(2) == "no error"
+        cryostat.set_heater_range(1, output=2)
+        assert cryostat.heater_status(2) == "open load"
+        assert cryostat.get_heater_output(2) == 0.0
+        assert cryostat.heater_status(1) == "no error"
+    # leaving the context ran safe_state: every output is off
     assert bench.cryostat.heater_range == 0

@@ -33,6 +33,10 @@ from sim_backends.emulators.lakeshore import lakeshore_server
 pytestmark = pytest.mark.timeout(30)
 
 IDN_335 = (b"*IDN?;*ESR?\r\n", b"LSCI,MODEL335,LSA1A2B/#######,2.9;0\r\n")
+#: before a setpoint is written or read: which input controls output 1 and its preferred units
+#: (the setpoint is in those units: manuals, SETP); here input A, kelvin
+UNITS_1 = [(b"OUTMODE? 1;*ESR?\r\n", b"1,1,0;0\r\n"),
+           (b"INTYPE? A;*ESR?\r\n", b"1,0,0,0,1;0\r\n")]
 
 
 def scripted_335(adapter: ProtocolAdapter) -> LakeShore335Controller:
@@ -45,7 +49,9 @@ def test_transcript_of_the_role_api_pins_exact_bytes() -> None:
     pairs = [
         IDN_335,
         (b"KRDG? A;*ESR?\r\n", b"+077.012;0\r\n"),
+        *UNITS_1,
         (b"SETP 1,80.000;*ESR?\r\n", b"0\r\n"),
+        *UNITS_1,
         (b"SETP? 1;*ESR?\r\n", b"+080.000;0\r\n"),
         (b"RANGE 1,2;*ESR?\r\n", b"0\r\n"),
         (b"RANGE? 1;*ESR?\r\n", b"2;0\r\n"),
@@ -79,7 +85,7 @@ def test_transcript_of_the_role_api_pins_exact_bytes() -> None:
 def test_transcript_of_the_configuration_commands() -> None:
     pairs = [
         (b"OUTMODE 1,1,1,0;*ESR?\r\n", b"0\r\n"),
-        (b"HTRSET 1,2,0,1.200,2;*ESR?\r\n", b"0\r\n"),
+        (b"HTRSET 1,0,2,0,1.200,2;*ESR?\r\n", b"0\r\n"),
         (b"MOUT 1,12.50;*ESR?\r\n", b"0\r\n"),
         (b"INTYPE A,1,0,0,0,1;*ESR?\r\n", b"0\r\n"),
         (b"INCRV A,21;*ESR?\r\n", b"0\r\n"),
@@ -91,7 +97,7 @@ def test_transcript_of_the_configuration_commands() -> None:
     ]
     with expected_protocol(LakeShore335, pairs) as ls:
         ls.output_1.output_mode = (1, 1, 0)
-        ls.output_1.heater_setup = (2, 0, 1.2, 2)
+        ls.output_1.heater_setup = (0, 2, 0, 1.2, 2)
         ls.output_1.mout = 12.5
         ls.input_A.sensor_type = (1, 0, 0, 0, 1)
         ls.input_A.curve = 21
@@ -106,7 +112,7 @@ def test_transcript_of_the_configuration_commands() -> None:
     (b"16", "execution error"), (b"32", "command error"), (b"48", "execution error.*command error"),
 ])
 def test_setter_rejected_by_the_controller_raises_naming_command(esr: bytes, words: str) -> None:
-    pairs = [IDN_335, (b"SETP 1,80.000;*ESR?\r\n", esr + b"\r\n")]
+    pairs = [IDN_335, *UNITS_1, (b"SETP 1,80.000;*ESR?\r\n", esr + b"\r\n")]
     with scripted(scripted_335, pairs) as ls:
         with pytest.raises(InstrumentError, match=words) as info:
             ls.set_setpoint(80.0)
@@ -239,7 +245,9 @@ def test_whole_command_set_over_a_real_link(bench, transport: str) -> None:  # t
 
         device = ls.controller
         device.output_1.output_mode = (1, 1, 0)
-        device.output_1.heater_setup = (1, 2, 0.0, 2)
+        setup = (0, 1, 2, 0.0, 2) if model == 335 else (1, 2, 0.0, 2)  # 335: output type first
+        device.output_1.heater_setup = setup
+        assert tuple(device.output_1.heater_setup) == setup
         device.output_1.mout = 5.0
         assert device.output_1.output_mode == [1, 1, 0]
         assert device.output_1.mout == pytest.approx(5.0)
@@ -340,3 +348,20 @@ def test_threads_sharing_the_controller_never_get_each_others_replies(bench) -> 
             thread.join(timeout=20.0)
     assert not errors, errors[0]
     assert fake.setpoints[1] == pytest.approx(99.5)
+
+
+def test_setpoint_follows_the_control_inputs_preferred_units() -> None:
+    """Manuals, SETP: the setpoint is in the preferred units of the control loop sensor. With
+    input B (controlling output 1) reading in Celsius, 80 K goes out as -193.150 and comes back as
+    80 K; with sensor units nothing is written."""
+    celsius = [(b"OUTMODE? 1;*ESR?\r\n", b"1,2,0;0\r\n"),
+               (b"INTYPE? B;*ESR?\r\n", b"1,0,0,0,2;0\r\n")]
+    sensor = [(b"OUTMODE? 1;*ESR?\r\n", b"1,2,0;0\r\n"),
+              (b"INTYPE? B;*ESR?\r\n", b"1,0,0,0,3;0\r\n")]
+    pairs = [IDN_335, *celsius, (b"SETP 1,-193.150;*ESR?\r\n", b"0\r\n"),
+             *celsius, (b"SETP? 1;*ESR?\r\n", b"-193.150;0\r\n"), *sensor]
+    with scripted(scripted_335, pairs) as ls:
+        ls.set_setpoint(80.0)
+        assert ls.get_setpoint() == pytest.approx(80.0)
+        with pytest.raises(InstrumentError, match="sensor units"):
+            ls.set_setpoint(80.0)

@@ -26,7 +26,9 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def emulator(controller: FakeTemperatureController, clock: VirtualClock) -> LakeShoreEmulator:
-    return LakeShoreEmulator(controller, 335, clock=clock)
+    emulator = LakeShoreEmulator(controller, 335, clock=clock)
+    assert send(emulator, "*ESR?") == b"128\r\n"  # power on (ESR bit 7), reported once
+    return emulator
 
 
 def test_identification_and_crlf_framing(emulator: LakeShoreEmulator) -> None:
@@ -86,8 +88,9 @@ def test_esr_accumulates_and_reading_clears_it(emulator: LakeShoreEmulator) -> N
 
 def test_backing_controller_refusal_is_an_execution_error(
         controller: FakeTemperatureController) -> None:
-    # a 336 emulator on a controller that only has outputs 1 and 2
+    # a 336 emulator told that the controller has all four outputs, which it has not
     emulator = LakeShoreEmulator(controller, 336)
+    send(emulator, "*CLS")
     assert send(emulator, "SETP 3,80;*ESR?") == b"16\r\n"
     assert send(emulator, "KRDG? D") == b"+300.000\r\n"
     assert send(emulator, "RANGE 3,2;*ESR?") == b"16\r\n"  # outputs 3/4 are on/off only
@@ -107,15 +110,23 @@ def test_pid_ramp_and_ramp_status(emulator: LakeShoreEmulator, controller: FakeT
 
 def test_heater_output_mode_and_setup(emulator: LakeShoreEmulator) -> None:
     assert send(emulator, "HTR? 1") == b"+012.5\r\n"
-    send(emulator, "OUTMODE 1,3,2,1;HTRSET 1,2,0,1.5,2;MOUT 1,33.3")
+    # the 335's HTRSET starts with the output type (0 current | 1 voltage, output 2 only)
+    send(emulator, "OUTMODE 1,3,2,1;HTRSET 1,0,2,0,1.5,2;MOUT 1,33.3")
     assert send(emulator, "OUTMODE? 1;HTRSET? 1;MOUT? 1;*ESR?") == \
-        b"3,2,1;2,0,+1.500,2;+033.30;0\r\n"
+        b"3,2,1;0,2,0,+1.500,2;+033.30;0\r\n"
+    assert send(emulator, "HTRSET 1,1,2,0,1.5,2;*ESR?") == b"16\r\n"  # output 1: current only
+    assert send(emulator, "HTRSET 2,1,1,0,0,1;HTRSET? 2;*ESR?") == b"1,1,0,+0.000,1;0\r\n"
+    # the 336's four-field form read as a 335 one: output type 2 does not exist, nothing changes
+    assert send(emulator, "HTRSET 1,2,0,1.5,2;HTRSET? 1;*ESR?") == b"0,2,0,+1.500,2;16\r\n"
 
 
 def test_input_setup_and_quoted_names(emulator: LakeShoreEmulator) -> None:
-    send(emulator, 'INTYPE A,2,1,0,0,1;INCRV A,22;INNAME A,"stage; cold";TLIMIT A,350')
+    send(emulator, 'INTYPE A,1,1,0,0,1;INCRV A,22;INNAME A,"stage; cold";TLIMIT A,350')
     assert send(emulator, "INTYPE? A;INCRV? A;INNAME? A;TLIMIT? A;*ESR?") == \
-        b"2,1,0,0,1;22;stage; cold;+350.000;0\r\n"
+        b"1,1,0,0,1;22;stage; cold;+350.000;0\r\n"
+    # a curve whose format does not fit the sensor type is not used (manuals, INCRV): a
+    # platinum input cannot use the DT-670 diode curve (2) but can use PT-100 (6)
+    assert send(emulator, "INTYPE B,2,1,0,0,1;INCRV B,2;INCRV? B;INCRV B,6;INCRV? B") == b"00;06\r\n"
     assert send(emulator, 'INNAME A,"a name that is too long";*ESR?') == b"16\r\n"
 
 
@@ -124,9 +135,23 @@ def test_reset_switches_heaters_off(emulator: LakeShoreEmulator,
     send(emulator, "RANGE 1,3;RANGE 2,1;PID 1,70,10,0")
     send(emulator, "*RST")
     assert controller.ranges == {1: 0, 2: 0}
+    # PID is kept in non-volatile memory: power-up settings do not change it
+    assert send(emulator, "PID? 1") == b"+0070.0,+0010.0,+000.0\r\n"
+    send(emulator, "RANGE 1,3;DFLT 99")  # factory defaults: heaters off, settings reset
+    assert controller.ranges == {1: 0, 2: 0}
     assert send(emulator, "PID? 1") == b"+0050.0,+0020.0,+000.0\r\n"
 
 
 def test_unknown_model_is_rejected(controller: FakeTemperatureController) -> None:
     with pytest.raises(ValueError, match="model=340"):
         LakeShoreEmulator(controller, 340)
+
+
+def test_setpoint_is_in_the_control_inputs_preferred_units(
+        emulator: LakeShoreEmulator, controller: FakeTemperatureController) -> None:
+    """Manuals, SETP: 'in the preferred units of the control loop sensor' (INTYPE units)."""
+    send(emulator, "OUTMODE 1,1,1,0;INTYPE A,1,0,0,0,2;SETP 1,-193.15")  # input A in Celsius
+    assert controller.setpoints[1] == pytest.approx(80.0)
+    assert send(emulator, "SETP? 1") == b"-193.150\r\n"
+    send(emulator, "INTYPE A,1,0,0,0,1")                                   # back to kelvin
+    assert send(emulator, "SETP? 1;*ESR?") == b"+080.000;0\r\n"

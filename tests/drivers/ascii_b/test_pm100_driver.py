@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import pyvisa
 from ascii_b_fakes import FAST_TIMEOUT_S, FakePowerMeter, address_of, scripted, serving
 from pymeasure.adapters.protocol import ProtocolAdapter
 from pymeasure.test import expected_protocol
@@ -25,6 +26,9 @@ CONNECT = [
     (b"SENS:CORR:WAV? MAX\n", b"1.100000E+03\n"),
 ]
 NO_ERROR = (b"SYST:ERR?\n", b'+0,"No error"\n')
+#: the role adapter then makes sure readings are absolute watts (not dBm, not delta mode)
+ROLE_CONNECT = CONNECT + [(b"SENS:POW:UNIT W\n", None), NO_ERROR,
+                          (b"SENS:POW:REF:STAT 0\n", None), NO_ERROR]
 
 
 def scripted_meter(adapter: ProtocolAdapter) -> PM100PowerMeter:
@@ -42,7 +46,7 @@ def test_connect_reads_sensor_head_and_wavelength_limits() -> None:
 
 
 def test_transcript_of_the_role_api_pins_exact_bytes() -> None:
-    pairs = CONNECT + [
+    pairs = ROLE_CONNECT + [
         (b"*IDN?\n", b"Thorlabs,PM100D,P0012345,1.7.0\n"),
         (b"SENS:CORR:WAV 1064\n", None), NO_ERROR,
         (b"SENS:CORR:WAV?\n", b"1.064000E+03\n"),
@@ -82,7 +86,7 @@ def test_transcript_of_conf_init_fetch_and_read() -> None:
 
 
 def test_over_range_reading_raises_instrument_error() -> None:
-    pairs = CONNECT + [(b"MEAS:POW?\n", b"9.900000E+37\n")]
+    pairs = ROLE_CONNECT + [(b"MEAS:POW?\n", b"9.900000E+37\n")]
     with scripted(scripted_meter, pairs) as meter:
         with pytest.raises(InstrumentError, match="over-range") as info:
             meter.read_power()
@@ -90,7 +94,7 @@ def test_over_range_reading_raises_instrument_error() -> None:
 
 
 def test_setter_rejected_by_the_meter_names_the_setter() -> None:
-    pairs = CONNECT + [(b"SENS:POW:RANG:UPP 5\n", None),
+    pairs = ROLE_CONNECT + [(b"SENS:POW:RANG:UPP 5\n", None),
                        (b"SYST:ERR?\n", b'-222,"Data out of range"\n')]
     with scripted(scripted_meter, pairs) as meter:
         with pytest.raises(InstrumentError, match="-222 Data out of range") as info:
@@ -111,7 +115,7 @@ def test_setter_rejected_by_the_meter_names_the_setter() -> None:
     lambda m: m.set_range(1e6),
 ])
 def test_invalid_values_raise_value_error_and_write_nothing(call) -> None:  # type: ignore[no-untyped-def]
-    with scripted(scripted_meter, list(CONNECT)) as meter:
+    with scripted(scripted_meter, list(ROLE_CONNECT)) as meter:
         with pytest.raises(ValueError) as info:
             call(meter)
         assert "\n" not in str(info.value)
@@ -235,3 +239,18 @@ def test_dropped_tcp_connection_reconnects_once_then_succeeds(bench) -> None:  #
         server.faults.drop_connection = True
         assert meter.read_power() == pytest.approx(7e-3)
         assert server.faults.drop_connection is False  # the fault did fire
+
+
+def test_connect_makes_readings_absolute_watts() -> None:
+    """A meter left on dBm and in delta mode by its front panel still gives watts at the head:
+    the role adapter sets ``SENS:POW:UNIT W`` and ``SENS:POW:REF:STAT 0`` on connect."""
+    fake = FakePowerMeter(power_w=2.0e-3)
+    with serving(pm100_server(fake, "PM100D")) as server:
+        address = address_of(server, "tcp")
+        panel = pyvisa.ResourceManager("@py").open_resource(
+            address, read_termination="\n", write_termination="\n", timeout=2000)
+        panel.write("SENS:POW:UNIT DBM;SENS:POW:REF 0.001;SENS:POW:REF:STAT 1")
+        assert float(panel.query("MEAS:POW?")) == pytest.approx(0.0, abs=0.01)  # 2 - 1 mW: 0 dBm
+        panel.close()
+        with PM100PowerMeter(name="power_meter", address=address) as meter:
+            assert meter.read_power() == pytest.approx(2.0e-3)
