@@ -281,8 +281,12 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     import dask
     from distributed import Client, LocalCluster
 
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:  # dask's INFO lines only with -vv
-        logging.getLogger("distributed").setLevel(logging.WARNING)
+    # dask's own lines: errors only (a worker slow to close under load is not the operator's
+    # concern; the campaign reports what a worker death did to its units), warnings with -v,
+    # everything with -vv
+    level = logging.getLogger().getEffectiveLevel()
+    if level > logging.DEBUG:
+        logging.getLogger("distributed").setLevel(logging.WARNING if level <= logging.INFO else logging.ERROR)
     if scheduler is not None:
         if workers is not None:
             raise ParallelRefused(f"workers={workers} cannot be combined with scheduler={scheduler!r}; "
@@ -444,6 +448,9 @@ class _Dispatch:
             for path in message.get("earlier", []):
                 if path not in self.known_paths:  # a dead worker's file the index never heard of
                     self._begin_row(uuid.uuid4().hex, {**message, "path": path})
+            if message["unit_key"] in self.latest_row and message["attempt_id"] not in self.rows:
+                log.warning("campaign: unit %s is measured again on another worker: the worker running it "
+                            "died (its run file is kept, superseded)", message["unit_key"])
             self._begin_row(message["attempt_id"], message)
             self.running[message["attempt_id"]] = message["unit_key"]
             self.work.update(message["unit_key"], 0.0)

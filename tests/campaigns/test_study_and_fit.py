@@ -69,6 +69,23 @@ def test_study_maps_every_point_and_writes_table_maps_and_page(tmp_path: Path) -
     assert fractions == {0.16, 0.2}
 
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "studies"
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.name)
+def test_every_example_study_validates_on_the_simulated_rig(example: Path) -> None:
+    from acquisition.campaigns.checks import experiment_checker
+    from acquisition.campaigns.spec import expand
+    from acquisition.experiments import EXPERIMENTS
+    from acquisition.rig import load_rig
+    from acquisition.studies.spec import load_study
+
+    study = load_study(example, lambda name: EXPERIMENTS[name].schema.names if name in EXPERIMENTS else None,
+                       experiment_checker(load_rig("sim"), None))
+    units = expand(study.campaign)
+    assert len(units) >= 4 and study.map_x in study.axes and study.map_y in study.axes
+
+
 def test_study_refusals_are_one_line(tmp_path: Path) -> None:
     spec = tmp_path / "study.toml"
     spec.write_text(STUDY.replace("dopant_fraction = [0.16, 0.20]", "dopant_fraction = [0.16, 2.0]"))
