@@ -24,9 +24,9 @@ class WorkTracker:
     """The campaign's work: ``estimates`` (unit key -> planned rig-clock seconds) of the units
     this pass runs. Thread-safe: a serial runner updates it from its engine's thread."""
 
-    def __init__(self, estimates: Mapping[str, float], started: float | None = None) -> None:
+    def __init__(self, estimates: Mapping[str, float]) -> None:
         self.estimates = {key: max(float(seconds), 0.0) for key, seconds in estimates.items()}
-        self.started = time.monotonic() if started is None else started
+        self.started = time.monotonic()
         self._fractions: dict[str, float] = {}
         self._completed: set[str] = set()
         self._lock = threading.Lock()
@@ -56,10 +56,6 @@ class WorkTracker:
         with self._lock:
             return (sum(self.estimates.get(k, 0.0) for k in self._completed)
                     + sum(self.estimates.get(k, 0.0) * f for k, f in self._fractions.items()))
-
-    def fraction(self) -> float:
-        total = sum(self.estimates.values())
-        return 1.0 if total <= 0.0 else min(self.work_done_s() / total, 1.0)
 
     def eta_s(self, now: float | None = None) -> float | None:
         """Wall seconds still to go, None until some work is done."""

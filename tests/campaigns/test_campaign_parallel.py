@@ -116,6 +116,45 @@ def test_parallel_units_give_the_serial_figures_bit_for_bit(serial: Path, client
         np.testing.assert_array_equal(parallel_counts[key], values, err_msg=key)
 
 
+SPOTS_FILE = """\
+name = "spots"
+[[step]]
+label = "go"
+temperature_k = 77.0
+wait_s = 5.0
+[[step]]
+label = "spot"
+loop = { spot = "${range(4)}" }
+position_um = ["${3.0 * spot}", 0.0]
+experiment = "sweep"
+params = { start_kw_cm2 = 2.0, stop_kw_cm2 = 11.0, points = 12, settle_s = 0.1, dwell_s = 0.1 }
+"""
+
+
+def test_an_existing_cluster_runs_the_units_as_a_serial_run_would(serial: Path, client: Any,
+                                                                  tmp_path: Path) -> None:
+    """``--scheduler ADDRESS``: the CLI connects to a running cluster (here the module's), the
+    figures are the serial ones."""
+    spec = tmp_path / "spots.toml"
+    spec.write_text(SPOTS_FILE)
+    done = subprocess.run(avalab("campaign", str(spec), "--scheduler", client.scheduler.address, "--out",
+                                 str(tmp_path / "out"), "--json"), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert figures(tmp_path / "out") == figures(serial)
+    unreachable = subprocess.run(avalab("campaign", str(spec), "--scheduler", "tcp://127.0.0.1:9", "--out",
+                                        str(tmp_path / "never")), capture_output=True, text=True, timeout=600)
+    assert unreachable.returncode == 2 and len(unreachable.stderr.splitlines()) == 1
+    assert "scheduler='tcp://127.0.0.1:9' cannot be reached" in unreachable.stderr
+
+
+def _has_points(path: Path) -> bool:
+    """The run at ``path`` (its journal while it runs) holds a measured sweep point."""
+    try:
+        return len(open_run(path).streams.get("sweep", {}).get("counts", [])) > 0
+    except ValueError:  # not there yet, or its header record is still being written
+        return False
+
+
 def _stopped(pid: int) -> bool:
     """The process is stopped (SIGSTOP took effect): state T in /proc/<pid>/stat."""
     try:
@@ -132,18 +171,17 @@ def test_a_worker_killed_mid_unit_reruns_it_once_elsewhere(serial: Path, client:
         if killed or message["experiment"] != "sweep":
             return
         pid = message["pid"]
-        journal = tmp_path / (message["path"] + ".journal")
         deadline = time.monotonic() + 120
-        while not journal.exists() and not (tmp_path / message["path"]).exists():  # its run has begun
-            assert time.monotonic() < deadline, "the unit's run file never appeared"
+        while not _has_points(tmp_path / message["path"]):  # its run has begun measuring
+            assert time.monotonic() < deadline, "the unit's run never wrote a point"
             time.sleep(0.01)
         os.kill(pid, signal.SIGSTOP)  # frozen first, so that it cannot finish while we look
         deadline = time.monotonic() + 60
         while not _stopped(pid):
             assert time.monotonic() < deadline, "the worker did not stop"
             time.sleep(0.01)
-        if (tmp_path / message["path"]).exists():  # it finished before it froze: try the next one
-            os.kill(pid, signal.SIGCONT)
+        if open_run(tmp_path / message["path"]).status == "complete":  # it finished before it froze
+            os.kill(pid, signal.SIGCONT)  # try the next one
             return
         killed.append(message)
         os.kill(pid, signal.SIGKILL)
@@ -159,7 +197,8 @@ def test_a_worker_killed_mid_unit_reruns_it_once_elsewhere(serial: Path, client:
         index.close()
     assert [status for status, _ in attempts] == ["superseded", "complete"]
     assert attempts[0][1] == killed[0]["path"] != attempts[1][1]
-    assert open_run(tmp_path / attempts[0][1]).status == "incomplete"  # the dead worker's points kept
+    left = open_run(tmp_path / attempts[0][1])
+    assert left.status == "incomplete" and len(left.streams["sweep"]["counts"]) > 0  # its points kept
 
 
 def test_a_rig_with_a_real_or_emulated_role_is_refused(tmp_path: Path) -> None:

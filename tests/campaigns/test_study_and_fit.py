@@ -148,13 +148,17 @@ def test_a_strong_correlation_is_pointed_out() -> None:
     assert len(notes) == 1 and f"{ESA} and {ETU} are correlated (r = -0.95)" in notes[0]
 
 
-def test_fit_refuses_an_unknown_name_and_a_file_without_sweep_data(truth_runs: list[Path], tmp_path: Path) -> None:
-    done = avalab("fit", str(truth_runs[0]), "--free", "transfers.CR9.microparameter_cm6_s")
-    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
-    assert "transfers.CR9.microparameter_cm6_s" in done.stderr and ETU in done.stderr  # the allowed names
+def test_fit_refuses_an_unknown_name_and_a_file_without_sweep_data(tmp_path: Path) -> None:
     calibration = tmp_path / "cal.h5"
     made = avalab("calibrate", "--out", str(calibration), "--no-progress")
     assert made.returncode == 0, made.stderr
+    sweep = tmp_path / "sweep.h5"
+    made = avalab("sweep", "--points", "6", "--settle-s", "0.1", "--dwell-s", "0.1", "--out", str(sweep),
+                  "--no-progress")
+    assert made.returncode == 0, made.stderr
+    done = avalab("fit", str(sweep), "--free", "transfers.CR9.microparameter_cm6_s")
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
+    assert "transfers.CR9.microparameter_cm6_s" in done.stderr and CR5 in done.stderr  # the allowed names
     done = avalab("fit", str(calibration), "--free", ESA)
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
     assert "no sweep data" in done.stderr and str(calibration) in done.stderr
