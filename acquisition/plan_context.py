@@ -553,11 +553,40 @@ class PlanContext:
         move: first after STAGE_FIRST_POLL_S, then at the end estimated from the speed seen so
         far, at least every INTERLOCK_POLL_S.
         """
+        self._follow_move(role, f"move_to {angle_deg:g}", stage.stop,
+                          lambda: stage.move_to(angle_deg, wait=False), stage.is_moving,
+                          lambda: abs(angle_deg - float(stage.get_position())),
+                          lambda: f"{float(stage.get_position()):.3f} deg")
+        if abs(float(stage.get_position()) - angle_deg) > STAGE_TOLERANCE_DEG:
+            stage.move_to(angle_deg, wait=True)
+
+    def move_xy_stage(self, x_m: float, y_m: float) -> None:
+        """Move the sample stage to (x, y) (m, stage coordinates) as an abortable checkpoint.
+
+        The target is checked against the stage's limits before anything moves; the move is
+        followed like ``move_stage_polled`` (abort stops the stage where it is)."""
+        stage = self._instrument("xy_stage")
+        x_m, y_m = stage.limits.check("xy_stage", x_m, y_m)
+        self.checkpoint()
+
+        def remaining() -> float:
+            x, y = stage.get_position()
+            return math.hypot(x_m - x, y_m - y)
+
+        self._follow_move("xy_stage", f"move_to ({x_m * 1e3:g}, {y_m * 1e3:g}) mm", stage.stop,
+                          lambda: stage.move_to(x_m, y_m, wait=False), stage.is_moving, remaining,
+                          lambda: "({:.4f}, {:.4f}) mm".format(*(1e3 * v for v in stage.get_position())))
+
+    def _follow_move(self, role: str, command: str, stop: Callable[[], None],
+                     start: Callable[[], None], is_moving: Callable[[], bool],
+                     remaining: Callable[[], float], where: Callable[[], str]) -> None:
+        """Start a move and poll it through checkpoints until it has ended (see
+        ``move_stage_polled``); ``remaining`` is the distance still to go, in any unit."""
         clock, control = self.clock, self._s.control
         started = last_check = clock.now()
         try:
-            origin = float(stage.get_position())
-            stage.move_to(angle_deg, wait=False)
+            distance = remaining()
+            start()
             wait_s = STAGE_FIRST_POLL_S
             while True:
                 if not clock.sleep(wait_s, control.stop_event):
@@ -574,26 +603,23 @@ class PlanContext:
                     last_check = now = clock.now()
                 else:
                     self._honour_operator()
-                if not stage.is_moving():
+                if not is_moving():
                     break
                 if now - started > STAGE_MOVE_TIMEOUT_S:
-                    raise InstrumentError(role, "-", f"move_to {angle_deg:g}",
+                    raise InstrumentError(role, "-", command,
                                           f"still moving after {STAGE_MOVE_TIMEOUT_S:g} s")
-                position = float(stage.get_position())
-                travelled = abs(position - origin)
+                left = remaining()
+                travelled = distance - left
                 if travelled > 0.0:
-                    remaining_s = abs(angle_deg - position) * (now - started) / travelled
+                    remaining_s = left * (now - started) / travelled
                     wait_s = min(max(remaining_s + 1e-6, STAGE_MIN_POLL_S), INTERLOCK_POLL_S)
                 else:
                     wait_s = min(2.0 * wait_s, INTERLOCK_POLL_S)
         except BaseException:
             with contextlib.suppress(Exception):
-                stage.stop()
-                self.log.warning("%s stopped at %.3f deg (move to %.3f deg interrupted)",
-                                 role, float(stage.get_position()), angle_deg)
+                stop()
+                self.log.warning("%s stopped at %s (%s interrupted)", role, where(), command)
             raise
-        if abs(float(stage.get_position()) - angle_deg) > STAGE_TOLERANCE_DEG:
-            stage.move_to(angle_deg, wait=True)
 
     def set_power_meter_wavelength(self, wavelength_m: float) -> None:
         self._instrument("power_meter").set_wavelength(wavelength_m)

@@ -38,8 +38,8 @@ CLOCKS = ("virtual", "real")
 BUILTIN_SIM = "sim"
 #: the order in which safe_state_all makes the rig safe: beams off first, detector protected next
 SAFE_STATE_ORDER = ("pump", "pump_shutter", "control_shutter", "control_laser", "emission_shutter",
-                    "chopper", "hwp", "nd_wheel", "control_attenuator", "cryostat", "counter",
-                    "tagger", "power_meter")
+                    "chopper", "hwp", "nd_wheel", "control_attenuator", "xy_stage", "cryostat",
+                    "counter", "tagger", "power_meter")
 
 
 class RigConfigError(ValueError):
@@ -71,6 +71,9 @@ class LimitsConfig:
                                      "bath: 77 K for LN2)")
     max_temperature_k: float = param(300.0, 0.0, 1000.0, "K",
                                      "highest cryostat setpoint an experiment may ask for")
+    max_map_points: int = param(2500, 1, 1_000_000, "",
+                                "most points one map or survey may visit (the stage's position "
+                                "limits are options of the xy_stage role)")
 
 
 def _default_roles() -> dict[str, RoleConfig]:
@@ -514,6 +517,10 @@ class Rig:
     def emission_shutter(self) -> itf.Shutter | None:
         return self._role("emission_shutter", itf.Shutter)
 
+    @property
+    def xy_stage(self) -> itf.XYStage | None:
+        return self._role("xy_stage", itf.XYStage)
+
     def __init__(self, config: RigConfig, clock: Clock | None = None, source: str = "<rig>") -> None:
         from sim_backends.devices import SIM_ADDRESS, build_sim_device
 
@@ -530,9 +537,13 @@ class Rig:
         for role, rc in config.roles.items():
             if rc.driver == SIM_DRIVER or rc.address == EMULATOR_ADDRESS:
                 # an emulated role starts as the simulated device its emulator will wrap
-                self.instruments[role] = build_sim_device(role, self.bench,
-                                                          SIM_ADDRESS if rc.driver != SIM_DRIVER
-                                                          else rc.address or SIM_ADDRESS)
+                try:
+                    self.instruments[role] = build_sim_device(
+                        role, self.bench,
+                        SIM_ADDRESS if rc.driver != SIM_DRIVER else rc.address or SIM_ADDRESS,
+                        rc.options)
+                except (TypeError, ValueError) as exc:
+                    raise RigConfigError(f"{source}: roles.{role}: {str(exc).splitlines()[0]}") from None
                 continue
             try:
                 self.instruments[role] = create_driver(role, rc.driver, rc.address, self.clock,

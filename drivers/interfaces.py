@@ -14,6 +14,7 @@ classes; experiments only ever see these classes. Implementations must:
 from __future__ import annotations
 
 import logging
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -348,3 +349,72 @@ class Shutter(Instrument):
 
     def safe_state(self) -> None:
         self.close_shutter()
+
+
+@dataclass(frozen=True)
+class StageLimits:
+    """Where an XY sample stage may go (m, stage coordinates) and the smallest step it resolves."""
+
+    x_range_m: tuple[float, float]
+    y_range_m: tuple[float, float]
+    #: smallest move the stage makes reproducibly (encoder count or minimum incremental motion)
+    resolution_m: float
+
+    def problem(self, name: str, x_m: float, y_m: float) -> str | None:
+        """One-line reason why (x, y) is not allowed, or None (mm in the text: what operators read)."""
+        for axis, value, (low, high) in (("x", x_m, self.x_range_m), ("y", y_m, self.y_range_m)):
+            if not math.isfinite(value) or not low <= value <= high:
+                return (f"{name}.{axis}_mm={value * 1e3:g} mm is outside the stage limits; "
+                        f"allowed range [{low * 1e3:g}, {high * 1e3:g}] mm")
+        return None
+
+    def home_problem(self, name: str, home_m: tuple[float, float]) -> str | None:
+        """Why homing (which drives each axis to ``home_m``, its limit switch) is not allowed."""
+        reason = self.problem(name, *home_m)
+        if reason is None:
+            return None
+        return (f"{name}.home: homing drives the stage to ({home_m[0] * 1e3:g}, "
+                f"{home_m[1] * 1e3:g}) mm, outside the stage limits; widen x_range_mm / "
+                "y_range_mm to include it, or home the controllers by hand")
+
+    def check(self, name: str, x_m: float, y_m: float) -> tuple[float, float]:
+        """(x, y) as floats, or ValueError with the one-line reason."""
+        x_m, y_m = float(x_m), float(y_m)
+        reason = self.problem(name, x_m, y_m)
+        if reason is not None:
+            raise ValueError(reason)
+        return x_m, y_m
+
+
+class XYStage(Instrument):
+    """Motorised sample stage (two linear axes). Safe state: motion stopped.
+
+    Positions are stage coordinates in m, the actuators' own readings. The sample moves under a
+    fixed focus, so the spot on the film moves the opposite way: moving the stage by +dx puts the
+    focus dx further towards -x on the film (see docs/drivers/xy_stage.md).
+    """
+
+    @property
+    @abstractmethod
+    def limits(self) -> StageLimits:
+        """The allowed positions (rig file), known without a connection (preflight checks them)."""
+
+    @abstractmethod
+    def move_to(self, x_m: float, y_m: float, wait: bool = True) -> None:
+        """Absolute move of both axes; refused (ValueError) outside ``limits`` before anything moves."""
+
+    @abstractmethod
+    def get_position(self) -> tuple[float, float]:
+        """Current (x, y), m."""
+
+    @abstractmethod
+    def home(self, wait: bool = True) -> None: ...
+
+    @abstractmethod
+    def is_moving(self) -> bool: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def safe_state(self) -> None:
+        self.stop()

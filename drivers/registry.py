@@ -31,6 +31,7 @@ ROLES: dict[str, type[itf.Instrument]] = {
     "pump_shutter": itf.Shutter,
     "control_shutter": itf.Shutter,
     "emission_shutter": itf.Shutter,
+    "xy_stage": itf.XYStage,
 }
 
 #: driver name -> "module:Class"
@@ -46,6 +47,7 @@ DRIVERS: dict[str, str] = {
     "lakeshore336": "drivers.lakeshore:LakeShore336Controller",
     "chameleon": "drivers.coherent_chameleon:ChameleonControlLaser",
     "sc10": "drivers.thorlabs_sc10:SC10Shutter",
+    "kdc101_z8_xy": "drivers.thorlabs_apt.xy_stage:KDC101XYStage",
 }
 
 #: which driver names make sense for which role (rig validation)
@@ -63,6 +65,7 @@ DRIVERS_FOR_ROLE: dict[str, tuple[str, ...]] = {
     "pump_shutter": ("sc10",),
     "control_shutter": ("sc10",),
     "emission_shutter": ("sc10",),
+    "xy_stage": ("kdc101_z8_xy",),
 }
 
 

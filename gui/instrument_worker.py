@@ -58,6 +58,9 @@ def read_instrument(instrument: itf.Instrument, *, allow_counting: bool) -> Read
         values["power_w"] = instrument.get_power()
     elif isinstance(instrument, itf.Shutter):
         values["open"] = instrument.is_open()
+    elif isinstance(instrument, itf.XYStage):
+        values["xy_m"] = instrument.get_position()
+        values["moving"] = instrument.is_moving()
     return values
 
 

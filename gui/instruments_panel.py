@@ -75,6 +75,10 @@ def format_readings(readings: Readings) -> str:
     if not readings.get("connected", False):
         return "not connected"
     lines: list[str] = []
+    if "xy_m" in readings:
+        x_m, y_m = readings["xy_m"]
+        lines.append(f"x {x_m * 1e3:.4f} mm   y {y_m * 1e3:.4f} mm"
+                     f"{' (moving)' if readings.get('moving') else ''}")
     if "angle_deg" in readings:
         lines.append(f"angle {readings['angle_deg']:.3f}°{' (moving)' if readings.get('moving') else ''}")
     if "temperature_k" in readings:
@@ -206,6 +210,14 @@ class RoleBox(QGroupBox):
         elif isinstance(ins, itf.RotationStage):
             self._row("angle", "angle_deg", "degrees", "°",
                       lambda deg: (f"move to {deg:g}°", lambda: ins.move_to(deg, wait=False)))
+            self._buttons(("home", "Home", lambda: ins.home(wait=False)), ("stop", "Stop", ins.stop))
+        elif isinstance(ins, itf.XYStage):
+            self._row("x", "x_mm", "mm", "mm",
+                      lambda mm: (f"move x to {mm:g} mm",
+                                  lambda: ins.move_to(mm * 1e-3, ins.get_position()[1], wait=False)))
+            self._row("y", "y_mm", "mm", "mm",
+                      lambda mm: (f"move y to {mm:g} mm",
+                                  lambda: ins.move_to(ins.get_position()[0], mm * 1e-3, wait=False)))
             self._buttons(("home", "Home", lambda: ins.home(wait=False)), ("stop", "Stop", ins.stop))
         elif isinstance(ins, itf.PowerMeter):
             self._row("wavelength", "wavelength_nm", "nm", "nm",
@@ -352,6 +364,21 @@ class InstrumentsPanel(QWidget):
         box = self.boxes.get(role)
         if box is not None:
             box.show_result(description, error)
+
+    def move_stage(self, x_m: float, y_m: float) -> bool:
+        """Send the XY stage to (x, y) through the instrument worker (a map click); refused with
+        a line in the stage's box while a run owns the instruments. True if it was sent."""
+        box = self.boxes.get("xy_stage")
+        stage = getattr(self.rig, "xy_stage", None)
+        if box is None or stage is None:
+            log.info("map click ignored: this rig has no xy_stage")
+            return False
+        if not box.controls.isEnabled():
+            box.show_result("", "a run is moving the stage; click again when it has finished")
+            return False
+        description = f"move to ({x_m * 1e3:.4f}, {y_m * 1e3:.4f}) mm"
+        self.poller.submit("xy_stage", description, lambda: stage.move_to(x_m, y_m, wait=False))
+        return True
 
     def show_run_rate(self, rate_cps: float) -> None:
         """While a run owns the counter, show the rate of its latest point instead of polling."""

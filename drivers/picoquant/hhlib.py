@@ -1,6 +1,6 @@
 """ctypes binding to PicoQuant's HHLib 3.x (libhh400.so / hhlib64.dll).
 
-Only the functions avalab calls are bound, each with its exact C signature so that ctypes
+Every function of HHLib 3.0's hhlib.h is bound with its exact C signature so that ctypes
 marshals char buffers, int/double out-parameters and the uint32 FIFO buffer correctly. Every
 call's return code is checked: a negative code raises InstrumentError with HH_GetErrorString's
 text and the function name.
@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 MODE_HIST = 0
 MODE_T2 = 2
 MODE_T3 = 3
+MODE_CONT = 8
 MAXHISTLEN = 65536
 TTREADMAX = 131072
+WARNINGS_TEXT_LENGTH = 16384
 FLAG_OVERFLOW = 0x0001
 FLAG_FIFOFULL = 0x0002
 FLAG_SYNC_LOST = 0x0004
@@ -37,7 +39,7 @@ _c_int_p = ctypes.POINTER(ctypes.c_int)
 _c_double_p = ctypes.POINTER(ctypes.c_double)
 _c_uint_p = ctypes.POINTER(ctypes.c_uint)
 
-#: name -> argument types (all return int)
+#: name -> argument types (all return int): every function of HHLib 3.0's hhlib.h
 SIGNATURES: dict[str, list[Any]] = {
     "HH_GetLibraryVersion": [ctypes.c_char_p],
     "HH_GetErrorString": [ctypes.c_char_p, ctypes.c_int],
@@ -45,29 +47,44 @@ SIGNATURES: dict[str, list[Any]] = {
     "HH_CloseDevice": [ctypes.c_int],
     "HH_Initialize": [ctypes.c_int, ctypes.c_int, ctypes.c_int],
     "HH_GetHardwareInfo": [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p],
+    "HH_GetSerialNumber": [ctypes.c_int, ctypes.c_char_p],
+    "HH_GetFeatures": [ctypes.c_int, _c_int_p],
+    "HH_GetBaseResolution": [ctypes.c_int, _c_double_p, _c_int_p],
+    "HH_GetHardwareDebugInfo": [ctypes.c_int, ctypes.c_char_p],
     "HH_GetNumOfInputChannels": [ctypes.c_int, _c_int_p],
+    "HH_GetNumOfModules": [ctypes.c_int, _c_int_p],
+    "HH_GetModuleInfo": [ctypes.c_int, ctypes.c_int, _c_int_p, _c_int_p],
+    "HH_GetModuleIndex": [ctypes.c_int, ctypes.c_int, _c_int_p],
     "HH_Calibrate": [ctypes.c_int],
     "HH_SetSyncDiv": [ctypes.c_int, ctypes.c_int],
     "HH_SetSyncCFD": [ctypes.c_int, ctypes.c_int, ctypes.c_int],
     "HH_SetSyncChannelOffset": [ctypes.c_int, ctypes.c_int],
     "HH_SetInputCFD": [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int],
     "HH_SetInputChannelOffset": [ctypes.c_int, ctypes.c_int, ctypes.c_int],
+    "HH_SetInputChannelEnable": [ctypes.c_int, ctypes.c_int, ctypes.c_int],
+    "HH_SetStopOverflow": [ctypes.c_int, ctypes.c_int, ctypes.c_uint],
     "HH_SetBinning": [ctypes.c_int, ctypes.c_int],
     "HH_SetOffset": [ctypes.c_int, ctypes.c_int],
-    "HH_GetResolution": [ctypes.c_int, _c_double_p],
     "HH_SetHistoLen": [ctypes.c_int, ctypes.c_int, _c_int_p],
-    "HH_SetStopOverflow": [ctypes.c_int, ctypes.c_int, ctypes.c_uint],
+    "HH_SetMeasControl": [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int],
     "HH_ClearHistMem": [ctypes.c_int],
-    "HH_SetMarkerEdges": [ctypes.c_int] * 5,
-    "HH_SetMarkerEnable": [ctypes.c_int] * 5,
     "HH_StartMeas": [ctypes.c_int, ctypes.c_int],
     "HH_StopMeas": [ctypes.c_int],
     "HH_CTCStatus": [ctypes.c_int, _c_int_p],
-    "HH_GetFlags": [ctypes.c_int, _c_int_p],
+    "HH_GetHistogram": [ctypes.c_int, _c_uint_p, ctypes.c_int, ctypes.c_int],
+    "HH_GetResolution": [ctypes.c_int, _c_double_p],
+    "HH_GetSyncPeriod": [ctypes.c_int, _c_double_p],
     "HH_GetSyncRate": [ctypes.c_int, _c_int_p],
     "HH_GetCountRate": [ctypes.c_int, ctypes.c_int, _c_int_p],
+    "HH_GetFlags": [ctypes.c_int, _c_int_p],
+    "HH_GetElapsedMeasTime": [ctypes.c_int, _c_double_p],
+    "HH_GetWarnings": [ctypes.c_int, _c_int_p],
+    "HH_GetWarningsText": [ctypes.c_int, ctypes.c_char_p, ctypes.c_int],
+    "HH_SetMarkerHoldoffTime": [ctypes.c_int, ctypes.c_int],
+    "HH_SetMarkerEdges": [ctypes.c_int] * 5,
+    "HH_SetMarkerEnable": [ctypes.c_int] * 5,
     "HH_ReadFiFo": [ctypes.c_int, _c_uint_p, ctypes.c_int, _c_int_p],
-    "HH_GetHistogram": [ctypes.c_int, _c_uint_p, ctypes.c_int, ctypes.c_int],
+    "HH_GetContModeBlock": [ctypes.c_int, ctypes.c_void_p, _c_int_p],
 }
 
 
@@ -150,6 +167,15 @@ class HHLib:
         self.call("HH_ReadFiFo", index, buffer.ctypes.data_as(_c_uint_p), int(buffer.size),
                   ctypes.byref(count))
         return count.value
+
+    def warnings(self, index: int) -> tuple[int, str]:
+        """HH_GetWarnings and its text (call after reading the sync and count rates)."""
+        bits = self.get_int("HH_GetWarnings", index)
+        if bits == 0:
+            return 0, ""
+        text = ctypes.create_string_buffer(WARNINGS_TEXT_LENGTH)
+        self.call("HH_GetWarningsText", index, text, bits)
+        return bits, text.value.decode("ascii", errors="replace").strip()
 
     def histogram(self, index: int, channel: int, length: int, clear: bool) -> np.ndarray:
         counts = np.zeros(length, dtype=np.uint32)

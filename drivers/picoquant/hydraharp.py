@@ -7,9 +7,11 @@ kept (``time_tags``). Histogram mode (hardware histogram relative to the sync) i
 ``hardware_histogram``.
 
 UNVERIFIED against a real HydraHarp: the acquisition loop follows PicoQuant's T2 demo
-(StartMeas, loop {GetFlags (abort on FIFOFULL), ReadFiFo, when nothing came check CTCStatus},
-StopMeas); error-code values come from errorcodes.h as we know it; tested against
-sim_backends/emulators/hhlib_sim (a C library with the same API).
+(StartMeas, loop {GetFlags (abort on FIFOFULL or SYSERROR), ReadFiFo, when nothing came check
+CTCStatus}, StopMeas); error codes and limits are those of HHLib 3.0's errorcodes.h / hhdefin.h;
+tested against sim_backends/emulators/hhlib_sim (a C library with the same API, fed by the
+simulated bench) and with the call sequences of PicoQuant's example programs
+(tests/conformance/test_hydraharp_hhlib_demos_sequence.py).
 """
 from __future__ import annotations
 
@@ -22,13 +24,15 @@ from drivers.clock import Clock
 from drivers.errors import InstrumentError
 from drivers.interfaces import TimeTagger, TimeTags
 from drivers.picoquant import hhlib
-from drivers.picoquant.ptu import RecordType, decode_t2, t2_histogram_after_markers
-from drivers.validation import check_int_range, check_positive, check_range
+from drivers.picoquant.records import RecordType, decode_t2, t2_histogram_after_markers
+from drivers.validation import check_choice, check_int_range, check_positive, check_range
 
 log = logging.getLogger(__name__)
 
 T2_RESOLUTION_S = 1e-12  # HydraHarp T2 time tags are in picoseconds
 ACQUISITION_RANGE_S = (1e-3, 360e3)
+#: HH_SetSyncDiv accepts 1, 2, 4, .., 16 (HHLib manual 3.0.0.2, page 22)
+SYNC_DIVIDERS = (1, 2, 4, 8, 16)
 _POLL_S = 0.005
 
 
@@ -44,7 +48,7 @@ class HydraHarpTimeTagger(TimeTagger):
         super().__init__(name, address)
         self.clock = clock
         self.device_index = check_int_range("address (device index)", int(address.split(":")[-1]), 0, 7)
-        self.sync_divider = check_int_range("sync_divider", sync_divider, 1, 16)
+        self.sync_divider = check_choice("sync_divider", sync_divider, SYNC_DIVIDERS)
         self.sync_cfd_mv = check_int_range("sync_cfd_mv", sync_cfd_mv, 0, 1000)
         self.input_cfd_mv = check_int_range("input_cfd_mv", input_cfd_mv, 0, 1000)
         self.zero_cross_mv = check_int_range("zero_cross_mv", zero_cross_mv, 0, 40)
@@ -133,6 +137,18 @@ class HydraHarpTimeTagger(TimeTagger):
         with self._lock:
             return self._require().get_int("HH_GetCountRate", self.device_index, channel - 1)
 
+    def warnings(self) -> str:
+        """HHLib's warnings text for the current rates and settings ("" when there is none).
+
+        The library judges the rates last read, so both rate meters are read first (page 15).
+        """
+        with self._lock:
+            lib = self._require()
+            lib.get_int("HH_GetSyncRate", self.device_index)
+            for channel in range(self.channels):
+                lib.get_int("HH_GetCountRate", self.device_index, channel)
+            return lib.warnings(self.device_index)[1]
+
     # ------------------------------------------------------------------ T2 acquisition
     def read_records(self, acquisition_s: float) -> np.ndarray:
         """Run one T2 measurement and return its raw records (uint32)."""
@@ -150,6 +166,9 @@ class HydraHarpTimeTagger(TimeTagger):
                     if flags & hhlib.FLAG_FIFOFULL:
                         raise InstrumentError(self.name, self.address, "HH_ReadFiFo",
                                               "FIFO overrun: count rate too high for the link")
+                    if flags & hhlib.FLAG_SYSERROR:
+                        raise InstrumentError(self.name, self.address, "HH_GetFlags",
+                                              "hardware error flag (FLAG_SYSERROR) set")
                     n = lib.read_fifo(idx, self._buffer)
                     if n > 0:
                         chunks.append(self._buffer[:n].copy())

@@ -12,6 +12,11 @@ Framing (little-endian, 6-byte header):
 
 Addresses: host 0x01, stand-alone USB unit 0x50, rack 0x11, bay n 0x20 + n.
 
+MOT_MOVE_RELATIVE and MOT_MOVE_ABSOLUTE exist in two forms (APT manual): the long form carries
+the distance/position, the 6-byte short form (``MotMoveRelativeStored``/``MotMoveAbsoluteStored``)
+moves by/to the value stored with MOT_SET_MOVERELPARAMS / MOT_SET_MOVEABSPARAMS. The registry is
+keyed by (id, form), so both decode.
+
 UNVERIFIED (kept visible on purpose):
 
 - the 14-byte status block of MOT_MOVE_COMPLETED / MOT_MOVE_STOPPED on the K10CR1. Both candidate
@@ -59,6 +64,8 @@ class MessageId(IntEnum):
     HW_STOP_UPDATEMSGS = 0x0012
     HW_RESPONSE = 0x0080
     HW_RICHRESPONSE = 0x0081
+    HW_YES_FLASH_PROGRAMMING = 0x0017
+    HW_NO_FLASH_PROGRAMMING = 0x0018
     MOD_SET_CHANENABLESTATE = 0x0210
     MOD_REQ_CHANENABLESTATE = 0x0211
     MOD_GET_CHANENABLESTATE = 0x0212
@@ -69,18 +76,37 @@ class MessageId(IntEnum):
     MOT_SET_VELPARAMS = 0x0413
     MOT_REQ_VELPARAMS = 0x0414
     MOT_GET_VELPARAMS = 0x0415
+    MOT_SET_JOGPARAMS = 0x0416
+    MOT_REQ_JOGPARAMS = 0x0417
+    MOT_GET_JOGPARAMS = 0x0418
+    MOT_SET_LIMSWITCHPARAMS = 0x0423
+    MOT_REQ_LIMSWITCHPARAMS = 0x0424
+    MOT_GET_LIMSWITCHPARAMS = 0x0425
     MOT_REQ_STATUSBITS = 0x0429
     MOT_GET_STATUSBITS = 0x042A
+    MOT_SET_GENMOVEPARAMS = 0x043A
+    MOT_REQ_GENMOVEPARAMS = 0x043B
+    MOT_GET_GENMOVEPARAMS = 0x043C
     MOT_SET_HOMEPARAMS = 0x0440
     MOT_REQ_HOMEPARAMS = 0x0441
     MOT_GET_HOMEPARAMS = 0x0442
     MOT_MOVE_HOME = 0x0443
     MOT_MOVE_HOMED = 0x0444
+    MOT_SET_MOVERELPARAMS = 0x0445
+    MOT_REQ_MOVERELPARAMS = 0x0446
+    MOT_GET_MOVERELPARAMS = 0x0447
     MOT_MOVE_RELATIVE = 0x0448
+    MOT_SET_MOVEABSPARAMS = 0x0450
+    MOT_REQ_MOVEABSPARAMS = 0x0451
+    MOT_GET_MOVEABSPARAMS = 0x0452
     MOT_MOVE_ABSOLUTE = 0x0453
+    MOT_MOVE_VELOCITY = 0x0457
     MOT_MOVE_COMPLETED = 0x0464
     MOT_MOVE_STOP = 0x0465
     MOT_MOVE_STOPPED = 0x0466
+    MOT_MOVE_JOG = 0x046A
+    MOT_SUSPEND_ENDOFMOVEMSGS = 0x046B
+    MOT_RESUME_ENDOFMOVEMSGS = 0x046C
     MOT_REQ_STATUSUPDATE = 0x0480
     MOT_GET_STATUSUPDATE = 0x0481
     MOT_REQ_DCSTATUSUPDATE = 0x0490
@@ -127,11 +153,24 @@ class StopMode(IntEnum):
     PROFILED = 2
 
 
+class Direction(IntEnum):
+    """param2 of MOT_MOVE_JOG / MOT_MOVE_VELOCITY."""
+
+    FORWARD = 1
+    REVERSE = 2
+
+
+class JogMode(IntEnum):
+    CONTINUOUS = 1
+    SINGLE_STEP = 2
+
+
 class ProtocolError(ValueError):
     """A frame could not be decoded (wrong length, wrong form for its id)."""
 
 
-_REGISTRY: dict[int, type[Message]] = {}
+#: (message id, long form?) -> class; MOT_MOVE_RELATIVE / MOT_MOVE_ABSOLUTE exist in both forms
+_REGISTRY: dict[tuple[int, bool], type[Message]] = {}
 
 
 @dataclass(frozen=True)
@@ -145,7 +184,7 @@ class Message(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "MSG_ID" in cls.__dict__:
-            _REGISTRY[int(cls.MSG_ID)] = cls
+            _REGISTRY[(int(cls.MSG_ID), issubclass(cls, LongMessage))] = cls
 
     @property
     def name(self) -> str:
@@ -223,19 +262,26 @@ def _unpad(raw: bytes) -> str:
 
 @dataclass(frozen=True)
 class HwGetInfo(LongMessage):
-    """Reply to HW_REQ_INFO. ``firmware`` is the 4 raw bytes (minor, interim, major, unused)."""
+    """Reply to HW_REQ_INFO. ``firmware`` is the 4 raw bytes (minor, interim, major, unused).
+
+    The manual documents 12 bytes of empty space after the notes; a KDC101 puts the connected
+    stage's id in the last two of them (``stage_id``: 6 PRM1-Z8, 7 MTS25-Z8, 9 Z825, the ids
+    pyLabLib's Kinesis driver reads to recognise the stage; UNVERIFIED against the manual, which
+    does not document the field). ``reserved`` is the first 10 bytes.
+    """
 
     MSG_ID = MessageId.HW_GET_INFO
-    DATA = struct.Struct("<l8sH4B48s12sHHH")
+    DATA = struct.Struct("<l8sH4B48s10sHHHH")
     serial_number: int
     model: str
     hw_type: int
     firmware: tuple[int, int, int, int]
     notes: str
-    reserved: bytes = b"\0" * 12
+    reserved: bytes = b"\0" * 10
     hw_version: int = 0
     mod_state: int = 0
     n_channels: int = 1
+    stage_id: int = field(default=0, kw_only=True)
 
     @property
     def firmware_version(self) -> str:
@@ -246,14 +292,20 @@ class HwGetInfo(LongMessage):
         if len(self.firmware) != 4:
             raise ValueError(f"firmware={self.firmware!r} must be 4 bytes")
         return (self.serial_number, _pad(self.model, 8), self.hw_type, *self.firmware,
-                _pad(self.notes, 48), self.reserved, self.hw_version, self.mod_state,
-                self.n_channels)
+                _pad(self.notes, 48), self.reserved, self.stage_id, self.hw_version,
+                self.mod_state, self.n_channels)
 
     @classmethod
     def from_data_values(cls, values: tuple[Any, ...], dest: int, source: int) -> HwGetInfo:
-        serial, model, hw_type, f0, f1, f2, f3, notes, reserved, hw_ver, mod_state, n_ch = values
+        (serial, model, hw_type, f0, f1, f2, f3, notes, reserved, stage_id, hw_ver, mod_state,
+         n_ch) = values
         return cls(serial, _unpad(model), hw_type, (f0, f1, f2, f3), _unpad(notes), reserved,
-                   hw_ver, mod_state, n_ch, dest=dest, source=source)
+                   hw_ver, mod_state, n_ch, stage_id=stage_id, dest=dest, source=source)
+
+
+#: HW_GET_INFO stage ids of a KDC101 (see HwGetInfo)
+KDC101_STAGE_IDS: dict[int, str] = {6: "PRM1-Z8", 7: "MTS25-Z8", 8: "MTS50-Z8", 9: "Z825",
+                                    10: "Z812", 11: "Z806"}
 
 
 @dataclass(frozen=True)
@@ -549,6 +601,198 @@ class MotAckDcStatusUpdate(ShortMessage):
 
     MSG_ID = MessageId.MOT_ACK_DCSTATUSUPDATE
 
+# ---------------------------------------------------------------------------- motion parameters
+@dataclass(frozen=True)
+class _JogParams(LongMessage):
+    """Jog profile ``<HHllllH``: channel, mode (1 continuous, 2 single step), step size, min
+    velocity, acceleration, max velocity (device units), stop mode (1 immediate, 2 profiled)."""
+
+    DATA = struct.Struct("<HHllllH")
+    channel: int
+    jog_mode: int
+    step_size: int
+    min_velocity: int
+    acceleration: int
+    max_velocity: int
+    stop_mode: int
+
+
+@dataclass(frozen=True)
+class MotSetJogParams(_JogParams):
+    MSG_ID = MessageId.MOT_SET_JOGPARAMS
+
+
+@dataclass(frozen=True)
+class MotReqJogParams(ShortMessage):
+    MSG_ID = MessageId.MOT_REQ_JOGPARAMS
+    channel: int = 1
+
+
+@dataclass(frozen=True)
+class MotGetJogParams(_JogParams):
+    MSG_ID = MessageId.MOT_GET_JOGPARAMS
+
+
+@dataclass(frozen=True)
+class _LimSwitchParams(LongMessage):
+    """Limit switches ``<HHHllH``: channel, CW and CCW hardware limit (1 ignore, 2 make, 3 break,
+    4 make home only, 5 break home only; 0x80 set = swapped), CW and CCW software limit (device
+    units), software limit mode (1 ignore, 2 stop immediate, 3 stop profiled)."""
+
+    DATA = struct.Struct("<HHHllH")
+    channel: int
+    cw_hard_limit: int
+    ccw_hard_limit: int
+    cw_soft_limit: int
+    ccw_soft_limit: int
+    soft_limit_mode: int
+
+
+@dataclass(frozen=True)
+class MotSetLimSwitchParams(_LimSwitchParams):
+    MSG_ID = MessageId.MOT_SET_LIMSWITCHPARAMS
+
+
+@dataclass(frozen=True)
+class MotReqLimSwitchParams(ShortMessage):
+    MSG_ID = MessageId.MOT_REQ_LIMSWITCHPARAMS
+    channel: int = 1
+
+
+@dataclass(frozen=True)
+class MotGetLimSwitchParams(_LimSwitchParams):
+    MSG_ID = MessageId.MOT_GET_LIMSWITCHPARAMS
+
+
+@dataclass(frozen=True)
+class MotSetGenMoveParams(LongMessage):
+    """General move parameters ``<Hl``: channel, backlash distance (device units)."""
+
+    MSG_ID = MessageId.MOT_SET_GENMOVEPARAMS
+    DATA = struct.Struct("<Hl")
+    channel: int
+    backlash_distance: int
+
+
+@dataclass(frozen=True)
+class MotReqGenMoveParams(ShortMessage):
+    MSG_ID = MessageId.MOT_REQ_GENMOVEPARAMS
+    channel: int = 1
+
+
+@dataclass(frozen=True)
+class MotGetGenMoveParams(LongMessage):
+    MSG_ID = MessageId.MOT_GET_GENMOVEPARAMS
+    DATA = struct.Struct("<Hl")
+    channel: int
+    backlash_distance: int
+
+
+@dataclass(frozen=True)
+class MotSetMoveRelParams(LongMessage):
+    """Stored relative distance ``<Hl`` used by the short MOT_MOVE_RELATIVE."""
+
+    MSG_ID = MessageId.MOT_SET_MOVERELPARAMS
+    DATA = struct.Struct("<Hl")
+    channel: int
+    relative_distance: int
+
+
+@dataclass(frozen=True)
+class MotReqMoveRelParams(ShortMessage):
+    MSG_ID = MessageId.MOT_REQ_MOVERELPARAMS
+    channel: int = 1
+
+
+@dataclass(frozen=True)
+class MotGetMoveRelParams(LongMessage):
+    MSG_ID = MessageId.MOT_GET_MOVERELPARAMS
+    DATA = struct.Struct("<Hl")
+    channel: int
+    relative_distance: int
+
+
+@dataclass(frozen=True)
+class MotSetMoveAbsParams(LongMessage):
+    """Stored absolute position ``<Hl`` used by the short MOT_MOVE_ABSOLUTE."""
+
+    MSG_ID = MessageId.MOT_SET_MOVEABSPARAMS
+    DATA = struct.Struct("<Hl")
+    channel: int
+    absolute_position: int
+
+
+@dataclass(frozen=True)
+class MotReqMoveAbsParams(ShortMessage):
+    MSG_ID = MessageId.MOT_REQ_MOVEABSPARAMS
+    channel: int = 1
+
+
+@dataclass(frozen=True)
+class MotGetMoveAbsParams(LongMessage):
+    MSG_ID = MessageId.MOT_GET_MOVEABSPARAMS
+    DATA = struct.Struct("<Hl")
+    channel: int
+    absolute_position: int
+
+
+@dataclass(frozen=True)
+class MotMoveRelativeStored(ShortMessage):
+    """Short (6-byte) MOT_MOVE_RELATIVE: move by the distance stored with MOT_SET_MOVERELPARAMS."""
+
+    MSG_ID = MessageId.MOT_MOVE_RELATIVE
+    channel: int = 1
+
+
+@dataclass(frozen=True)
+class MotMoveAbsoluteStored(ShortMessage):
+    """Short (6-byte) MOT_MOVE_ABSOLUTE: move to the position stored with MOT_SET_MOVEABSPARAMS."""
+
+    MSG_ID = MessageId.MOT_MOVE_ABSOLUTE
+    channel: int = 1
+
+
+@dataclass(frozen=True)
+class MotMoveJog(ShortMessage):
+    """Jog by the stored jog parameters; param2 = direction (1 forward, 2 reverse)."""
+
+    MSG_ID = MessageId.MOT_MOVE_JOG
+    channel: int = 1
+    direction: int = Direction.FORWARD
+
+
+@dataclass(frozen=True)
+class MotMoveVelocity(ShortMessage):
+    """Move at the stored maximum velocity until stopped; param2 = direction."""
+
+    MSG_ID = MessageId.MOT_MOVE_VELOCITY
+    channel: int = 1
+    direction: int = Direction.FORWARD
+
+
+@dataclass(frozen=True)
+class MotSuspendEndOfMoveMsgs(ShortMessage):
+    """Stop sending MOT_MOVE_COMPLETED / MOT_MOVE_STOPPED / MOT_MOVE_HOMED."""
+
+    MSG_ID = MessageId.MOT_SUSPEND_ENDOFMOVEMSGS
+
+
+@dataclass(frozen=True)
+class MotResumeEndOfMoveMsgs(ShortMessage):
+    MSG_ID = MessageId.MOT_RESUME_ENDOFMOVEMSGS
+
+
+@dataclass(frozen=True)
+class HwYesFlashProgramming(ShortMessage):
+    MSG_ID = MessageId.HW_YES_FLASH_PROGRAMMING
+
+
+@dataclass(frozen=True)
+class HwNoFlashProgramming(ShortMessage):
+    """Sent by clients at start-up; the controller only takes note."""
+
+    MSG_ID = MessageId.HW_NO_FLASH_PROGRAMMING
+
 
 @dataclass(frozen=True)
 class UnknownMessage(Message):
@@ -571,13 +815,17 @@ class UnknownMessage(Message):
 
 
 # ---------------------------------------------------------------------------- decoding
-def message_class(msg_id: int) -> type[Message] | None:
-    """The dataclass registered for ``msg_id`` (None if unknown)."""
-    return _REGISTRY.get(msg_id)
+def message_class(msg_id: int, long_form: bool) -> type[Message] | None:
+    """The dataclass registered for ``msg_id`` in that form (None if unknown)."""
+    return _REGISTRY.get((msg_id, long_form))
 
 
 def all_message_classes() -> tuple[type[Message], ...]:
     return tuple(_REGISTRY.values())
+
+
+def _known_id(msg_id: int) -> bool:
+    return (msg_id, True) in _REGISTRY or (msg_id, False) in _REGISTRY
 
 
 def decode(frame: bytes) -> Message:
@@ -585,8 +833,9 @@ def decode(frame: bytes) -> Message:
     if len(frame) < HEADER_SIZE:
         raise ProtocolError(f"frame of {len(frame)} bytes is shorter than the 6-byte header")
     msg_id = int.from_bytes(frame[0:2], "little")
-    cls = _REGISTRY.get(msg_id)
-    if frame[4] & LONG_FLAG:
+    is_long = bool(frame[4] & LONG_FLAG)
+    cls = _REGISTRY.get((msg_id, is_long))
+    if is_long:
         _, length, dest, source = LONG_HEADER.unpack_from(frame)
         dest &= ~LONG_FLAG
         data = bytes(frame[HEADER_SIZE:])
@@ -594,8 +843,11 @@ def decode(frame: bytes) -> Message:
             raise ProtocolError(f"0x{msg_id:04X}: header announces {length} data bytes, "
                                 f"frame has {len(data)}")
         if cls is None:
+            if _known_id(msg_id):
+                raise ProtocolError(f"{MessageId(msg_id).name}: expected a short frame, got a long one")
             return UnknownMessage(msg_id, data=data, dest=dest, source=source)
-        if not issubclass(cls, LongMessage) or cls.DATA.size != length:
+        assert issubclass(cls, LongMessage)
+        if cls.DATA.size != length:
             raise ProtocolError(f"{cls.MSG_ID.name}: unexpected long frame with {length} data bytes")
         return cls.from_data_values(cls.DATA.unpack(data), dest, source)
     if len(frame) != HEADER_SIZE:
@@ -603,9 +855,10 @@ def decode(frame: bytes) -> Message:
                             "trailing bytes")
     _, param1, param2, dest, source = SHORT_HEADER.unpack(frame)
     if cls is None:
+        if _known_id(msg_id):
+            raise ProtocolError(f"{MessageId(msg_id).name}: expected a long frame, got a short one")
         return UnknownMessage(msg_id, param1, param2, dest=dest, source=source)
-    if not issubclass(cls, ShortMessage):
-        raise ProtocolError(f"{cls.MSG_ID.name}: expected a long frame, got a short one")
+    assert issubclass(cls, ShortMessage)
     return cls.from_params(param1, param2, dest, source)
 
 
@@ -617,17 +870,16 @@ def frame_length(header: bytes) -> int | None:
     dest = dest_byte & ~LONG_FLAG if is_long else dest_byte
     if dest not in VALID_ADDRESSES or source not in VALID_ADDRESSES:
         return None
-    cls = _REGISTRY.get(msg_id)
+    cls = _REGISTRY.get((msg_id, is_long))
+    if cls is None and _known_id(msg_id):
+        return None  # a known message in the wrong form
     if not is_long:
-        if cls is None:
-            return HEADER_SIZE if msg_id <= _MAX_KNOWN_ID else None
-        return HEADER_SIZE if issubclass(cls, ShortMessage) else None
+        return HEADER_SIZE if cls is not None or msg_id <= _MAX_KNOWN_ID else None
     length = int.from_bytes(header[2:4], "little")
     if cls is None:
         return HEADER_SIZE + length if msg_id <= _MAX_KNOWN_ID and length <= MAX_UNKNOWN_DATA else None
-    if issubclass(cls, LongMessage) and cls.DATA.size == length:
-        return HEADER_SIZE + length
-    return None
+    assert issubclass(cls, LongMessage)
+    return HEADER_SIZE + length if cls.DATA.size == length else None
 
 
 class FrameParser:

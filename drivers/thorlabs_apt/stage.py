@@ -34,7 +34,7 @@ UNVERIFIED (kept visible on purpose):
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from drivers.clock import Clock
 from drivers.errors import InstrumentConnectionError, InstrumentError
@@ -81,25 +81,26 @@ _MOVE_TIMEOUT_BASE_S = 2.0
 _HOME_DISTANCE_DEG = 360.0  # worst case: homing may search a full turn for the index
 
 
-class AptRotationStage(RotationStage):
-    """A single-channel APT rotation stage behind a stand-alone USB controller (address 0x50)."""
+class AptAxis:
+    """One single-channel APT motor behind a stand-alone USB controller (address 0x50), in the
+    physical unit of its ``SCALING`` (degrees or metres). Rotation stages and the axes of the XY
+    stage are built on it; it validates nothing but the link (callers check ranges first)."""
 
     #: model name the controller reports in HW_GET_INFO
     REPORTED_MODEL: ClassVar[str]
     SCALING: ClassVar[StageScaling]
     #: send MOT_ACK_DCSTATUSUPDATE while waiting for motion (DC servo K-Cubes)
     SENDS_KEEPALIVE: ClassVar[bool] = False
+    #: longest distance a homing run may travel, in the scaling's unit
+    HOME_DISTANCE: ClassVar[float] = _HOME_DISTANCE_DEG
 
     def __init__(self, name: str, address: str, clock: Clock, *,
-                 min_deg: float = -ANGLE_LIMIT_DEG, max_deg: float = ANGLE_LIMIT_DEG,
                  timeout_s: float = 1.0, home_timeout_s: float | None = None, channel: int = 1,
-                 check_model: bool = True, serial_factory: SerialFactory | None = None) -> None:
-        super().__init__(name, address)
-        self.min_deg = check_range(f"{name}.min_deg", min_deg, -ANGLE_LIMIT_DEG, ANGLE_LIMIT_DEG, "deg")
-        self.max_deg = check_range(f"{name}.max_deg", max_deg, -ANGLE_LIMIT_DEG, ANGLE_LIMIT_DEG, "deg")
-        if self.min_deg >= self.max_deg:
-            raise ValueError(f"{name}.min_deg={self.min_deg:g} deg must be below "
-                             f"{name}.max_deg={self.max_deg:g} deg")
+                 check_model: bool = True, serial_factory: SerialFactory | None = None,
+                 scaling: StageScaling | None = None) -> None:
+        self.name = name
+        self.address = address
+        self.scaling = scaling or self.SCALING
         self.timeout_s = check_positive(f"{name}.timeout_s", timeout_s, "s")
         self.home_timeout_s = (None if home_timeout_s is None
                                else check_positive(f"{name}.home_timeout_s", home_timeout_s, "s"))
@@ -110,8 +111,9 @@ class AptRotationStage(RotationStage):
         self.transport = AptTransport(name, address, timeout_s=self.timeout_s,
                                       serial_factory=serial_factory)
         self.info: HwGetInfo | None = None
-        self.max_velocity_deg_s = 1.0
-        self.acceleration_deg_s2 = 1.0
+        #: velocity profile read at connect, in the scaling's unit per s and per s^2
+        self.max_velocity = 1.0
+        self.acceleration = 1.0
         self.last_motion_event: Message | None = None
 
     # ----------------------------------------------------------------- life cycle
@@ -143,11 +145,13 @@ class AptRotationStage(RotationStage):
         velocity = self.transport.request(MotReqVelParams(self.channel, dest=self.destination),
                                           MotGetVelParams, predicate=self._same_channel)
         # a zero profile would make every move timeout infinite or zero; keep a sane floor
-        self.max_velocity_deg_s = max(self.SCALING.velocity_from_device(velocity.max_velocity), 0.1)
-        self.acceleration_deg_s2 = max(self.SCALING.accel_from_device(velocity.acceleration), 0.1)
+        floor = 1e3 * self.scaling.resolution
+        self.max_velocity = max(self.scaling.velocity_from_device(velocity.max_velocity), floor)
+        self.acceleration = max(self.scaling.accel_from_device(velocity.acceleration), floor)
         self.info = info
-        log.info("%s: connected to %s (%.3g deg/s, %.3g deg/s^2)", self.name, self.identify(),
-                 self.max_velocity_deg_s, self.acceleration_deg_s2)
+        unit = self.scaling.unit
+        log.info("%s: connected to %s (%.3g %s/s, %.3g %s/s^2)", self.name, self.identify(),
+                 self.max_velocity, unit, self.acceleration, unit)
 
     def close(self) -> None:
         with self.transport.lock:
@@ -175,37 +179,38 @@ class AptRotationStage(RotationStage):
             log.error("%s: safe_state could not stop the stage: %s", self.name, exc)
 
     # ----------------------------------------------------------------- motion
-    def move_to(self, angle_deg: float, wait: bool = True) -> None:
-        angle = check_range(f"{self.name}.angle_deg", angle_deg, self.min_deg, self.max_deg, "deg")
+    def move_absolute(self, target: float, wait: bool, label: str) -> int:
+        """MOT_MOVE_ABSOLUTE to ``target`` (scaling unit); ``label`` names it in timeouts.
+        Returns the transport mark a later ``wait_motion`` starts from."""
         self._require_info("MOT_MOVE_ABSOLUTE")
-        target = self.SCALING.deg_to_counts(angle)
+        counts = self.scaling.to_counts(target)
         with self.transport.lock:
-            distance = abs(angle - self.get_position()) if wait else 0.0
-            mark = self.transport.send(MotMoveAbsolute(self.channel, target, dest=self.destination))
+            distance = abs(target - self.get_position()) if wait else 0.0
+            mark = self.transport.send(MotMoveAbsolute(self.channel, counts, dest=self.destination))
         if wait:
-            self._wait_motion(mark, MotMoveCompleted, self._move_timeout(distance),
-                              "MOT_MOVE_ABSOLUTE", f"MOT_MOVE_COMPLETED at {angle:g} deg")
+            self.wait_motion(mark, MotMoveCompleted, self._move_timeout(distance),
+                             "MOT_MOVE_ABSOLUTE", f"MOT_MOVE_COMPLETED at {label}")
+        return mark
 
-    def move_by(self, delta_deg: float, wait: bool = True) -> None:
-        delta = check_range(f"{self.name}.delta_deg", delta_deg, -MAX_STEP_DEG, MAX_STEP_DEG, "deg")
+    def start_relative(self, delta: float) -> int:
+        """Send MOT_MOVE_RELATIVE by ``delta`` (scaling unit; the caller has checked the target);
+        returns the transport mark a ``wait_motion`` starts from."""
         self._require_info("MOT_MOVE_RELATIVE")
-        with self.transport.lock:
-            start = self.get_position()
-            check_range(f"{self.name}.angle_deg (position {start:g} + delta {delta:g})",
-                        start + delta, self.min_deg, self.max_deg, "deg")
-            mark = self.transport.send(MotMoveRelative(self.channel,
-                                                       self.SCALING.deg_to_counts(delta),
-                                                       dest=self.destination))
-        if wait:
-            self._wait_motion(mark, MotMoveCompleted, self._move_timeout(abs(delta)),
-                              "MOT_MOVE_RELATIVE", f"MOT_MOVE_COMPLETED after {delta:g} deg")
+        return self.transport.send(MotMoveRelative(self.channel, self.scaling.to_counts(delta),
+                                                   dest=self.destination))
 
     def home(self, wait: bool = True) -> None:
-        self._require_info("MOT_MOVE_HOME")
-        mark = self.transport.send(MotMoveHome(self.channel, dest=self.destination))
+        mark = self.start_home()
         if wait:
-            timeout = self.home_timeout_s or self._move_timeout(_HOME_DISTANCE_DEG)
-            self._wait_motion(mark, MotMoveHomed, timeout, "MOT_MOVE_HOME", "MOT_MOVE_HOMED")
+            self.wait_homed(mark)
+
+    def start_home(self) -> int:
+        self._require_info("MOT_MOVE_HOME")
+        return self.transport.send(MotMoveHome(self.channel, dest=self.destination))
+
+    def wait_homed(self, mark: int) -> None:
+        timeout = self.home_timeout_s or self._move_timeout(self.HOME_DISTANCE)
+        self.wait_motion(mark, MotMoveHomed, timeout, "MOT_MOVE_HOME", "MOT_MOVE_HOMED")
 
     def blink(self) -> None:
         """Flash the controller's front-panel LED (MOD_IDENTIFY) to find it on the bench."""
@@ -223,7 +228,7 @@ class AptRotationStage(RotationStage):
         self._require_info("MOT_REQ_POSCOUNTER")
         reply = self.transport.request(MotReqPosCounter(self.channel, dest=self.destination),
                                        MotGetPosCounter, predicate=self._same_channel)
-        return self.SCALING.counts_to_deg(reply.position)
+        return self.scaling.from_counts(reply.position)
 
     def get_status(self) -> StatusBits:
         self._require_info("MOT_REQ_STATUSBITS")
@@ -244,16 +249,16 @@ class AptRotationStage(RotationStage):
                                             "not connected (call connect() first)")
         return self.info
 
-    def _profile_s(self, distance_deg: float) -> float:
-        """Duration of a trapezoidal velocity profile over ``distance_deg``."""
-        ramp_s = self.max_velocity_deg_s / self.acceleration_deg_s2
-        return distance_deg / self.max_velocity_deg_s + ramp_s
+    def _profile_s(self, distance: float) -> float:
+        """Duration of a trapezoidal velocity profile over ``distance``."""
+        ramp_s = self.max_velocity / self.acceleration
+        return distance / self.max_velocity + ramp_s
 
-    def _move_timeout(self, distance_deg: float) -> float:
-        """Twice a trapezoidal profile's duration over ``distance_deg``, plus a fixed margin."""
-        return _MOVE_TIMEOUT_FACTOR * self._profile_s(distance_deg) + _MOVE_TIMEOUT_BASE_S + self.timeout_s
+    def _move_timeout(self, distance: float) -> float:
+        """Twice a trapezoidal profile's duration over ``distance``, plus a fixed margin."""
+        return _MOVE_TIMEOUT_FACTOR * self._profile_s(distance) + _MOVE_TIMEOUT_BASE_S + self.timeout_s
 
-    def _wait_motion(self, mark: int, done_type: type[Message], timeout_s: float, command: str,
+    def wait_motion(self, mark: int, done_type: type[Message], timeout_s: float, command: str,
                      expected: str) -> None:
         def ends_motion(message: Message) -> bool:
             return isinstance(message, (done_type, MotMoveStopped)) and self._same_channel(message)
@@ -268,8 +273,8 @@ class AptRotationStage(RotationStage):
         self.last_motion_event = event
         if isinstance(event, MotMoveStopped):
             raise InstrumentError(self.name, self.address, command,
-                                  f"motion stopped at {self.SCALING.counts_to_deg(event.position):g}"
-                                  f" deg before {expected}")
+                                  f"motion stopped at {self.scaling.from_counts(event.position):g}"
+                                  f" {self.scaling.unit} before {expected}")
         status = getattr(event, "status", StatusBits(0))
         if status & StatusBits.MOTION_ERROR:
             raise InstrumentError(self.name, self.address, command,
@@ -278,6 +283,45 @@ class AptRotationStage(RotationStage):
 
 #: rig-clock time a motion wait lets pass per idle read slice when the rig clock is virtual
 VIRTUAL_STEP_S = 0.1
+
+
+class AptRotationStage(AptAxis, RotationStage):
+    """A single-channel APT rotation stage (degrees), with soft limits ``min_deg``/``max_deg``."""
+
+    def __init__(self, name: str, address: str, clock: Clock, *,
+                 min_deg: float = -ANGLE_LIMIT_DEG, max_deg: float = ANGLE_LIMIT_DEG,
+                 **options: Any) -> None:
+        RotationStage.__init__(self, name, address)
+        self.min_deg = check_range(f"{name}.min_deg", min_deg, -ANGLE_LIMIT_DEG, ANGLE_LIMIT_DEG, "deg")
+        self.max_deg = check_range(f"{name}.max_deg", max_deg, -ANGLE_LIMIT_DEG, ANGLE_LIMIT_DEG, "deg")
+        if self.min_deg >= self.max_deg:
+            raise ValueError(f"{name}.min_deg={self.min_deg:g} deg must be below "
+                             f"{name}.max_deg={self.max_deg:g} deg")
+        AptAxis.__init__(self, name, address, clock, **options)
+
+    @property
+    def max_velocity_deg_s(self) -> float:
+        return self.max_velocity
+
+    @property
+    def acceleration_deg_s2(self) -> float:
+        return self.acceleration
+
+    def move_to(self, angle_deg: float, wait: bool = True) -> None:
+        angle = check_range(f"{self.name}.angle_deg", angle_deg, self.min_deg, self.max_deg, "deg")
+        self.move_absolute(angle, wait, f"{angle:g} deg")
+
+    def move_by(self, delta_deg: float, wait: bool = True) -> None:
+        delta = check_range(f"{self.name}.delta_deg", delta_deg, -MAX_STEP_DEG, MAX_STEP_DEG, "deg")
+        self._require_info("MOT_MOVE_RELATIVE")
+        with self.transport.lock:
+            start = self.get_position()
+            check_range(f"{self.name}.angle_deg (position {start:g} + delta {delta:g})",
+                        start + delta, self.min_deg, self.max_deg, "deg")
+            mark = self.start_relative(delta)
+        if wait:
+            self.wait_motion(mark, MotMoveCompleted, self._move_timeout(abs(delta)),
+                             "MOT_MOVE_RELATIVE", f"MOT_MOVE_COMPLETED after {delta:g} deg")
 
 
 class K10CR1Stage(AptRotationStage):

@@ -31,7 +31,7 @@ from sim_backends.bench.cryostat import CryostatModel
 from sim_backends.bench.lasers import ControlLaserModel, PumpLaserModel
 from sim_backends.bench.motion import ShutterModel, StageModel
 from sim_backends.bench.recorder import RateRecorder
-from sim_backends.bench.sample import DriveState, EmissionSegment, FilmSpot
+from sim_backends.bench.sample import DriveState, EmissionSegment, FilmSpot, ParticlePool
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ MAX_TEMPERATURE_STEP_K = 0.25
 INTENSITY_QUANTUM = 1e-4
 #: longest single call to the physics (it accepts up to 1e6 s); a week-long idle is a few calls
 MAX_SEGMENT_S = 1e5
+#: a focus move smaller than this keeps the focal spot (1 nm: far below the field of view)
+FOCUS_TOLERANCE_M = 1e-9
 
 
 class Bench:
@@ -74,6 +76,11 @@ class Bench:
         self.nd_wheel = StageModel(config.stage.velocity_deg_s)
         self.hwp = StageModel(config.stage.velocity_deg_s)
         self.control_attenuator = StageModel(config.stage.velocity_deg_s)
+        # the sample stage's axes (positions in m, speed in m/s; StageModel is unit-free)
+        reference = config.xy_stage.reference_m
+        self.xy_x = StageModel(config.xy_stage.velocity_m_s, float(reference[0]))
+        self.xy_y = StageModel(config.xy_stage.velocity_m_s, float(reference[1]))
+        self._particle_pool = ParticlePool()
         self.chopper = ChopperModel(config.chopper.spinup_time_constant_s)
         self.pump_shutter = ShutterModel()
         self.control_shutter = ShutterModel()
@@ -86,7 +93,8 @@ class Bench:
         self.cryostat.t = self._t
         self._temperature_times: list[float] = [self._t]
         self._temperature_values: list[float] = [self.cryostat.sample_k]
-        self.spot = FilmSpot(sample, beam, self.cryostat.sample_k)
+        self.spot = FilmSpot(sample, beam, self.cryostat.sample_k, self.focus_at(self._t),
+                             particle_pool=self._particle_pool)
         self._detected_total = 0.0
         self._recorders: list[RateRecorder] = []
         self._hwp_pair = optics.malus_pair(config.optics.hwp_max_transmission,
@@ -233,10 +241,30 @@ class Bench:
 
     # --- film ---------------------------------------------------------------------------------
     def set_film_position(self, x_m: float, y_m: float) -> None:
-        """Move the focus to another spot of the film: a new, reproducible set of particles."""
+        """Put film position (x, y) under the focus with the stage at its reference position (the
+        particles there are the film's own: reproducible, shared with spots nearer than the
+        field of view)."""
         with self.change():
             self.sample_config.film_position_m = [float(x_m), float(y_m)]
-            self.spot = FilmSpot(self.sample_config, self.beam, self._sample_temperature(self._t))
+            self._refocus(self._t, force=True)
+
+    def focus_at(self, t: float) -> tuple[float, float]:
+        """Film position under the focus at time ``t``: the sample moves under a fixed focus, so
+        the focus moves over the film opposite to the stage."""
+        reference = self.config.xy_stage.reference_m
+        film = self.sample_config.film_position_m
+        return (float(film[0]) - (self.xy_x.position_at(t) - float(reference[0])),
+                float(film[1]) - (self.xy_y.position_at(t) - float(reference[1])))
+
+    def _refocus(self, t: float, force: bool = False) -> None:
+        """Swap the focal spot for the one at ``focus_at(t)`` if the focus has moved."""
+        focus = self.focus_at(t)
+        current = self.spot.focus_m
+        if not force and current is not None and math.dist(focus, current) < FOCUS_TOLERANCE_M:
+            return
+        self.spot = FilmSpot(self.sample_config, self.beam, self._sample_temperature(t), focus,
+                             film=self.spot.film, particle_pool=self._particle_pool,
+                             time_s=self.spot.time_s)
 
     # --- the lazy advance ---------------------------------------------------------------------
     def _transition_ends(self) -> list[float]:
@@ -283,6 +311,17 @@ class Bench:
         return t0 + (t1 - t0) / pieces
 
     def _advance_sample_to(self, t_end: float) -> None:
+        """Advance the sample to ``t_end``; where the sample stage arrives on the way, the focal
+        spot is swapped for the one at the new focus (the spot it left emits while moving)."""
+        arrivals = sorted(t for t in (self.xy_x.move_end_t, self.xy_y.move_end_t)
+                          if self._sample_t < t < t_end)
+        for t in arrivals:
+            self._advance_pieces_to(t)
+            self._refocus(t)
+        self._advance_pieces_to(t_end)
+        self._refocus(t_end)
+
+    def _advance_pieces_to(self, t_end: float) -> None:
         """Cut [sample time, t_end] where the drive changes, merge neighbours that hand the physics
         the same drive (one long call lets it settle cheaply), and advance the sample."""
         pieces: list[tuple[float, float, DriveState]] = []

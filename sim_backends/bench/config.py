@@ -117,6 +117,15 @@ class StageParams:
 
 
 @dataclass
+class XYStageParams:
+    velocity_m_s: float = param(2.3e-3, 1e-6, 0.1, "m/s",
+                                "sample stage speed per axis (Z8 actuators: up to 2.6 mm/s)")
+    reference_m: list[float] = param([12.5e-3, 12.5e-3], 0.0, 25e-3, "m",
+                                     "stage (x, y) at which the focus is on [sample] film_position_m; "
+                                     "the stage starts there")
+
+
+@dataclass
 class ChopperParams:
     spinup_time_constant_s: float = param(0.8, 0.0, 30.0, "s",
                                           "time constant of the blade frequency after a change")
@@ -202,6 +211,7 @@ class BenchConfig:
     pump: PumpParams = field(default_factory=PumpParams)
     optics: OpticsParams = field(default_factory=OpticsParams)
     stage: StageParams = field(default_factory=StageParams)
+    xy_stage: XYStageParams = field(default_factory=XYStageParams)
     chopper: ChopperParams = field(default_factory=ChopperParams)
     power_meter: PowerMeterParams = field(default_factory=PowerMeterParams)
     detection: DetectionParams = field(default_factory=DetectionParams)

@@ -36,11 +36,22 @@ class RateRecorder:
         cumulative = np.concatenate(([0.0], np.cumsum(rates * widths)))
         return np.diff(np.interp(bin_edges_s, boundaries, cumulative))
 
-    def draw_arrivals(self, rng: np.random.Generator) -> np.ndarray:
-        """Photon arrival times (absolute, sorted): Poisson number per sample, uniform within it."""
-        starts, widths, rates = self._arrays()
-        if starts.size == 0:
+    @property
+    def n_chunks(self) -> int:
+        """How many additions the recorder holds (``draw_arrivals(since_chunk=...)`` counts them)."""
+        return len(self._starts)
+
+    def draw_arrivals(self, rng: np.random.Generator, since_chunk: int = 0) -> np.ndarray:
+        """Photon arrival times (absolute, sorted): Poisson number per sample, uniform within it.
+
+        ``since_chunk`` draws only for what was added from that addition on, so a detector that
+        reads out while it records (a TCSPC FIFO) draws every sample exactly once.
+        """
+        if since_chunk >= len(self._starts):
             return np.empty(0)
+        starts = np.concatenate(self._starts[since_chunk:])
+        widths = np.concatenate(self._widths[since_chunk:])
+        rates = np.concatenate(self._rates[since_chunk:])
         counts = rng.poisson(np.maximum(rates * widths, 0.0))
         owner = np.repeat(np.arange(starts.size), counts)
         arrivals = starts[owner] + rng.random(owner.size) * widths[owner]

@@ -6,6 +6,7 @@ passes each time segment's drive to it.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,13 +40,38 @@ class EmissionSegment:
     rate: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+class ParticlePool(OrderedDict):  # type: ignore[type-arg]
+    """Particles (with their state) by film key, the least recently placed dropped beyond
+    ``max_size``: neighbouring spots reuse them, a long map does not keep them all."""
+
+    def __init__(self, max_size: int = 2000) -> None:
+        super().__init__()
+        self.max_size = max_size
+
+    def __getitem__(self, key: object) -> object:
+        self.move_to_end(key)
+        return super().__getitem__(key)
+
+    def __setitem__(self, key: object, value: object) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.max_size:
+            self.popitem(last=False)
+
+
 class FilmSpot:
     """The focal spot at one film position. ``n_particles == 0`` is bare substrate (no emission)."""
 
-    def __init__(self, sample: SampleConfig, beam: BeamConfig, temperature_k: float) -> None:
+    def __init__(self, sample: SampleConfig, beam: BeamConfig, temperature_k: float,
+                 focus_m: tuple[float, float] | None = None, film: Any = None,
+                 particle_pool: Any = None, time_s: float = 0.0) -> None:
+        """``focus_m``: film position under the focus (default ``sample.film_position_m``);
+        ``film`` / ``particle_pool``: shared with the previous spot so that particles keep their
+        identity and state when the focus moves by less than the field of view."""
         from sim_backends import physics  # imported late: the bench module loads without it
 
         self.sample = sample
+        self.focus_m = focus_m or (float(sample.film_position_m[0]), float(sample.film_position_m[1]))
         self._spot: Any = None
         # the detected lines are the material's own (Nd: 810/880 nm, Tm: 800 nm)
         self.line_wavelength_m: dict[str, float] = {
@@ -56,13 +82,27 @@ class FilmSpot:
                 material=sample.material, temperature_k=temperature_k,
                 beam_radius_m=beam.beam_radius_m, n_particles=sample.n_particles,
                 heterogeneity=sample.heterogeneity, seed=sample.seed,
-                position_m=(float(sample.film_position_m[0]), float(sample.film_position_m[1])),
+                position_m=self.focus_m,
                 dopant_fraction=sample.dopant_fraction, knockouts=tuple(sample.knockouts),
-                parameters=dict(sample.parameters))
+                parameters=dict(sample.parameters),
+                film=film, particle_pool=particle_pool, time_s=time_s)
 
     @property
     def lines(self) -> tuple[str, ...]:
         return tuple(self.line_wavelength_m)
+
+    @property
+    def film(self) -> Any:
+        return None if self._spot is None else self._spot.film
+
+    @property
+    def time_s(self) -> float:
+        return 0.0 if self._spot is None else float(self._spot.time_s)
+
+    @property
+    def n_particles(self) -> int:
+        """Particles in the field of view here (the film's count varies from spot to spot)."""
+        return 0 if self._spot is None else self._spot.n_particles
 
     def reset(self) -> None:
         if self._spot is not None:

@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 from drivers.interfaces import Instrument
 from sim_backends.bench import Bench
 from sim_backends.devices.base import SimInstrument
@@ -16,12 +18,17 @@ from sim_backends.devices.pump import SimPumpLaser
 from sim_backends.devices.shutter import SimShutter
 from sim_backends.devices.stage import SimRotationStage
 from sim_backends.devices.tagger import SimTimeTagger
+from sim_backends.devices.xy_stage import SimXYStage
 
 SIM_ADDRESS = "sim://bench"
 
 
-def build_sim_device(role: str, bench: Bench, address: str = SIM_ADDRESS) -> Instrument:
-    """The simulated device for ``role`` (a key of drivers.registry.ROLES) on ``bench``."""
+def build_sim_device(role: str, bench: Bench, address: str = SIM_ADDRESS,
+                     options: dict[str, Any] | None = None) -> Instrument:
+    """The simulated device for ``role`` (a key of drivers.registry.ROLES) on ``bench``;
+    ``options`` (the role's rig-file options) matter to the XY stage (its limits)."""
+    if role == "xy_stage":
+        return SimXYStage(role, address, bench, **(options or {}))
     stages = {"hwp": bench.hwp, "nd_wheel": bench.nd_wheel,
               "control_attenuator": bench.control_attenuator}
     shutters = {"pump_shutter": bench.pump_shutter, "control_shutter": bench.control_shutter,
@@ -36,7 +43,7 @@ def build_sim_device(role: str, bench: Bench, address: str = SIM_ADDRESS) -> Ins
         return SimShutter(role, address, bench, shutters[role])
     if role in simple:
         return simple[role](role, address, bench)
-    allowed = ", ".join(repr(r) for r in (*simple, *stages, *shutters))
+    allowed = ", ".join(repr(r) for r in (*simple, *stages, *shutters, "xy_stage"))
     raise ValueError(f"role={role!r} is not allowed; allowed values: {allowed}")
 
 
@@ -48,4 +55,5 @@ def build_sim_devices(bench: Bench, roles: tuple[str, ...] | None = None) -> dic
 
 __all__ = ["SIM_ADDRESS", "SimChopper", "SimControlLaser", "SimInstrument", "SimPhotonCounter",
            "SimPowerMeter", "SimPumpLaser", "SimRotationStage", "SimShutter",
-           "SimTemperatureController", "SimTimeTagger", "build_sim_device", "build_sim_devices"]
+           "SimTemperatureController", "SimTimeTagger", "SimXYStage", "build_sim_device",
+           "build_sim_devices"]

@@ -19,6 +19,11 @@ class SimRotationStage(SimInstrument, RotationStage):
         super().__init__(name, address, bench)
         self._stage = stage
 
+    @property
+    def travel_range(self) -> tuple[float, float]:
+        """Absolute angles this mount accepts (an emulator's continuous moves stay inside)."""
+        return (-ANGLE_LIMIT_DEG, ANGLE_LIMIT_DEG)
+
     def move_to(self, angle_deg: float, wait: bool = True) -> None:
         angle_deg = check_range(f"{self.name}.angle_deg", angle_deg, -ANGLE_LIMIT_DEG,
                                 ANGLE_LIMIT_DEG, "deg")

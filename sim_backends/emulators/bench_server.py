@@ -33,6 +33,9 @@ class EmulatedRole:
     addressing: str                 # "visa" (pyvisa resource) or "serial" (pyserial port/URL)
     emulator_options: dict[str, Any] = field(default_factory=dict)
     driver_options: dict[str, Any] = field(default_factory=dict)
+    #: one controller per axis (the XY stage): each wraps ``device.axes[axis]`` on its own link,
+    #: and the role's address lists them, comma-separated, in this order
+    axes: tuple[str, ...] = ()
 
 
 _APT = "sim_backends.emulators.apt:AptEmulator"
@@ -52,7 +55,11 @@ EMULATED_ROLES: dict[str, EmulatedRole] = {
     "pump_shutter": EmulatedRole("sc10", _SC10, "visa"),
     "control_shutter": EmulatedRole("sc10", _SC10, "visa"),
     "emission_shutter": EmulatedRole("sc10", _SC10, "visa"),
+    "xy_stage": EmulatedRole("kdc101_z8_xy", _APT, "serial", {"model": "Z825B"}, axes=("x", "y")),
 }
+
+#: serial numbers of the emulated XY stage's controllers (KDC101s start with 27)
+_AXIS_SERIALS = {"x": 27000010, "y": 27000011}
 
 
 #: other drivers a role can be emulated with (``EMULATED_ROLES`` holds each role's default)
@@ -84,7 +91,7 @@ def _load(path: str) -> Callable[..., DeviceProtocol]:
 class ServedRole:
     role: str
     spec: EmulatedRole
-    server: EmulatorServer
+    servers: list[EmulatorServer]
     address: str
 
 
@@ -123,16 +130,27 @@ class EmulatedBench:
             device: Instrument = self.rig.instruments[role]
             device.connect()  # the emulator's backing device must be live before hosts talk to it
             emulator_class = _load(spec.emulator)
-            server = EmulatorServer(lambda cls=emulator_class, dev=device, opts=spec.emulator_options:
-                                    cls(dev, **opts), name=role)
-            if self.transport == "pty":
-                path = server.serve_pty()
-                address = server.visa_pty_address if spec.addressing == "visa" else path
+            if spec.axes:
+                backings = [(f"{role}.{axis}", getattr(device, "axes")[axis],
+                             {**spec.emulator_options, "serial_number": _AXIS_SERIALS[axis]})
+                            for axis in spec.axes]
             else:
-                server.serve_tcp()
-                address = server.visa_tcp_address if spec.addressing == "visa" else server.serial_tcp_url
-            self.served[role] = ServedRole(role, spec, server, address)
+                backings = [(role, device, spec.emulator_options)]
+            servers, addresses = [], []
+            for name, backing, options in backings:
+                server = EmulatorServer(lambda cls=emulator_class, dev=backing, opts=options:
+                                        cls(dev, **opts), name=name)
+                servers.append(server)
+                addresses.append(self._serve(server, spec))
+            self.served[role] = ServedRole(role, spec, servers, ",".join(addresses))
         return {role: s.address for role, s in self.served.items()}
+
+    def _serve(self, server: EmulatorServer, spec: EmulatedRole) -> str:
+        if self.transport == "pty":
+            path = server.serve_pty()
+            return server.visa_pty_address if spec.addressing == "visa" else path
+        server.serve_tcp()
+        return server.visa_tcp_address if spec.addressing == "visa" else server.serial_tcp_url
 
     def rig_toml(self) -> str:
         """Role tables for a rig file: emulated roles with their driver + address."""
@@ -147,7 +165,8 @@ class EmulatedBench:
 
     def close(self) -> None:
         for served in self.served.values():
-            served.server.close()
+            for server in served.servers:
+                server.close()
         self.served.clear()
 
     def __enter__(self) -> "EmulatedBench":
@@ -169,8 +188,10 @@ def attach_emulated_drivers(rig: Any, roles: Iterable[str] | None = None,
     bench = EmulatedBench(rig, roles, transport, drivers)
     bench.start()
     for role, served in bench.served.items():
+        role_config = getattr(rig, "config", None)
+        options = dict(role_config.roles[role].options) if role_config and role in role_config.roles else {}
         driver = create_driver(role, served.spec.driver, served.address, rig.clock,
-                               **served.spec.driver_options)
+                               **{**served.spec.driver_options, **options})
         rig.use_instrument(role, driver)
         log.info("%s: real %s driver on %s", role, served.spec.driver, served.address)
     return bench

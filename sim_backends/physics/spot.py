@@ -3,14 +3,14 @@
 Each particle sits at radius r from the beam axis, sees I_peak * exp(-2 r^2 / w^2) times its own
 local-field factor, has its own Nd fraction (hence its own thresholds) and its own volume and
 collection weight, and keeps its own state: the spot's history is the particles' histories.
-Particles are drawn from a random generator seeded by (seed, position), so a spot is reproducible
-and neighbouring spots differ.
+The particles are those of the film (``film.Film``, seeded) within the field of view around the
+spot's film position: a spot is reproducible, distant spots differ, and spots closer than the
+field of view share particles (and, through a shared ``particle_pool``, their states).
 """
 from __future__ import annotations
 
-import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +19,7 @@ from drivers.validation import check_int_range, check_positive, check_range
 
 from .bins import bin_centres
 from .drive import Drive, SpotEmission
+from .film import Film, FilmParticle
 from .material import Material
 from .materials import (DOPANT_FRACTION_SD, FIELD_OF_VIEW_RADII, LOCAL_FIELD_MEDIAN, LOCAL_FIELD_SIGMA,
                         VOLUME_SIGMA, get_material)
@@ -35,23 +36,26 @@ class ParticleSpec:
     collection_weight: float    # confocal detection profile * volume
 
 
-def _seed_sequence(seed: int, position_m: tuple[float, float]) -> np.random.SeedSequence:
-    key = f"{seed}:{round(position_m[0] * 1e9)}:{round(position_m[1] * 1e9)}".encode()
-    return np.random.SeedSequence(int.from_bytes(hashlib.sha256(key).digest()[:16], "little"))
+def draw_particle_properties(rng: np.random.Generator, heterogeneity: float,
+                             nominal_fraction: float) -> tuple[float, float, float]:
+    """One particle's (local-field factor, Nd fraction, volume factor): the film's heterogeneity."""
+    local_field = LOCAL_FIELD_MEDIAN * math.exp(heterogeneity * LOCAL_FIELD_SIGMA * rng.standard_normal())
+    fraction = float(np.clip(nominal_fraction + heterogeneity * DOPANT_FRACTION_SD * rng.standard_normal(),
+                             0.5 * nominal_fraction, min(1.0, 1.5 * nominal_fraction)))
+    volume = math.exp(heterogeneity * VOLUME_SIGMA * rng.standard_normal())
+    return local_field, fraction, volume
 
 
-def draw_particles(n: int, heterogeneity: float, beam_radius_m: float, nominal_fraction: float,
-                   seed: int, position_m: tuple[float, float]) -> list[ParticleSpec]:
-    rng = np.random.default_rng(_seed_sequence(seed, position_m))
+def spot_specs(film: Film, position_m: tuple[float, float],
+               beam_radius_m: float) -> list[tuple[FilmParticle, ParticleSpec]]:
+    """The film's particles in the field of view at ``position_m`` and how the beam sees them."""
     out = []
-    for _ in range(n):
-        radius = FIELD_OF_VIEW_RADII * beam_radius_m * math.sqrt(rng.uniform())  # uniform over the disk
-        local_field = LOCAL_FIELD_MEDIAN * math.exp(heterogeneity * LOCAL_FIELD_SIGMA * rng.standard_normal())
-        fraction = float(np.clip(nominal_fraction + heterogeneity * DOPANT_FRACTION_SD * rng.standard_normal(),
-                                 0.5 * nominal_fraction, min(1.0, 1.5 * nominal_fraction)))
-        volume = math.exp(heterogeneity * VOLUME_SIGMA * rng.standard_normal())
+    for particle in film.particles_within(position_m[0], position_m[1], film.field_of_view_m):
+        radius = math.hypot(particle.x_m - position_m[0], particle.y_m - position_m[1])
         profile = math.exp(-2.0 * radius**2 / beam_radius_m**2)
-        out.append(ParticleSpec(radius, local_field, fraction, volume, profile * local_field, profile * volume))
+        out.append((particle, ParticleSpec(radius, particle.local_field, particle.dopant_fraction,
+                                           particle.volume_factor, profile * particle.local_field,
+                                           profile * particle.volume_factor)))
     return out
 
 
@@ -61,7 +65,13 @@ class FocalSpot:
     def __init__(self, material: str = "Nd:KPb2Cl5", temperature_k: float = 77.0, beam_radius_m: float = 0.63e-6,
                  n_particles: int = 10, heterogeneity: float = 1.0, seed: int = 0,
                  position_m: tuple[float, float] = (0.0, 0.0), dopant_fraction: float | None = None,
-                 knockouts: tuple[str, ...] = (), parameters: Mapping[str, float] | None = None) -> None:
+                 knockouts: tuple[str, ...] = (), parameters: Mapping[str, float] | None = None, *,
+                 film: Film | None = None,
+                 particle_pool: MutableMapping[tuple[int, int, int], Particle] | None = None,
+                 time_s: float = 0.0) -> None:
+        """``n_particles`` is the film's mean number of particles per spot. A ``film`` (else one
+        is made from seed, n_particles, heterogeneity) and a ``particle_pool`` shared between
+        spots make particles in both keep their identity and their state."""
         #: named numbers of the material description replaced (sim_backends.physics.parameters)
         self.parameters = dict(parameters or {})
         base = with_parameters(get_material(material, dopant_fraction=dopant_fraction, knockouts=knockouts),
@@ -76,11 +86,21 @@ class FocalSpot:
         self.material_name = material
         self.beam_radius_m = beam_radius_m
         self.seed, self.position_m = seed, (float(position_m[0]), float(position_m[1]))
-        self.specs = draw_particles(n_particles, heterogeneity, beam_radius_m, base.dopant_fraction, seed,
-                                    self.position_m)
-        self.particles = [Particle(_with_fraction(base, spec.dopant_fraction, self.parameters), temperature_k)
-                          for spec in self.specs]
-        self.time_s = 0.0
+        self.film = film or Film(seed, n_particles, FIELD_OF_VIEW_RADII * beam_radius_m, heterogeneity,
+                                 base.dopant_fraction)
+        pool = {} if particle_pool is None else particle_pool
+        chosen = spot_specs(self.film, self.position_m, beam_radius_m)
+        self.keys = [particle.key for particle, _ in chosen]
+        self.specs = [spec for _, spec in chosen]
+        self.particles = []
+        for particle, spec in chosen:
+            if particle.key not in pool:
+                pool[particle.key] = Particle(_with_fraction(base, spec.dopant_fraction, self.parameters),
+                                              temperature_k)
+            self.particles.append(pool[particle.key])
+        self._lines = (self.particles[0].model.lines if self.particles
+                       else Particle(base, temperature_k).model.lines)
+        self.time_s = time_s
 
     @property
     def n_particles(self) -> int:
@@ -88,7 +108,7 @@ class FocalSpot:
 
     @property
     def lines(self) -> tuple[str, ...]:
-        return self.particles[0].model.lines
+        return self._lines
 
     def reset(self) -> None:
         """All particles back to the dark (never pumped) state; the spot clock restarts at 0."""
@@ -113,7 +133,7 @@ class FocalSpot:
             bright += int(particle.is_bright)
         times = None if n_samples is None else bin_centres(self.time_s, duration_s, n_samples)
         self.time_s += duration_s
-        return SpotEmission(duration_s, mean, bright / self.n_particles, times, trace)
+        return SpotEmission(duration_s, mean, bright / max(self.n_particles, 1), times, trace)
 
 
 def _with_fraction(material: Material, fraction: float, parameters: Mapping[str, float]) -> Material:

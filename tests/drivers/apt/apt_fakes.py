@@ -33,6 +33,10 @@ class FakeRotationStage(RotationStage):
         self.moves: list[float] = []
         self.stops = 0
 
+    @property
+    def travel_range(self) -> tuple[float, float]:
+        return (-self.limit_deg, self.limit_deg)
+
     def connect(self) -> None:
         return None
 

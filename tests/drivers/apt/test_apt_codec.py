@@ -16,7 +16,7 @@ EVERY_MESSAGE: list[p.Message] = [
     p.HwDisconnect(),
     p.HwReqInfo(),
     p.HwGetInfo(55000001, "K10CR1", 16, (10, 0, 3, 0), "APT Stepper Motor Controller",
-                b"\x01" * 12, 1, 0, 1, **DEVICE_TO_HOST),
+                b"\x01" * 10, 1, 0, 1, stage_id=6, **DEVICE_TO_HOST),
     p.HwStartUpdateMsgs(),
     p.HwStopUpdateMsgs(),
     p.HwResponse(**DEVICE_TO_HOST),
@@ -49,13 +49,38 @@ EVERY_MESSAGE: list[p.Message] = [
     p.MotReqDcStatusUpdate(1),
     p.MotGetDcStatusUpdate(1, -5000, -300, 7, StatusBits.MOVING_REV, **DEVICE_TO_HOST),
     p.MotAckDcStatusUpdate(),
+    p.HwYesFlashProgramming(),
+    p.HwNoFlashProgramming(),
+    p.MotSetJogParams(1, p.JogMode.SINGLE_STEP, 34555, 0, 264, 772981, p.StopMode.PROFILED),
+    p.MotReqJogParams(1),
+    p.MotGetJogParams(1, p.JogMode.CONTINUOUS, -5, 1, 2, 3, p.StopMode.IMMEDIATE, **DEVICE_TO_HOST),
+    p.MotSetLimSwitchParams(1, 2, 0x82, 864000, -1, 3),
+    p.MotReqLimSwitchParams(1),
+    p.MotGetLimSwitchParams(1, 3, 1, 0, 0, 1, **DEVICE_TO_HOST),
+    p.MotSetGenMoveParams(1, -345),
+    p.MotReqGenMoveParams(1),
+    p.MotGetGenMoveParams(1, 345, **DEVICE_TO_HOST),
+    p.MotSetMoveRelParams(1, -1000),
+    p.MotReqMoveRelParams(1),
+    p.MotGetMoveRelParams(1, 1000, **DEVICE_TO_HOST),
+    p.MotSetMoveAbsParams(1, 2048),
+    p.MotReqMoveAbsParams(1),
+    p.MotGetMoveAbsParams(1, -2048, **DEVICE_TO_HOST),
+    p.MotMoveRelativeStored(1),
+    p.MotMoveAbsoluteStored(1),
+    p.MotMoveJog(1, p.Direction.REVERSE),
+    p.MotMoveVelocity(1, p.Direction.FORWARD),
+    p.MotSuspendEndOfMoveMsgs(),
+    p.MotResumeEndOfMoveMsgs(),
 ]
 
 
 def test_every_registered_message_has_a_round_trip_case() -> None:
     covered = {type(m) for m in EVERY_MESSAGE}
     assert covered == set(p.all_message_classes())
-    assert len(covered) == len(p.MessageId)
+    # every id has a class; MOT_MOVE_RELATIVE / MOT_MOVE_ABSOLUTE have a short and a long one
+    assert {int(m.MSG_ID) for m in covered} == {int(i) for i in p.MessageId}
+    assert len(covered) == len(p.MessageId) + 2
 
 
 @pytest.mark.parametrize("message", EVERY_MESSAGE, ids=lambda m: m.name)
@@ -75,6 +100,13 @@ def test_round_trip(message: p.Message) -> None:
     (p.MotMoveHome(1), "43 04 01 00 50 01"),
     (p.MotMoveAbsolute(1, 2048), "53 04 06 00 D0 01 01 00 00 08 00 00"),
     (p.HwReqInfo(), "05 00 00 00 50 01"),
+    # the 6-byte short forms move to / by the stored MOVEABSPARAMS / MOVERELPARAMS
+    (p.MotMoveAbsoluteStored(1), "53 04 01 00 50 01"),
+    (p.MotMoveRelativeStored(1), "48 04 01 00 50 01"),
+    (p.MotSetMoveAbsParams(1, 2048), "50 04 06 00 D0 01 01 00 00 08 00 00"),
+    (p.MotMoveJog(1, p.Direction.REVERSE), "6A 04 01 02 50 01"),
+    (p.MotMoveVelocity(1, p.Direction.FORWARD), "57 04 01 01 50 01"),
+    (p.MotReqJogParams(1), "17 04 01 00 50 01"),
 ])
 def test_reference_examples_are_byte_exact(message: p.Message, wire: str) -> None:
     assert message.encode() == bytes.fromhex(wire)
@@ -140,6 +172,8 @@ def test_unknown_message_is_kept_not_dropped() -> None:
 @pytest.mark.parametrize("bad", [
     "12 04 01 00 01 50",            # GET_POSCOUNTER must be long
     "43 04 02 00 D0 01 01 00",      # MOVE_HOME must be short
+    "17 04 02 00 D0 01 01 00",      # REQ_JOGPARAMS must be short
+    "50 04 01 00 50 01",            # SET_MOVEABSPARAMS must be long
     "12 04 06 00 81 50 01 00 00",   # announced 6 data bytes, got 3
     "12 04",                        # shorter than a header
 ])

@@ -32,7 +32,7 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 2.0) -> bool:
 
 
 def one_count(model: str) -> float:
-    return 1.0 / STAGES[model].SCALING.counts_per_deg
+    return 1.0 / STAGES[model].SCALING.counts_per_unit
 
 
 @pytest.mark.parametrize("link", ["pty", "tcp"])
@@ -98,7 +98,7 @@ def test_unsolicited_frames_mid_request_and_update_stream(serve_apt: ServeApt,
         for target in (30.0, -20.0, 5.0):
             stage.move_to(target)
             assert isinstance(stage.last_motion_event, p.MotMoveCompleted)
-            assert stage.last_motion_event.position == PRM1Z8Stage.SCALING.deg_to_counts(target)
+            assert stage.last_motion_event.position == PRM1Z8Stage.SCALING.to_counts(target)
             assert stage.get_position() == pytest.approx(target, abs=one_count("PRM1Z8"))
             assert not stage.is_moving()
         updates_seen = [m for _, m in stage.transport._received

@@ -58,13 +58,13 @@ def test_frames_split_across_feeds_are_answered_once_complete() -> None:
     frame = p.MotReqPosCounter(1).encode()
     assert emulator.feed(frame[:4]) == b""
     assert p.decode(emulator.feed(frame[4:])) == p.MotGetPosCounter(
-        1, K10CR1_SCALING.deg_to_counts(1.0), dest=p.HOST, source=p.USB_DEVICE)
+        1, K10CR1_SCALING.to_counts(1.0), dest=p.HOST, source=p.USB_DEVICE)
 
 
 def test_move_runs_on_the_backing_stage_and_completes_unsolicited() -> None:
     stage = FakeRotationStage(speed_deg_s=400.0)
     emulator = AptEmulator(stage, "PRM1Z8")
-    counts = PRM1Z8_SCALING.deg_to_counts(-40.0)
+    counts = PRM1Z8_SCALING.to_counts(-40.0)
     assert replies(emulator, p.MotMoveAbsolute(1, counts)) == []
     assert stage.moves == [pytest.approx(-40.0, abs=1e-3)]
     status = one_reply(emulator, p.MotGetStatusBits, p.MotReqStatusBits(1))
@@ -103,7 +103,7 @@ def test_home_reports_homed_and_sets_the_homed_bit() -> None:
 def test_stop_answers_move_stopped_and_cancels_completion() -> None:
     stage = FakeRotationStage(speed_deg_s=10.0)
     emulator = AptEmulator(stage)
-    replies(emulator, p.MotMoveAbsolute(1, K10CR1_SCALING.deg_to_counts(90.0)))
+    replies(emulator, p.MotMoveAbsolute(1, K10CR1_SCALING.to_counts(90.0)))
     [stopped] = replies(emulator, p.MotMoveStop(1, p.StopMode.IMMEDIATE))
     assert isinstance(stopped, p.MotMoveStopped)
     assert stage.stops == 1 and not stage.is_moving()
@@ -112,7 +112,7 @@ def test_stop_answers_move_stopped_and_cancels_completion() -> None:
 
 def test_refused_move_is_answered_with_rich_response() -> None:
     emulator = AptEmulator(FakeRotationStage(limit_deg=90.0))
-    [error] = replies(emulator, p.MotMoveAbsolute(1, K10CR1_SCALING.deg_to_counts(120.0)))
+    [error] = replies(emulator, p.MotMoveAbsolute(1, K10CR1_SCALING.to_counts(120.0)))
     assert isinstance(error, p.HwRichResponse)
     assert error.msg_ident == p.MessageId.MOT_MOVE_ABSOLUTE and "allowed range" in error.text
     assert emulator.unsolicited() == b""

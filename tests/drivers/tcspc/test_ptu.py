@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drivers.picoquant.ptu import (
-    T2_WRAP_V1, T2_WRAP_V2, T3_WRAP, RecordType, Tag, TagType, decode_t2, decode_t2_reference,
-    decode_t3, delays_after_markers, encode_t2, encode_t3, histogram_delays, read_ptu,
-    t2_histogram_after_markers,
-    standard_header, write_ptu,
+from drivers.picoquant.ptu import Tag, TagType, read_ptu, standard_header, write_ptu
+from drivers.picoquant.records import (
+    PICOHARP_T2_WRAP, PICOHARP_T3_WRAP, T2_WRAP_V1, T2_WRAP_V2, T3_WRAP, RecordType, decode_t2,
+    decode_t2_reference, decode_t3, decode_t3_reference, delays_after_markers, encode_t2, encode_t3,
+    histogram_delays, t2_histogram_after_markers,
 )
 
 
@@ -113,7 +113,7 @@ def test_ptu_file_reads_back_bit_exactly(tmp_path: Path) -> None:
     assert isinstance(ptu.value("File_CreatingTime"), dt.datetime)
     # re-writing what was read gives the identical file, byte for byte
     second = tmp_path / "b.ptu"
-    write_ptu(second, list(ptu.tags.values()), np.asarray(ptu.records))
+    write_ptu(second, ptu.header, np.asarray(ptu.records), ptu.version)
     assert first.read_bytes() == second.read_bytes()
 
 
@@ -122,9 +122,86 @@ def test_ptu_reader_rejects_bad_files_with_one_line_errors(tmp_path: Path) -> No
     bad.write_bytes(b"NOTAPTU!" + b"\0" * 64)
     with pytest.raises(ValueError, match="not a PTU file"):
         read_ptu(bad)
-    with pytest.raises(ValueError, match="missing required tag"):
+    with pytest.raises(ValueError, match="missing required tag TTResultFormat_TTTRRecType"):
         write_ptu(tmp_path / "x.ptu", [Tag("File_GUID", "{x}", TagType.ANSI_STRING)],
                   np.zeros(0, np.uint32))
+    unknown = [Tag("TTResultFormat_TTTRRecType", 0x00010299, TagType.INT8)]
+    with pytest.raises(ValueError, match=r"TTResultFormat_TTTRRecType=0x00010299 is not a known"):
+        write_ptu(tmp_path / "x.ptu", unknown, np.zeros(0, np.uint32))
+    counted = [Tag("TTResultFormat_TTTRRecType", int(RecordType.GENERIC_T2), TagType.INT8),
+               Tag("TTResult_NumberOfRecords", 5, TagType.INT8)]
+    with pytest.raises(ValueError, match="TTResult_NumberOfRecords=5 but 3 records"):
+        write_ptu(tmp_path / "x.ptu", counted, np.zeros(3, np.uint32))
+    no_type = tmp_path / "no_type.ptu"
+    write_ptu(no_type, [Tag("TTResultFormat_TTTRRecType", int(RecordType.GENERIC_T2), TagType.INT8)],
+              np.zeros(0, np.uint32))
+    no_type.write_bytes(no_type.read_bytes().replace(b"TTResultFormat_TTTRRecType", b"TTResultFormat_TTTRRecTypx"))
+    with pytest.raises(ValueError, match="missing tag TTResultFormat_TTTRRecType"):
+        read_ptu(no_type)
+
+
+def test_minimal_foreign_file_is_read_with_the_record_count_from_the_file_size(tmp_path: Path) -> None:
+    """Only the record type is needed; duplicate tags, a tag type from a newer format version and
+    a missing record count are accepted, and the file is rewritten byte for byte."""
+    records = encode_t3(np.arange(10) * 700, np.arange(10), np.ones(10, np.int64),
+                        record_type=RecordType.GENERIC_T3)
+    header = [
+        Tag("TTResultFormat_TTTRRecType", int(RecordType.GENERIC_T3), TagType.INT8),
+        Tag("Fast_Load_End", None, TagType.EMPTY8),
+        Tag("UsrNote", "first", TagType.ANSI_STRING),
+        Tag("UsrNote", "second", TagType.ANSI_STRING),
+        Tag("UsrFuture", b"\x01\x02\x03\x04\x05\x06\x07\x08", 0x7001FFFF),
+        Tag("UsrFutureInline", 42, 0x70000008),
+    ]
+    path = tmp_path / "foreign.ptu"
+    write_ptu(path, header, records, version=b"1.1.00\0\0")
+    ptu = read_ptu(path)
+    np.testing.assert_array_equal(ptu.records, records)
+    assert ptu.record_type == RecordType.GENERIC_T3
+    assert [t.value for t in ptu.header if t.ident == "UsrNote"] == ["first", "second"]
+    assert ptu.value("UsrNote") == "second" and ptu.value("UsrFutureInline") == 42
+    assert ptu.global_resolution_s is None
+    np.testing.assert_array_equal(decode_t3(ptu.records, ptu.record_type).nsync, np.arange(10) * 700)
+    again = tmp_path / "again.ptu"
+    write_ptu(again, ptu.header, np.asarray(ptu.records), ptu.version)
+    assert again.read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize("record_type", list(RecordType), ids=lambda r: r.name)
+def test_every_record_type_decodes_like_the_per_record_reference(record_type: RecordType) -> None:
+    rng = np.random.default_rng(int(record_type) % 1000)
+    records = rng.integers(0, 2**32, 30000, dtype=np.uint64).astype(np.uint32)
+    if record_type.is_t3:
+        fast, slow = decode_t3(records, record_type), decode_t3_reference(records, record_type)
+    else:
+        fast, slow = decode_t2(records, record_type), decode_t2_reference(records, record_type)
+    for name, value in vars(slow).items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(getattr(fast, name), value, err_msg=name)
+            assert getattr(fast, name).dtype == value.dtype, name
+
+
+def test_picoharp_layouts() -> None:
+    """PicoHarp 300: 4-bit channel; channel 15 with marker bits 0 is one overflow."""
+    t2 = np.array([(1 << 28) | 5, (0 << 28) | 6, (15 << 28) | (100 << 4) | 2, (15 << 28), (2 << 28) | 7],
+                  dtype=np.uint32)
+    events = decode_t2(t2, RecordType.PICOHARP_T2)
+    assert events.photon_times.tolist() == [5, PICOHARP_T2_WRAP + 7]
+    assert events.photon_channels.tolist() == [1, 2] and events.sync_times.tolist() == [6]
+    assert events.marker_times.tolist() == [(100 << 4) | 2] and events.marker_bits.tolist() == [2]
+    t3 = np.array([(1 << 28) | (100 << 16) | 5, (15 << 28) | (4 << 16) | 6, (15 << 28), (3 << 28) | (7 << 16) | 1],
+                  dtype=np.uint32)
+    events3 = decode_t3(t3, RecordType.PICOHARP_T3)
+    assert events3.nsync.tolist() == [5, PICOHARP_T3_WRAP + 1] and events3.dtime.tolist() == [100, 7]
+    assert events3.channels.tolist() == [1, 3]
+    assert events3.marker_nsync.tolist() == [6] and events3.marker_bits.tolist() == [4]
+
+
+def test_decoders_refuse_the_wrong_mode() -> None:
+    with pytest.raises(ValueError, match="record_type=GENERIC_T3 is not a T2 record type"):
+        decode_t2(np.zeros(1, np.uint32), RecordType.GENERIC_T3)
+    with pytest.raises(ValueError, match="record_type=0x00010299 is not a known"):
+        decode_t3(np.zeros(1, np.uint32), 0x00010299)  # type: ignore[arg-type]
 
 
 def test_histogram_relative_to_marker_edges() -> None:
@@ -165,5 +242,5 @@ def test_tdatetime_survives_a_read_write_cycle_bit_exactly(tmp_path: Path, days:
             for t in tags]
     first, second = tmp_path / "a.ptu", tmp_path / "b.ptu"
     write_ptu(first, tags, np.zeros(0, np.uint32))
-    write_ptu(second, list(read_ptu(first).tags.values()), np.zeros(0, np.uint32))
+    write_ptu(second, read_ptu(first).header, np.zeros(0, np.uint32))
     assert first.read_bytes() == second.read_bytes()

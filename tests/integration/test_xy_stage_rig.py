@@ -1,0 +1,111 @@
+"""The sample stage in a rig: the real KDC101 driver on two emulated controllers (a mixed rig),
+the simulated stage moving the film under the focus, limits refused before anything moves."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acquisition.rig import RigConfigError, load_rig
+from drivers.thorlabs_apt import protocol as p
+from drivers.thorlabs_apt.xy_stage import KDC101XYStage
+from sim_backends.devices.xy_stage import SimXYStage
+
+pytestmark = pytest.mark.timeout(120)
+
+ROLES = """
+[roles.pump]
+driver = "sim"
+[roles.hwp]
+driver = "sim"
+[roles.power_meter]
+driver = "sim"
+[roles.counter]
+driver = "sim"
+[roles.xy_stage]
+driver = "{driver}"
+{address}
+options = {{ x_range_mm = [10, 15], y_range_mm = [11, 14] }}
+"""
+
+
+def rig_file(tmp_path: Path, driver: str, address: str = "") -> Path:
+    path = tmp_path / f"{driver}.toml"
+    path.write_text(ROLES.format(driver=driver, address=address))
+    return path
+
+
+def test_mixed_rig_real_driver_moves_the_emulated_stage_and_the_film_under_the_focus(tmp_path: Path) -> None:
+    rig = load_rig(rig_file(tmp_path, "kdc101_z8_xy", 'address = "emulator"'))
+    try:
+        stage = rig.xy_stage
+        assert isinstance(stage, KDC101XYStage)
+        rig.connect_all()
+        assert "KDC101 serial 27000010" in stage.identify()
+        reference = rig.config.sim.xy_stage.reference_m
+        assert stage.get_position() == pytest.approx(tuple(reference), abs=1e-7)
+        stage.move_to(12.6e-3, 12.3e-3)
+        x, y = stage.get_position()
+        assert (x, y) == pytest.approx((12.6e-3, 12.3e-3), abs=1e-7)
+        # the sample moved +0.1, -0.2 mm: the focus is at -0.1, +0.2 mm on the film
+        focus = rig.bench.focus_at(rig.clock.now())
+        assert focus == pytest.approx((-0.1e-3, 0.2e-3), abs=1e-7)
+        rig.counter.count(0.01)  # a detector reading advances the sample: the new spot is in place
+        assert rig.bench.spot.focus_m == pytest.approx(focus, abs=1e-9)
+        rig.safe_state_all()
+        assert not stage.is_moving()
+    finally:
+        rig.close_all()
+        rig.stop_emulators()
+
+
+def test_mixed_rig_refuses_a_point_outside_the_limits_before_any_byte(tmp_path: Path) -> None:
+    rig = load_rig(rig_file(tmp_path, "kdc101_z8_xy", 'address = "emulator"'))
+    try:
+        rig.connect_all()
+        # (the bytes: test_apt_xy_stage.py checks that a refused move writes none)
+        with pytest.raises(ValueError, match=r"^xy_stage\.y_mm=15 mm is outside the stage limits; "
+                                             r"allowed range \[11, 14\] mm$"):
+            rig.xy_stage.move_to(12e-3, 15e-3)
+        with pytest.raises(ValueError, match="xy_stage.home: homing drives the stage to"):
+            rig.xy_stage.home()
+        assert not rig.xy_stage.is_moving()
+        assert rig.xy_stage.get_position() == pytest.approx((12.5e-3, 12.5e-3), abs=1e-7)
+    finally:
+        rig.close_all()
+        rig.stop_emulators()
+
+
+def test_simulated_stage_takes_the_same_options_and_moves_the_film(tmp_path: Path) -> None:
+    rig = load_rig(rig_file(tmp_path, "sim"))
+    rig.connect_all()
+    stage = rig.xy_stage
+    assert isinstance(stage, SimXYStage)
+    assert stage.limits.x_range_m == pytest.approx((10e-3, 15e-3))
+    before = list(rig.bench.spot._spot.keys)
+    stage.move_to(12.5e-3 + 5e-6, 12.5e-3)
+    after = list(rig.bench.spot._spot.keys)
+    assert not set(before) & set(after)  # 5 um away: other particles
+    stage.move_to(12.5e-3, 12.5e-3)
+    assert list(rig.bench.spot._spot.keys) == before  # back: the same particles
+    with pytest.raises(ValueError, match=r"xy_stage\.x_mm=9 mm is outside the stage limits"):
+        stage.move_to(9e-3, 12e-3)
+    rig.close_all()
+
+
+def test_a_bad_stage_option_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[roles.xy_stage]\ndriver = "sim"\noptions = { x_range_mm = [0, 40] }\n')
+    with pytest.raises(RigConfigError, match=r"bad\.toml: roles\.xy_stage: xy_stage\.x_range_mm\[1\]=40 mm "
+                                             r"is outside the allowed range \[0, 25\] mm"):
+        load_rig(path)
+
+
+def test_emulated_stage_reports_the_z825b_to_a_host() -> None:
+    from sim_backends.emulators.apt import AptEmulator
+
+    rig = load_rig("sim")
+    axis = rig.xy_stage.axes["x"]
+    emulator = AptEmulator(axis, "Z825B", 27000010)
+    [info] = [p.decode(f) for f in p.FrameParser().feed(emulator.feed(p.HwReqInfo().encode()))]
+    assert (info.model, info.stage_id) == ("KDC101", 9)
