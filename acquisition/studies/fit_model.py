@@ -159,11 +159,34 @@ class SpotModel:
 
 
 def spot_model(data: SweepData) -> SpotModel:
+    """The run's spot as its rig configuration describes it; FitInputError if it holds no
+    particle (nothing there to fit)."""
     from acquisition.rig import rig_config_from_dict
 
     raw = data.rig_config
     config = rig_config_from_dict(_toml_units(raw), str(data.path))
-    return SpotModel(sample=config.sample, beam=config.beam, sim=config.sim)
+    model = SpotModel(sample=config.sample, beam=config.beam, sim=config.sim)
+    if not _focal_spot(data, model, {}).particles:
+        sample = config.sample
+        raise FitInputError(f"{data.path}: its focal spot holds no particle (film seed {sample.seed}, "
+                            f"position {list(sample.film_position_m)} m, {sample.n_particles} per spot on "
+                            "average); allowed: a run of a spot with particles")
+    return model
+
+
+def _focal_spot(data: SweepData, model: SpotModel, values: dict[str, float]) -> Any:
+    """The run's focal spot (its film's particles at the run's film position) with the model
+    parameters ``values`` on top of the sample's own. The focus is taken at the film position
+    the rig configuration records (an XY stage at its reference position)."""
+    from sim_backends.physics import FocalSpot
+
+    sample = model.sample
+    return FocalSpot(material=sample.material, temperature_k=data.temperature_k,
+                     beam_radius_m=model.beam.beam_radius_m, n_particles=sample.n_particles,
+                     heterogeneity=sample.heterogeneity, seed=sample.seed,
+                     position_m=(float(sample.film_position_m[0]), float(sample.film_position_m[1])),
+                     dopant_fraction=sample.dopant_fraction, knockouts=tuple(sample.knockouts),
+                     parameters={**dict(sample.parameters), **values})
 
 
 def _toml_units(raw: dict[str, Any]) -> dict[str, Any]:
@@ -191,16 +214,8 @@ def predict(data: SweepData, model: SpotModel, values: dict[str, float]) -> dict
     """Expected counts per point and the modelled switch-on/off densities for parameter ``values``."""
     from sim_backends.bench import optics
     from sim_backends.bench.bench import detection_efficiency, drift_phases
-    from sim_backends.physics import FocalSpot, RateModel
 
-    sample = model.sample
-    parameters = {**dict(sample.parameters), **values}
-    spot = FocalSpot(material=sample.material, temperature_k=data.temperature_k,
-                     beam_radius_m=model.beam.beam_radius_m, n_particles=max(1, sample.n_particles),
-                     heterogeneity=sample.heterogeneity, seed=sample.seed,
-                     position_m=(float(sample.film_position_m[0]), float(sample.film_position_m[1])),
-                     dopant_fraction=sample.dopant_fraction, knockouts=tuple(sample.knockouts),
-                     parameters=parameters)
+    spot = _focal_spot(data, model, values)
     optics_config = model.sim.optics
     _, focus_phases = drift_phases(np.random.default_rng(model.sim.seed))
     focus = np.array([optics.focus_drift_factor(t, optics_config.focus_drift_rel,

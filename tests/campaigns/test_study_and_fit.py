@@ -104,7 +104,8 @@ def truth_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     rig file changed (by +20 % and -26 %)."""
     folder = tmp_path_factory.mktemp("fit")
     rig = folder / "rig.toml"
-    rig.write_text(f'[rig]\nname = "fit truth"\n[sample]\nn_particles = 1\n'
+    # film seed 5 puts one particle near the beam axis at the origin (the film's spots vary)
+    rig.write_text(f'[rig]\nname = "fit truth"\n[sample]\nn_particles = 1\nseed = 5\n'
                    f'parameters = {{ "{ESA}" = {TRUTH[ESA]}, "{CR5}" = {TRUTH[CR5]} }}\n')
     runs = []
     for temperature in (77, 100):
@@ -162,3 +163,12 @@ def test_fit_refuses_an_unknown_name_and_a_file_without_sweep_data(tmp_path: Pat
     done = avalab("fit", str(calibration), "--free", ESA)
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
     assert "no sweep data" in done.stderr and str(calibration) in done.stderr
+    bare = tmp_path / "bare.toml"  # film seed 1 has no particle at the origin at one per spot
+    bare.write_text('[rig]\nname = "bare"\n[sample]\nn_particles = 1\nseed = 1\n')
+    empty = tmp_path / "empty.h5"
+    made = avalab("sweep", "--rig", str(bare), "--points", "6", "--settle-s", "0.1", "--dwell-s", "0.1", "--out",
+                  str(empty), "--no-progress")
+    assert made.returncode == 0, made.stderr
+    done = avalab("fit", str(empty), "--free", ESA)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
+    assert "holds no particle" in done.stderr and str(empty) in done.stderr
