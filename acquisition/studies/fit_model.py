@@ -15,7 +15,8 @@ continuation), and from it
   collection, through the line efficiencies, plus dark counts and laser stray light, after dead
   time;
 - the switch-on and switch-off densities: the fold of the particle whose switching makes the
-  largest jump of the modelled scan (continuous in the parameters, unlike a jump between points).
+  largest step in log counts of the modelled scan, as the measured brackets are found
+  (continuous in the parameters, unlike a jump between points).
 
 Residuals: log counts of every point outside the measured jump brackets (Poisson error, the
 intensity jitter of the bench times the local slope, and the spread between the branches where
@@ -226,7 +227,7 @@ def predict(data: SweepData, model: SpotModel, values: dict[str, float]) -> dict
                   for line, nm in spot.particles[0].model.material.lines_nm.items()}
     detected = np.zeros(len(peak))
     switch_variance = np.zeros(len(peak))  # (counts/s)^2
-    jumps: dict[bool, tuple[float, float]] = {}  # up? -> (emission jump, fold density)
+    switches: list[_Switch] = []
     for spec, particle in zip(spot.specs, spot.particles):
         local = peak * spec.intensity_factor
         branches = _branches(particle.model, float(local.min()), float(local.max()))
@@ -236,23 +237,59 @@ def predict(data: SweepData, model: SpotModel, values: dict[str, float]) -> dict
         bright_rate = _branch_rate(branches["bright"], np.maximum(local, off)) if not math.isnan(off) else dark_rate
         dark_counted = sum(efficiency[line] * dark_rate[line] for line in efficiency) * spec.collection_weight
         bright_counted = sum(efficiency[line] * bright_rate[line] for line in efficiency) * spec.collection_weight
-        detected += bright * bright_counted + (1.0 - bright) * dark_counted
+        own = bright * bright_counted + (1.0 - bright) * dark_counted
+        detected += own
         # which branch the particle is on is itself uncertain near a fold
         switch_variance += bright * (1.0 - bright) * (bright_counted - dark_counted) ** 2
         if not math.isnan(on):
             scale = 2.0 * model.beam.objective_transmission * spec.intensity_factor * float(np.median(focus))
-            jump_on = _branch_total(branches["bright"], on, efficiency) - _branch_total(branches["dark"], on, efficiency)
-            jump_off = _branch_total(branches["bright"], off, efficiency) - _branch_total(branches["dark"], off, efficiency)
-            for up, jump, fold in ((True, jump_on, on), (False, jump_off, off)):
-                weighted = jump * spec.collection_weight
-                if up not in jumps or weighted > jumps[up][0]:
-                    jumps[up] = (weighted, fold / scale)
+            weight = spec.collection_weight
+            switches.append(_Switch(
+                own=own, on_density=on / scale, off_density=off / scale,
+                on_levels=(weight * _branch_total(branches["dark"], on, efficiency),
+                           weight * _branch_total(branches["bright"], on, efficiency)),
+                off_levels=(weight * _branch_total(branches["dark"], off, efficiency),
+                            weight * _branch_total(branches["bright"], off, efficiency))))
     detection = model.sim.detection
-    stray = _stray_rate(model, data.density_w_m2)
-    rate = optics.registered_rate(detected + stray + detection.dark_count_rate_cps, detection.dead_time_s)
+    background = _stray_rate(model, data.density_w_m2) + detection.dark_count_rate_cps
+    rate = optics.registered_rate(detected + background, detection.dead_time_s)
+    on_density, off_density = _measured_switches(data, switches, detected + background)
     return {"counts": np.asarray(rate) * data.dwell_s, "switch_variance": switch_variance * data.dwell_s**2,
-            "switch_on_w_m2": jumps[True][1] if True in jumps else math.nan,
-            "switch_off_w_m2": jumps[False][1] if False in jumps else math.nan}
+            "switch_on_w_m2": on_density, "switch_off_w_m2": off_density}
+
+
+@dataclass
+class _Switch:
+    """One bistable particle of the modelled spot: its counted rate along the scan, its folds
+    (nominal density) and its dark and bright counted rates at each fold."""
+
+    own: np.ndarray
+    on_density: float
+    off_density: float
+    on_levels: tuple[float, float]
+    off_levels: tuple[float, float]
+
+
+def _measured_switches(data: SweepData, switches: list[_Switch], total: np.ndarray) -> tuple[float, float]:
+    """The modelled switch-on and switch-off densities as the measurement defines them: the fold
+    of the particle whose switching multiplies the spot's counted rate the most (the largest
+    step in log counts, ``_find_brackets``), the other particles and the background as they are
+    at that point of the scan. nan: no bistable particle."""
+    result = []
+    for up in (True, False):
+        pick = np.flatnonzero(data.up == up)
+        order = pick[np.argsort(data.density_w_m2[pick])]
+        density = data.density_w_m2[order]
+        best, best_ratio = math.nan, -math.inf
+        for switch in switches:
+            fold = switch.on_density if up else switch.off_density
+            dark, bright = switch.on_levels if up else switch.off_levels
+            others = float(np.interp(fold, density, (total - switch.own)[order]))
+            ratio = (others + bright) / max(others + dark, 1e-30)
+            if ratio > best_ratio:
+                best, best_ratio = fold, ratio
+        result.append(best)
+    return result[0], result[1]
 
 
 def bright_probability(local: np.ndarray, on: float, off: float,

@@ -138,6 +138,29 @@ def test_fit_recovers_two_parameters_with_honest_errors(truth_runs: list[Path], 
     assert (tmp_path / "fit.png").stat().st_size > 10_000
 
 
+def test_the_modelled_thresholds_are_those_the_measurement_brackets(tmp_path: Path) -> None:
+    """A spot of two particles switching at different densities (film seed 8 at the origin):
+    the measured brackets (the largest step in log counts) and the model's switch-on/off (the
+    particle whose switching multiplies the counts the most) are the same particle's."""
+    from acquisition.studies.fit_model import _focal_spot, predict, read_sweep, spot_model
+
+    rig = tmp_path / "rig.toml"
+    rig.write_text('[rig]\nname = "two particles"\n[sample]\nn_particles = 1\nseed = 8\n')
+    path = tmp_path / "run.h5"
+    done = avalab("sweep", "--rig", str(rig), "--start-kw-cm2", "1", "--stop-kw-cm2", "12.5", "--points", "60",
+                  "--settle-s", "1", "--dwell-s", "0.1", "--out", str(path), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    data = read_sweep(path)
+    model = spot_model(data)
+    assert len(model.sample.parameters) == 0
+    assert len(_focal_spot(data, model, {}).particles) == 2
+    predicted = predict(data, model, {})  # the rig's own (true) parameters
+    for bracket, key in ((data.on_bracket, "switch_on_w_m2"), (data.off_bracket, "switch_off_w_m2")):
+        assert bracket is not None, key
+        low, high = bracket
+        assert 0.97 * low <= predicted[key] <= 1.03 * high, (key, bracket, predicted[key])
+
+
 def test_a_strong_correlation_is_pointed_out() -> None:
     """CW sweeps pin the ESA cross section by both thresholds, ETU1 (the window width) only
     together with it (correlation about -0.95): the fit says so rather than leave it to the matrix."""
