@@ -223,9 +223,6 @@ class PowerCalibration:
     optics: dict[str, Any] = field(default_factory=dict, compare=False)
     optics_hash: str = ""
 
-    def sample_power_w(self, plate_deg: float, wheel_deg: float, laser_power_w: float) -> float:
-        return laser_power_w * self.plate.transmission(plate_deg) * self.wheel.transmission(wheel_deg)
-
     def power_range_w(self, has_wheel: bool = True) -> tuple[float, float]:
         """Lowest and highest power at the sample the calibrated optics deliver, W: the plate at
         its extremes, the wheel at its most / least attenuating calibrated level (at its reference

@@ -22,6 +22,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from acquisition.version import version
+
 log = logging.getLogger(__name__)
 
 PROG = "avalab"
@@ -29,14 +31,14 @@ EXIT_USAGE = 2
 
 #: subcommand modules, in the order their commands appear in ``avalab --help``
 COMMAND_MODULES: tuple[str, ...] = (
-    "acquisition.commands.run",        # sweep, pulsed, switch, lifetime, calibrate, temperature_series
+    "acquisition.commands.run",        # one command per registered experiment
     "acquisition.commands.analyze",    # analyze RUN.h5
     "acquisition.commands.rig",        # rig show / rig template
     "acquisition.commands.gui",        # gui (imports gui.app lazily)
     "acquisition.campaigns.cli",       # campaign, report
     "acquisition.studies.cli",         # study
     "acquisition.studies.fit_cli",     # fit
-    "sim_backends.emulators.cli",      # emulate
+    "acquisition.commands.emulate",    # emulate
 )
 ENTRY_POINT_GROUP = "avalab.commands"
 
@@ -79,23 +81,6 @@ def _register_module(name: str, subparsers: Any) -> None:
     register = getattr(module, "register", None)
     if callable(register):
         register(subparsers)
-
-
-DISTRIBUTION = "avalab"
-
-
-def version() -> str:
-    """The installed distribution's version (``importlib.metadata``), else the package's
-    ``__version__``, else ``"unknown"`` (a source tree that was never installed)."""
-    try:
-        return importlib.metadata.version(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    try:
-        package = importlib.import_module("acquisition")
-    except ImportError:
-        return "unknown"
-    return str(getattr(package, "__version__", None) or "unknown")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ from acquisition.events import Event, InterlockTripped, Progress, RunFinished, R
 
 BAR_WIDTH = 30
 
-#: what Ctrl+C does during a run (commands/run.py SignalGuard)
+#: what Ctrl+C does during a run (acquisition.operator_signals)
 ABORT_HINT = "Ctrl+C aborts the run safely (pump and shutters closed, instruments to their safe state)"
 #: the signal that resumes a paused run from outside (``kill -USR1 <pid>``); None on Windows
 RESUME_SIGNAL: int | None = getattr(signal, "SIGUSR1", None)
@@ -231,51 +231,16 @@ def dumps(result: dict[str, Any]) -> str:
     return json.dumps(json_safe(result), sort_keys=False, allow_nan=False)
 
 
-def _fmt(value: Any, unit: str = "") -> str:
-    if value is None:
-        return "not found"
-    if isinstance(value, float):
-        return f"{value:.4g}{(' ' + unit) if unit else ''}"
-    return f"{value}{(' ' + unit) if unit else ''}"
-
-
-HUMAN_KEYS: tuple[tuple[str, str, str], ...] = (
-    ("switch_on_kw_cm2", "switch-on", "kW/cm2"),
-    ("switch_off_kw_cm2", "switch-off", "kW/cm2"),
-    ("hysteresis_width_kw_cm2", "hysteresis width", "kW/cm2"),
-    ("contrast_db", "switch-on contrast", "dB"),
-    ("nonlinearity_s", "nonlinearity s", ""),
-    ("bistable", "bistable", ""),
-    ("latched_any", "latched at any bias", ""),
-    ("rise_time_s", "rise time (95 %)", "s"),
-    ("decay_time_s", "decay time (area)", "s"),
-    ("plate_theta0_deg", "plate theta0", "deg"),
-    ("max_density_kw_cm2", "max density", "kW/cm2"),
-)
-
-
-def _condition_line(condition: dict[str, Any], indent: str) -> str:
-    return (f"{indent}{condition.get('frequency_hz'):g} Hz duty {condition.get('duty_cycle'):g}: switch-on "
-            f"{_fmt(condition.get('average_switch_on_kw_cm2'), 'kW/cm2')} (average), bistable "
-            f"{condition.get('bistable')}")
-
-
 def human_summary(result: dict[str, Any]) -> str:
-    """A few lines an operator reads at a glance."""
+    """A few lines an operator reads at a glance: the experiment's own summary lines
+    (``Experiment.summary_lines``), then what any run may add (calibration, warnings, notes)."""
+    from acquisition.experiments import EXPERIMENTS
+
     lines = [f"{result.get('experiment', 'run')} {result.get('status', '')}"
              + (f": {result['reason']}" if result.get("reason") else "")]
-    for key, label, unit in HUMAN_KEYS:
-        if key in result:
-            lines.append(f"  {label:<20} {_fmt(result[key], unit)}")
-    for bias, state in (result.get("latched_by_bias_kw_cm2") or {}).items():
-        lines.append(f"  bias {bias} kW/cm2      {'latched' if state else 'not latched'}")
-    lines += [_condition_line(condition, "  ") for condition in result.get("conditions", []) or []]
-    for entry in result.get("by_temperature", []) or []:
-        figures = [f"{label} {_fmt(entry[key], unit)}" for key, label, unit in HUMAN_KEYS
-                   if key in entry and key != "bistable"][:4]
-        lines.append(f"  {entry.get('temperature_k'):g} K:" + (" " + ", ".join(figures) if figures else ""))
-        # a pulsed series has its figures per chopper condition, not at the top of each entry
-        lines += [_condition_line(condition, "    ") for condition in entry.get("conditions", []) or []]
+    experiment = EXPERIMENTS.get(str(result.get("experiment", "")))
+    if experiment is not None:
+        lines += experiment.summary_lines(result)
     if result.get("calibrated_first"):
         stale = result.get("stale_calibration")
         lines.append(f"  ({stale}; the power calibration ran first)" if stale

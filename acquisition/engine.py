@@ -33,37 +33,18 @@ from acquisition.experiments import EXPERIMENTS, Experiment, get_experiment
 from acquisition.interlocks import InterlockLimits
 from acquisition.plan_context import PlanContext, RunSession
 from acquisition.run_control import AbortRequested, RunControl
+from acquisition.version import software_version
 
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
 
-SOFTWARE_VERSION = "avalab 0.1.0"
-#: power control (calibration, set_power_density, measure_power); a beam on the sample also
-#: means count-rate probes during waits, so the counter too. nd_wheel and shutters are optional.
-POWER_ROLES = ("pump", "hwp", "power_meter", "counter")
-#: the roles each experiment's plan cannot do without (read from the plans); a temperature
-#: setpoint adds the cryostat, a temperature series adds its inner experiment's roles
-REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
-    "calibrate": POWER_ROLES,
-    "sweep": POWER_ROLES,
-    "pulsed": (*POWER_ROLES, "chopper"),
-    "switch": (*POWER_ROLES, "control_laser", "control_attenuator"),
-    "lifetime": (*POWER_ROLES, "chopper", "tagger"),
-    "temperature_series": ("cryostat",),
-}
 
 
 def required_roles(experiment: str, params: dict[str, Any]) -> list[str]:
-    """The rig roles a run of ``experiment`` with validated ``params`` needs (unknown
-    experiments, e.g. registered by a plugin: none known)."""
-    roles = list(REQUIRED_ROLES.get(experiment, ()))
-    if params.get("temperature_k") is not None:
-        roles.append("cryostat")
-    if experiment == "temperature_series":
-        from acquisition.experiments.temperature_series import validated_inner_params
-        roles += required_roles(params["experiment"], validated_inner_params(params))
-    return list(dict.fromkeys(roles))
+    """The rig roles a run of ``experiment`` with validated ``params`` needs (the experiment
+    declares them: ``Experiment.required_roles``)."""
+    return get_experiment(experiment).required_roles(params)
 
 
 def check_required_roles(rig: Any, experiment: str, params: dict[str, Any]) -> None:
@@ -298,9 +279,9 @@ class Engine:
             self._publish(StateChanged(control.run_id, RunState.RUNNING, "started"))
             ctx = PlanContext(session, params)
             if params.get("temperature_k") is not None:
-                ctx.set_temperature(float(params["temperature_k"]))
+                ctx.cryostat.set(float(params["temperature_k"]))
             else:
-                ctx.hold_current_temperature()
+                ctx.cryostat.hold_current()
             summary = drive_plan(exp.plan(ctx, params), ctx)
             if session.calibration is not None:
                 summary.setdefault("calibration", session.calibration.to_dict())
@@ -373,7 +354,7 @@ class Engine:
         # run calibrates first); one measured during the run is in its summary
         stored, _ = self.calibration_store.load_for_rig(self.rig)
         return RunWriter(path, rig_config=self.rig.config_dict(), identities=self.rig.identities(),
-                         software_version=SOFTWARE_VERSION,
+                         software_version=software_version(),
                          calibration=stored.to_dict() if stored is not None else None)
 
     def _subscribe_writer(self, writer: Any) -> Callable[[], None]:

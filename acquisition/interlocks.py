@@ -10,11 +10,11 @@ import logging
 import math
 from dataclasses import dataclass
 
+from acquisition.units import W_M2_PER_KW_CM2
 from drivers.errors import InterlockError
 
 log = logging.getLogger(__name__)
 
-W_M2_PER_KW_CM2 = 1e7
 
 
 @dataclass(frozen=True)

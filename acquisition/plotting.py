@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from acquisition.units import W_M2_PER_KW_CM2
+
 log = logging.getLogger(__name__)
 
-KW_CM2 = 1e7
 UP_COLOUR, DOWN_COLOUR = "tab:red", "tab:blue"
 DENSITY_LABEL = "power density (kW/cm$^2$)"
 RATE_LABEL = "emission (counts/s)"
@@ -56,11 +57,15 @@ def plot_sweep(ax: Any, columns: dict[str, np.ndarray], summary: dict[str, Any],
     direction = _text(columns["direction"])
     selected = np.ones(direction.size, bool) if rows is None else np.asarray(rows, bool)
     main = np.asarray(columns["pass"]) == 0 if "pass" in columns else np.ones(direction.size, bool)
-    density = np.asarray(columns["density_w_m2"], float) / KW_CM2
+    density = np.asarray(columns["density_w_m2"], float) / W_M2_PER_KW_CM2
     rate = np.maximum(np.asarray(columns["rate_cps"], float), 1.0)
+    repeat = np.asarray(columns["repeat"]) if "repeat" in columns else np.zeros(direction.size, int)
     for name, colour in (("up", UP_COLOUR), ("down", DOWN_COLOUR)):
-        these = selected & main & (direction == name)
-        ax.plot(density[these], rate[these], "o-", color=colour, ms=3, lw=1, label=f"{label}{name}")
+        for k, r in enumerate(sorted(set(repeat[selected & main & (direction == name)].tolist()))):
+            # one line per repeat: the next repeat starts again from the dark end
+            these = selected & main & (direction == name) & (repeat == r)
+            ax.plot(density[these], rate[these], "o-", color=colour, ms=3, lw=1,
+                    label=f"{label}{name}" if k == 0 else "_nolegend_")
         refine = selected & ~main & (direction == name)
         if refine.any():
             ax.plot(density[refine], rate[refine], "x", color=colour, ms=4, label=f"{label}{name} refinement")
@@ -132,7 +137,7 @@ def plot_pulsed(fig: Any, columns: dict[str, np.ndarray], conditions: list[dict[
             summary = {"switch_on_kw_cm2": condition.get("average_switch_on_kw_cm2"),
                        "switch_off_kw_cm2": condition.get("average_switch_off_kw_cm2")}
             plot_sweep(ax, columns, summary, rows=rows, threshold_labels=False)
-            top = float(np.nanmax(np.asarray(columns["density_w_m2"], float)[rows])) / KW_CM2
+            top = float(np.nanmax(np.asarray(columns["density_w_m2"], float)[rows])) / W_M2_PER_KW_CM2
             ax.set_title(_condition_title(condition, f, d, top), fontsize=9)
             ax.grid(True, which="major", alpha=0.3)
             ax.label_outer()
@@ -143,7 +148,7 @@ def plot_pulsed(fig: Any, columns: dict[str, np.ndarray], conditions: list[dict[
     return used
 
 
-def _figure_legend(fig: Any, axes: list[Any], loc: str = "lower center") -> None:
+def figure_legend(fig: Any, axes: list[Any], loc: str = "lower center") -> None:
     """One legend for the whole figure (first occurrence of each label), under the panels
     (``loc="outside lower center"`` with the constrained layout)."""
     handles: dict[str, Any] = {}
@@ -181,7 +186,7 @@ def plot_switch_traces(ax: Any, columns: dict[str, np.ndarray], wavelength_nm: f
             state = " (latched)" if bool(np.asarray(latched)[k]) else " (not latched)"
         colour = TRACE_COLOURS[k % len(TRACE_COLOURS)]
         ax.step(t_base, np.maximum(base, 0.5) / bin_s, where="mid", color=colour, lw=1.2,
-                label=f"bias {float(bias) / KW_CM2:.2f} kW/cm$^2${state}")
+                label=f"bias {float(bias) / W_M2_PER_KW_CM2:.2f} kW/cm$^2${state}")
         ax.step(t_hold, np.maximum(hold, 0.5) / bin_s, where="mid", color=colour, lw=1.2)
     pulse_s = float(np.max(pulses)) if pulses.size else 0.0
     name = f"{wavelength_nm:.0f} nm " if wavelength_nm else ""
@@ -208,7 +213,7 @@ def plot_switch(fig: Any, streams: dict[str, dict[str, np.ndarray]], summary: di
     if "sweep" in streams:
         ax_sweep, ax_trace = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.5]})
         plot_sweep(ax_sweep, streams["sweep"], summary)
-        for k, bias in enumerate(np.asarray(columns["bias_w_m2"], float) / KW_CM2):
+        for k, bias in enumerate(np.asarray(columns["bias_w_m2"], float) / W_M2_PER_KW_CM2):
             ax_sweep.axvline(bias, color=TRACE_COLOURS[k % len(TRACE_COLOURS)], lw=2, alpha=0.6)
         ax_sweep.set_title("window sweep (thick lines: the biases, coloured as their traces)", fontsize=9)
         ax_sweep.grid(True, which="major", alpha=0.3)
@@ -220,10 +225,39 @@ def plot_switch(fig: Any, streams: dict[str, dict[str, np.ndarray]], summary: di
 
 
 # ---- the figure of a run --------------------------------------------------------------------------
-def _window_summary(window: Any) -> dict[str, Any]:
+def window_summary(window: Any) -> dict[str, Any]:
+    """A switch run's ``window_kw_cm2`` [off, on] as the thresholds ``plot_sweep`` marks."""
     if isinstance(window, (list, tuple)) and len(window) == 2:
         return {"switch_off_kw_cm2": window[0], "switch_on_kw_cm2": window[1]}
     return {}
+
+
+def finish_single_axes(ax: Any) -> None:
+    """A legend on a single-panel figure when anything is labelled."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+
+
+def plot_run(fig: Any, run: Any) -> str:
+    """Draw ``run`` (a stored run) into ``fig`` with its experiment's own file plot and figures
+    (``Experiment.file_plot``, ``Experiment.analyze``); returns the figure's title."""
+    from acquisition.experiments import EXPERIMENTS
+    from acquisition.reanalysis import reanalyze
+
+    title = f"{run.experiment} {run.run_id}"
+    experiment = EXPERIMENTS.get(run.experiment)
+    if experiment is None or experiment.file_plot is None:
+        ax = fig.subplots()
+        ax.text(0.5, 0.5, f"no plot is defined for experiment {run.experiment!r}", ha="center", va="center")
+        ax.set_axis_off()
+        return title
+    try:
+        figures = reanalyze(run)
+    except (KeyError, ValueError, IndexError) as exc:  # too few points: draw them, figures as stored
+        log.info("plot of %s without re-analysis: %s", run.run_id, exc)
+        figures = dict(run.summary or {})
+    suffix = experiment.file_plot(fig, run, figures)
+    return title + (f" - {suffix}" if suffix else "")
 
 
 def plot_run_file(run_path: Path, png_path: Path) -> Path:
@@ -232,58 +266,14 @@ def plot_run_file(run_path: Path, png_path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from acquisition.reanalysis import reanalyze, series_runs
     from acquisition.storage import open_run
 
     run = open_run(run_path)
-    streams = run.streams
-    title = f"{run.experiment} {run.run_id}"
     fig = plt.figure(figsize=(6.4, 4.8), dpi=120)
     try:
-        legend_below = False
-        if run.experiment == "temperature_series" and str((run.params or {}).get("experiment")) in SERIES_PLOTS \
-                and any(SERIES_PLOTS[str(run.params["experiment"])][1] in s.streams for s in series_runs(run)):
-            plot_temperature_series(fig, run)
-            title += f" - {run.params['experiment']} at each temperature"
-        elif run.experiment == "pulsed" and "sweep" in streams and "frequency_hz" in streams["sweep"]:
-            conditions = reanalyze(run).get("conditions", [])
-            frequencies, duties = pulsed_conditions(streams["sweep"])
-            fig.set_size_inches(1.0 + 4.2 * len(duties), 1.2 + 3.4 * len(frequencies))
-            axes = plot_pulsed(fig, streams["sweep"], conditions)
-            _figure_legend(fig, axes)
-            legend_below = True
-            title += " - one panel per chopper condition"
-        elif run.experiment == "switch" and "switch" in streams:
-            summary = reanalyze(run)
-            fig.set_size_inches(12.0 if "sweep" in streams else 7.5, 4.8)
-            plot_switch(fig, streams, _window_summary(summary.get("window_kw_cm2")), dict(run.params or {}))
-        else:
-            ax = fig.subplots()
-            if run.experiment == "sweep" and "sweep" in streams:
-                plot_sweep(ax, streams["sweep"], reanalyze(run))
-            elif run.experiment == "lifetime" and "histogram" in streams:
-                columns = streams["histogram"]
-                ax.semilogy(np.asarray(columns["delay_s"])[0] * 1e3,
-                            np.maximum(np.asarray(columns["counts"])[0], 0.5))
-                ax.axvline(float(columns["pump_off_s"][0]) * 1e3, color="black", ls="--", label="pump off")
-                ax.set_xlabel("delay after chopper edge (ms)")
-                ax.set_ylabel("counts per bin")
-            elif "calibration" in streams:
-                columns = streams["calibration"]
-                stage = _text(columns["stage"])
-                rows = stage == "plate"
-                ax.plot(np.asarray(columns["angle_deg"])[rows],
-                        np.asarray(columns["objective_power_w"])[rows] * 1e6, "o")
-                ax.set_xlabel("half-wave plate angle (deg)")
-                ax.set_ylabel("power into the objective (uW)")
-            else:
-                for name in (name for name in streams if name.endswith("sweep")):
-                    plot_sweep(ax, streams[name], {}, label=name.replace("sweep", ""))
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=7)
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(plot_run(fig, run), fontsize=10)
         if fig.get_layout_engine() is None:
-            fig.tight_layout(rect=(0, 0.04 if legend_below else 0, 1, 1))
+            fig.tight_layout()
         png_path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(png_path)
     finally:
@@ -366,7 +356,7 @@ def _scan_top_kw_cm2(columns: dict[str, np.ndarray], rows: np.ndarray | None = N
     density = np.asarray(columns.get("density_w_m2", []), float)
     if rows is not None:
         density = density[rows]
-    return float(np.nanmax(density)) / KW_CM2 if density.size else math.nan
+    return float(np.nanmax(density)) / W_M2_PER_KW_CM2 if density.size else math.nan
 
 
 def sweep_grid(n: int) -> tuple[int, int]:
@@ -454,7 +444,7 @@ def plot_series_pulsed(fig: Any, setpoints: list[Any], figures: list[dict[str, A
             used.append(ax)
     for ax in used:
         ax.label_outer()
-    _figure_legend(fig, used, loc="outside lower center")
+    figure_legend(fig, used, loc="outside lower center")
     return used
 
 
@@ -482,7 +472,7 @@ def plot_series_switch(fig: Any, setpoints: list[Any], figures: list[dict[str, A
         columns = setpoint.streams.get("switch")
         if columns is None:
             continue
-        bias = np.asarray(columns["bias_w_m2"], float) / KW_CM2
+        bias = np.asarray(columns["bias_w_m2"], float) / W_M2_PER_KW_CM2
         latched = np.asarray(columns.get("latched", np.zeros(bias.size, bool)), bool)
         ax_map.plot(bias[latched], np.full(latched.sum(), row), "o", color=LATCHED_COLOUR, ms=9,
                     label=once("latched"))
@@ -574,43 +564,3 @@ def plot_series_calibrate(fig: Any, setpoints: list[Any], figures: list[dict[str
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return [ax]
-
-
-#: inner experiment -> (drawing function, the stream a setpoint needs to be drawn)
-SERIES_PLOTS: dict[str, tuple[Any, str]] = {
-    "sweep": (plot_series_sweep, "sweep"),
-    "pulsed": (plot_series_pulsed, "sweep"),
-    "switch": (plot_series_switch, "switch"),
-    "lifetime": (plot_series_lifetime, "histogram"),
-    "calibrate": (plot_series_calibrate, "calibration"),
-}
-
-
-def plot_temperature_series(fig: Any, run: Any, result: dict[str, Any] | None = None) -> list[Any]:
-    """The figure of a temperature series, by inner experiment (see the ``plot_series_*``
-    functions), setpoints in temperature order; sizes ``fig`` to its panels and returns the axes
-    drawn. Setpoints without the inner experiment's data (an aborted series) are left out."""
-    from acquisition.reanalysis import reanalyze, series_runs
-
-    inner = str((run.params or {}).get("experiment") or "")
-    draw, needed = SERIES_PLOTS[inner]
-    setpoints = series_runs(run)
-    result = reanalyze(run) if result is None else result
-    by_prefix = {entry.get("stream_prefix"): entry for entry in result.get("by_temperature", [])}
-    kept = sorted((s for s in setpoints if needed in s.streams), key=lambda s: s.temperature_k)
-    figures = [by_prefix.get(s.stream_prefix, {}) for s in kept]
-    n = len(kept)
-    fig.set_layout_engine("constrained")
-    if inner == "sweep":
-        nrows, ncols = sweep_grid(n)
-        fig.set_size_inches(1.2 + 3.3 * ncols + 4.0, 1.0 + 3.1 * nrows)
-    elif inner == "pulsed":
-        pairs = {(c.get("frequency_hz"), c.get("duty_cycle")) for r in figures for c in r.get("conditions", [])}
-        rows = len({f for f, _ in pairs}) or 1
-        cols = len({d for _, d in pairs}) or 1
-        fig.set_size_inches(1.2 + 4.4 * cols, 1.4 + 3.2 * rows)
-    elif inner == "switch":
-        fig.set_size_inches(12.0, max(4.8, 2.2 + 0.6 * n))
-    elif inner == "lifetime":
-        fig.set_size_inches(12.0, 4.8)
-    return draw(fig, kept, figures)

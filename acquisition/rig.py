@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import logging
 import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+import tomlkit
 
 from drivers import interfaces as itf
 from drivers.clock import Clock, RealClock
@@ -315,22 +316,24 @@ def config_to_dict(config: RigConfig) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # TOML rendering (with comments, copy-and-edit-able)
 # ---------------------------------------------------------------------------------------------
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"value={value!r} cannot be written to TOML; allowed: finite numbers")
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
+def _toml_value(value: Any) -> Any:
+    """``value`` as a TOML item (tomlkit escapes strings; non-finite numbers are refused)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"value={value!r} cannot be written to TOML; allowed: finite numbers")
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return [_toml_value(v) for v in value]
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    raise ValueError(f"value={value!r} cannot be written to TOML")
+        inline = tomlkit.inline_table()
+        inline.update({str(k): _toml_value(v) for k, v in value.items()})
+        return inline
+    if value is None or not isinstance(value, (bool, int, float, str)):
+        raise ValueError(f"value={value!r} cannot be written to TOML")
+    return value
+
+
+def _toml_text(value: Any) -> str:
+    """The TOML spelling of ``value`` (for a commented-out example line)."""
+    return tomlkit.item(_toml_value(value)).as_string()
 
 
 def _field_comment(f: dataclasses.Field) -> str:
@@ -346,59 +349,76 @@ def _field_comment(f: dataclasses.Field) -> str:
     return " ; ".join(p for p in parts if p)
 
 
-def _render_table(lines: list[str], title: str, obj: Any, comments: bool) -> None:
+def _render_table(document: Any, title: str, obj: Any, comments: bool) -> None:
+    """One dataclass as a TOML table (its nested dataclasses as sub-tables after it), each field
+    with its documented range as a comment; a field that is not set is a commented example."""
+    table = tomlkit.table()
     nested = []
-    lines.append(f"[{title}]")
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
-            nested.append((f"{title}.{f.name}", value))
+            nested.append((f.name, value))
             continue
         key = f.metadata.get("toml_key") or f.name
         if comments and f.metadata.get("doc"):
-            lines.append(f"# {_field_comment(f)}")
+            table.add(tomlkit.comment(_field_comment(f)))
         if value is None:
             example = f.metadata.get("example")
-            lines.append(f"# {key} = {_toml_value(example) if example is not None else '...'}")
+            table.add(tomlkit.comment(f"{key} = {_toml_text(example) if example is not None else '...'}"))
             continue
         scale = f.metadata.get("toml_scale", 1.0) or 1.0
-        if scale != 1.0:
-            value = value / scale
-        lines.append(f"{key} = {_toml_value(value)}")
-    lines.append("")
-    for sub_title, sub in nested:
-        _render_table(lines, sub_title, sub, comments)
+        table.add(key, _toml_value(value / scale if scale != 1.0 else value))
+    _add_table(document, title, table)
+    for name, sub in nested:
+        _render_table(document, f"{title}.{name}", sub, comments)
+
+
+def _add_table(document: Any, dotted: str, table: Any) -> None:
+    """``table`` at ``dotted`` (``sim.optics``) as its own ``[sim.optics]`` section."""
+    parent = document
+    *outer, last = dotted.split(".")
+    for name in outer:
+        if name not in parent:
+            parent.add(name, tomlkit.table(is_super_table=True))
+        parent = parent[name]
+    table.add(tomlkit.nl())
+    parent.add(last, table)
 
 
 def render_rig_toml(config: RigConfig, comments: bool = True) -> str:
-    lines: list[str] = []
+    """The rig file of ``config`` (tomlkit: escaped values, comments kept where they belong)."""
+    document = tomlkit.document()
     if comments:
-        lines += ["# avalab rig file. SI units (W, m, s, K); angles in degrees; power density limit in kW/cm2.",
-                  "# Each [roles.<role>] names a driver and its address, or driver = \"sim\" for a device",
-                  "# on the virtual bench. Leave a role out if the rig does not have it.",
-                  "# [sample] and [sim.*] only matter for simulated roles. See docs/rig_config.md.", ""]
-    lines += ["[rig]"]
-    if comments:
-        lines.append("# " + _field_comment(RigConfig.__dataclass_fields__["name"]))
-    lines.append(f"name = {_toml_value(config.name)}")
-    if comments:
-        lines.append("# " + _field_comment(RigConfig.__dataclass_fields__["clock"]))
-    lines += [f"clock = {_toml_value(config.clock)}", ""]
-    for role, rc in config.roles.items():
-        lines.append(f"[roles.{role}]")
+        for line in ("avalab rig file. SI units (W, m, s, K); angles in degrees; power density limit in kW/cm2.",
+                     "Each [roles.<role>] names a driver and its address, or driver = \"sim\" for a device",
+                     "on the virtual bench. Leave a role out if the rig does not have it.",
+                     "[sample] and [sim.*] only matter for simulated roles. See docs/rig_config.md."):
+            document.add(tomlkit.comment(line))
+        document.add(tomlkit.nl())
+    rig = tomlkit.table()
+    for name in ("name", "clock"):
         if comments:
-            lines.append(f"# {ROLES[role].__name__}; drivers: "
-                         + ", ".join(repr(d) for d in (SIM_DRIVER, *DRIVERS_FOR_ROLE[role])))
-        lines.append(f"driver = {_toml_value(rc.driver)}")
-        lines.append(f"address = {_toml_value(rc.address)}")
+            rig.add(tomlkit.comment(_field_comment(RigConfig.__dataclass_fields__[name])))
+        rig.add(name, getattr(config, name))
+    rig.add(tomlkit.nl())
+    document.add("rig", rig)
+    roles = tomlkit.table(is_super_table=True)
+    for role, rc in config.roles.items():
+        table = tomlkit.table()
+        if comments:
+            table.add(tomlkit.comment(f"{ROLES[role].__name__}; drivers: "
+                                      + ", ".join(repr(d) for d in (SIM_DRIVER, *DRIVERS_FOR_ROLE[role]))))
+        table.add("driver", rc.driver)
+        table.add("address", rc.address)
         if rc.options:
-            lines.append(f"options = {_toml_value(rc.options)}")
-        lines.append("")
-    _render_table(lines, "beam", config.beam, comments)
-    _render_table(lines, "limits", config.limits, comments)
-    _render_table(lines, "sample", config.sample, comments)
-    _render_table(lines, "sim", config.sim, comments)
-    return "\n".join(lines).rstrip() + "\n"
+            table.add("options", _toml_value(rc.options))
+        table.add(tomlkit.nl())
+        roles.add(role, table)
+    document.add("roles", roles)
+    for title, section in (("beam", config.beam), ("limits", config.limits), ("sample", config.sample),
+                           ("sim", config.sim)):
+        _render_table(document, title, section, comments)
+    return tomlkit.dumps(document).rstrip() + "\n"
 
 
 def default_rig_toml() -> str:

@@ -262,10 +262,71 @@ class Chopper(Instrument):
         self.set_enabled(False)
 
 
+#: heater ranges of a Lake Shore-like output (``TemperatureController.HEATER_RANGES``)
+HEATER_RANGE_NAMES = ("off", "low", "medium", "high")
+#: without a model of the cryostat: medium range, high above this setpoint; a range that turns
+#: out too weak is raised at run time (acquisition.capabilities.cryostat)
+HIGH_RANGE_ABOVE_K = 200.0
+#: with a model: the lowest range whose full scale covers the power that holds the setpoint
+#: against the bath with this fraction to spare for regulation
+HEATER_HEADROOM = 0.8
+
+
+@dataclass(frozen=True)
+class HeaterRangeChoice:
+    """The heater range for a new setpoint (None: keep the present one) and why."""
+
+    heater_range: int | None
+    reason: str
+
+
+def heater_range_for(kelvin: float, bath_k: float, conductance_w_k: float,
+                     full_scale_w: list[float]) -> tuple[int, float]:
+    """(heater range, heater power in W) to hold ``kelvin`` on a cold finger coupled to a bath at
+    ``bath_k`` by ``conductance_w_k``: the lowest range whose full scale covers the power with
+    HEATER_HEADROOM, else the highest (which may not hold it: the caller checks the power)."""
+    needed_w = max(kelvin - bath_k, 0.0) * conductance_w_k
+    for index, full_w in enumerate(full_scale_w):
+        if needed_w <= HEATER_HEADROOM * full_w:
+            return index + 1, needed_w
+    return len(full_scale_w), needed_w
+
+
+def modelled_heater_range(name: str, kelvin: float, bath_k: float, conductance_w_k: float,
+                          full_scale_w: list[float]) -> HeaterRangeChoice:
+    """The choice for a cryostat whose bath and cold-finger conductance are known; a setpoint the
+    highest range cannot hold is refused (ValueError, one line) before anything moves."""
+    heater_range, needed_w = heater_range_for(kelvin, bath_k, conductance_w_k, full_scale_w)
+    if needed_w > full_scale_w[-1]:
+        reach = bath_k + full_scale_w[-1] / conductance_w_k
+        raise ValueError(f"temperature_k={kelvin:g} K cannot be reached: holding it needs ~{needed_w:.3g} W, "
+                         f"the heater's high range gives {full_scale_w[-1]:g} W (reach ~{reach:.0f} K); "
+                         "set a lower temperature_k")
+    return HeaterRangeChoice(heater_range, f"holding {kelvin:g} K against the {bath_k:g} K bath needs "
+                                           f"~{needed_w:.2g} W of the {HEATER_RANGE_NAMES[heater_range]} range's "
+                                           f"{full_scale_w[heater_range - 1]:g} W")
+
+
 class TemperatureController(Instrument):
     """Cryostat temperature controller. Safe state: heater range off (LN2 holds the stage cold)."""
 
     HEATER_RANGES = (0, 1, 2, 3)  # off, low, medium, high
+
+    def choose_heater_range(self, kelvin: float, tolerance_k: float = 0.0) -> HeaterRangeChoice:
+        """The heater range to hold ``kelvin`` (asked before the setpoint is set). A controller
+        that knows its cryostat (bath, cold-finger conductance, heater power) overrides this
+        with the lowest range that holds the setpoint; this default knows nothing of it: the
+        medium range, high above HIGH_RANGE_ABOVE_K, when heating above the present reading
+        (+ ``tolerance_k``) or from off; never lowered here (it may have been raised)."""
+        current = int(self.get_heater_range())
+        if kelvin > float(self.get_temperature()) + tolerance_k or current == 0:
+            # LN2 holds the cold end; regulating above it needs the heater. The low range
+            # (0.5 W on the ST-500) cannot hold much above the bath, medium can
+            wanted = 3 if kelvin > HIGH_RANGE_ABOVE_K else 2
+            return HeaterRangeChoice(max(wanted, current), "no heater model for this cryostat: medium range, "
+                                     f"high above {HIGH_RANGE_ABOVE_K:g} K, raised if the heater saturates "
+                                     "short of the band")
+        return HeaterRangeChoice(None, "keeping the present range")
 
     @abstractmethod
     def get_temperature(self, channel: str = "A") -> float:

@@ -43,7 +43,7 @@ from pymeasure.instruments.lakeshore.lakeshore_base import (
 )
 
 from drivers.errors import InstrumentError
-from drivers.interfaces import TemperatureController
+from drivers.interfaces import HeaterRangeChoice, TemperatureController, modelled_heater_range
 from drivers.pymeasure_base import AsciiInstrument, ConnectedDevice, SerialSettings
 from drivers.validation import check_choice, check_int_range, check_range
 
@@ -66,6 +66,11 @@ RAMP_RATE_LIMITS_K_PER_MIN = (0.0, 100.0)
 SETPOINT_LIMITS_K = (0.0, 1500.0)
 MANUAL_OUTPUT_LIMITS_PERCENT = (0.0, 100.0)
 INPUT_NAME_MAX_CHARS = 15
+#: HTRSET heater resistance setting -> ohm, and max current setting -> A (manual, HTRSET)
+HEATER_RESISTANCE_OHM = {1: 25.0, 2: 50.0}
+MAX_CURRENT_A = {1: 0.707, 2: 1.0, 3: 1.141, 4: 1.414}
+#: the low / medium / high heater ranges are a decade of power apart, high at full power
+RANGE_POWER_FRACTION = (0.01, 0.1, 1.0)
 ZERO_CELSIUS_K = 273.15
 
 
@@ -381,16 +386,40 @@ class _LakeShoreController(ConnectedDevice, TemperatureController):
     """TemperatureController role over a :class:`LakeShore3xxESR` (SI units, K/s ramps).
 
     ``max_setpoint_k`` (rig option) caps setpoints below the instrument limit to protect the
-    sample and cryostat; the default allows room temperature plus margin.
+    sample and cryostat; the default allows room temperature plus margin. ``bath_k`` and
+    ``cold_finger_conductance_w_k`` (rig options: the coolant temperature and how strongly the
+    cold finger is tied to it, W/K) let it choose the heater range that holds a setpoint.
     """
 
     instrument_class: ClassVar[type[LakeShore3xxESR]]
 
     def __init__(self, name: str, address: str, clock: Any = None, *,
-                 max_setpoint_k: float = 400.0, **options: Any) -> None:
+                 max_setpoint_k: float = 400.0, bath_k: float | None = None,
+                 cold_finger_conductance_w_k: float | None = None, **options: Any) -> None:
         super().__init__(name, address, clock, **options)
         self.max_setpoint_k = check_range("max_setpoint_k", max_setpoint_k, 0.0,
                                           SETPOINT_LIMITS_K[1], "K", low_inclusive=False)
+        self.bath_k = None if bath_k is None else check_range("bath_k", bath_k, 0.0, SETPOINT_LIMITS_K[1], "K")
+        self.cold_finger_conductance_w_k = (None if cold_finger_conductance_w_k is None else check_range(
+            "cold_finger_conductance_w_k", cold_finger_conductance_w_k, 0.0, 1e3, "W/K", low_inclusive=False))
+
+    def heater_full_scale_w(self, output: int = 1) -> list[float]:
+        """Full-scale power of the low, medium and high ranges, W, from the output's HTRSET
+        (max current squared into the heater resistance at high, a decade less per range)."""
+        # the 335's HTRSET starts with the output type; the last four fields are the 336's
+        resistance, max_current, user_current, _ = tuple(self._output(output).heater_setup)[-4:]
+        current = float(user_current) if int(max_current) == 0 else MAX_CURRENT_A[int(max_current)]
+        full_w = current ** 2 * HEATER_RESISTANCE_OHM[int(resistance)]
+        return [fraction * full_w for fraction in RANGE_POWER_FRACTION]
+
+    def choose_heater_range(self, kelvin: float, tolerance_k: float = 0.0) -> HeaterRangeChoice:
+        """With the cryostat's bath and cold-finger conductance given (rig options), the lowest
+        range whose power holds ``kelvin`` (the heater's full power from HTRSET); without them,
+        the generic choice of ``TemperatureController``."""
+        if self.bath_k is None or self.cold_finger_conductance_w_k is None:
+            return super().choose_heater_range(kelvin, tolerance_k)
+        return modelled_heater_range(self.name, kelvin, self.bath_k, self.cold_finger_conductance_w_k,
+                                     self.heater_full_scale_w())
 
     @property
     def controller(self) -> LakeShore3xxESR:

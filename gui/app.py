@@ -67,11 +67,11 @@ def create_window(rig: Any, settings_path: Path | None = None, data_dir: Path | 
                   poll_hz: float = 3.0) -> Any:
     """Engine + main window on an already connected rig (tests and ``main`` share this)."""
     from acquisition.engine import Engine
-    from acquisition.experiments import EXPERIMENTS
+    from acquisition.experiments import listed_experiments
     from gui.main_window import MainWindow
     from gui.settings import open_settings
     engine = Engine(rig)
-    return MainWindow(rig, engine, EXPERIMENTS, open_settings(settings_path),
+    return MainWindow(rig, engine, {e.name: e for e in listed_experiments()}, open_settings(settings_path),
                       data_dir or default_data_dir(), poll_hz=poll_hz)
 
 

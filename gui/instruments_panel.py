@@ -286,6 +286,7 @@ class InstrumentsPanel(QWidget):
 
     stop_requested = pyqtSignal()
     temperature_sample = pyqtSignal(float, object)  # K, setpoint K or None
+    stage_position = pyqtSignal(float, float)         # XY stage (x, y), m
 
     def __init__(self, rig: Any, poll_hz: float = 3.0, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -356,6 +357,9 @@ class InstrumentsPanel(QWidget):
             box = self.boxes.get(role)
             if box is not None:
                 box.update_readings(readings)
+        stage = snapshot.get("xy_stage", {})
+        if "xy_m" in stage:
+            self.stage_position.emit(float(stage["xy_m"][0]), float(stage["xy_m"][1]))
         cryostat = snapshot.get("cryostat", {})
         if "temperature_k" in cryostat:
             self.temperature_sample.emit(float(cryostat["temperature_k"]), cryostat.get("setpoint_k"))

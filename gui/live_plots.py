@@ -1,4 +1,8 @@
-"""Live plots of a run: hysteresis (log-log), switching trace, TCSPC histogram, temperature.
+"""Live plots of a run: hysteresis loop (log-log), trace, TCSPC histogram, curve, temperature.
+
+Which panel draws which stream is the running experiment's declaration (``Experiment.live``,
+:class:`acquisition.experiments.base.LivePlot`); :class:`PanelRenderer` draws any declaration,
+for the live tabs and for the runs browser alike.
 
 Events only append to buffers; one QTimer (``REFRESH_HZ``) pushes dirty buffers to pyqtgraph, so a
 sweep streaming thousands of points costs a few redraws per second, not one per point.
@@ -17,10 +21,12 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QTabWidget, QWidget
 
 from acquisition.events import Event, PointTaken, RunFinished, RunStarted
+from acquisition.experiments.base import LivePlot
+from acquisition.units import W_M2_PER_KW_CM2
+from gui.map_panels import MapPanels
 
 log = logging.getLogger(__name__)
 
-W_M2_PER_KW_CM2 = 1e7
 REFRESH_HZ = 20
 UP_COLOR = (220, 30, 30)
 DOWN_COLOR = (30, 80, 230)
@@ -338,9 +344,10 @@ class TemperaturePlot(pg.PlotWidget):
 
 
 class CalibrationPlot(pg.PlotWidget):
-    """Power at the objective vs stage angle during a calibration (half-wave plate, ND wheel)."""
+    """A "curve" panel: y against x, one curve per series value, in the order they appear (a
+    calibration: power at the objective against stage angle, plate then ND wheel)."""
 
-    COLORS = {"plate": (200, 90, 0), "wheel": (0, 120, 160)}
+    COLORS = ((200, 90, 0), (0, 120, 160), (0, 140, 0), (140, 20, 140), (80, 80, 80))
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -356,7 +363,7 @@ class CalibrationPlot(pg.PlotWidget):
 
     def add_sample(self, stage: str, angle_deg: float, power_w: float) -> None:
         if stage not in self.data:
-            color = self.COLORS.get(stage, (80, 80, 80))
+            color = self.COLORS[min(len(self.data), len(self.COLORS) - 1)]
             self.data[stage] = _GrowingArray(256)
             self.curves[stage] = self.getPlotItem().plot(name=stage, pen=pg.mkPen(color, width=1),
                                                          symbol="o", symbolSize=5, symbolBrush=color,
@@ -368,6 +375,13 @@ class CalibrationPlot(pg.PlotWidget):
         for data in self.data.values():
             data.clear()
         self._dirty = True
+
+    def set_labels(self, panel: LivePlot) -> None:
+        """The axis labels the panel declares (``axis_labels``: x text, x unit, y text, y unit)."""
+        if len(panel.axis_labels) == 4:
+            x_text, x_unit, y_text, y_unit = panel.axis_labels
+            self.getPlotItem().setLabel("bottom", x_text, units=x_unit or None)
+            self.getPlotItem().setLabel("left", y_text, units=y_unit or None)
 
     def refresh(self) -> None:
         if not self._dirty:
@@ -396,91 +410,184 @@ def _as_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def switch_trace(data: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, float | None, float | None] | None:
-    """Rebuild the emission trace of one "switch" point: baseline bins, the pulse gap, hold bins.
-
-    The switch experiment records counts per ``bin_s`` before the control pulse and after it;
-    the pulse itself starts right after the baseline and lasts ``pulse_s``.
-    """
-    baseline = data.get("baseline_counts")
-    hold = data.get("hold_counts")
-    bin_s = _as_float(data.get("bin_s"))
-    pulse_s = _as_float(data.get("pulse_s"))
-    if baseline is None or hold is None or not bin_s or pulse_s is None:
+def segmented_trace(data: Mapping[str, Any], panel: LivePlot) -> tuple[np.ndarray, np.ndarray, float | None,
+                                                                       float | None] | None:
+    """Rebuild a trace point of ``panel`` (kind "trace"): the count arrays ``panel.segments`` in
+    bins of ``panel.bin_field`` seconds, with a gap of ``panel.gap_field`` seconds (shaded, no
+    data: e.g. the control pulse, detector blocked) between the first two."""
+    segments = [data.get(name) for name in panel.segments]
+    bin_s = _as_float(data.get(panel.bin_field))
+    gap_s = _as_float(data.get(panel.gap_field)) if panel.gap_field else 0.0
+    if not segments or any(seg is None for seg in segments) or not bin_s or gap_s is None:
         return None
-    baseline = np.asarray(baseline, float)
-    hold = np.asarray(hold, float)
-    pulse_start = len(baseline) * bin_s
-    pulse_end = pulse_start + pulse_s
-    t = np.concatenate([(np.arange(len(baseline)) + 0.5) * bin_s,
-                        [pulse_start + 0.5 * pulse_s],  # NaN gap: no emission data during the pulse
-                        pulse_end + (np.arange(len(hold)) + 0.5) * bin_s])
-    rate = np.concatenate([baseline / bin_s, [np.nan], hold / bin_s])
-    return t, rate, pulse_start, pulse_end
+    times, rates = [], []
+    start = 0.0
+    gap: tuple[float, float] | None = None
+    for k, segment in enumerate(segments):
+        counts = np.asarray(segment, float)
+        times.append(start + (np.arange(len(counts)) + 0.5) * bin_s)
+        rates.append(counts / bin_s)
+        start += len(counts) * bin_s
+        if k == 0 and len(segments) > 1:
+            gap = (start, start + gap_s)
+            times.append(np.array([start + 0.5 * gap_s]))  # NaN: no emission data in the gap
+            rates.append(np.array([np.nan]))
+            start += gap_s
+    return np.concatenate(times), np.concatenate(rates), *(gap if gap is not None else (None, None))
 
 
-def trace_fields(data: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, float | None, float | None] | None:
-    """(t_s, rate_cps, pulse_start_s, pulse_end_s) from a trace or switch point, or None."""
-    switched = switch_trace(data)
-    if switched is not None:
-        return switched
-    t = _first(data, "t_s", "time_s", "times_s")
-    rate = _first(data, "rate_cps", "rate", "counts_cps")
-    if t is None or rate is None or np.ndim(t) == 0:
-        return None
-    start = _as_float(_first(data, "pulse_start_s", "pulse_start", "control_start_s"))
-    end = _as_float(_first(data, "pulse_end_s", "pulse_end", "control_end_s"))
-    return np.asarray(t, float), np.asarray(rate, float), start, end
-
-
-def histogram_fields(data: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
-    """(bin_times_s, counts) from a "histogram" point, or None if absent."""
-    t = _first(data, "delay_s", "bin_times_s", "t_s", "time_s")
-    counts = _first(data, "counts", "histogram")
+def histogram_fields(data: Mapping[str, Any], panel: LivePlot | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(bin_times_s, counts) of a histogram point: the panel's ``x``/``y`` fields, else the usual
+    names of a delay axis and of counts."""
+    x_names = ((panel.x,) if panel is not None and panel.x else ()) + ("delay_s", "bin_times_s", "t_s", "time_s")
+    y_names = ((panel.y,) if panel is not None and panel.y else ()) + ("counts", "histogram")
+    t, counts = _first(data, *x_names), _first(data, *y_names)
     if t is None or counts is None or np.ndim(counts) == 0:
         return None
     return np.asarray(t, float), np.asarray(counts, float)
 
 
-def base_stream(stream: str) -> str:
-    """"T77K_sweep" -> "sweep": a temperature series prefixes each setpoint's streams."""
-    match = _PREFIXED.match(stream)
-    return match.group(1) if match else stream
+def _panel_pattern(panel: LivePlot) -> re.Pattern[str]:
+    prefix = f"(?:{panel.prefix_pattern})" if panel.prefix_pattern else ""
+    return re.compile(f"^(?P<_prefix>{prefix}){re.escape(panel.stream)}$")
 
 
-_PREFIXED = re.compile(r"^T[0-9.eE+-]+K_(.+)$")
-
-
-def sweep_group(stream: str, data: Mapping[str, Any]) -> tuple[str, float | None, float | None]:
-    """Which loop a sweep point belongs to: its stream (temperature prefix) and chopper setting."""
-    return stream, _as_float(data.get("frequency_hz")), _as_float(data.get("duty_cycle"))
-
-
-def group_title(group: tuple[str, float | None, float | None]) -> str:
-    stream, frequency, duty = group
+def group_title(panel: LivePlot, prefix_groups: Mapping[str, str], data: Mapping[str, Any]) -> str:
+    """The title of one loop of ``panel``: its prefix (a series' temperature) and its group
+    values (chopper frequency, duty cycle), as the panel's formats say."""
     parts = []
-    match = re.match(r"^T([0-9.eE+-]+)K_", stream)
-    if match:
-        parts.append(f"T = {float(match.group(1)):g} K")
-    if frequency is not None:
-        parts.append(f"chopper {frequency:g} Hz")
-    if duty is not None:
-        parts.append(f"duty {duty:g}")
+    if panel.prefix_title and prefix_groups:
+        try:
+            parts.append(panel.prefix_title.format(**prefix_groups))
+        except (KeyError, IndexError, ValueError):
+            pass
+    for name, fmt in panel.group_title:
+        value = _as_float(data.get(name))
+        if value is not None:
+            parts.append(fmt.format(value))
     return ", ".join(parts)
 
 
-def trace_title(data: Mapping[str, Any]) -> str | None:
+def trace_title(data: Mapping[str, Any], panel: LivePlot) -> str | None:
     """"bias 4.08 kW/cm² — latched": which of the run's traces is on screen."""
-    bias = _as_float(data.get("bias_w_m2"))
-    if bias is None:
+    if panel.caption is None:
         return None
-    latched = data.get("latched")
-    verdict = "" if latched is None else (" — latched" if latched else " — not latched")
-    return f"bias {bias / W_M2_PER_KW_CM2:.3g} kW/cm²{verdict}"
+    name, scale, fmt = panel.caption
+    value = _as_float(data.get(name))
+    if value is None:
+        return None
+    text = fmt.format(value / scale)
+    if panel.flag is not None and data.get(panel.flag[0]) is not None:
+        text += panel.flag[1] if data.get(panel.flag[0]) else panel.flag[2]
+    return text
+
+
+def all_panels() -> tuple[LivePlot, ...]:
+    """Every registered experiment's panels (first of each kind and stream): what a point is
+    drawn with before a run has said which experiment it is."""
+    from acquisition.experiments import EXPERIMENTS
+
+    seen: dict[tuple[str, str], LivePlot] = {}
+    for experiment in EXPERIMENTS.values():
+        for panel in experiment.live:
+            seen.setdefault((panel.kind, panel.stream), panel)
+    return tuple(seen.values())
+
+
+def panels_of(experiment: str, params: Mapping[str, Any] | None) -> tuple[LivePlot, ...]:
+    """The panels ``experiment`` declares for a run with ``params`` (none for an unknown one)."""
+    from acquisition.experiments import EXPERIMENTS
+
+    known = EXPERIMENTS.get(experiment)
+    return known.live_plots(dict(params or {})) if known is not None else ()
+
+
+class PanelRenderer:
+    """Draws points into panel widgets as an experiment's :class:`LivePlot` descriptions say;
+    the live tabs and the runs browser's re-plot both use it, so a stored run looks as it did
+    live. ``widgets``: panel kind -> widget (``loop`` HysteresisPlot, ``trace`` TracePlot,
+    ``histogram`` HistogramPlot, ``curve`` CalibrationPlot, ``image`` MapPanels)."""
+
+    def __init__(self, widgets: Mapping[str, Any]) -> None:
+        self.widgets = dict(widgets)
+        self.panels: tuple[LivePlot, ...] = all_panels()
+        self._patterns = [(_panel_pattern(p), p) for p in self.panels]
+        self._loop_group: tuple[Any, ...] | None = None
+
+    def start(self, panels: tuple[LivePlot, ...]) -> Any:
+        """A new run with ``panels``: their widgets are cleared; returns the first one's widget."""
+        self.panels = tuple(p for p in panels if p.kind in self.widgets)
+        self._patterns = [(_panel_pattern(p), p) for p in self.panels]
+        self._loop_group = None
+        images = tuple(p for p in self.panels if p.kind == "image")
+        if images:
+            self.widgets["image"].set_panels(images)
+        for panel in self.panels:
+            widget = self.widgets[panel.kind]
+            widget.clear_data()
+            if panel.kind == "loop":
+                widget.setTitle(None)
+            if panel.kind == "trace":
+                widget.setTitle(None)
+            if panel.kind == "curve":
+                widget.set_labels(panel)
+        return self.widgets[self.panels[0].kind] if self.panels else None
+
+    def feed(self, stream: str, data: Mapping[str, Any]) -> None:
+        """Draw one point of ``stream`` in every panel that reads it."""
+        for pattern, panel in self._patterns:
+            match = pattern.match(stream)
+            if match is not None:
+                prefix_groups = {k: v for k, v in match.groupdict().items() if k != "_prefix" and v is not None}
+                getattr(self, f"_feed_{panel.kind}")(panel, match.group("_prefix"), prefix_groups, data)
+
+    def finish(self, summary: Mapping[str, Any]) -> None:
+        """The run's figures: threshold lines of the loop panels."""
+        for panel in self.panels:
+            if panel.kind == "loop" and panel.thresholds:
+                values = [_as_float(summary.get(key)) for key, _ in panel.thresholds] + [None, None]
+                if values[0] is not None or values[1] is not None:
+                    self.widgets["loop"].set_thresholds(values[0], values[1])
+
+    def _feed_loop(self, panel: LivePlot, prefix: str, groups: Mapping[str, str], data: Mapping[str, Any]) -> None:
+        if panel.x not in data or panel.y not in data:
+            return
+        widget = self.widgets["loop"]
+        group = (prefix, *(_as_float(data.get(name)) for name in panel.group_by))
+        if group != self._loop_group:  # one loop at a time: a new condition starts afresh
+            if self._loop_group is not None:
+                widget.clear_data()
+            self._loop_group = group
+            widget.setTitle(group_title(panel, groups, data) or None)
+        widget.add_point(float(data[panel.x]), float(data[panel.y]), str(data.get(panel.series, "up")))
+
+    def _feed_trace(self, panel: LivePlot, prefix: str, groups: Mapping[str, str], data: Mapping[str, Any]) -> None:
+        traced = segmented_trace(data, panel)
+        if traced is not None:
+            self.widgets["trace"].set_trace(*traced)
+            self.widgets["trace"].setTitle(trace_title(data, panel))
+
+    def _feed_histogram(self, panel: LivePlot, prefix: str, groups: Mapping[str, str],
+                        data: Mapping[str, Any]) -> None:
+        histogram = histogram_fields(data, panel)
+        if histogram is not None:
+            self.widgets["histogram"].set_histogram(*histogram)
+
+    def _feed_image(self, panel: LivePlot, prefix: str, groups: Mapping[str, str], data: Mapping[str, Any]) -> None:
+        x, y = _as_float(data.get(panel.x)), _as_float(data.get(panel.y))
+        value = _as_float(data.get(panel.series))
+        if x is not None and y is not None:
+            self.widgets["image"].add_point(panel.series, x, y, math.nan if value is None else value)
+
+    def _feed_curve(self, panel: LivePlot, prefix: str, groups: Mapping[str, str], data: Mapping[str, Any]) -> None:
+        x, y = _as_float(data.get(panel.x)), _as_float(data.get(panel.y))
+        if x is not None and y is not None:
+            self.widgets["curve"].add_sample(str(data.get(panel.series, panel.stream)), x, y)
 
 
 class LivePlots(QTabWidget):
-    """The four live plots as tabs, fed with engine events on the GUI thread."""
+    """The live plots as tabs, fed with engine events on the GUI thread; what is drawn from which
+    stream is the running experiment's declaration (``Experiment.live``)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -489,20 +596,25 @@ class LivePlots(QTabWidget):
         self.histogram = HistogramPlot()
         self.temperature = TemperaturePlot()
         self.calibration = CalibrationPlot()
+        self.maps = MapPanels()
         self.addTab(self.hysteresis, "Emission vs power")
         self.addTab(self.trace, "Switching trace")
         self.addTab(self.histogram, "TCSPC histogram")
         self.addTab(self.temperature, "Temperature")
         self.addTab(self.calibration, "Calibration")
+        self.addTab(self.maps, "Map")
+        self.renderer = PanelRenderer({"loop": self.hysteresis, "trace": self.trace,
+                                       "histogram": self.histogram, "curve": self.calibration,
+                                       "image": self.maps})
         self.points_received = 0
-        self._sweep_group: tuple[str, float | None, float | None] | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(int(1000 / REFRESH_HZ))
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
 
     def refresh(self) -> None:
-        for plot in (self.hysteresis, self.trace, self.histogram, self.temperature, self.calibration):
+        for plot in (self.hysteresis, self.trace, self.histogram, self.temperature, self.calibration,
+                     self.maps):
             plot.refresh()
 
     def handle_event(self, event: Event) -> None:
@@ -511,63 +623,21 @@ class LivePlots(QTabWidget):
         elif isinstance(event, RunStarted):
             self._start_run(event)
         elif isinstance(event, RunFinished):
-            on = _as_float(event.summary.get("switch_on_kw_cm2"))
-            off = _as_float(event.summary.get("switch_off_kw_cm2"))
-            if on is not None or off is not None:
-                self.hysteresis.set_thresholds(on, off)
+            self.renderer.finish(event.summary)
             self.refresh()
 
     def _start_run(self, event: RunStarted) -> None:
         self.points_received = 0
         self.temperature.start_run()
-        self._sweep_group = None
-        self.hysteresis.setTitle(None)
-        self.trace.setTitle(None)
-        if event.experiment in ("sweep", "temperature_series", "pulsed"):  # pulsed runs chopped sweeps
-            self.hysteresis.clear_data()
-            self.setCurrentWidget(self.hysteresis)
-        elif event.experiment == "switch":
-            self.trace.clear_data()
-            self.setCurrentWidget(self.trace)
-        elif event.experiment == "lifetime":
-            self.histogram.clear_data()
-            self.setCurrentWidget(self.histogram)
-        elif event.experiment == "calibrate":
-            self.calibration.clear_data()
-            self.setCurrentWidget(self.calibration)
-
-    def _follow_sweep_group(self, stream: str, data: Mapping[str, Any]) -> None:
-        """One loop at a time: a temperature series (``T77K_sweep``, ``T100K_sweep``) or a pulsed
-        run (one sweep per chopper frequency x duty cycle) starts a new loop per condition;
-        overlaying them would draw one meaningless loop. The plot title names the condition."""
-        group = sweep_group(stream, data)
-        if group == self._sweep_group:
-            return
-        if self._sweep_group is not None:
-            self.hysteresis.clear_data()
-        self._sweep_group = group
-        self.hysteresis.setTitle(group_title(group) or None)
+        self.hysteresis.set_thresholds(None, None)
+        first = self.renderer.start(panels_of(event.experiment, event.params))
+        if first is not None:
+            self.setCurrentWidget(first)
 
     def _handle_point(self, event: PointTaken) -> None:
         self.points_received += 1
         data = event.data
-        stream = base_stream(event.stream)
-        if "density_w_m2" in data and "rate_cps" in data and stream == "sweep":
-            self._follow_sweep_group(event.stream, data)
-            self.hysteresis.add_point(float(data["density_w_m2"]), float(data["rate_cps"]),
-                                      str(data.get("direction", "up")))
-        traced = trace_fields(data) if stream in ("trace", "switch") else None
-        if traced is not None:
-            self.trace.set_trace(*traced)
-            self.trace.setTitle(trace_title(data))
-        histogram = histogram_fields(data) if stream == "histogram" else None
-        if histogram is not None:
-            self.histogram.set_histogram(*histogram)
-        if stream == "calibration":
-            angle = _as_float(data.get("angle_deg"))
-            power = _as_float(data.get("objective_power_w"))
-            if angle is not None and power is not None:
-                self.calibration.add_sample(str(data.get("stage", "stage")), angle, power)
+        self.renderer.feed(event.stream, data)
         kelvin = _as_float(data.get("temperature_k"))
         stamp = _as_float(_first(data, "timestamp_s", "timestamp"))
         if kelvin is not None and stamp is not None:

@@ -54,6 +54,10 @@ class MainWindow(QMainWindow):
         self.emergency.finished.connect(self.instruments_panel.show_stop_result,
                                         Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.instruments_panel.temperature_sample.connect(self.plots.temperature.add_monitor_sample)
+        # maps: the cursor follows the stage; a click sends the stage there (instrument worker)
+        self.instruments_panel.stage_position.connect(self.plots.maps.set_cursor)
+        self.plots.maps.position_clicked.connect(self.instruments_panel.move_stage)
+        self.runs.maps.position_clicked.connect(self.instruments_panel.move_stage)
 
         self.central_tabs = QTabWidget()
         self.central_tabs.addTab(self.plots, "Live")

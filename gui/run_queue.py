@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
+from acquisition.experiments.base import first_parameters, number, short_value
+
 _ids = count(1)
 
 
@@ -16,7 +18,7 @@ class QueuedRun:
     queue_id: int = field(default_factory=lambda: next(_ids))
 
     def describe(self) -> str:
-        shown = ", ".join(f"{k}={_short(v)}" for k, v in self.params.items() if v is not None)
+        shown = ", ".join(f"{k}={short_value(v)}" for k, v in self.params.items() if v is not None)
         estimate = f" (~{format_duration(self.estimate_s)})" if self.estimate_s else ""
         return f"{self.experiment}{estimate}: {shown}"
 
@@ -36,61 +38,21 @@ class QueuedRun:
 KEY_PARAMS_MAX = 40
 
 
-def _num(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
-
-
-def _density_range(params: dict[str, Any], prefix: str = "") -> str | None:
-    listed = params.get(f"{prefix}densities_kw_cm2") or []
-    if params.get("spacing") == "list" or listed:
-        return f"{len(listed)} densities" if listed else None
-    start, stop = params.get(f"{prefix}start_kw_cm2"), params.get(f"{prefix}stop_kw_cm2")
-    if start is None or stop is None:
-        return None
-    points = params.get(f"{prefix}points")
-    return f"{_num(start)}–{_num(stop)} kW/cm²" + (f" ×{_num(points)}" if points is not None else "")
-
-
 def _key_params(experiment: str, params: dict[str, Any]) -> str:
-    shown: list[str | None] = []
+    """The setpoint, then the experiment's own key parameters (``Experiment.queue_label``)."""
+    from acquisition.experiments import EXPERIMENTS
+
+    shown: list[str] = []
     if params.get("temperature_k") is not None:
-        shown.append(f"{_num(params['temperature_k'])} K")
-    if experiment in ("sweep", "pulsed"):
-        shown.append(_density_range(params))
-        if experiment == "pulsed" and params.get("frequencies_hz"):
-            shown.append(",".join(_num(f) for f in params["frequencies_hz"][:3])
-                         + ("…" if len(params["frequencies_hz"]) > 3 else "") + " Hz")
-    elif experiment == "switch":
-        biases = params.get("biases_kw_cm2") or []
-        shown.append(f"{len(biases)} biases" if biases else None)
-        if params.get("control_wavelength_nm") is not None:
-            shown.append(f"{_num(params['control_wavelength_nm'])} nm")
-    elif experiment == "lifetime":
-        if params.get("density_kw_cm2") is not None:
-            shown.append(f"{_num(params['density_kw_cm2'])} kW/cm²")
-        if params.get("frequency_hz") is not None:
-            shown.append(f"{_num(params['frequency_hz'])} Hz")
-    elif experiment == "temperature_series":
-        temperatures = params.get("temperatures_k") or []
-        shown.append(str(params.get("experiment") or "") or None)
-        if temperatures:
-            shown.append(f"{len(temperatures)} T {_num(min(temperatures))}–{_num(max(temperatures))} K")
-    elif experiment == "calibrate":
-        if params.get("laser_power_w") is not None:
-            shown.append(f"{_num(params['laser_power_w'])} W")
-    else:  # an experiment this list does not know: its first two set parameters
-        shown.extend(f"{k}={_short(v)}" for k, v in list(
-            (k, v) for k, v in params.items() if v is not None)[:2])
+        shown.append(f"{number(params['temperature_k'])} K")
+    known = EXPERIMENTS.get(experiment)
+    try:
+        label = (known.queue_label if known is not None else first_parameters)(params)
+    except (KeyError, TypeError, ValueError):  # a label is a convenience: never block the queue
+        label = ""
+    shown.append(label)
     text = ", ".join(part for part in shown if part)
     return text if len(text) <= KEY_PARAMS_MAX else text[:KEY_PARAMS_MAX - 1] + "…"
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return "[" + ",".join(_short(v) for v in value[:4]) + (",…]" if len(value) > 4 else "]")
-    return str(value)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -1,14 +1,18 @@
 """Runs browser: open stored HDF5 runs, show their metadata, re-plot, re-analyse, export.
 
 Reading goes through ``acquisition.storage.open_run`` (which also reads runs still being written
-or cut short), analysis through ``acquisition.analysis``: the browser adds no physics of its own.
+or cut short); the re-plot draws the stored points with the run's experiment's live panels
+(``Experiment.live``), the re-analysis is ``acquisition.reanalysis.reanalyze`` with the run's
+own parameters (its noise level included), the same as ``avalab analyze``: the browser adds no
+physics of its own. A run made of runs of another experiment (a temperature series' setpoints,
+``Experiment.sub_runs``) is re-plotted and re-analysed part by part.
 """
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from PyQt6.QtCore import Qt
@@ -16,23 +20,16 @@ from PyQt6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QListW
                              QPlainTextEdit, QPushButton, QSizePolicy, QSplitter, QTabWidget, QTreeWidget,
                              QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from acquisition.reanalysis import SERIES_STREAM
+from acquisition.experiments import EXPERIMENTS
+from acquisition.reanalysis import reanalyze
 from acquisition.storage import open_run
-from gui.live_plots import (HistogramPlot, HysteresisPlot, TracePlot, base_stream, histogram_fields,
-                            trace_fields)
+from acquisition.storage.columns import row_dicts
+from gui.live_plots import CalibrationPlot, HistogramPlot, HysteresisPlot, PanelRenderer, TracePlot, panels_of
+from gui.map_panels import MapPanels
 from gui.param_form import ERROR_STYLE
 from gui.run_export import export_run_csv
 
 log = logging.getLogger(__name__)
-
-
-def sweep_branches(columns: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(density_up, rate_up, density_down, rate_down) in W/m2 and cps from a stored sweep stream."""
-    density = np.asarray(columns["density_w_m2"], float)
-    rate = np.asarray(columns["rate_cps"], float)
-    direction = np.asarray(columns.get("direction", np.full(len(density), "up"))).astype(str)
-    down = np.char.startswith(np.char.lower(direction), "d")
-    return density[~down], rate[~down], density[down], rate[down]
 
 
 def _to_jsonable(value: Any) -> Any:
@@ -82,10 +79,17 @@ class RunsBrowser(QWidget):
         self.hysteresis = HysteresisPlot()
         self.trace = TracePlot()
         self.histogram = HistogramPlot()
+        self.curve = CalibrationPlot()
         self.plots = QTabWidget()
         self.plots.addTab(self.hysteresis, "Emission vs power")
         self.plots.addTab(self.trace, "Switching trace")
         self.plots.addTab(self.histogram, "TCSPC histogram")
+        self.plots.addTab(self.curve, "Calibration")
+        self.maps = MapPanels()
+        self.plots.addTab(self.maps, "Map")
+        self.renderer = PanelRenderer({"image": self.maps, "loop": self.hysteresis, "trace": self.trace,
+                                       "histogram": self.histogram, "curve": self.curve})
+        self._parts: dict[str, Any] = {}
         self.analysis_text = QPlainTextEdit()
         self.analysis_text.setReadOnly(True)
         self.analysis_text.setMaximumHeight(160)
@@ -98,7 +102,7 @@ class RunsBrowser(QWidget):
         # "T150K_sweep", ...): the operator picks which one is plotted and re-analysed
         self.setpoint = QComboBox()
         self.setpoint.setObjectName("series_setpoint")
-        self.setpoint.setToolTip("Setpoint of the temperature series to plot and re-analyse")
+        self.setpoint.setToolTip("Part of the run (a setpoint of a temperature series) to plot and re-analyse")
         self.setpoint_label = QLabel("Setpoint")
         self.setpoint.currentIndexChanged.connect(self._setpoint_changed)
         self.reanalyse_button = QPushButton("Re-analyse")
@@ -190,50 +194,41 @@ class RunsBrowser(QWidget):
                 top.setExpanded(True)
         self._fill_setpoints()
         self.replot()
-        self.reanalyse_button.setEnabled(self._stream_named("sweep") is not None)
+        self.reanalyse_button.setEnabled(self._target() is not None)
         self.csv_button.setEnabled(True)
         self.png_button.setEnabled(True)
         self._status(f"{path.name}: {run.experiment}, {run.status}, {run.n_points_total()} points")
         return True
 
     def _fill_setpoints(self) -> None:
-        """List a temperature series' setpoints (from its "T<kelvin>K_" stream prefixes, in the
-        order they were measured); hidden for a run that is not a series."""
-        self._series_summaries: dict[str, dict[str, Any]] = {}
-        entries: list[tuple[str, str]] = []
-        if self.run is not None and any(SERIES_STREAM.match(name) for name in self.run.streams):
+        """List the run's parts (``Experiment.sub_runs``: a temperature series' setpoints, in
+        the order they were measured); hidden for a run that has none."""
+        self._parts = {}
+        experiment = EXPERIMENTS.get(str(self.run.experiment)) if self.run is not None else None
+        if experiment is not None and experiment.sub_runs is not None:
             try:
-                from acquisition.reanalysis import series_runs
-                inner_runs = series_runs(self.run)
-                entries = [(inner.stream_prefix, f"{inner.temperature_k:g} K") for inner in inner_runs]
-                self._series_summaries = {inner.stream_prefix: dict(inner.summary) for inner in inner_runs}
-            except Exception:  # odd parameters must not hide the setpoints: fall back to the names
-                log.exception("reading the series setpoints failed")
-                seen: dict[str, str] = {}
-                for name in self.run.streams:
-                    match = SERIES_STREAM.match(name)
-                    if match is not None:
-                        seen.setdefault(name[:match.start("stream")], f"{float(match.group('kelvin')):g} K")
-                entries = list(seen.items())
+                self._parts = {part.stream_prefix: part for part in experiment.sub_runs(self.run)}
+            except Exception:  # odd parameters must not hide the run: it is shown whole
+                log.exception("reading the parts of %s failed", self.run.run_id)
         self.setpoint.blockSignals(True)
         self.setpoint.clear()
-        for prefix, label in entries:
-            self.setpoint.addItem(label, prefix)
+        for prefix, part in self._parts.items():
+            self.setpoint.addItem(part.label, prefix)
         self.setpoint.blockSignals(False)
-        self.setpoint_label.setVisible(bool(entries))
-        self.setpoint.setVisible(bool(entries))
+        self.setpoint_label.setVisible(bool(self._parts))
+        self.setpoint.setVisible(bool(self._parts))
 
     def selected_prefix(self) -> str | None:
-        """The stream prefix of the chosen setpoint ("T77K_"), or None for a run that is no series."""
+        """The stream prefix of the chosen part ("T77K_"), or None for a run without parts."""
         if self.setpoint.count() == 0:
             return None
         return self.setpoint.currentData()
 
     def select_setpoint(self, kelvin: float) -> bool:
-        """Choose the series setpoint at ``kelvin`` (re-plots); False if the run has none there."""
+        """Choose the part (series setpoint) at ``kelvin`` (re-plots); False if there is none."""
         for index in range(self.setpoint.count()):
-            match = SERIES_STREAM.match(str(self.setpoint.itemData(index)) + "x")
-            if match is not None and abs(float(match.group("kelvin")) - kelvin) < 1e-9:
+            part = self._parts.get(self.setpoint.itemData(index))
+            if part is not None and abs(part.temperature_k - kelvin) < 1e-9:
                 self.setpoint.setCurrentIndex(index)
                 return True
         return False
@@ -244,72 +239,55 @@ class RunsBrowser(QWidget):
         self.analysis = None
         self.analysis_text.clear()
         self.replot()
-        self.reanalyse_button.setEnabled(self._stream_named("sweep") is not None)
+        self.reanalyse_button.setEnabled(self._target() is not None)
 
-    def _summary(self) -> dict[str, Any]:
-        """The stored summary of what is plotted: the chosen setpoint's in a series."""
-        prefix = self.selected_prefix()
-        if prefix is not None:
-            return getattr(self, "_series_summaries", {}).get(prefix, {})
-        return dict(self.run.summary or {})
-
-    def replot(self) -> None:
-        run = self.run
-        summary = self._summary()
-        self.hysteresis.clear_data()
-        self.trace.clear_data()
-        self.histogram.clear_data()
-        sweep = self._stream_named("sweep")
-        if sweep is not None:
-            self.hysteresis.set_branches(*sweep_branches(run.streams[sweep]))
-            self.hysteresis.set_thresholds(_number(summary.get("switch_on_kw_cm2")),
-                                           _number(summary.get("switch_off_kw_cm2")))
-            self.plots.setCurrentWidget(self.hysteresis)
-        trace = self._stream_named("switch") or self._stream_named("trace")
-        if trace is not None and run.n_points(trace):
-            traced = trace_fields(run.points(trace)[-1])
-            if traced is not None:
-                self.trace.set_trace(*traced)
-                self.plots.setCurrentWidget(self.trace)
-        histogram_stream = self._stream_named("histogram")
-        if histogram_stream is not None and run.n_points(histogram_stream):
-            histogram = histogram_fields(run.points(histogram_stream)[-1])
-            if histogram is not None:
-                self.histogram.set_histogram(*histogram)
-                self.plots.setCurrentWidget(self.histogram)
-        for plot in (self.hysteresis, self.trace, self.histogram):
-            plot.refresh()
-
-    def _stream_named(self, base: str) -> str | None:
-        """The run's stream called ``base`` (in a temperature series, the chosen setpoint's
-        "T..K_base"; the first one if none is chosen)."""
+    def _target(self) -> Any:
+        """What is plotted and re-analysed: the chosen part, else the run itself (None: no run,
+        or an experiment this installation does not know)."""
         if self.run is None:
             return None
-        if base in self.run.streams:
-            return base
         prefix = self.selected_prefix()
-        if prefix is not None:
-            return prefix + base if prefix + base in self.run.streams else None
-        return next((s for s in self.run.streams if base_stream(s) == base), None)
+        if prefix is not None and prefix in self._parts:
+            return self._parts[prefix]
+        return self.run if str(self.run.experiment) in EXPERIMENTS else None
+
+    def replot(self) -> None:
+        """The stored points through the experiment's live panels, then its stored figures."""
+        for plot in (self.hysteresis, self.trace, self.histogram, self.curve, self.maps):
+            plot.clear_data()
+        self.hysteresis.set_thresholds(None, None)
+        target = self._target()
+        if target is None:
+            return
+        first = self.renderer.start(panels_of(str(target.experiment), target.params))
+        for panel in self.renderer.panels:
+            columns = target.streams.get(panel.stream)
+            if columns:
+                for point in row_dicts(columns):
+                    self.renderer.feed(panel.stream, point)
+        self.renderer.finish(dict(target.summary or {}))
+        if first is not None:
+            self.plots.setCurrentWidget(first)
+        for plot in (self.hysteresis, self.trace, self.histogram, self.curve, self.maps):
+            plot.refresh()
 
     def reanalyse(self) -> dict[str, Any] | None:
-        sweep = self._stream_named("sweep")
-        if sweep is None:
+        """The figures of what is plotted, as ``avalab analyze`` computes them (the run's own
+        parameters, its noise level included)."""
+        target = self._target()
+        if target is None:
             return None
         try:
-            from acquisition.analysis import analyze_hysteresis
-            result = analyze_hysteresis(*sweep_branches(self.run.streams[sweep])).to_json_dict()
+            result = reanalyze(target)
         except Exception as exc:  # analysis of odd data must be reported, not crash the browser
             log.exception("re-analysis failed")
             self._error(f"re-analysis failed: {exc}")
             return None
         self.analysis = result
-        prefix = self.selected_prefix()
-        if prefix is not None:
-            self._status(f"re-analysed the {self.setpoint.currentText()} setpoint ({sweep})")
+        if self.selected_prefix() is not None:
+            self._status(f"re-analysed the {self.setpoint.currentText()} setpoint")
         self.analysis_text.setPlainText(json.dumps(_to_jsonable(result), indent=2, default=str))
-        self.hysteresis.set_thresholds(_number(result.get("switch_on_kw_cm2")),
-                                       _number(result.get("switch_off_kw_cm2")))
+        self.renderer.finish(result)
         return result
 
     def export_csv(self, directory: Path) -> list[Path]:
@@ -348,11 +326,3 @@ class RunsBrowser(QWidget):
 
     def _error(self, text: str) -> None:
         self._status(text, error=True)
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if np.isfinite(number) else None

@@ -36,12 +36,10 @@ from acquisition.analysis.jumps import (JumpCriteria, find_jump, find_largest_dr
                                         log_rate)
 from acquisition.analysis.nonlinearity import nonlinearity_slope, steepest_window
 from acquisition.analysis.units import w_m2_to_kw_cm2
+from acquisition.units import REFERENCE_NOISE_CPS
 from drivers.validation import check_positive
 
 logger = logging.getLogger(__name__)
-
-#: noise of the reference APD (cps), the I_noise of the contrast definition
-REFERENCE_NOISE_CPS = 82.0
 
 
 @dataclass(frozen=True)

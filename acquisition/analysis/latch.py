@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from acquisition.units import REFERENCE_NOISE_CPS
 from drivers.validation import check_positive
 
 
@@ -30,7 +31,7 @@ class LatchAssessment:
 
 def assess_latch(trace_t_s: ArrayLike, trace_rate: ArrayLike, pulse_start_s: float,
                  pulse_end_s: float, *, settle_s: float = 0.0, before_s: float | None = None,
-                 after_s: float | None = None, noise_cps: float = 82.0, min_ratio: float = 2.0,
+                 after_s: float | None = None, noise_cps: float = REFERENCE_NOISE_CPS, min_ratio: float = 2.0,
                  min_noise_multiple: float = 3.0, n_sigma: float = 5.0) -> LatchAssessment:
     """Compare the rate before and after a control pulse (see module docstring)."""
     check_positive("noise_cps", noise_cps, "cps")

@@ -8,13 +8,12 @@ import signal
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from acquisition.campaigns.dryrun import dry_run_dict, format_dry_run, format_duration, plan_dry_run
-from acquisition.campaigns.prepare import ensure_registered
 from acquisition.campaigns.runner import CampaignProgress, CampaignRunner, CampaignStopped
 from acquisition.campaigns.spec import Campaign, CampaignError, load_campaign
+from acquisition.operator_signals import OperatorSignals, exit_code
 
 
 def register(subparsers: Any) -> None:
@@ -70,7 +69,6 @@ def _validate(path: Path, rig: Any, overrides: dict[str, Any] | None = None,
     from acquisition.campaigns.checks import experiment_checker
     from acquisition.experiments import EXPERIMENTS
     from acquisition.interlocks import temperature_range_k
-    ensure_registered()
     return load_campaign(path, experiment_names=list(EXPERIMENTS),
                          schema_check=experiment_checker(rig, calibration_store),
                          overrides=overrides, temperature_range_k=temperature_range_k(rig))
@@ -183,29 +181,23 @@ def open_runner(stack: contextlib.ExitStack, campaign: Campaign, rig: Any, store
 def run_stoppable(file: Path, runner: CampaignRunner, engine: Any, resume: bool) -> Any:
     """Run ``runner`` with Ctrl+C / SIGTERM stopping it safely; the CampaignResult, or the exit
     code after one line on stderr (2 refused before anything moved, 3 stopped, 128+signal)."""
-    received: list[int] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        runner.request_stop(f"signal {signum}")
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = OperatorSignals("campaign", runner.request_stop, runner.emergency_stop,
+                              lambda line: print("\n" + line, file=sys.stderr, flush=True))
     try:
-        return runner.run(resume=resume)
+        with signals:
+            return runner.run(resume=resume)
     except CampaignError as exc:  # the runner's own check before the first unit: nothing moved
         _print_errors(file, exc.errors)
         return 2
     except CampaignStopped as exc:
-        if received:  # the operator's signal, as a single run reports it (130 / 143)
-            name = signal.Signals(received[0]).name
-            print(f"\navalab: {name}: campaign aborted, instruments safe ({exc}); --resume continues it",
+        if signals.received is not None:  # the operator's signal, as a single run reports it (130 / 143)
+            name = signal.Signals(signals.received).name
+            print(f"avalab: {name}: campaign aborted, instruments safe ({exc}); --resume continues it",
                   file=sys.stderr)
-            return 128 + received[0]
+            return exit_code(signals.received)
         print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
         return 3
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         engine.close()
 
 
@@ -216,10 +208,10 @@ def _run_campaign(args: argparse.Namespace, campaign: Campaign, engine: Any, run
     if isinstance(result, int):
         return result
     from acquisition.campaigns.index import CampaignIndex
-    from acquisition.campaigns.report import sweep_statistics
+    from acquisition.campaigns.report import campaign_statistics
     index = CampaignIndex(folder)
     try:
-        statistics = sweep_statistics(index.runs("complete"))
+        statistics = campaign_statistics(index.runs("complete"))
     finally:
         index.close()
     output = {"campaign": campaign.name, "folder": str(folder), "completed": len(result.completed),

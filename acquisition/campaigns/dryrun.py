@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from acquisition.campaigns.prepare import ensure_registered
 from acquisition.campaigns.runner import unit_duration_s
 from acquisition.campaigns.spec import Campaign, Unit, expand
 
@@ -57,7 +56,6 @@ class DryRun:
 
 def plan_dry_run(campaign: Campaign) -> DryRun:
     from acquisition.experiments import get_experiment
-    ensure_registered()
     units = expand(campaign)
     durations = [unit_duration_s(u, lambda e, p: get_experiment(e).estimate_duration_s(p)) for u in units]
     ranges: dict[tuple[str, str], SettingRange] = {}
@@ -71,6 +69,9 @@ def plan_dry_run(campaign: Campaign) -> DryRun:
         if u.position_um is not None:
             note("Film position x", "um", [u.position_um[0]])
             note("Film position y", "um", [u.position_um[1]])
+        if u.stage_mm is not None:
+            note("Stage x", "mm", [u.stage_mm[0]])
+            note("Stage y", "mm", [u.stage_mm[1]])
         if u.experiment is None:
             continue
         schema = get_experiment(u.experiment).schema
@@ -104,6 +105,8 @@ def format_dry_run(campaign: Campaign, dry: DryRun) -> str:
             setup.append(f"T={unit.temperature_k:g} K")
         if unit.position_um is not None:
             setup.append(f"xy=({unit.position_um[0]:g}, {unit.position_um[1]:g}) um")
+        if unit.stage_mm is not None:
+            setup.append(f"stage=({unit.stage_mm[0]:g}, {unit.stage_mm[1]:g}) mm")
         if unit.wait_s:
             setup.append(f"wait {unit.wait_s:g} s")
         lines.append(f"{i + 1:>5}  {unit.key:<34} {unit.experiment or '-':<12} "
@@ -117,7 +120,8 @@ def dry_run_dict(campaign: Campaign, dry: DryRun) -> dict[str, Any]:
     return {
         "campaign": campaign.name, "units": len(dry.units), "estimated_s": dry.total_s,
         "plan": [{"key": u.key, "experiment": u.experiment, "estimated_s": s,
-                  "temperature_k": u.temperature_k, "position_um": u.position_um, "wait_s": u.wait_s,
+                  "temperature_k": u.temperature_k, "position_um": u.position_um,
+                  "stage_mm": u.stage_mm, "wait_s": u.wait_s,
                   "params": dict(u.params)} for u, s in zip(dry.units, dry.durations_s)],
         "ranges": {r.label: {"unit": r.unit, "min": r.low, "max": r.high} for r in dry.ranges.values()},
     }

@@ -69,7 +69,8 @@ def simulation_starts(units: Sequence[Unit], estimates_s: Sequence[float],
 def needs_power_calibration(engine: Any, units: Sequence[Unit]) -> bool:
     """True when a unit's experiment sets power densities (the first unit of each step tells:
     a step runs one experiment)."""
-    from acquisition.engine import POWER_ROLES, required_roles
+    from acquisition.engine import required_roles
+    from acquisition.experiments.base import POWER_ROLES
     from acquisition.experiments import get_experiment
 
     seen_steps: set[int] = set()

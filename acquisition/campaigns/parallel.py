@@ -21,7 +21,9 @@ Failures:
 - a unit that fails or is refused stops the dispatch: units already running finish and are
   recorded, then CampaignStopped (``--resume`` continues);
 - ``request_stop`` (Ctrl+C): every worker aborts its running unit safely, units not started
-  are cancelled, every unit that ended is recorded, then CampaignStopped.
+  are cancelled, every unit that ended is recorded, then CampaignStopped;
+- ``emergency_stop`` (a second Ctrl+C): as above, and every worker's running unit makes its
+  instruments safe at once (its engine's STOP), as the coordinator's engine does.
 """
 from __future__ import annotations
 
@@ -119,6 +121,17 @@ def stop_units(topic: str, reason: str) -> int:
         engines = list(_running_engines.get(topic, ()))
     for engine in engines:
         engine.abort(reason)
+    return len(engines)
+
+
+def emergency_units(topic: str) -> int:
+    """On a worker (``client.run``): as ``stop_units``, and every running unit's instruments
+    safe at once (its engine's STOP). Returns how many were running."""
+    with _registry_lock:
+        _stopped_topics.setdefault(topic, "emergency stop")
+        engines = list(_running_engines.get(topic, ()))
+    for engine in engines:
+        engine.emergency_stop()
     return len(engines)
 
 
@@ -231,7 +244,6 @@ def run_unit_task(task: UnitTask) -> UnitOutcome:
     """Run one unit on a worker: the rig re-created from its configuration and restarted at the
     unit's start, then the serial runner's ``run_unit``."""
     from acquisition.calibration import CalibrationStore
-    from acquisition.campaigns.prepare import ensure_registered
     from acquisition.rig import Rig
 
     attempt_id = uuid.uuid4().hex
@@ -242,7 +254,6 @@ def run_unit_task(task: UnitTask) -> UnitOutcome:
     reused = _complete_attempt(task, attempt_id)
     if reused is not None:
         return reused
-    ensure_registered()
     rig = Rig(task.rig_config, source=task.rig_source)
     rig.restart_simulation(task.start)
     engine = _StoppableEngine(rig, CalibrationStore(Path(task.calibration_dir)), task.topic)
@@ -330,6 +341,8 @@ class ParallelCampaignRunner(CampaignRunner):
                                   "virtual clock (a real rig is one serial queue)")
         super().__init__(campaign, engine, folder, on_progress)
         self.client = client
+        self._emergency = False
+        self._wake = threading.Event()  # the dispatch loop's: a stop wakes it at once
         self.on_unit_started = on_unit_started or (lambda message: None)
         self.topic = f"avalab-campaign-{uuid.uuid4().hex}"
 
@@ -350,6 +363,18 @@ class ParallelCampaignRunner(CampaignRunner):
             done=len(self.units), total=len(self.units), unit=None, message="campaign complete",
             elapsed_s=time.monotonic() - started, eta_s=0.0, fraction=1.0, ended=True))
         return result
+
+    def request_stop(self, reason: str) -> None:
+        super().request_stop(reason)
+        self._wake.set()
+
+    def emergency_stop(self) -> None:
+        """The operator's second signal: the coordinator's instruments safe now, and the dispatch
+        loop has every worker make its running unit's instruments safe at once (a signal handler
+        does not talk to the cluster itself)."""
+        self._emergency = True
+        super().emergency_stop()
+        self._wake.set()
 
     def task(self, ordinal: int, unit: Unit, attempt: int) -> UnitTask:
         return UnitTask(topic=self.topic, rig_config=self.rig.loaded_config, rig_source=self.rig.source,
@@ -374,9 +399,10 @@ class _Dispatch:
         self.finished_attempts: set[str] = set()
         self.running: dict[str, str] = {}         # attempt id -> unit key (begun, not finished)
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.wake = threading.Event()
+        self.wake = runner._wake
         self.stop_message: str | None = None      # why no further unit is dispatched
         self.signalled = False                    # request_stop seen: workers told to abort
+        self.emergency_sent = False               # emergency_stop seen: workers told to STOP
         self.work = WorkTracker({u.key: runner._estimates[o] for o, u in todo})
         self.last_progress = -float("inf")
         self.threads = max(1, sum(self.client.nthreads().values()))
@@ -401,6 +427,11 @@ class _Dispatch:
     def _loop(self) -> None:
         deadline: float | None = None
         while self.pending or (self.todo and self.stop_message is None):
+            if self.runner._emergency and not self.emergency_sent:  # first: the units still run
+                self.emergency_sent = True
+                made_safe = self.client.run(emergency_units, self.runner.topic, on_error="return")
+                log.warning("campaign: emergency stop: %s running unit(s) made safe",
+                            sum(n for n in made_safe.values() if isinstance(n, int)))
             if self.runner._stop_reason is not None and not self.signalled:
                 self._stop_everything(self.runner._stop_reason)
                 deadline = time.monotonic() + STOP_WAIT_S

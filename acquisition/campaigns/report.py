@@ -1,34 +1,30 @@
 """``avalab report CAMPAIGN``: a folder with figures (PNG), a table (CSV) and an HTML page.
 
-Figures are drawn only when the campaign has the data for them: box plots of switch-on, width
-and contrast over spots (the published film statistics), threshold and width against temperature
-and against chopper frequency, drift over repeated cycles, and switching traces.
+Each experiment writes its own section (``Experiment.report``: its figures and statistics, drawn
+only when the campaign has the data for them); this module gives them their complete runs, the
+helpers they draw with, and writes the table and the page.
 """
 from __future__ import annotations
 
 import csv
 import html
 import json
+import math
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from acquisition.campaigns.index import CampaignIndex, IndexedRun
+from acquisition.experiments.base import Figure, ReportSection
 
 log = logging.getLogger(__name__)
 
 FIGURE_SIZE_IN = (9.0, 6.0)
 FIGURE_DPI = 100  # 900 x 600 px figures
-SWEEP_METRICS = (
-    ("switch_on_kw_cm2", "switch-on (kW/cm²)"),
-    ("switch_off_kw_cm2", "switch-off (kW/cm²)"),
-    ("hysteresis_width_kw_cm2", "hysteresis width (kW/cm²)"),
-    ("contrast_db", "switch-on contrast (dB)"),
-    ("nonlinearity_s", "nonlinearity s"),
-)
 
 
 @dataclass
@@ -37,59 +33,76 @@ class Report:
     figures: list[Path] = field(default_factory=list)
     table: Path | None = None
     page: Path | None = None
+    #: every section's statistics (figure name -> mean, spread, n)
     statistics: dict[str, dict[str, float]] = field(default_factory=dict)
+    sections: list[ReportSection] = field(default_factory=list)
 
 
-def sweep_statistics(runs: list[IndexedRun]) -> dict[str, dict[str, float]]:
-    """Mean, spread and count of each hysteresis figure over complete sweep runs.
 
-    The figures' spread is the sample standard deviation (``std``, ddof=1); the bistable
-    fraction's is the binomial standard error of the fraction, sqrt(p (1 - p) / n), under its own
-    key ``stderr`` (it says how well the fraction is known, not how spots scatter)."""
+def statistics(runs: list[IndexedRun], keys: list[str]) -> dict[str, dict[str, float]]:
+    """Mean, sample standard deviation (ddof 1) and count of each metric over ``runs``."""
     stats: dict[str, dict[str, float]] = {}
-    for key, _ in SWEEP_METRICS:
-        values = _values(runs, key)
+    for key in keys:
+        values = metric_values(runs, key)
         if values.size:
             stats[key] = {"mean": float(values.mean()),
                           "std": float(values.std(ddof=1)) if values.size > 1 else 0.0,
                           "n": int(values.size)}
-    bistable = [bool(r.metrics.get("bistable")) for r in runs if "bistable" in r.metrics]
-    if bistable:
-        fraction = float(np.mean(bistable))
-        stats["bistable_fraction"] = {"mean": fraction,
-                                      "stderr": float(np.sqrt(fraction * (1 - fraction) / len(bistable))),
-                                      "n": len(bistable)}
     return stats
 
 
-def _condition(run: IndexedRun) -> tuple[Any, Any]:
-    """(film position, temperature) a run was taken at; None where the campaign did not set it."""
-    position = run.metrics.get("position_um")
-    return (tuple(position) if isinstance(position, list) else None, _run_temperature(run))
+def figure_statistics(runs: list[IndexedRun], figures: Sequence[Figure]) -> dict[str, dict[str, float]]:
+    """Statistics of an experiment's headline figures over its runs: a numeric figure's mean,
+    sample standard deviation (``std``, ddof 1) and count; a true/false figure's fraction with
+    its binomial standard error sqrt(p (1 - p) / n) (``stderr``: how well the fraction is known,
+    not how runs scatter), under ``<key>_fraction``."""
+    numeric = [f.key for f in figures if not any(isinstance(r.metrics.get(f.key), bool) for r in runs)]
+    stats = statistics(runs, numeric)
+    for f in figures:
+        flags = [bool(r.metrics[f.key]) for r in runs if isinstance(r.metrics.get(f.key), bool)]
+        if flags:
+            fraction = float(np.mean(flags))
+            stderr = float(np.sqrt(fraction * (1 - fraction) / len(flags)))
+            stats[f"{f.key}_fraction"] = {"mean": fraction, "stderr": stderr, "n": len(flags)}
+    return stats
 
 
-def _spot_sweeps(runs: list[IndexedRun]) -> list[IndexedRun]:
-    """Sweeps at two or more film positions (one temperature): the film statistics."""
-    sweeps = [r for r in runs if r.experiment == "sweep"]
-    positions = {_condition(r)[0] for r in sweeps}
-    temperatures = {_condition(r)[1] for r in sweeps}
-    return sweeps if len(positions) >= 2 and len(temperatures) <= 1 else []
+def campaign_statistics(runs: list[IndexedRun]) -> dict[str, dict[str, float]]:
+    """Each experiment's headline-figure statistics over its complete runs (what ``avalab
+    campaign`` prints at the end)."""
+    from acquisition.experiments import EXPERIMENTS
+
+    stats: dict[str, dict[str, float]] = {}
+    grouped = runs_by_experiment(runs)
+    for experiment in EXPERIMENTS.values():
+        if grouped.get(experiment.name):
+            for key, value in figure_statistics(grouped[experiment.name], experiment.figures).items():
+                stats.setdefault(key, value)
+    return stats
 
 
-def _repeated_sweeps(runs: list[IndexedRun]) -> list[IndexedRun]:
-    """The largest group of sweeps repeated at one position and temperature (drift over cycles)."""
-    groups: dict[tuple[Any, Any], list[IndexedRun]] = {}
+def runs_by_experiment(runs: list[IndexedRun]) -> dict[str, list[IndexedRun]]:
+    grouped: dict[str, list[IndexedRun]] = {}
     for run in runs:
-        if run.experiment == "sweep":
-            groups.setdefault(_condition(run), []).append(run)
-    largest = max(groups.values(), key=len, default=[])
-    return largest if len(largest) >= 3 else []
+        grouped.setdefault(str(run.experiment or ""), []).append(run)
+    return grouped
 
 
-def _values(runs: list[IndexedRun], key: str) -> np.ndarray:
+def metric_values(runs: list[IndexedRun], key: str) -> np.ndarray:
+    """The finite numeric values of metric ``key`` over ``runs``."""
     values = [r.metrics.get(key) for r in runs]
     return np.array([float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
                      and np.isfinite(v)])
+
+
+def run_temperature(run: IndexedRun) -> float | None:
+    value = run.metrics.get("temperature_k", run.variables.get("temperature_k", run.variables.get("T")))
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def run_position(run: IndexedRun) -> tuple[float, ...] | None:
+    position = run.metrics.get("position_um")
+    return tuple(position) if isinstance(position, list) else None
 
 
 def write_report(campaign_folder: Path, out: Path | None = None) -> Report:
@@ -100,6 +113,8 @@ def write_report(campaign_folder: Path, out: Path | None = None) -> Report:
     import matplotlib
     matplotlib.use("Agg")
 
+    from acquisition.experiments import EXPERIMENTS
+
     index = CampaignIndex(campaign_folder)
     try:
         runs = index.runs("complete")
@@ -108,16 +123,57 @@ def write_report(campaign_folder: Path, out: Path | None = None) -> Report:
         index.close()
     report = Report(folder=Path(out) if out else campaign_folder / "report")
     report.folder.mkdir(parents=True, exist_ok=True)
-    sweeps = [r for r in runs if r.experiment == "sweep"]
-    report.statistics = sweep_statistics(sweeps)
     report.table = _write_csv(report.folder / "runs.csv", runs)
-    for draw in (_film_statistics, _against_temperature, _against_frequency, _drift, _switching):
-        path = draw(report.folder, runs, campaign_folder)
-        if path is not None:
-            report.figures.append(path)
+    by_experiment = runs_by_experiment(runs)
+    for experiment in EXPERIMENTS.values():
+        if experiment.report is None or not by_experiment.get(experiment.name):
+            continue
+        section = experiment.report(by_experiment[experiment.name], report.folder, campaign_folder)
+        if section is None:
+            continue
+        stage_figure = stage_position_maps(report.folder, experiment, by_experiment[experiment.name])
+        if stage_figure is not None:
+            section.figures.append(stage_figure)
+        report.sections.append(section)
+        report.figures += section.figures
+        report.statistics.update(section.statistics)
     report.page = _write_html(report, name, runs)
     log.info("report written to %s (%d figures)", report.folder, len(report.figures))
     return report
+
+
+def run_stage_position(run: IndexedRun) -> tuple[float, float] | None:
+    """Where the sample stage was for a run (a campaign's ``stage_mm``), in m."""
+    position = run.metrics.get("stage_mm")
+    if isinstance(position, list) and len(position) == 2:
+        return float(position[0]) * 1e-3, float(position[1]) * 1e-3
+    return None
+
+
+def stage_position_maps(folder: Path, experiment: Any, runs: list[IndexedRun]) -> Path | None:
+    """Maps (top) and histograms (bottom) of an experiment's numeric headline figures over the
+    sample-stage positions its runs were taken at (a campaign looping over ``stage_mm``)."""
+    from acquisition.experiments.map_figures import draw_histogram, draw_map
+
+    placed = [(p, r) for r in runs if (p := run_stage_position(r)) is not None]
+    if len({p for p, _ in placed}) < 2:
+        return None
+    keys = [f for f in experiment.figures if metric_values([r for _, r in placed], f.key).size]
+    keys = [f for f in keys if not any(isinstance(r.metrics.get(f.key), bool) for _, r in placed)][:4]
+    if not keys:
+        return None
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(keys), figsize=(4.5 * len(keys), 7.5), dpi=FIGURE_DPI, squeeze=False)
+    x = [p[0] for p, _ in placed]
+    y = [p[1] for p, _ in placed]
+    for k, f in enumerate(keys):
+        values = [r.metrics.get(f.key) if isinstance(r.metrics.get(f.key), (int, float)) else math.nan
+                  for _, r in placed]
+        draw_map(fig, axes[0][k], x, y, values, f.label, f.unit)
+        draw_histogram(axes[1][k], values, f.label, f.unit)
+    fig.suptitle(f"{experiment.name} over {len({p for p, _ in placed})} stage positions")
+    return save(fig, folder / f"{experiment.name}_stage_maps.png")
 
 
 # ------------------------------------------------------------------------------------ table
@@ -143,13 +199,13 @@ def _write_csv(path: Path, runs: list[IndexedRun]) -> Path:
 
 
 # ------------------------------------------------------------------------------------ figures
-def _figure(ncols: int = 1):  # noqa: ANN202 - matplotlib types
+def figure(ncols: int = 1):  # noqa: ANN202 - matplotlib types
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, ncols, figsize=FIGURE_SIZE_IN, dpi=FIGURE_DPI, squeeze=False)
     return fig, axes[0]
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
     fig.tight_layout()
     fig.savefig(path, dpi=FIGURE_DPI)
@@ -157,146 +213,10 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def _film_statistics(folder: Path, runs: list[IndexedRun], _: Path) -> Path | None:
-    sweeps = _spot_sweeps(runs)
-    if not sweeps:
-        return None
-    keys = [("switch_on_kw_cm2", "switch-on (kW/cm²)"), ("hysteresis_width_kw_cm2", "width (kW/cm²)"),
-            ("contrast_db", "contrast (dB)")]
-    fig, axes = _figure(3)
-    for ax, (key, label) in zip(axes, keys):
-        values = _values(sweeps, key)
-        if values.size:
-            ax.boxplot(values, widths=0.5)
-            jitter = 1 + 0.08 * np.random.default_rng(0).standard_normal(values.size)
-            ax.plot(jitter, values, "o", alpha=0.5, color="tab:blue", markersize=4)
-            ax.set_title(f"{label}\n{values.mean():.2f} ± {values.std(ddof=1) if values.size > 1 else 0:.2f} "
-                         f"(n={values.size})")
-        ax.set_xticks([])
-        ax.set_ylabel(label)
-    fig.suptitle(f"Spot statistics over {len(sweeps)} sweeps")
-    return _save(fig, folder / "film_statistics.png")
-
-
-def _run_temperature(run: IndexedRun) -> float | None:
-    value = run.metrics.get("temperature_k", run.variables.get("temperature_k", run.variables.get("T")))
-    return float(value) if isinstance(value, (int, float)) else None
-
-
-def _against_temperature(folder: Path, runs: list[IndexedRun], _: Path) -> Path | None:
-    sweeps = [(t, r) for r in runs if r.experiment == "sweep" and (t := _run_temperature(r)) is not None]
-    if len({t for t, _ in sweeps}) < 2:
-        return None
-    fig, axes = _figure(2)
-    for ax, key, label in ((axes[0], "switch_on_kw_cm2", "switch-on"), (axes[0], "switch_off_kw_cm2", "switch-off"),
-                           (axes[1], "hysteresis_width_kw_cm2", "width")):
-        points = [(t, r.metrics.get(key)) for t, r in sweeps if isinstance(r.metrics.get(key), (int, float))]
-        if points:
-            t, v = zip(*sorted(points))
-            ax.plot(t, v, "o-", label=label)
-    axes[0].set_ylabel("threshold (kW/cm²)")
-    axes[1].set_ylabel("hysteresis width (kW/cm²)")
-    for ax in axes:
-        ax.set_xlabel("temperature (K)")
-        ax.legend()
-    fig.suptitle("Thresholds and width against temperature")
-    return _save(fig, folder / "vs_temperature.png")
-
-
-def _against_frequency(folder: Path, runs: list[IndexedRun], _: Path) -> Path | None:
-    conditions = [c for r in runs if r.experiment == "pulsed" for c in r.metrics.get("conditions", [])
-                  if isinstance(c, dict)]
-    if len(conditions) < 2:
-        return None
-    fig, axes = _figure(2)
-    duties = sorted({c.get("duty_cycle") for c in conditions})
-    for duty in duties:
-        group = sorted((c for c in conditions if c.get("duty_cycle") == duty), key=lambda c: c["frequency_hz"])
-        freq = [c["frequency_hz"] for c in group]
-        axes[0].plot(freq, [c.get("average_switch_on_kw_cm2", np.nan) for c in group], "o-",
-                     label=f"on, duty {duty:g}")
-        axes[0].plot(freq, [c.get("average_switch_off_kw_cm2", np.nan) for c in group], "s--",
-                     label=f"off, duty {duty:g}")
-        axes[1].plot(freq, [c.get("average_hysteresis_width_kw_cm2", np.nan) for c in group], "o-",
-                     label=f"duty {duty:g}")
-    axes[0].set_ylabel("average threshold (kW/cm²)")
-    axes[1].set_ylabel("average width (kW/cm²)")
-    for ax in axes:
-        ax.set_xscale("log")
-        ax.set_xlabel("chopper frequency (Hz)")
-        ax.legend(fontsize=8)
-    fig.suptitle("Pulse modulation: thresholds against chopper frequency")
-    return _save(fig, folder / "vs_frequency.png")
-
-
-def _drift(folder: Path, runs: list[IndexedRun], _: Path) -> Path | None:
-    sweeps = _repeated_sweeps(runs)
-    if not sweeps:
-        return None
-    fig, axes = _figure(2)
-    cycles = np.arange(1, len(sweeps) + 1)
-    for ax, key, label in ((axes[0], "switch_on_kw_cm2", "switch-on (kW/cm²)"),
-                           (axes[1], "hysteresis_width_kw_cm2", "width (kW/cm²)")):
-        values = np.array([r.metrics.get(key) if isinstance(r.metrics.get(key), (int, float)) else np.nan
-                           for r in sweeps], dtype=float)
-        ax.plot(cycles, values, "o-", markersize=3)
-        finite = values[np.isfinite(values)]
-        if finite.size:
-            ax.axhline(finite.mean(), color="k", lw=0.8)
-            ax.set_title(f"{label}: {finite.mean():.2f} ± {finite.std(ddof=1) if finite.size > 1 else 0:.2f}")
-        ax.set_xlabel("cycle")
-        ax.set_ylabel(label)
-    fig.suptitle(f"Drift over {len(sweeps)} repeated sweeps")
-    return _save(fig, folder / "drift.png")
-
-
-def _switching(folder: Path, runs: list[IndexedRun], campaign_folder: Path) -> Path | None:
-    switch_runs = [r for r in runs if r.experiment == "switch" and r.path]
-    if not switch_runs:
-        return None
-    from acquisition.storage import open_run
-    fig, axes = _figure(1)
-    ax = axes[0]
-    for run in switch_runs:
-        try:
-            points = open_run(campaign_folder / run.path).points("switch")
-        except (ValueError, KeyError, OSError) as exc:
-            log.warning("report: cannot read %s: %s", run.path, exc)
-            continue
-        for point in points:
-            bin_s = float(point["bin_s"])
-            baseline = np.asarray(point["baseline_counts"], dtype=float) / bin_s
-            hold = np.asarray(point["hold_counts"], dtype=float) / bin_s
-            pulse = float(point["pulse_s"])
-            t_base = np.arange(baseline.size) * bin_s - baseline.size * bin_s
-            t_hold = pulse + np.arange(hold.size) * bin_s
-            label = (f"{float(point['bias_w_m2']) / 1e7:.2f} kW/cm² "
-                     f"({'latched' if point['latched'] else 'not latched'})")
-            line, = ax.plot(t_base, baseline, lw=1)
-            ax.plot(t_hold, hold, lw=1, color=line.get_color(), label=label)
-        ax.axvspan(0, float(points[0]["pulse_s"]) if points else 1.0, color="orange", alpha=0.2)
-    ax.set_yscale("log")
-    ax.set_xlabel("time from control pulse (s)")
-    ax.set_ylabel("emission (cps)")
-    ax.legend(fontsize=8)
-    ax.set_title("Instability-crossing switching (control pulse shaded, emission shutter closed)")
-    return _save(fig, folder / "switching_traces.png")
-
-
 # ------------------------------------------------------------------------------------ page
 def _write_html(report: Report, name: str, runs: list[IndexedRun]) -> Path:
     esc = html.escape
-    def cell(value: float | None) -> str:
-        return f"{value:.3f}" if value is not None else "&mdash;"
-
-    stats_rows = "".join(
-        f"<tr><td>{esc(key)}</td><td>{v['mean']:.3f}</td><td>{cell(v.get('std'))}</td>"
-        f"<td>{cell(v.get('stderr'))}</td><td>{v['n']}</td></tr>"
-        for key, v in report.statistics.items())
-    stats_note = ("<p><small>std: sample standard deviation over the runs (ddof 1). "
-                  "bistable_fraction: binomial standard error of the fraction, "
-                  "&radic;(p(1&minus;p)/n).</small></p>" if "bistable_fraction" in report.statistics else
-                  "<p><small>std: sample standard deviation over the runs (ddof 1).</small></p>")
+    statistics = "".join(_statistics_html(section) for section in report.sections if section.statistics)
     figures = "".join(f'<figure><img src="{esc(p.name)}" alt="{esc(p.stem)}" width="900">'
                       f"<figcaption>{esc(p.stem.replace('_', ' '))}</figcaption></figure>"
                       for p in report.figures)
@@ -311,9 +231,7 @@ def _write_html(report: Report, name: str, runs: list[IndexedRun]) -> Path:
 td,th{{border:1px solid #ccc;padding:2px 6px;font-size:90%}}figure{{margin:1em 0}}</style></head>
 <body><h1>Campaign {esc(name)}</h1>
 <p>{len(runs)} complete run(s). Table: <a href="runs.csv">runs.csv</a>.</p>
-<h2>Statistics over sweeps</h2>
-<table><tr><th>figure</th><th>mean</th><th>std (sample)</th><th>standard error (binomial)</th><th>n</th></tr>
-{stats_rows}</table>{stats_note}
+{statistics}
 <h2>Figures</h2>{figures or '<p>No figure applies to this campaign.</p>'}
 <h2>Runs</h2><table><tr><th>unit</th><th>experiment</th><th>variables</th><th>figures</th><th>file</th></tr>
 {run_rows}</table></body></html>
@@ -321,3 +239,19 @@ td,th{{border:1px solid #ccc;padding:2px 6px;font-size:90%}}figure{{margin:1em 0
     path = report.folder / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _statistics_html(section: ReportSection) -> str:
+    esc = html.escape
+
+    def cell(value: float | None) -> str:
+        return f"{value:.3f}" if value is not None else "&mdash;"
+
+    rows = "".join(
+        f"<tr><td>{esc(key)}</td><td>{v['mean']:.3f}</td><td>{cell(v.get('std'))}</td>"
+        f"<td>{cell(v.get('stderr'))}</td><td>{v['n']}</td></tr>"
+        for key, v in section.statistics.items())
+    note = ("<p><small>std: sample standard deviation over the runs (ddof 1)."
+            + (f" {esc(section.note)}" if section.note else "") + "</small></p>")
+    return (f"<h2>Statistics over {esc(section.title)}</h2>\n<table><tr><th>figure</th><th>mean</th>"
+            f"<th>std (sample)</th><th>standard error (binomial)</th><th>n</th></tr>\n{rows}</table>{note}\n")

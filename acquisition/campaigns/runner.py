@@ -32,8 +32,8 @@ from typing import Any, Protocol
 
 from acquisition.campaigns.index import CampaignIndex
 from acquisition.campaigns.isolation import calibrate_before_units, isolation_problem, simulation_starts
-from acquisition.campaigns.prepare import PREPARE_EXPERIMENT, ensure_registered
 from acquisition.campaigns.progress import WorkTracker, unit_progress_listener
+from acquisition.experiments.prepare import PREPARE_EXPERIMENT
 from acquisition.campaigns.spec import Campaign, CampaignError, Unit, expand
 from acquisition.events import RunStatus
 from acquisition.storage.jsonsafe import to_jsonable
@@ -92,7 +92,6 @@ class CampaignRunner:
 
     def __init__(self, campaign: Campaign, engine: Any, folder: Path,
                  on_progress: Callable[[CampaignProgress], None] | None = None) -> None:
-        ensure_registered()
         self.campaign = campaign
         self.engine = engine
         self.rig = engine.rig
@@ -117,6 +116,12 @@ class CampaignRunner:
         signal-handler-safe)."""
         self._stop_reason = reason
         self.engine.abort(reason)
+
+    def emergency_stop(self) -> None:
+        """The operator's second signal: every instrument safe now (the engine's STOP), the
+        campaign stopping as for ``request_stop``."""
+        self._stop_reason = self._stop_reason or "emergency stop"
+        self.engine.emergency_stop()
 
     def check(self) -> None:
         """Every unit's experiment params against the schema, the rig and the engine's stored
@@ -244,7 +249,7 @@ def free_attempt(folder: Path, ordinal: int, unit: Unit, attempt: int) -> int:
 
 def run_unit(engine: Any, folder: Path, ordinal: int, unit: Unit, index: UnitRecorder,
              attempt: int = 1) -> None:
-    """One unit on ``engine``: film position, temperature/wait, then its experiment into its own
+    """One unit on ``engine``: film position, stage/temperature/wait, then its experiment into its own
     run file, recorded in ``index``. CampaignStopped if a run is refused, fails or is aborted."""
     if unit.position_um is not None:
         x_um, y_um = unit.position_um
@@ -254,7 +259,7 @@ def run_unit(engine: Any, folder: Path, ordinal: int, unit: Unit, index: UnitRec
     # a plain setpoint with an experiment is the experiment's own temperature_k parameter
     move_temperature = unit.temperature_k is not None and (
         unit.experiment is None or unit.ramp_k_per_min is not None)
-    if move_temperature or unit.wait_s > 0:
+    if move_temperature or unit.wait_s > 0 or unit.stage_mm is not None:
         _prepare(engine, unit, move_temperature)
     if unit.experiment is None:
         run_id = index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
@@ -285,6 +290,8 @@ def run_unit(engine: Any, folder: Path, ordinal: int, unit: Unit, index: UnitRec
 
 def _prepare(engine: Any, unit: Unit, move_temperature: bool) -> None:
     params: dict[str, Any] = {"wait_s": unit.wait_s}
+    if unit.stage_mm is not None:
+        params["stage_x_mm"], params["stage_y_mm"] = unit.stage_mm
     if move_temperature:
         params["target_k"] = unit.temperature_k
         params["ramp_k_per_min"] = unit.ramp_k_per_min
@@ -311,4 +318,6 @@ def _headline_metrics(summary: dict[str, Any], params: dict[str, Any], unit: Uni
         metrics.setdefault("temperature_k", float(params["temperature_k"]))
     if unit.position_um is not None:
         metrics.setdefault("position_um", list(unit.position_um))
+    if unit.stage_mm is not None:
+        metrics.setdefault("stage_mm", list(unit.stage_mm))
     return metrics

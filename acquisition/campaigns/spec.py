@@ -35,15 +35,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from acquisition.campaigns.expressions import MAX_LIST_LENGTH, ExpressionError, resolve, template_names
+from acquisition.campaigns.expressions import MAX_LIST_LENGTH, ExpressionError, resolve
 from acquisition.interlocks import setpoint_error
 
 TOP_LEVEL_KEYS = ("name", "description", "rig", "vars", "step")
 STEP_KEYS = ("label", "loop", "repeat", "temperature_k", "ramp_k_per_min", "position_um",
-             "wait_s", "experiment", "params", "sample")
+             "stage_mm", "wait_s", "experiment", "params", "sample")
 TEMPERATURE_RANGE_K = (1.0, 400.0)
 RAMP_RANGE_K_PER_MIN = (0.01, 50.0)
 POSITION_LIMIT_UM = 10_000.0
+#: sample-stage coordinates a campaign may name (the rig's xy_stage limits are checked too)
+STAGE_LIMIT_MM = 100.0
 WAIT_RANGE_S = (0.0, 86_400.0)
 #: units in one campaign (all steps together); 100000 sweeps are months of rig time
 MAX_UNITS = MAX_LIST_LENGTH
@@ -71,6 +73,8 @@ class Step:
     temperature_k: Any = None
     ramp_k_per_min: Any = None
     position_um: Any = None
+    #: sample-stage position [x, y] in mm (stage coordinates; moved through the engine)
+    stage_mm: Any = None
     wait_s: Any = None
     label: str = ""
     #: simulated rig only: ``[sample]`` fields for this step's units (material, dopant_fraction,
@@ -103,6 +107,7 @@ class Unit:
     experiment: str | None
     params: Mapping[str, Any]
     sample: Mapping[str, Any] = field(default_factory=dict)
+    stage_mm: tuple[float, float] | None = None
 
 
 # ------------------------------------------------------------------------------------ line finder
@@ -272,9 +277,10 @@ def _step_problems(step: Step, variables: dict[str, Any], known_experiments: set
     problems: list[tuple[list[str], str]] = []
     if not isinstance(step.repeat, int) or isinstance(step.repeat, bool) or not 1 <= step.repeat <= 100_000:
         problems.append((["repeat"], f"repeat={step.repeat!r} is outside the allowed range [1, 100000]"))
-    if step.experiment is None and all(v is None for v in (step.temperature_k, step.position_um, step.wait_s)):
+    if step.experiment is None and all(v is None for v in (step.temperature_k, step.position_um, step.stage_mm,
+                                                           step.wait_s)):
         problems.append((["experiment"], "the step does nothing; give experiment, temperature_k, "
-                                          "position_um or wait_s"))
+                                          "position_um, stage_mm or wait_s"))
     if step.experiment is not None and not isinstance(step.experiment, str):
         problems.append((["experiment"], f"experiment={step.experiment!r} must be the name of an experiment"))
         return problems
@@ -374,7 +380,7 @@ def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck 
     problems: list[tuple[list[str], str]] = []
     # each field (and each parameter) on its own, so one bad expression hides no other problem
     resolved: dict[str, Any] = {}
-    for name in ("temperature_k", "ramp_k_per_min", "position_um", "wait_s"):
+    for name in ("temperature_k", "ramp_k_per_min", "position_um", "stage_mm", "wait_s"):
         try:
             resolved[name] = resolve(getattr(step, name), scope)
         except ExpressionError as exc:
@@ -404,6 +410,7 @@ def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck 
             for axis, value in zip("xy", position):
                 problems += _number(["position_um"], value, -POSITION_LIMIT_UM, POSITION_LIMIT_UM,
                                     f"um ({axis})")[1]
+    problems += _stage_problems(resolved["stage_mm"], schema_check)
     if step.experiment is not None and schema_check is not None and (
             known_experiments is None or step.experiment in known_experiments):
         try:
@@ -417,6 +424,22 @@ def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck 
                 continue  # checked with its default in place of the bad expression: not news
             problems.append((["params", field_name] if field_name else ["params"], message))
     return problems
+
+
+def _stage_problems(stage: Any, schema_check: SchemaCheck | None) -> list[tuple[list[str], str]]:
+    """A stage position: [x, y] numbers in mm, inside the rig's stage limits (the ``prepare``
+    experiment's own check, which also says when the rig has no sample stage)."""
+    if stage is None:
+        return []
+    if not isinstance(stage, list) or len(stage) != 2:
+        return [(["stage_mm"], f"stage_mm={stage!r} must be [x, y] in mm")]
+    problems: list[tuple[list[str], str]] = []
+    for axis, value in zip("xy", stage):
+        problems += _number(["stage_mm"], value, 0.0, STAGE_LIMIT_MM, f"mm ({axis})")[1]
+    if problems or schema_check is None:
+        return problems
+    messages = schema_check("prepare", {"stage_x_mm": float(stage[0]), "stage_y_mm": float(stage[1])})
+    return [(["stage_mm"], message) for message in messages]
 
 
 # ------------------------------------------------------------------------------------ expansion
@@ -439,7 +462,8 @@ def expand(campaign: Campaign) -> list[Unit]:
         for binding in _bindings(loop_values):
             scope = {**variables, **binding}
             values = resolve({"temperature_k": step.temperature_k, "ramp_k_per_min": step.ramp_k_per_min,
-                              "position_um": step.position_um, "wait_s": step.wait_s,
+                              "position_um": step.position_um, "stage_mm": step.stage_mm,
+                              "wait_s": step.wait_s,
                               "params": step.params, "sample": step.sample or {}}, scope)
             key = f"s{index + 1}" + "".join(f"/{k}={_fmt_key(v)}" for k, v in binding.items())
             position = values["position_um"]
@@ -450,7 +474,9 @@ def expand(campaign: Campaign) -> list[Unit]:
                 ramp_k_per_min=_opt_float(values["ramp_k_per_min"]),
                 position_um=(float(position[0]), float(position[1])) if position is not None else None,
                 wait_s=float(values["wait_s"] or 0.0), experiment=step.experiment,
-                params=_json_text_params(values["params"]), sample=dict(values["sample"])))
+                params=_json_text_params(values["params"]), sample=dict(values["sample"]),
+                stage_mm=(float(values["stage_mm"][0]), float(values["stage_mm"][1]))
+                if values["stage_mm"] is not None else None))
     keys = [u.key for u in units]
     if len(set(keys)) != len(keys):
         raise CampaignError(["two units share a key: give repeated steps distinct loop variables"])
@@ -464,11 +490,6 @@ def _json_text_params(params: Any) -> Any:
         return params
     return {name: json.dumps(value) if name in JSON_TEXT_PARAMETERS and isinstance(value, dict) else value
             for name, value in params.items()}
-
-
-def step_uses(step: Step) -> set[str]:
-    """Variables a step's templates read (for documentation and dry runs)."""
-    return template_names([step.temperature_k, step.position_um, step.wait_s, step.params, step.loop])
 
 
 def _override_text(value: Any, limit: int = 60) -> str:

@@ -1,5 +1,5 @@
-"""``avalab sweep|pulsed|switch|lifetime|calibrate|temperature_series``: one run, options from
-the experiment's schema (``--dwell-s 0.2``, ``--frequencies-hz 100 500``, ``--refine``).
+"""``avalab <experiment>``: one run of any registered experiment (``acquisition.experiments``),
+options from its schema (``--dwell-s 0.2``, ``--frequencies-hz 100 500``, ``--refine``).
 
 Order of business, so that bad input never moves anything: parse -> load and validate the rig
 file -> validate every parameter against the schema and the rig -> check the output path ->
@@ -9,23 +9,20 @@ exit 130/143; a second signal makes everything safe at once.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from acquisition.cli import UsageError
 from acquisition.cli_output import OperatorResume, ProgressBar, dumps, human_summary
 from acquisition.events import RunFinished, RunStatus
 from acquisition.interlocks import TEMPERATURE_FIELDS, allowed_temperature_range
+from acquisition.operator_signals import OperatorSignals
 from acquisition.schema import Parameter
 from acquisition.storage.naming import new_run_path
 
-RUN_COMMANDS = ("sweep", "pulsed", "switch", "lifetime", "calibrate", "temperature_series")
 DEFAULT_RUN_DIR = Path("runs")
 EXIT_FAILED = 1
-SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def option_strings(name: str) -> list[str]:
@@ -111,10 +108,10 @@ def add_common_options(parser: argparse.ArgumentParser, with_temperature: bool =
 
 
 def register(subparsers: Any) -> None:
-    from acquisition.experiments import EXPERIMENTS
+    from acquisition.experiments import listed_experiments
 
-    for name in RUN_COMMANDS:
-        experiment = EXPERIMENTS[name]
+    for experiment in listed_experiments():
+        name = experiment.name
         parser = subparsers.add_parser(name, help=experiment.title, description=experiment.title,
                                        add_help=False)
         add_common_options(parser, with_temperature=any(p.name == "temperature_k"
@@ -191,38 +188,6 @@ def write_plot(run_file: Path, plot: Path) -> str | None:
     return None
 
 
-class SignalGuard:
-    """SIGINT/SIGTERM -> abort the run (safe state); a second signal -> emergency stop now."""
-
-    def __init__(self, engine: Any, progress: Any = None) -> None:
-        self.engine = engine
-        self.progress = progress  # a ProgressBar: its open bar line is ended before our line
-        self.received: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> "SignalGuard":
-        for signum in SIGNAL_EXIT:
-            self._previous[signum] = signal.signal(signum, self._on_signal)
-        return self
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is not None:
-            self.engine.emergency_stop()
-            return
-        self.received = signum
-        line = f"avalab: {signal.Signals(signum).name}: aborting the run, instruments to safe state"
-        if self.progress is not None:
-            self.progress.note(line)
-        else:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
-        self.engine.abort(f"{signal.Signals(signum).name} received")
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-
-
 def run_result(experiment: str, finished: RunFinished, path: Path) -> dict[str, Any]:
     return {"experiment": experiment, "status": finished.status.value, "reason": finished.reason,
             "run_id": finished.run_id, **finished.summary, "run_file": str(path)}
@@ -252,7 +217,8 @@ def run_command(args: argparse.Namespace) -> int:
     progress = ProgressBar(sys.stderr, enabled=not args.no_progress)
     engine.subscribe(progress.handle)
     try:
-        with SignalGuard(engine, progress) as guard, OperatorResume(engine) as resume:
+        with OperatorSignals("run", engine.abort, engine.emergency_stop, progress.note) as guard, \
+                OperatorResume(engine) as resume:
             progress.resume_how = resume.how
             handle = engine.start(experiment.name, validated, out)
             while not handle.done:  # short waits so that signal handlers run promptly
@@ -271,8 +237,8 @@ def run_command(args: argparse.Namespace) -> int:
             result["plot_error"] = plot_error
     sys.stdout.write((dumps(result) if args.json else human_summary(result)) + "\n")
     sys.stdout.flush()
-    if guard.received is not None:
-        return SIGNAL_EXIT.get(guard.received, EXIT_FAILED)
+    if guard.exit_code is not None:
+        return guard.exit_code
     if finished.status != RunStatus.COMPLETE:
         sys.stderr.write(f"avalab: run {finished.status.value}: {finished.reason.splitlines()[0] if finished.reason else ''}\n")
         return EXIT_FAILED

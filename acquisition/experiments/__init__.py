@@ -1,29 +1,51 @@
-"""The experiments avalab runs: each a parameter schema plus a plan (see ``base.Experiment``).
+"""The registry of experiments: one line per experiment module (see ``base.Experiment`` for what
+a module declares). Everything outside this package finds experiments here, never by name.
 
-    from acquisition.experiments import EXPERIMENTS
+    from acquisition.experiments import EXPERIMENTS, get_experiment
     EXPERIMENTS["sweep"].schema.parameters      # what the GUI form and CLI options are built from
-    EXPERIMENTS["sweep"].estimate_duration_s({...})
+    get_experiment("sweep").estimate_duration_s({...})
+    [e.name for e in listed_experiments()]     # CLI commands, GUI chooser (not campaign-internal)
 """
 from __future__ import annotations
 
 from acquisition.experiments.base import Experiment
 from acquisition.experiments.calibrate import CALIBRATE
 from acquisition.experiments.lifetime import LIFETIME
+from acquisition.experiments.map import MAP
+from acquisition.experiments.prepare import PREPARE_EXPERIMENT
 from acquisition.experiments.pulsed import PULSED
+from acquisition.experiments.scan_rate import SCAN_RATE
+from acquisition.experiments.survey import SURVEY
 from acquisition.experiments.sweep import SWEEP
 from acquisition.experiments.switch import SWITCH
 from acquisition.experiments.temperature_series import TEMPERATURE_SERIES
 
-EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e for e in (CALIBRATE, SWEEP, PULSED, SWITCH, LIFETIME, TEMPERATURE_SERIES)
-}
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
+    CALIBRATE,
+    SWEEP,
+    PULSED,
+    SWITCH,
+    LIFETIME,
+    TEMPERATURE_SERIES,
+    SCAN_RATE,
+    MAP,
+    SURVEY,
+    PREPARE_EXPERIMENT,
+)}
 
 
 def get_experiment(name: str) -> Experiment:
     """The experiment called ``name`` (ValueError listing the known ones otherwise)."""
     if name not in EXPERIMENTS:
-        raise ValueError(f"experiment={name!r} is not known; allowed values: {', '.join(EXPERIMENTS)}")
+        known = ", ".join(e.name for e in listed_experiments())
+        raise ValueError(f"experiment={name!r} is not known; allowed values: {known}")
     return EXPERIMENTS[name]
 
 
-__all__ = ["EXPERIMENTS", "Experiment", "get_experiment"]
+def listed_experiments() -> list[Experiment]:
+    """The experiments operators start by name (CLI commands, GUI forms, campaigns), in
+    registry order; internal ones (``listed=False``) are left out."""
+    return [e for e in EXPERIMENTS.values() if e.listed]
+
+
+__all__ = ["EXPERIMENTS", "Experiment", "get_experiment", "listed_experiments"]

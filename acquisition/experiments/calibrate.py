@@ -29,9 +29,11 @@ from typing import Any
 import numpy as np
 
 from acquisition.calibration import MalusFit, PowerCalibration, WheelTable, fit_malus
-from acquisition.experiments.base import W_M2_PER_KW_CM2, Experiment
+from acquisition.experiments.base import (POWER_ROLES, Experiment, Figure, LivePlot, ReportSection, RunData,
+                                          SeriesPlot, number, stream_columns)
 from acquisition.plan_context import PlanContext
 from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
+from acquisition.units import W_M2_PER_KW_CM2
 
 PUMP_WAVELENGTH_M = 1064e-9
 MOVE_OVERHEAD_S = 0.5
@@ -82,10 +84,10 @@ def calibrate_duration_s(params: dict[str, Any]) -> float:
 
 
 def _read_objective_power(ctx: PlanContext) -> float:
-    reading = ctx.measure_power()
+    reading = ctx.beam.measure()
     if reading.density_w_m2 > ctx.limits.max_power_density_w_m2:
-        ctx.beam_off()
-    ctx.check_density(reading.density_w_m2, "measured_density")
+        ctx.beam.off()
+    ctx.beam.check_density(reading.density_w_m2, "measured_density")
     return reading.sample_w
 
 
@@ -112,17 +114,17 @@ def _predicted_peak_per_w(angles: np.ndarray, transmissions: np.ndarray) -> floa
 def _probe_plate(ctx: PlanContext, probe_w: float, angles: np.ndarray, settle_s: float) -> float:
     """Plate transmission peak per W of laser predicted from readings at ``angles`` with the pump
     at ``probe_w`` (beam opened for the pass, blocked after it)."""
-    ctx.beam_off()
-    ctx.beam_on(probe_w)
+    ctx.beam.off()
+    ctx.beam.on(probe_w)
     readings = []
     for angle in angles:
-        ctx.move_stage("hwp", float(angle))
+        ctx.stages.move("hwp", float(angle))
         ctx.sleep(settle_s)
         objective_w = _read_objective_power(ctx)
         readings.append(objective_w / probe_w)
         ctx.emit("calibration", {"stage": "probe", "angle_deg": float(angle), "objective_power_w": objective_w,
                                  "transmission": objective_w / probe_w, "laser_power_w": probe_w})
-    ctx.beam_off()
+    ctx.beam.off()
     return _predicted_peak_per_w(angles, np.asarray(readings))
 
 
@@ -175,21 +177,21 @@ def choose_laser_power(ctx: PlanContext, requested_w: float, plate_angles: np.nd
 def calibrate_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     has_wheel = ctx.has_instrument("nd_wheel")
     requested_w = float(params["laser_power_w"])
-    ctx.stop_chopper()  # a stopped blade is parked open: the meter sees the CW beam
-    ctx.set_power_meter_wavelength(PUMP_WAVELENGTH_M)
+    ctx.chopper.stop()  # a stopped blade is parked open: the meter sees the CW beam
+    ctx.beam.set_meter_wavelength(PUMP_WAVELENGTH_M)
     plate_angles = np.linspace(params["plate_start_deg"], params["plate_stop_deg"], params["plate_points"])
     wheel_angles = np.linspace(params["wheel_dense_deg"], params["wheel_clear_deg"], params["wheel_points"])
     total = len(plate_angles) + (len(wheel_angles) if has_wheel else 0)
-    ctx.beam_off()
+    ctx.beam.off()
     if has_wheel:
-        ctx.move_stage("nd_wheel", float(wheel_angles[0]))
-    ctx.move_stage("hwp", float(plate_angles[-1]))  # the probe runs from the far end back
+        ctx.stages.move("nd_wheel", float(wheel_angles[0]))
+    ctx.stages.move("hwp", float(plate_angles[-1]))  # the probe runs from the far end back
     laser_w = choose_laser_power(ctx, requested_w, plate_angles, params["settle_s"])
-    ctx.move_stage("hwp", float(plate_angles[0]))
-    ctx.beam_on(laser_w)
+    ctx.stages.move("hwp", float(plate_angles[0]))
+    ctx.beam.on(laser_w)
     plate_t = []
     for i, angle in enumerate(plate_angles):
-        ctx.move_stage("hwp", float(angle))
+        ctx.stages.move("hwp", float(angle))
         ctx.sleep(params["settle_s"])
         objective_w = _read_objective_power(ctx)
         plate_t.append(objective_w / laser_w)
@@ -205,12 +207,12 @@ def calibrate_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
         # that a first step of up to 1 / WHEEL_SCAN_PLATE_FRACTION stays far below the limit;
         # the table keeps the levels at which the plate at its maximum stays within the limit
         plate_t_scan = max(fit.highest * WHEEL_SCAN_PLATE_FRACTION, fit.lowest)
-        ctx.move_stage("hwp", fit.angle_for(plate_t_scan))
+        ctx.stages.move("hwp", fit.angle_for(plate_t_scan))
         to_plate_max = fit.highest / plate_t_scan
         limit_w = ctx.limits.max_power_density_w_m2 * ctx.beam_area_m2
         reference_w = None
         for j, angle in enumerate(wheel_angles):
-            ctx.move_stage("nd_wheel", float(angle))
+            ctx.stages.move("nd_wheel", float(angle))
             ctx.sleep(params["settle_s"])
             objective_w = _read_objective_power(ctx)
             reference_w = objective_w if reference_w is None else reference_w
@@ -231,12 +233,12 @@ def calibrate_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
                 ctx.log.info("wheel scan stopped at %.1f deg: the next step would pass the "
                              "density limit", angle)
                 break
-    ctx.beam_off()
+    ctx.beam.off()
     order = np.argsort(angles_used)
     table = WheelTable(tuple(float(angles_used[k]) for k in order), tuple(float(relative[k]) for k in order),
                        float(wheel_angles[0]))
     calibration = PowerCalibration.for_rig(ctx.rig_config, laser_w, fit, table, run_id=ctx.run_id)
-    ctx.use_calibration(calibration, store=params["save"])
+    ctx.power.use(calibration, store=params["save"])
     area = ctx.beam_area_m2
     return {
         "plate_t_max": fit.t_max, "plate_t_min": fit.t_min, "plate_theta0_deg": fit.theta0_deg,
@@ -250,8 +252,57 @@ def calibrate_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def analyze_calibration(run: RunData, noise_cps: float | None = None) -> dict[str, Any]:
+    """The Malus fit of the stored plate scan; the wheel table and laser power as the run stored
+    them (they are not recomputed)."""
+    columns = stream_columns(run, "calibration")
+    plate = np.array([str(v) == "plate" for v in columns["stage"]])
+    fit = fit_malus(np.asarray(columns["angle_deg"])[plate], np.asarray(columns["transmission"])[plate])
+    stored = {k: v for k, v in (run.summary or {}).items() if k not in ("calibration", "stream_prefix")}
+    return {**stored, "plate_t_max": fit.t_max, "plate_t_min": fit.t_min,
+            "plate_theta0_deg": fit.theta0_deg, "plate_fit_rms": fit.rms_residual}
+
+
+def calibration_file_plot(fig: Any, run: RunData, figures: dict[str, Any]) -> str:
+    """Power into the objective against the half-wave plate angle."""
+    columns = stream_columns(run, "calibration")
+    rows = np.array([str(v) == "plate" for v in columns["stage"]])
+    ax = fig.subplots()
+    ax.plot(np.asarray(columns["angle_deg"])[rows], np.asarray(columns["objective_power_w"])[rows] * 1e6, "o")
+    ax.set_xlabel("half-wave plate angle (deg)")
+    ax.set_ylabel("power into the objective (uW)")
+    return ""
+
+
+def _draw_series(fig: Any, setpoints: list[Any], figures: list[dict[str, Any]]) -> list[Any]:
+    from acquisition.plotting import plot_series_calibrate
+
+    return plot_series_calibrate(fig, setpoints, figures)
+
+
+def calibrate_queue_label(params: dict[str, Any]) -> str:
+    power = params.get("laser_power_w")
+    return f"{number(power)} W" if power is not None else ""
+
+
+def calibrate_report(runs: list[Any], folder: Any, campaign_folder: Any) -> ReportSection:
+    """How the pump path changed over the campaign: plate fit and the density range reached."""
+    from acquisition.campaigns.report import statistics
+
+    keys = ["plate_t_max", "plate_theta0_deg", "max_density_kw_cm2", "min_density_kw_cm2"]
+    return ReportSection("power calibrations", [], statistics(runs, keys))
+
+
 CALIBRATE = Experiment(
     name="calibrate", title="Pump power calibration (plate + ND wheel)",
     schema=ParameterSchema([TEMPERATURE_PARAMETER, *CALIBRATE_PARAMETERS], (_check_spans,)),
-    plan=calibrate_plan, duration=calibrate_duration_s,
-    rig_check=_check_laser_power)
+    plan=calibrate_plan, duration=calibrate_duration_s, rig_check=_check_laser_power, roles=POWER_ROLES,
+    analyze=analyze_calibration,
+    figures=(Figure("plate_theta0_deg", "plate theta0", "deg"),
+             Figure("max_density_kw_cm2", "max density", "kW/cm2")),
+    file_plot=calibration_file_plot,
+    live=(LivePlot("curve", "calibration", x="angle_deg", y="objective_power_w", series="stage",
+                   axis_labels=("stage angle", "°", "power at the objective", "W")),),
+    queue_label=calibrate_queue_label,
+    report=calibrate_report, series_plot=SeriesPlot(_draw_series, "calibration"),
+    example={"plate_points": 19, "save": False})

@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 
 from acquisition.blades import CHOPPER_MAX_HZ, CHOPPER_MIN_HZ, blade_for
-from acquisition.experiments.base import (W_M2_PER_KW_CM2, Experiment, check_calibrated_reach,
-                                          check_density_limit)
+from acquisition.experiments.base import (POWER_ROLES, Experiment, Figure, LivePlot, ReportSection, RunData,
+                                          SeriesPlot, check_calibrated_reach, check_density_limit, joined,
+                                          number, stream_columns)
 from acquisition.plan_context import PlanContext
 from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
+from acquisition.units import W_M2_PER_KW_CM2
 
 MAX_HISTOGRAM_BINS = 65536  # HydraHarp MAXHISTLEN
 SPINUP_ESTIMATE_S = 4.0
@@ -98,16 +100,16 @@ def kinetics(t: np.ndarray, counts: np.ndarray, params: dict[str, Any]) -> dict[
 
 def lifetime_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     density = params["density_kw_cm2"] * W_M2_PER_KW_CM2
-    ctx.ensure_calibration()
-    ctx.prepare_power_range(density)
-    blade = ctx.set_chopper(params["frequency_hz"], params["duty_cycle"])
-    ctx.set_power_density(density)
+    ctx.power.ensure()
+    ctx.beam.prepare_range(density)
+    blade = ctx.chopper.run(params["frequency_hz"], params["duty_cycle"])
+    ctx.beam.set_density(density)
     ctx.sleep(params["settle_s"])
     n_bins = _n_bins(params)
-    counts = ctx.histogram(params["acquisition_s"], params["bin_width_s"], n_bins)
-    power = ctx.measure_power()
-    ctx.beam_off()
-    ctx.stop_chopper()
+    counts = ctx.tcspc.histogram(params["acquisition_s"], params["bin_width_s"], n_bins)
+    power = ctx.beam.measure()
+    ctx.beam.off()
+    ctx.chopper.stop()
     t = (np.arange(len(counts)) + 0.5) * params["bin_width_s"]
     t_off = params["duty_cycle"] / params["frequency_hz"]
     summary: dict[str, Any] = {"blade": blade, "frequency_hz": params["frequency_hz"],
@@ -120,12 +122,59 @@ def lifetime_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     ctx.emit("histogram", {"delay_s": t, "counts": counts, "bin_width_s": params["bin_width_s"],
                            "pump_off_s": t_off, "frequency_hz": params["frequency_hz"],
                            "duty_cycle": params["duty_cycle"], "density_w_m2": power.density_w_m2,
-                           "setpoint_w_m2": density, "temperature_k": ctx.read_temperature()})
+                           "setpoint_w_m2": density, "temperature_k": ctx.cryostat.read()})
     return summary
+
+
+def analyze_lifetime(run: RunData, noise_cps: float | None = None) -> dict[str, Any]:
+    """Rise and decay times from the stored histogram; the blade, counts and average density
+    the run measured come from its stored summary."""
+    columns = stream_columns(run, "histogram")
+    stored = {k: v for k, v in (run.summary or {}).items() if k not in ("calibration", "stream_prefix")}
+    return {**stored, **kinetics(np.asarray(columns["delay_s"])[0], np.asarray(columns["counts"])[0],
+                                 dict(run.params or {}))}
+
+
+def lifetime_file_plot(fig: Any, run: RunData, figures: dict[str, Any]) -> str:
+    """The TCSPC histogram (log counts) against delay after the chopper edge."""
+    from acquisition.plotting import finish_single_axes
+
+    columns = stream_columns(run, "histogram")
+    ax = fig.subplots()
+    ax.semilogy(np.asarray(columns["delay_s"])[0] * 1e3, np.maximum(np.asarray(columns["counts"])[0], 0.5))
+    ax.axvline(float(columns["pump_off_s"][0]) * 1e3, color="black", ls="--", label="pump off")
+    ax.set_xlabel("delay after chopper edge (ms)")
+    ax.set_ylabel("counts per bin")
+    finish_single_axes(ax)
+    return ""
+
+
+def _draw_series(fig: Any, setpoints: list[Any], figures: list[dict[str, Any]]) -> list[Any]:
+    from acquisition.plotting import plot_series_lifetime
+
+    return plot_series_lifetime(fig, setpoints, figures)
+
+
+def lifetime_queue_label(params: dict[str, Any]) -> str:
+    density, frequency = params.get("density_kw_cm2"), params.get("frequency_hz")
+    return joined([f"{number(density)} kW/cm²" if density is not None else None,
+                   f"{number(frequency)} Hz" if frequency is not None else None])
+
+
+def lifetime_report(runs: list[Any], folder: Any, campaign_folder: Any) -> ReportSection:
+    """Mean and spread of the rise and decay times over the lifetime runs."""
+    from acquisition.campaigns.report import statistics
+
+    return ReportSection("lifetime runs", [], statistics(runs, ["rise_time_s", "decay_time_s"]))
 
 
 LIFETIME = Experiment(
     name="lifetime", title="Rise and decay times (TCSPC, chopped excitation)",
     schema=ParameterSchema([TEMPERATURE_PARAMETER, *LIFETIME_PARAMETERS], (_check,)),
     plan=lifetime_plan, duration=lifetime_duration_s, rig_check=_rig_check,
-    preflight=lifetime_preflight)
+    preflight=lifetime_preflight, roles=(*POWER_ROLES, "chopper", "tagger"), analyze=analyze_lifetime,
+    figures=(Figure("rise_time_s", "rise time (95 %)", "s"), Figure("decay_time_s", "decay time (area)", "s")),
+    file_plot=lifetime_file_plot, live=(LivePlot("histogram", "histogram", x="delay_s", y="counts"),),
+    queue_label=lifetime_queue_label, report=lifetime_report,
+    series_plot=SeriesPlot(_draw_series, "histogram", lambda n, figures: (12.0, 4.8)),
+    example={"acquisition_s": 1.0, "bin_width_s": 2e-4})

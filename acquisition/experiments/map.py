@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from acquisition.experiments.base import (W_M2_PER_KW_CM2, W_M2_PER_W_CM2, Experiment, check_calibrated_reach,
-                                          check_density_limit)
+from acquisition.experiments.base import (POWER_ROLES, Experiment, Figure, LivePlot, ReportSection, RunData,
+                                          check_calibrated_reach, check_density_limit, stream_columns)
 from acquisition.experiments.stage_points import (GRID_PARAMETERS, POSITIONS_PARAMETER, check_stage_points,
                                                   count_points, points_for)
 from acquisition.plan_context import PlanContext
 from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
+from acquisition.units import W_M2_PER_KW_CM2, W_M2_PER_W_CM2
 
 MAP_STREAM = "map"
 PROTOCOLS = ("none", "pump_pulse", "control_pulse")
@@ -98,52 +99,52 @@ def map_duration_s(params: dict[str, Any]) -> float:
 
 def _run_protocol(ctx: PlanContext, params: dict[str, Any], bias_w_m2: float) -> None:
     """Dark first, then the set step: a pump pulse above switch-on or a control pulse at the bias."""
-    ctx.beam_off()
+    ctx.beam.off()
     ctx.sleep(params["reset_s"])
     if params["protocol"] == "pump_pulse":
-        ctx.set_power_density(params["set_kw_cm2"] * W_M2_PER_KW_CM2)
-        ctx.beam_on()
+        ctx.beam.set_density(params["set_kw_cm2"] * W_M2_PER_KW_CM2)
+        ctx.beam.on()
         ctx.sleep(params["set_s"])
-        ctx.set_power_density(bias_w_m2)
+        ctx.beam.set_density(bias_w_m2)
     else:
-        ctx.set_power_density(bias_w_m2)
-        ctx.beam_on()
+        ctx.beam.set_density(bias_w_m2)
+        ctx.beam.on()
         ctx.sleep(params["settle_s"])
-        ctx.control_pulse(params["pulse_s"])
+        ctx.control.pulse(params["pulse_s"])
 
 
 def map_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     points = points_for(params)
     bias = params["density_kw_cm2"] * W_M2_PER_KW_CM2
-    ctx.ensure_calibration()
-    ctx.stop_chopper()
+    ctx.power.ensure()
+    ctx.chopper.stop()
     high = params["set_kw_cm2"] if params["protocol"] == "pump_pulse" else params["density_kw_cm2"]
-    ctx.prepare_power_range(high * W_M2_PER_KW_CM2)
+    ctx.beam.prepare_range(high * W_M2_PER_KW_CM2)
     if params["protocol"] == "control_pulse":
-        ctx.prepare_control_laser(params["control_wavelength_nm"] * 1e-9,
+        ctx.control.prepare(params["control_wavelength_nm"] * 1e-9,
                                   params["control_density_w_cm2"] * W_M2_PER_W_CM2)
     rows: list[dict[str, Any]] = []
     for index, (x_m, y_m) in enumerate(points):
-        ctx.move_xy_stage(x_m, y_m)
+        ctx.stages.move_xy(x_m, y_m)
         if params["protocol"] != "none":
             _run_protocol(ctx, params, bias)
         else:
-            ctx.set_power_density(bias)
-            ctx.beam_on()
+            ctx.beam.set_density(bias)
+            ctx.beam.on()
         ctx.sleep(params["settle_s"])
-        power = ctx.measure_power()
-        counted = ctx.count(params["dwell_s"])
+        power = ctx.beam.measure()
+        counted = ctx.detection.count(params["dwell_s"])
         row = {"x_m": x_m, "y_m": y_m, "index": index, "density_w_m2": power.density_w_m2,
                "counts": counted.counts, "dwell_s": counted.dwell_s, "rate_cps": counted.rate_cps,
                "bright": bool(counted.rate_cps > params["bright_cps"]),
-               "temperature_k": ctx.read_temperature(), "timestamp_s": ctx.clock.now(),
+               "temperature_k": ctx.cryostat.read(), "timestamp_s": ctx.clock.now(),
                "unix_time": ctx.wall_time()}
         ctx.emit(MAP_STREAM, row)
         rows.append(row)
         ctx.progress(index + 1, len(points), f"map ({x_m * 1e3:.4f}, {y_m * 1e3:.4f}) mm")
-    ctx.beam_off()
+    ctx.beam.off()
     columns = {key: np.asarray([row[key] for row in rows]) for key in rows[0]} if rows else {}
-    return summarize_map(columns, params, ctx.beam_radius_m)
+    return summarize_map(columns, params, float(ctx.rig_config.beam.beam_radius_m))
 
 
 def summarize_map(columns: dict[str, np.ndarray], params: dict[str, Any],
@@ -177,7 +178,71 @@ def map_grid(columns: dict[str, np.ndarray], value: str = "rate_cps"
     return xs, ys, image
 
 
+def analyze_map(run: RunData, noise_cps: float | None = None) -> dict[str, Any]:
+    """The map's figures from its stored ``map`` stream (the spot size from the stored summary)."""
+    columns = stream_columns(run, MAP_STREAM)
+    spot_um = (run.summary or {}).get("spot_diameter_um")
+    beam_radius_m = None if spot_um is None else float(spot_um) * 0.5e-6
+    return summarize_map(columns, run.params, beam_radius_m)
+
+
+MAP_FIGURES = (
+    Figure("points", "points"),
+    Figure("mean_rate_cps", "mean emission", "cps"),
+    Figure("max_rate_cps", "max emission", "cps"),
+    Figure("bright_fraction", "bright fraction"),
+    Figure("spot_diameter_um", "focal spot", "um"),
+)
+MAP_IMAGE = LivePlot("image", MAP_STREAM, x="x_m", y="y_m", series="rate_cps",
+                     axis_labels=("emission", "counts/s", "", ""))
+
+
+def map_file_plot(fig: Any, run: RunData, figures: dict[str, Any]) -> str:
+    """The emission map (counts/s) in stage coordinates."""
+    from acquisition.experiments.map_figures import draw_map
+
+    columns = stream_columns(run, MAP_STREAM)
+    fig.set_size_inches(7.5, 6.0)
+    ax = fig.subplots()
+    draw_map(fig, ax, columns["x_m"], columns["y_m"], columns["rate_cps"],
+             f"emission at {run.params['density_kw_cm2']:g} kW/cm² ({run.params['protocol']})", "counts/s")
+    bright = figures.get("bright_fraction")
+    return "" if bright is None else f"bright fraction {bright:.2f}"
+
+
+def map_queue_label(params: dict[str, Any]) -> str:
+    protocol = "" if params["protocol"] == "none" else f", {params['protocol']}"
+    return f"{count_points(params)} pts @ {params['density_kw_cm2']:g} kW/cm2{protocol}"
+
+
+def _report(runs: list[Any], folder: Any, campaign_folder: Any) -> ReportSection | None:
+    """Each map of the campaign as a figure, and the mean emission / bright fraction over them."""
+    from pathlib import Path
+
+    from acquisition.campaigns.report import figure, figure_statistics, save
+    from acquisition.experiments.map_figures import draw_map
+    from acquisition.storage import open_run
+
+    if not runs:
+        return None
+    figures = []
+    for k, run in enumerate(runs):
+        columns = open_run(Path(campaign_folder) / run.path).streams.get(MAP_STREAM)
+        if not columns:
+            continue
+        fig, axes = figure(1)
+        draw_map(fig, axes[0], columns["x_m"], columns["y_m"], columns["rate_cps"],
+                 f"{run.label or run.unit_key}: emission", "counts/s")
+        figures.append(save(fig, Path(folder) / f"map_{k:03d}.png"))
+    stats = figure_statistics(runs, tuple(f for f in MAP_FIGURES if f.key in ("mean_rate_cps", "bright_fraction")))
+    return ReportSection("Emission maps", figures, stats)
+
+
 MAP = Experiment(
     name="map", title="Emission map (XY stage raster)",
     schema=ParameterSchema(SCHEMA_PARAMETERS),
-    plan=map_plan, duration=map_duration_s, rig_check=map_rig_check, preflight=map_preflight)
+    plan=map_plan, duration=map_duration_s, rig_check=map_rig_check, preflight=map_preflight,
+    roles=(*POWER_ROLES, "xy_stage"), analyze=analyze_map, figures=MAP_FIGURES, file_plot=map_file_plot,
+    live=(MAP_IMAGE,), queue_label=map_queue_label, report=_report,
+    example={"x_mm": [12.497, 12.503], "y_mm": [12.497, 12.503], "step_um": 2.0, "dwell_s": 0.05,
+             "settle_s": 0.05, "density_kw_cm2": 5.5})

@@ -26,11 +26,13 @@ from typing import Any
 import numpy as np
 
 from acquisition.analysis.jumps import JumpCriteria
-from acquisition.experiments.base import (W_M2_PER_KW_CM2, Experiment, check_calibrated_reach,
-                                          check_density_limit)
+from acquisition.experiments.base import (POWER_ROLES, Experiment, Figure, LivePlot, RunData, SeriesPlot,
+                                          check_calibrated_reach, check_density_limit, joined, kw_cm2_range,
+                                          noise_of, stream_columns)
 from acquisition.experiments.sweep_summary import summarize_sweep
 from acquisition.plan_context import PlanContext
 from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
+from acquisition.units import REFERENCE_NOISE_CPS, W_M2_PER_KW_CM2
 
 #: beam-blocked time that returns the sample to dark (4I11/2 memory is ms at 77 K)
 RESET_S = 1.0
@@ -65,7 +67,7 @@ SWEEP_PARAMETERS: list[Parameter] = [
               help="add points around each jump until it is bracketed to the resolution"),
     Parameter("resolution_kw_cm2", "Refinement resolution", "kW/cm2", "float", 0.05,
               minimum=0.001, maximum=10.0),
-    Parameter("noise_cps", "APD noise level", "cps", "float", 82.0, minimum=0.001, maximum=1e6,
+    Parameter("noise_cps", "APD noise level", "cps", "float", REFERENCE_NOISE_CPS, minimum=0.001, maximum=1e6,
               help="I_noise of the contrast figure (reference APD: 82 cps)"),
 ]
 
@@ -133,15 +135,15 @@ class SweepRecorder:
     def take(self, setpoint_w_m2: float, direction: str, index: int, repeat: int,
              pass_: int = 0, bracket: str = "", bright_threshold_cps: float = math.nan) -> dict[str, Any]:
         ctx, p = self.ctx, self.params
-        ctx.set_power_density(setpoint_w_m2)
+        ctx.beam.set_density(setpoint_w_m2)
         ctx.sleep(p["settle_s"])
-        power = ctx.measure_power()
-        counted = ctx.count(p["dwell_s"])
+        power = ctx.beam.measure()
+        counted = ctx.detection.count(p["dwell_s"])
         row: dict[str, Any] = {
             "setpoint_w_m2": setpoint_w_m2, "power_pickoff_w": power.pickoff_w,
             "power_sample_w": power.sample_w, "density_w_m2": power.density_w_m2,
             "counts": counted.counts, "dwell_s": counted.dwell_s, "rate_cps": counted.rate_cps,
-            "temperature_k": ctx.read_temperature(), "timestamp_s": ctx.clock.now(),
+            "temperature_k": ctx.cryostat.read(), "timestamp_s": ctx.clock.now(),
             "unix_time": ctx.wall_time(), "direction": direction, "index": index,
             "repeat": repeat, "pass": pass_, "bracket": bracket,
             "bright": bool(counted.rate_cps > bright_threshold_cps) if bracket else False,
@@ -207,10 +209,10 @@ def _refine_jump(recorder: SweepRecorder, low: float, high: float, threshold: fl
     while pass_ < MAX_REFINE_PASSES + MAX_WIDENINGS:
         pass_ += 1
         if rising:
-            ctx.beam_off()  # back to the dark branch, then approach the bracket from below
+            ctx.beam.off()  # back to the dark branch, then approach the bracket from below
             ctx.sleep(RESET_S)
         else:
-            ctx.set_power_density(top)  # top of the scan: bright
+            ctx.beam.set_density(top)  # top of the scan: bright
             ctx.sleep(recorder.params["settle_s"])
         near, far = (low, high) if rising else (high, low)
         setpoints = [near, *np.linspace(near, far, REFINE_STEPS + 1)[1:-1], far]
@@ -238,11 +240,11 @@ def _refine_jump(recorder: SweepRecorder, low: float, high: float, threshold: fl
                 break
         if widenings > MAX_WIDENINGS or high <= low:
             break
-    return _bracket(recorder, repeat, direction, low, high, verified, dark_first=rising)
+    return _bracket(recorder, repeat, direction, low, high, verified)
 
 
 def _bracket(recorder: SweepRecorder, repeat: int, direction: str, low: float, high: float,
-             verified: tuple[dict[str, Any], dict[str, Any]] | None, dark_first: bool) -> dict[str, Any]:
+             verified: tuple[dict[str, Any], dict[str, Any]] | None) -> dict[str, Any]:
     """Record the final bracket; ``verified``: its (dark, bright) or (dark, bright) rows of the
     last pass, whose measured densities become the refined A, B (up) or D, C (down)."""
     if verified is None:
@@ -293,15 +295,15 @@ def run_sweep(ctx: PlanContext, params: dict[str, Any], stream: str = "sweep",
     grid = densities_w_m2(params)
     if params["spacing"] != "list":
         grid = sorted(grid)
-    ctx.ensure_calibration()
+    ctx.power.ensure()
     if duty_cycle is None:
-        ctx.stop_chopper()  # a CW sweep: a blade left spinning (GUI, earlier run) would chop it
-    ctx.prepare_power_range(max(grid))
+        ctx.chopper.stop()  # a CW sweep: a blade left spinning (GUI, earlier run) would chop it
+    ctx.beam.prepare_range(max(grid))
     recorder = SweepRecorder(ctx, params, stream, extra, duty_cycle)
     total = params["repeats"] * 2 * len(grid)
     done = 0
     for repeat in range(params["repeats"]):
-        ctx.beam_off()
+        ctx.beam.off()
         ctx.sleep(RESET_S)
         scans: dict[str, list[dict[str, Any]]] = {"up": [], "down": []}
         for direction, densities in (("up", grid), ("down", grid[::-1])):
@@ -311,7 +313,7 @@ def run_sweep(ctx: PlanContext, params: dict[str, Any], stream: str = "sweep",
                 ctx.progress(done, total, f"{stream} {direction} {density / W_M2_PER_KW_CM2:.3f} kW/cm2")
         if params["refine"] and len(grid) > 2:
             _refine(recorder, grid, scans["up"], scans["down"], repeat)
-    ctx.beam_off()
+    ctx.beam.off()
     return recorder
 
 
@@ -323,7 +325,64 @@ def sweep_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def analyze_sweep(run: RunData, noise_cps: float | None = None) -> dict[str, Any]:
+    """The sweep's figures from its stored ``sweep`` (and ``refinement``) streams."""
+    return summarize_sweep(stream_columns(run, "sweep"), noise_of(run, noise_cps),
+                           refinement=run.streams.get(REFINEMENT_STREAM))
+
+
+#: headline figures of a hysteresis loop (the CLI JSON keys of acquisition.analysis)
+LOOP_FIGURES = (
+    Figure("switch_on_kw_cm2", "switch-on", "kW/cm2"),
+    Figure("switch_off_kw_cm2", "switch-off", "kW/cm2"),
+    Figure("hysteresis_width_kw_cm2", "hysteresis width", "kW/cm2"),
+    Figure("contrast_db", "switch-on contrast", "dB"),
+    Figure("nonlinearity_s", "nonlinearity s"),
+    Figure("bistable", "bistable"),
+)
+#: the live emission-vs-density loop of a ``sweep`` stream, thresholds from the summary
+SWEEP_LOOP = LivePlot("loop", "sweep", x="density_w_m2", y="rate_cps", series="direction",
+                      thresholds=(("switch_on_kw_cm2", "switch-on"), ("switch_off_kw_cm2", "switch-off")))
+
+
+def sweep_file_plot(fig: Any, run: RunData, figures: dict[str, Any]) -> str:
+    """Log-log emission against density, up red and down blue, thresholds marked."""
+    from acquisition.plotting import finish_single_axes, plot_sweep
+
+    ax = fig.subplots()
+    plot_sweep(ax, stream_columns(run, "sweep"), figures)
+    finish_single_axes(ax)
+    return ""
+
+
+def _series_size(n: int, figures: list[dict[str, Any]]) -> tuple[float, float]:
+    from acquisition.plotting import sweep_grid
+
+    nrows, ncols = sweep_grid(n)
+    return 1.2 + 3.3 * ncols + 4.0, 1.0 + 3.1 * nrows
+
+
+def _draw_series(fig: Any, setpoints: list[Any], figures: list[dict[str, Any]]) -> list[Any]:
+    from acquisition.plotting import plot_series_sweep
+
+    return plot_series_sweep(fig, setpoints, figures)
+
+
+def sweep_queue_label(params: dict[str, Any]) -> str:
+    return joined([kw_cm2_range(params)])
+
+
+def _report(runs: list[Any], folder: Any, campaign_folder: Any) -> Any:
+    from acquisition.experiments.sweep_report import sweep_report
+
+    return sweep_report(runs, folder, campaign_folder)
+
+
 SWEEP = Experiment(
     name="sweep", title="CW power sweep (hysteresis)",
     schema=ParameterSchema([TEMPERATURE_PARAMETER, *SWEEP_PARAMETERS], (check_sweep_range,)),
-    plan=sweep_plan, duration=sweep_duration_s, rig_check=sweep_rig_check, preflight=sweep_preflight)
+    plan=sweep_plan, duration=sweep_duration_s, rig_check=sweep_rig_check, preflight=sweep_preflight,
+    roles=POWER_ROLES, analyze=analyze_sweep, figures=LOOP_FIGURES, file_plot=sweep_file_plot,
+    live=(SWEEP_LOOP,), queue_label=sweep_queue_label, report=_report,
+    series_plot=SeriesPlot(_draw_series, "sweep", _series_size),
+    example={"temperature_k": 77.0, "start_kw_cm2": 2.0, "stop_kw_cm2": 9.0, "points": 15, "dwell_s": 0.2})

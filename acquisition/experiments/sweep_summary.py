@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from acquisition.experiments.base import W_M2_PER_KW_CM2
+from acquisition.units import REFERENCE_NOISE_CPS, W_M2_PER_KW_CM2
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def analyze_repeat(columns: dict[str, np.ndarray], mask: np.ndarray, noise_cps: 
     return dict(result.to_json_dict())
 
 
-def summarize_sweep(columns: dict[str, np.ndarray], noise_cps: float = 82.0,
+def summarize_sweep(columns: dict[str, np.ndarray], noise_cps: float = REFERENCE_NOISE_CPS,
                     group: dict[str, float] | None = None,
                     refinement: Any = None) -> dict[str, Any]:
     """Figures of every repeat and their mean; ``group`` selects rows by field values

@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from acquisition.experiments.base import (W_M2_PER_KW_CM2, W_M2_PER_W_CM2, Experiment,
-                                          check_calibrated_reach, check_density_limit, format_bound)
-from acquisition.experiments.sweep import RESET_S
+from acquisition.experiments.base import (POWER_ROLES, Experiment, Figure, LivePlot, ReportSection, RunData,
+                                          SeriesPlot, check_calibrated_reach, check_density_limit,
+                                          format_bound, joined, noise_of, number, stream_columns)
+from acquisition.experiments.sweep import RESET_S, SWEEP_LOOP
 from acquisition.plan_context import PlanContext
 from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
+from acquisition.units import REFERENCE_NOISE_CPS, W_M2_PER_KW_CM2, W_M2_PER_W_CM2
 
 #: default biases relative to the window found by the sweep
 BELOW_FACTOR = 0.6
@@ -41,7 +43,7 @@ SWITCH_PARAMETERS: list[Parameter] = [
     Parameter("sweep_start_kw_cm2", "Window sweep start", "kW/cm2", "float", 1.0, minimum=0.001, maximum=1000.0),
     Parameter("sweep_stop_kw_cm2", "Window sweep stop", "kW/cm2", "float", 10.0, minimum=0.001, maximum=1000.0),
     Parameter("sweep_points", "Window sweep points", "", "int", 91, minimum=3, maximum=2000),
-    Parameter("noise_cps", "APD noise level", "cps", "float", 82.0, minimum=0.001, maximum=1e6),
+    Parameter("noise_cps", "APD noise level", "cps", "float", REFERENCE_NOISE_CPS, minimum=0.001, maximum=1e6),
     Parameter("dark_max_cps", "Dark baseline limit", "cps", "float", DARK_MAX_CPS, minimum=1.0, maximum=1e9,
               help="a baseline above this is already bright: nothing to latch"),
 ]
@@ -152,23 +154,23 @@ def switch_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     # the control path first: a control density it cannot deliver fails the run in seconds,
     # before the pump is on, not after the window sweep
     control_density = params["control_density_w_cm2"] * W_M2_PER_W_CM2
-    predicted = ctx.prepare_control_laser(params["control_wavelength_nm"] * 1e-9, control_density)
+    predicted = ctx.control.prepare(params["control_wavelength_nm"] * 1e-9, control_density)
     if not biases:
         on, off = _window_from_sweep(ctx, params)
         biases = default_biases_kw_cm2(on, off, ctx.limits.max_power_density_w_m2 / W_M2_PER_KW_CM2)
         summary["window_kw_cm2"] = [off, on]
-    ctx.ensure_calibration()
-    ctx.prepare_power_range(max(biases) * W_M2_PER_KW_CM2)
+    ctx.power.ensure()
+    ctx.beam.prepare_range(max(biases) * W_M2_PER_KW_CM2)
     results: dict[str, bool] = {}
     for i, bias in enumerate(biases):
-        ctx.beam_off()
+        ctx.beam.off()
         ctx.sleep(RESET_S)  # forget the previous bias: start dark
-        ctx.set_power_density(bias * W_M2_PER_KW_CM2)
+        ctx.beam.set_density(bias * W_M2_PER_KW_CM2)
         ctx.sleep(params["settle_s"])
-        power = ctx.measure_power()
-        baseline = ctx.count_trace(params["baseline_s"], params["bin_s"])
-        ctx.control_pulse(params["pulse_s"])
-        hold = ctx.count_trace(params["hold_s"], params["bin_s"])
+        power = ctx.beam.measure()
+        baseline = ctx.detection.count_trace(params["baseline_s"], params["bin_s"])
+        ctx.control.pulse(params["pulse_s"])
+        hold = ctx.detection.count_trace(params["hold_s"], params["bin_s"])
         verdict = assess(baseline, hold, params)
         state = latched(verdict, params)
         ctx.log.info("bias %.3f kW/cm2: %s", bias, verdict.reason)
@@ -179,9 +181,9 @@ def switch_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
             "control_density_w_m2": predicted, "pulse_s": params["pulse_s"], "bin_s": params["bin_s"],
             "baseline_counts": baseline, "hold_counts": hold,
             "baseline_rate_cps": verdict.before_mean_cps, "hold_rate_cps": verdict.after_mean_cps,
-            "latched": state, "temperature_k": ctx.read_temperature(), "timestamp_s": ctx.clock.now()})
+            "latched": state, "temperature_k": ctx.cryostat.read(), "timestamp_s": ctx.clock.now()})
         ctx.progress(i + 1, len(biases), f"bias {bias:.3f} kW/cm2: {'latched' if state else 'not latched'}")
-    ctx.beam_off()
+    ctx.beam.off()
     # the issue's JSON contract: "latched" maps each bias (kW/cm2) to true/false
     summary.update({"latched": results, "latched_any": any(results.values()), "latched_by_bias_kw_cm2": results,
                     "control_wavelength_nm": params["control_wavelength_nm"],
@@ -189,8 +191,113 @@ def switch_plan(ctx: PlanContext, params: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def _stored(run: RunData) -> dict[str, Any]:
+    """The run's own summary figures, under those recomputed from the points: what has no
+    stored-data analysis (the control density the path delivered) is reported as measured."""
+    return {k: v for k, v in (run.summary or {}).items() if k not in ("calibration", "stream_prefix")}
+
+
+def analyze_switch(run: RunData, noise_cps: float | None = None) -> dict[str, Any]:
+    """Latched or not at each bias from the stored traces, and the window of the stored sweep."""
+    from acquisition.experiments.sweep_summary import summarize_sweep
+
+    noise = noise_of(run, noise_cps)
+    columns = stream_columns(run, "switch")
+    options = dict(run.params or {}, noise_cps=noise)
+    results: dict[str, bool] = {}
+    for bias, baseline, hold in zip(columns["bias_w_m2"], columns["baseline_counts"], columns["hold_counts"]):
+        verdict = assess(np.asarray(baseline), np.asarray(hold), options)
+        results[f"{float(bias) / W_M2_PER_KW_CM2:.3f}"] = latched(verdict, options)
+    result = {**_stored(run), "latched": results, "latched_any": any(results.values()),
+              "latched_by_bias_kw_cm2": results}
+    if "sweep" in run.streams:
+        window = summarize_sweep(run.streams["sweep"], noise)
+        result["window_kw_cm2"] = [window.get("switch_off_kw_cm2"), window.get("switch_on_kw_cm2")]
+    return result
+
+
+def bias_lines(result: dict[str, Any], indent: str) -> list[str]:
+    return [f"{indent}bias {bias} kW/cm2      {'latched' if state else 'not latched'}"
+            for bias, state in (result.get("latched_by_bias_kw_cm2") or {}).items()]
+
+
+def switch_file_plot(fig: Any, run: RunData, figures: dict[str, Any]) -> str:
+    """The window sweep with the biases marked beside the emission traces."""
+    from acquisition.plotting import plot_switch, window_summary
+
+    fig.set_size_inches(12.0 if "sweep" in run.streams else 7.5, 4.8)
+    stream_columns(run, "switch")
+    plot_switch(fig, run.streams, window_summary(figures.get("window_kw_cm2")), dict(run.params or {}))
+    return ""
+
+
+def _series_size(n: int, figures: list[dict[str, Any]]) -> tuple[float, float]:
+    return 12.0, max(4.8, 2.2 + 0.6 * n)
+
+
+def _draw_series(fig: Any, setpoints: list[Any], figures: list[dict[str, Any]]) -> list[Any]:
+    from acquisition.plotting import plot_series_switch
+
+    return plot_series_switch(fig, setpoints, figures)
+
+
+def switch_queue_label(params: dict[str, Any]) -> str:
+    biases = params.get("biases_kw_cm2") or []
+    wavelength = params.get("control_wavelength_nm")
+    return joined([f"{len(biases)} biases" if biases else None,
+                   f"{number(wavelength)} nm" if wavelength is not None else None])
+
+
+def switch_report(runs: list[Any], folder: Any, campaign_folder: Any) -> ReportSection | None:
+    """The emission traces of every switch run, the control pulse shaded."""
+    import logging
+
+    from acquisition.campaigns.report import figure, save
+    from acquisition.storage import open_run
+
+    runs = [r for r in runs if r.path]
+    if not runs:
+        return None
+    fig, axes = figure(1)
+    ax = axes[0]
+    for run in runs:
+        try:
+            points = open_run(campaign_folder / run.path).points("switch")
+        except (ValueError, KeyError, OSError) as exc:
+            logging.getLogger(__name__).warning("report: cannot read %s: %s", run.path, exc)
+            continue
+        for point in points:
+            bin_s = float(point["bin_s"])
+            baseline = np.asarray(point["baseline_counts"], dtype=float) / bin_s
+            hold = np.asarray(point["hold_counts"], dtype=float) / bin_s
+            pulse = float(point["pulse_s"])
+            t_base = np.arange(baseline.size) * bin_s - baseline.size * bin_s
+            t_hold = pulse + np.arange(hold.size) * bin_s
+            label = (f"{float(point['bias_w_m2']) / W_M2_PER_KW_CM2:.2f} kW/cm² "
+                     f"({'latched' if point['latched'] else 'not latched'})")
+            line, = ax.plot(t_base, baseline, lw=1)
+            ax.plot(t_hold, hold, lw=1, color=line.get_color(), label=label)
+        ax.axvspan(0, float(points[0]["pulse_s"]) if points else 1.0, color="orange", alpha=0.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("time from control pulse (s)")
+    ax.set_ylabel("emission (cps)")
+    ax.legend(fontsize=8)
+    ax.set_title("Instability-crossing switching (control pulse shaded, emission shutter closed)")
+    return ReportSection("switching runs", [save(fig, folder / "switching_traces.png")])
+
+
+#: the trace of each bias as it is measured (baseline | control pulse | hold), then the window
+SWITCH_TRACE = LivePlot("trace", "switch", segments=("baseline_counts", "hold_counts"), bin_field="bin_s",
+                        gap_field="pulse_s", caption=("bias_w_m2", W_M2_PER_KW_CM2, "bias {:.3g} kW/cm²"),
+                        flag=("latched", " — latched", " — not latched"))
+
 SWITCH = Experiment(
     name="switch", title="Control-pulse switching (instability crossing)",
     schema=ParameterSchema([TEMPERATURE_PARAMETER, *SWITCH_PARAMETERS], (_check_traces,)),
     plan=switch_plan, duration=switch_duration_s, rig_check=switch_rig_check,
-    preflight=switch_preflight)
+    preflight=switch_preflight, roles=(*POWER_ROLES, "control_laser", "control_attenuator"),
+    analyze=analyze_switch, figures=(Figure("latched_any", "latched at any bias"),), detail_lines=bias_lines,
+    file_plot=switch_file_plot, live=(SWITCH_TRACE, SWEEP_LOOP), queue_label=switch_queue_label,
+    report=switch_report, series_plot=SeriesPlot(_draw_series, "switch", _series_size),
+    example={"temperature_k": 77.0, "sweep_start_kw_cm2": 2.0, "sweep_stop_kw_cm2": 9.0, "sweep_points": 15,
+             "baseline_s": 0.5, "hold_s": 1.0, "bin_s": 0.05})

@@ -36,7 +36,6 @@ def register(subparsers: Any) -> None:
 def study_command(args: argparse.Namespace) -> int:
     from acquisition.calibration import CalibrationStore
     from acquisition.campaigns.checks import experiment_checker
-    from acquisition.campaigns.prepare import ensure_registered
     from acquisition.experiments import EXPERIMENTS
     from acquisition.interlocks import temperature_range_k
     from acquisition.studies.report import write_study_report
@@ -51,7 +50,6 @@ def study_command(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"avalab: error: {problem}", file=sys.stderr)
         return 2
-    ensure_registered()
     store = CalibrationStore()
 
     def parameters(name: str) -> list[str] | None:

@@ -5,7 +5,8 @@ behind (the temperature the particles see).
 """
 from __future__ import annotations
 
-from drivers.interfaces import TemperatureController
+from drivers.errors import InstrumentError
+from drivers.interfaces import HeaterRangeChoice, TemperatureController, modelled_heater_range
 from drivers.validation import check_choice, check_int_range, check_range
 from sim_backends.devices.base import SimInstrument
 
@@ -49,6 +50,17 @@ class SimTemperatureController(SimInstrument, TemperatureController):
         self._require("get_setpoint")
         with self.bench.lock:
             return self.bench.cryostat.setpoint_k
+
+    def choose_heater_range(self, kelvin: float, tolerance_k: float = 0.0) -> HeaterRangeChoice:
+        """The lowest range that holds ``kelvin`` against the bench cryostat's bath (this
+        controller knows its cryostat: heat capacity, time constant, heater ranges)."""
+        params = self.bench.config.cryostat
+        conductance = params.heat_capacity_j_k / params.time_constant_s
+        try:
+            return modelled_heater_range(self.name, kelvin, params.bath_temperature_k, conductance,
+                                         [float(w) for w in params.heater_full_scale_w])
+        except ValueError as exc:
+            raise InstrumentError(self.name, self.address, f"SETP {kelvin:g}", str(exc)) from None
 
     def set_heater_range(self, heater_range: int, output: int = 1) -> None:
         check_choice(f"{self.name}.output", output, OUTPUTS + UNWIRED_OUTPUTS)

@@ -154,14 +154,25 @@ class EmulatedBench:
 
     def rig_toml(self) -> str:
         """Role tables for a rig file: emulated roles with their driver + address."""
-        lines = ["# Emulated instruments (avalab emulate), for drivers in another program.",
-                 "# The APD counter and the TCSPC have no wire protocol: a rig in another process sees",
-                 "# the emulators' instruments but not their sample. To run a whole experiment",
-                 "# through real drivers and emulators, give a role address = \"emulator\" in a rig",
-                 "# file instead: its emulator then runs on that rig's own bench.", ""]
+        import tomlkit
+
+        document = tomlkit.document()
+        for line in ("Emulated instruments (avalab emulate), for drivers in another program.",
+                     "The APD counter and the TCSPC have no wire protocol: a rig in another process sees",
+                     "the emulators' instruments but not their sample. To run a whole experiment",
+                     "through real drivers and emulators, give a role address = \"emulator\" in a rig",
+                     "file instead: its emulator then runs on that rig's own bench."):
+            document.add(tomlkit.comment(line))
+        document.add(tomlkit.nl())
+        roles = tomlkit.table(is_super_table=True)
         for role, served in self.served.items():
-            lines += [f"[roles.{role}]", f'driver = "{served.spec.driver}"', f'address = "{served.address}"', ""]
-        return "\n".join(lines)
+            table = tomlkit.table()
+            table.add("driver", served.spec.driver)
+            table.add("address", served.address)
+            table.add(tomlkit.nl())
+            roles.add(role, table)
+        document.add("roles", roles)
+        return tomlkit.dumps(document)
 
     def close(self) -> None:
         for served in self.served.values():

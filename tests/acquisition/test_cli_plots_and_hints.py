@@ -89,12 +89,13 @@ def _write_run(path: Path, experiment: str, streams: dict[str, list[dict[str, An
 
 
 def test_pulsed_plot_has_one_labelled_panel_per_condition(tmp_path: Path) -> None:
+    from acquisition.experiments.base import SubRun
+    from acquisition.experiments.pulsed import analyze_pulsed
     from acquisition.plotting import plot_pulsed, plot_run_file
-    from acquisition.reanalysis import _pulsed
 
     points = _pulsed_points()
     columns = {key: np.array([p[key] for p in points]) for key in points[0]}
-    conditions = _pulsed(columns, 82.0)["conditions"]
+    conditions = analyze_pulsed(SubRun("pulsed", "", "", {}, {"sweep": columns}), 82.0)["conditions"]
     fig = _figure()
     axes = plot_pulsed(fig, columns, conditions)
     assert len(axes) == len(FREQUENCIES) * len(DUTIES)
@@ -272,7 +273,7 @@ def test_human_summary_of_a_pulsed_temperature_series_lists_each_condition() -> 
     from acquisition.cli_output import human_summary
 
     condition = {"frequency_hz": 100.0, "duty_cycle": 0.5, "average_switch_on_kw_cm2": 5.16, "bistable": True}
-    text = human_summary({"experiment": "temperature_series", "status": "complete",
+    text = human_summary({"experiment": "temperature_series", "status": "complete", "inner_experiment": "pulsed",
                           "by_temperature": [{"temperature_k": 77.0, "conditions": [condition]}]})
     lines = text.splitlines()
     assert lines[1] == "  77 K:"

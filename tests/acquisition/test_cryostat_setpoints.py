@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
-from acquisition.campaigns.prepare import ensure_registered
 from acquisition.engine import Engine
 from acquisition.events import Progress, RunStatus
 from acquisition.experiments import get_experiment
-from acquisition.plan_context import (HEATER_HEADROOM, TEMPERATURE_TIMEOUT_S, PlanContext,
-                                      heater_range_for)
+from acquisition.capabilities.cryostat import TEMPERATURE_TIMEOUT_S
+from drivers.interfaces import HEATER_HEADROOM, TemperatureController, heater_range_for
 from acquisition.rig import RigConfigError, load_rig, rig_config_from_dict
 from engine_helpers import EventRecorder
 
@@ -25,7 +24,6 @@ AVALAB = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "acquisiti
 
 def _reach(engine: Engine, rig: Any, kelvin: float) -> tuple[Any, float]:
     """Run ``prepare`` to ``kelvin``; (RunFinished, rig-clock seconds it took)."""
-    ensure_registered()
     started = rig.clock.now()
     finished = engine.start("prepare", {"target_k": kelvin}).wait(300)
     return finished, rig.clock.now() - started
@@ -61,8 +59,10 @@ def test_sim_reaches_and_holds_setpoints_the_medium_range_cannot(kelvin: float) 
 def test_without_a_model_a_saturated_heater_is_raised_to_the_next_range(monkeypatch: pytest.MonkeyPatch) -> None:
     # a real Lake Shore gives no model: medium first (below 200 K), then the run sees the heater
     # pinned at 100 % with the temperature levelling off near 137 K and switches to high
-    monkeypatch.setattr(PlanContext, "_cryostat_model", lambda self: None)
     rig = load_rig("sim")
+    monkeypatch.setattr(rig.cryostat, "choose_heater_range",  # as a controller that knows no model
+                        lambda kelvin, tolerance_k=0.0: TemperatureController.choose_heater_range(
+                            rig.cryostat, kelvin, tolerance_k))
     engine = Engine(rig)
     events = EventRecorder()
     engine.subscribe(events)
@@ -94,8 +94,10 @@ def load_rig_from(data: dict[str, Any]) -> Any:
 
 def test_a_setpoint_the_heater_cannot_reach_ends_the_run_with_set_reached_and_what_to_do(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(PlanContext, "_cryostat_model", lambda self: None)  # found at run time
     rig = _weak_heater_rig()
+    monkeypatch.setattr(rig.cryostat, "choose_heater_range",  # no model: found at run time
+                        lambda kelvin, tolerance_k=0.0: TemperatureController.choose_heater_range(
+                            rig.cryostat, kelvin, tolerance_k))
     engine = Engine(rig)
     try:
         finished, took_s = _reach(engine, rig, 200.0)
@@ -149,7 +151,6 @@ def test_setpoint_outside_the_rig_limits_is_refused_before_anything_moves(kelvin
 
 def test_series_and_prepare_setpoints_are_checked_against_the_rig_limits() -> None:
     rig = load_rig("sim")
-    ensure_registered()
     try:
         with pytest.raises(ValueError, match=r"^temperatures_k=60 K is below the rig limit; allowed range \[77, 300\] K$"):
             get_experiment("temperature_series").validate({"temperatures_k": [77.0, 60.0]}, rig)

@@ -115,7 +115,7 @@ def test_emergency_stop_makes_everything_safe_at_once(engine: Engine, recorder: 
 def test_exception_in_a_plan_fails_the_run_with_the_reason(engine: Engine, rig: Any,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(ctx: Any, params: dict) -> dict:
-        ctx.set_power_density(3e7)
+        ctx.beam.set_density(3e7)
         raise RuntimeError("stage controller unplugged")
     finished = engine.start(add_plan(monkeypatch, broken), {}).wait(60)
     assert finished.status == RunStatus.FAILED
@@ -128,14 +128,14 @@ def test_density_above_the_limit_is_refused_before_it_is_set(engine: Engine, rec
     seen: dict[str, Any] = {}
 
     def too_much(ctx: Any, params: dict) -> dict:
-        ctx.set_power_density(5e7)
+        ctx.beam.set_density(5e7)
         seen["plate"] = rig.hwp.get_position()
         try:
-            ctx.set_power_density(1.2 * rig.config.limits.max_power_density_w_m2)
+            ctx.beam.set_density(1.2 * rig.config.limits.max_power_density_w_m2)
         except InterlockError as exc:
             seen["error"] = str(exc)
             seen["plate_after"] = rig.hwp.get_position()
-            seen["density"] = ctx.measure_power().density_w_m2
+            seen["density"] = ctx.beam.measure().density_w_m2
         return {}
     finished = engine.start(add_plan(monkeypatch, too_much), {}).wait(60)
     assert finished.status == RunStatus.COMPLETE

@@ -21,6 +21,10 @@ class FakeSample:
         self.on, self.off, self.bright, self.density = on_kw * KW, off_kw * KW, False, 0.0
         self.clock = SimpleNamespace(now=lambda: 0.0)
         self.emitted: list[tuple[str, dict[str, Any]]] = []
+        # the PlanContext capabilities a sweep uses
+        self.beam = SimpleNamespace(set_density=self.set_power_density, off=self.beam_off, measure=self.measure_power)
+        self.detection = SimpleNamespace(count=self.count)
+        self.cryostat = SimpleNamespace(read=self.read_temperature)
 
     def set_power_density(self, w_m2: float) -> None:
         self.density = w_m2

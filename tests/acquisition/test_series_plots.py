@@ -72,7 +72,8 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 # ---- sweep ------------------------------------------------------------------------------------------
 def test_sweep_series_has_one_iv_panel_per_temperature_and_a_thresholds_panel(tmp_path: Path) -> None:
-    from acquisition.plotting import plot_run_file, plot_temperature_series
+    from acquisition.experiments.temperature_series import plot_temperature_series
+    from acquisition.plotting import plot_run_file
     from acquisition.reanalysis import reanalyze
 
     streams = {f"T{t:g}K_sweep": _sweep_points(*_thresholds(t)) for t in TEMPERATURES}
@@ -107,7 +108,8 @@ def test_sweep_series_has_one_iv_panel_per_temperature_and_a_thresholds_panel(tm
 
 # ---- pulsed -----------------------------------------------------------------------------------------
 def test_pulsed_series_draws_thresholds_vs_temperature_per_chopper_condition(tmp_path: Path) -> None:
-    from acquisition.plotting import plot_run_file, plot_temperature_series
+    from acquisition.experiments.temperature_series import plot_temperature_series
+    from acquisition.plotting import plot_run_file
     from acquisition.reanalysis import reanalyze
 
     conditions = [(100.0, 0.5), (100.0, 0.8), (1000.0, 0.5), (1000.0, 0.8)]
@@ -154,7 +156,8 @@ def test_pulsed_series_draws_thresholds_vs_temperature_per_chopper_condition(tmp
 
 # ---- switch -----------------------------------------------------------------------------------------
 def test_switch_series_maps_latched_against_bias_for_each_temperature(tmp_path: Path) -> None:
-    from acquisition.plotting import plot_run_file, plot_temperature_series
+    from acquisition.experiments.temperature_series import plot_temperature_series
+    from acquisition.plotting import plot_run_file
 
     rng = np.random.default_rng(3)
     streams: dict[str, list[dict[str, Any]]] = {}
@@ -203,7 +206,8 @@ def _histogram(rise_s: float, decay_s: float) -> dict[str, Any]:
 
 
 def test_lifetime_series_draws_rise_and_decay_against_temperature(tmp_path: Path) -> None:
-    from acquisition.plotting import plot_run_file, plot_temperature_series
+    from acquisition.experiments.temperature_series import plot_temperature_series
+    from acquisition.plotting import plot_run_file
     from acquisition.reanalysis import reanalyze
 
     times = {77.0: (4e-3, 1e-3), 100.0: (2e-3, 0.7e-3), 125.0: (1e-3, 0.4e-3)}
@@ -236,10 +240,11 @@ def test_lifetime_series_draws_rise_and_decay_against_temperature(tmp_path: Path
 
 def test_lifetime_times_that_cannot_be_shown_on_a_log_axis_are_listed(tmp_path: Path) -> None:
     from acquisition.plotting import plot_series_lifetime
-    from acquisition.reanalysis import InnerRun
+    from acquisition.experiments.base import SubRun
 
-    setpoints = [InnerRun("lifetime", t, f"T{t:g}K_", {}, {"histogram": {k: np.asarray([v]) for k, v in
-                                                                       _histogram(1e-3, 1e-3).items()}})
+    setpoints = [SubRun("lifetime", f"{t:g} K", f"T{t:g}K_", {}, {"histogram": {k: np.asarray([v]) for k, v in
+                                                                             _histogram(1e-3, 1e-3).items()}},
+                        {}, {"temperature_k": t})
                  for t in (77.0, 150.0)]
     figures = [{"rise_time_s": 3e-3, "decay_time_s": 1e-3}, {"rise_time_s": None, "decay_time_s": -2e-3}]
     ax_times, _ = plot_series_lifetime(_figure(), setpoints, figures)
@@ -250,8 +255,10 @@ def test_lifetime_times_that_cannot_be_shown_on_a_log_axis_are_listed(tmp_path: 
 
 # ---- series structure -------------------------------------------------------------------------------
 def test_an_aborted_series_plots_the_setpoints_it_reached(tmp_path: Path) -> None:
-    from acquisition.plotting import plot_run_file, plot_temperature_series
-    from acquisition.reanalysis import reanalyze, series_runs
+    from acquisition.experiments.temperature_series import plot_temperature_series
+    from acquisition.plotting import plot_run_file
+    from acquisition.experiments.temperature_series import series_runs
+    from acquisition.reanalysis import reanalyze
 
     streams = {"T77K_sweep": _sweep_points(*_thresholds(77.0)),
                "T100K_sweep": _sweep_points(*_thresholds(100.0))[:10]}  # cut short during the up scan

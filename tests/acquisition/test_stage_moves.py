@@ -12,7 +12,8 @@ from acquisition.engine import Engine
 from acquisition.events import RunStatus
 from acquisition.experiments import EXPERIMENTS
 from acquisition.experiments.base import Experiment
-from acquisition.plan_context import INTERLOCK_POLL_S, STAGE_MIN_POLL_S, _PolledStage
+from acquisition.capabilities.stages import STAGE_MIN_POLL_S, PolledStage
+from acquisition.capabilities.waiting import INTERLOCK_POLL_S
 from acquisition.rig import load_rig
 from acquisition.schema import TEMPERATURE_PARAMETER, ParameterSchema
 
@@ -42,7 +43,7 @@ def test_abort_during_a_long_move_on_the_virtual_clock_stops_within_a_few_polls(
 
     def plan(ctx: Any, params: dict) -> dict:
         log["move_started_at"] = rig.clock.now()
-        ctx.move_stage("nd_wheel", WHEEL_TARGET_DEG)
+        ctx.stages.move("nd_wheel", WHEEL_TARGET_DEG)
         log["move_done"] = 1.0
         return {}
     try:
@@ -67,7 +68,7 @@ def test_abort_during_a_long_move_on_the_wall_clock_returns_far_sooner_than_the_
 
     def plan(ctx: Any, params: dict) -> dict:
         moving.set()
-        ctx.move_stage("nd_wheel", WHEEL_TARGET_DEG)
+        ctx.stages.move("nd_wheel", WHEEL_TARGET_DEG)
         return {}
     try:
         handle = engine.start(add_plan(monkeypatch, plan), {})
@@ -100,7 +101,7 @@ def test_polled_moves_end_when_the_stage_does(monkeypatch: pytest.MonkeyPatch) -
     def plan(ctx: Any, params: dict) -> dict:
         for degrees in (0.3, 5.0, 45.0):
             start_deg, t0 = rig.hwp.get_position(), rig.clock.now()
-            ctx.move_stage("hwp", start_deg + degrees)
+            ctx.stages.move("hwp", start_deg + degrees)
             took[str(degrees)] = rig.clock.now() - t0
             assert rig.hwp.get_position() == pytest.approx(start_deg + degrees)
         return {}
@@ -121,12 +122,12 @@ def test_the_attenuator_moves_its_stages_through_the_polled_path(engine: Engine,
     seen: dict[str, Any] = {}
 
     def plan(ctx: Any, params: dict) -> dict:
-        attenuator = ctx._attenuator()  # the engine fixture's stored calibration
+        attenuator = ctx.power.attenuator()  # the engine fixture's stored calibration
         seen["plate"], seen["wheel"] = attenuator.plate, attenuator.wheel
         return {}
     finished = engine.start(add_plan(monkeypatch, plan), {}).wait(60)
     assert finished.status == RunStatus.COMPLETE, finished.reason
-    assert isinstance(seen["plate"], _PolledStage) and isinstance(seen["wheel"], _PolledStage)
+    assert isinstance(seen["plate"], PolledStage) and isinstance(seen["wheel"], PolledStage)
 
 
 def test_pause_requested_during_a_move_is_honoured_before_the_move_ends(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,7 +151,7 @@ def test_pause_requested_during_a_move_is_honoured_before_the_move_ends(monkeypa
 
     def plan(ctx: Any, params: dict) -> dict:
         log["start"] = rig.clock.now()
-        ctx.move_stage("nd_wheel", WHEEL_TARGET_DEG)
+        ctx.stages.move("nd_wheel", WHEEL_TARGET_DEG)
         log["end"] = rig.clock.now()
         return {}
     try:

@@ -1,4 +1,4 @@
-"""Waits inside a run are checkpoints: the cryostat-settling wait of ``ctx.set_temperature``
+"""Waits inside a run are checkpoints: the cryostat-settling wait of ``ctx.cryostat.set``
 honours operator pause (the heater keeps regulating) and abort; polled stage moves take the
 count-rate probe while the pump beam is on, so the interlock trips in the middle of a move."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from acquisition.engine import Engine
 from acquisition.events import InterlockTripped, RunState, RunStatus, StateChanged
 from acquisition.experiments import EXPERIMENTS
 from acquisition.experiments.base import Experiment
-from acquisition.plan_context import INTERLOCK_POLL_S
+from acquisition.capabilities.waiting import INTERLOCK_POLL_S
 from acquisition.rig import load_rig
 from acquisition.schema import TEMPERATURE_PARAMETER, ParameterSchema
 from engine_helpers import EventRecorder
@@ -60,7 +60,7 @@ class _TemperatureWaitRun:
         monkeypatch.setattr(rig.cryostat, "set_setpoint", set_setpoint)
 
         def plan(ctx: Any, params: dict) -> dict:
-            ctx.set_temperature(SETPOINT_K)
+            ctx.cryostat.set(SETPOINT_K)
             log["stable_at"] = rig.clock.now()
             log["temperature_when_stable"] = real_read()
             return {}
@@ -187,13 +187,13 @@ def test_count_rate_interlock_trips_during_a_polled_plate_move(engine: Engine, r
     engine.subscribe(on_trip)
 
     def plan(ctx: Any, params: dict) -> dict:
-        ctx.set_power_density(DARK_W_M2)
-        log["dark_cps"] = ctx.count(0.5).rate_cps
+        ctx.beam.set_density(DARK_W_M2)
+        log["dark_cps"] = ctx.detection.count(0.5).rate_cps
         log["plate_from"], log["move_from_t"] = rig.hwp.get_position(), rig.clock.now()
-        setting = ctx.set_power_density(BRIGHT_W_M2)
+        setting = ctx.beam.set_density(BRIGHT_W_M2)
         log["plate_to"] = setting.plate_deg
-        log["after_resume"] = ctx.count(0.5).rate_cps  # the point, measured after the resume
-        log["density_after"] = ctx.measure_power().density_w_m2
+        log["after_resume"] = ctx.detection.count(0.5).rate_cps  # the point, measured after the resume
+        log["density_after"] = ctx.beam.measure().density_w_m2
         return {}
     handle = engine.start(add_plan(monkeypatch, plan), {})
     recorder.wait_for(_is_state(RunState.PAUSED, "count rate"), 60)

@@ -16,7 +16,6 @@ import pytest
 from acquisition.campaigns import Campaign, CampaignError, Step, parse_campaign
 from acquisition.campaigns.checks import experiment_checker
 from acquisition.campaigns.index import CampaignIndex
-from acquisition.campaigns.prepare import ensure_registered
 from acquisition.campaigns.runner import CampaignRunner, CampaignStopped
 from acquisition.campaigns.spec import MAX_UNITS
 from acquisition.engine import Engine
@@ -66,7 +65,6 @@ params = { start_kw_cm2 = 2.0, stop_kw_cm2 = 14 }
 
 
 def parse(text: str, rig: Any = None, store: Any = None, **kwargs: Any) -> Campaign:
-    ensure_registered()
     rig = rig if rig is not None else load_rig("sim")
     return parse_campaign(text, experiment_names=list(EXPERIMENTS), schema_check=experiment_checker(rig, store),
                           **kwargs)

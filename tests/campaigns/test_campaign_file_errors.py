@@ -13,7 +13,6 @@ import pytest
 
 from acquisition.campaigns import Campaign, CampaignError, expand, parse_campaign
 from acquisition.campaigns.checks import experiment_checker
-from acquisition.campaigns.prepare import ensure_registered
 from acquisition.experiments import EXPERIMENTS
 from acquisition.rig import load_rig
 
@@ -22,7 +21,6 @@ AVALAB = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "acquisiti
 
 
 def parse(text: str) -> Campaign:
-    ensure_registered()
     return parse_campaign(text, experiment_names=list(EXPERIMENTS), schema_check=experiment_checker(load_rig("sim")))
 
 

@@ -18,7 +18,7 @@ import pytest
 from acquisition.campaigns import Campaign, Step
 from acquisition.campaigns.index import CampaignIndex
 from acquisition.campaigns.parallel import ParallelCampaignRunner, ParallelRefused, dask_client
-from acquisition.campaigns.runner import CampaignProgress, CampaignRunner
+from acquisition.campaigns.runner import CampaignProgress, CampaignRunner, CampaignStopped
 from acquisition.engine import Engine
 from acquisition.rig import load_rig
 from acquisition.storage import open_run
@@ -199,6 +199,40 @@ def test_a_worker_killed_mid_unit_reruns_it_once_elsewhere(serial: Path, client:
     assert attempts[0][1] == killed[0]["path"] != attempts[1][1]
     left = open_run(tmp_path / attempts[0][1])
     assert left.status == "incomplete" and len(left.streams["sweep"]["counts"]) > 0  # its points kept
+
+
+def test_an_emergency_stop_reaches_the_workers_running_units(client: Any, tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """The operator's second signal: every running unit's engine makes its instruments safe,
+    nothing further starts, the units that ended are recorded."""
+    runners: list[ParallelCampaignRunner] = []
+
+    def stop_once_a_sweep_runs(message: dict[str, Any]) -> None:
+        if message["experiment"] == "sweep" and not runners[0]._emergency:
+            runners[0].emergency_stop()
+
+    engine = Engine(load_rig("sim"))
+    try:
+        # long units (seconds of wall time each): they are still running when the stop arrives
+        long_sweeps = Campaign(name="long", steps=[Step(
+            label="spot", experiment="sweep", loop={"spot": "${range(4)}"}, position_um=["${3.0 * spot}", 0.0],
+            params={**SWEEP, "points": 150, "settle_s": 1.0})])
+        runners.append(ParallelCampaignRunner(long_sweeps, engine, tmp_path, client,
+                                              on_unit_started=stop_once_a_sweep_runs))
+        with caplog.at_level("WARNING", logger="acquisition.campaigns.parallel"):
+            with pytest.raises(CampaignStopped):
+                runners[0].run()
+    finally:
+        engine.close()
+    made_safe = [r.getMessage() for r in caplog.records if "emergency stop" in r.getMessage()]
+    assert made_safe and not made_safe[0].startswith("campaign: emergency stop: 0 "), made_safe
+    index = CampaignIndex(tmp_path)
+    try:
+        rows = index.runs()
+    finally:
+        index.close()
+    assert "running" not in {r.status for r in rows}
+    assert len([r for r in rows if r.status == "complete"]) < 4
 
 
 def test_a_rig_with_a_real_or_emulated_role_is_refused(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from acquisition.campaigns.index import CampaignIndex
-from acquisition.campaigns.report import sweep_statistics, write_report
+from acquisition.campaigns.report import write_report
+from acquisition.experiments.sweep_report import sweep_statistics
 
 
 def make_index(folder: Path, runs: list[dict]) -> None:

@@ -7,7 +7,6 @@ import pytest
 
 from acquisition.campaigns import Campaign, CampaignError, Step, expand, parse_campaign
 from acquisition.campaigns.expressions import ExpressionError, evaluate, resolve
-from acquisition.campaigns.prepare import ensure_registered
 from acquisition.experiments import EXPERIMENTS, get_experiment
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -18,7 +17,6 @@ def schema_check(name: str, params: dict) -> list[str]:
 
 
 def parse(text: str) -> Campaign:
-    ensure_registered()
     return parse_campaign(text, experiment_names=list(EXPERIMENTS), schema_check=schema_check)
 
 
@@ -97,7 +95,6 @@ def test_every_example_campaign_validates(example: Path) -> None:
 
 def test_a_setpoint_outside_the_rig_temperature_limits_is_reported_with_its_line() -> None:
     text = 'name = "cold"\n\n[[step]]\nloop = { T = [77, 50] }\ntemperature_k = "${T}"\n'
-    ensure_registered()
     assert expand(parse_campaign(text))  # within the spec's own range [1, 400] K
     with pytest.raises(CampaignError) as caught:
         parse_campaign(text, temperature_range_k=(77.0, 300.0))

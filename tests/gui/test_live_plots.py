@@ -73,14 +73,15 @@ def test_zero_rate_points_are_not_sent_to_log_axes(qtbot) -> None:
 def test_switching_trace_shades_the_control_pulse(qtbot) -> None:
     plots = LivePlots()
     qtbot.addWidget(plots)
-    t = np.arange(0, 5, 0.01)
-    rate = np.where(t > 2.0, 1e6, 100.0)
     plots.handle_event(RunStarted("s", "switch", {}, None, 0.0))
-    plots.handle_event(PointTaken("s", "trace", 0, {"t_s": t, "rate_cps": rate, "pulse_start_s": 1.0,
-                                                    "pulse_end_s": 2.0}))
+    # 1 s of baseline in 10 ms bins, a 1 s control pulse, 3 s of hold (bright: latched)
+    plots.handle_event(PointTaken("s", "switch", 0, {"baseline_counts": np.full(100, 1.0), "pulse_s": 1.0,
+                                                     "hold_counts": np.full(300, 1e4), "bin_s": 0.01,
+                                                     "bias_w_m2": 5e7, "latched": True}))
     plots.refresh()
     assert plots.currentWidget() is plots.trace
-    assert plots.trace.sample_count == len(t)
+    assert plots.trace.sample_count == 100 + 1 + 300  # the pulse is one NaN gap
+    assert plots.trace.getPlotItem().titleLabel.text == "bias 5 kW/cm² — latched"
     assert plots.trace.pulse_region.isVisible() and plots.trace.pulse_s == (1.0, 2.0)
     assert plots.trace.pulse_region.getRegion() == (1.0, 2.0)
 

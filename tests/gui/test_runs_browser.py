@@ -11,7 +11,7 @@ from PyQt6.QtGui import QImage
 
 from acquisition.events import PointTaken, RunFinished, RunStarted, RunStatus
 from acquisition.storage import RunWriter
-from gui.runs_browser import RunsBrowser, sweep_branches
+from gui.runs_browser import RunsBrowser
 
 
 def _write_run(path: Path) -> None:
@@ -20,10 +20,10 @@ def _write_run(path: Path) -> None:
     densities = np.linspace(1e7, 1e8, 12)
     index = 0
     for direction, grid, threshold in (("up", densities, 6.7e7), ("down", densities[::-1], 4.2e7)):
-        for d in grid:
+        for k, d in enumerate(grid):
             writer.handle(PointTaken("run-1", "sweep", index, {
                 "density_w_m2": float(d), "rate_cps": 2e5 if d > threshold else 90.0,
-                "direction": direction, "temperature_k": 77.0}))
+                "direction": direction, "index": k, "temperature_k": 77.0}))
             index += 1
     t = np.linspace(0, 3, 300)
     writer.handle(PointTaken("run-1", "trace", 0, {"t_s": t, "rate_cps": np.where(t > 1.5, 2e5, 90.0),
@@ -58,14 +58,26 @@ def test_replots_both_branches_and_stored_thresholds(browser: RunsBrowser) -> No
     down_x, _ = browser.hysteresis.down_branch.plotted()
     assert len(up_x) == 12 and len(down_x) == 12
     assert math.isclose(browser.hysteresis.thresholds_kw_cm2["switch-on"], 7.0)
-    assert browser.trace.pulse_s == (1.0, 1.5)
+    # the run's experiment (sweep) draws a loop: the up branch rises, the down branch falls
+    assert up_x[0] < up_x[-1] and down_x[0] > down_x[-1]
 
 
-def test_sweep_branches_split_by_direction(browser: RunsBrowser) -> None:
-    browser.open(browser.data_dir / "run1.h5")
-    d_up, r_up, d_down, r_down = sweep_branches(browser.run.streams["sweep"])
-    assert len(d_up) == len(d_down) == 12
-    assert d_up[0] < d_up[-1] and d_down[0] > d_down[-1]
+def test_a_switch_run_replots_its_last_trace_with_the_pulse_shaded(browser: RunsBrowser) -> None:
+    path = browser.data_dir / "switch.h5"
+    writer = RunWriter(path, {"name": "test rig"}, {"pump": "simulated pump"}, "avalab test")
+    writer.handle(RunStarted("run-w", "switch", {"bin_s": 0.1, "pulse_s": 0.5}, str(path), 1.7e9))
+    for k, latched in enumerate((False, True)):
+        writer.handle(PointTaken("run-w", "switch", k, {
+            "bias_w_m2": 4e7 + 1e7 * k, "bin_s": 0.1, "pulse_s": 0.5, "latched": latched,
+            "baseline_counts": np.full(10, 9.0), "hold_counts": np.full(20, 2e4 if latched else 9.0)}))
+    writer.handle(RunFinished("run-w", RunStatus.COMPLETE, summary={}))
+    writer.close()
+    assert browser.open(path)
+    browser.trace.refresh()
+    assert browser.plots.currentWidget() is browser.trace
+    assert browser.trace.pulse_s == pytest.approx((1.0, 1.5))  # after 10 baseline bins of 0.1 s
+    assert browser.trace.sample_count == 10 + 1 + 20
+    assert browser.trace.getPlotItem().titleLabel.text == "bias 5 kW/cm² — latched"
 
 
 def test_exports_csv_and_png(browser: RunsBrowser, tmp_path: Path) -> None:
@@ -126,10 +138,10 @@ def _write_series_run(path: Path) -> None:
     index = 0
     for kelvin, on, off in ((77.0, 6.7e7, 4.2e7), (150.0, 3.0e7, 2.0e7)):
         for direction, grid, threshold in (("up", densities, on), ("down", densities[::-1], off)):
-            for d in grid:
+            for k, d in enumerate(grid):
                 writer.handle(PointTaken("run-s", f"T{kelvin:g}K_sweep", index, {
                     "density_w_m2": float(d), "rate_cps": 2e5 if d > threshold else 90.0,
-                    "direction": direction, "temperature_k": kelvin}))
+                    "direction": direction, "index": k, "temperature_k": kelvin}))
                 index += 1
     writer.handle(RunFinished("run-s", RunStatus.COMPLETE, summary={"inner_experiment": "sweep", "by_temperature": [
         {"temperature_k": 77.0, "stream_prefix": "T77K_", "switch_on_kw_cm2": 7.0, "switch_off_kw_cm2": 4.4},
@@ -165,3 +177,28 @@ def test_every_setpoint_of_a_temperature_series_can_be_replotted_and_reanalysed(
 def test_the_setpoint_picker_is_hidden_for_a_plain_run(browser: RunsBrowser) -> None:
     browser.open(browser.data_dir / "run1.h5")
     assert browser.setpoint.isHidden() and browser.selected_prefix() is None
+
+
+def test_reanalysis_uses_the_run_own_noise_level_like_avalab_analyze(browser: RunsBrowser) -> None:
+    """A run measured with noise_cps=500 is re-analysed with 500 cps, not the default 82."""
+    from acquisition.reanalysis import reanalyze
+    from acquisition.storage import open_run
+
+    path = browser.data_dir / "noisy.h5"
+    writer = RunWriter(path, {"name": "test rig"}, {"pump": "simulated pump"}, "avalab test")
+    writer.handle(RunStarted("run-n", "sweep", {"points": 12, "noise_cps": 500.0}, str(path), 1.7e9))
+    densities = np.linspace(1e7, 1e8, 12)
+    index = 0
+    for direction, grid, threshold in (("up", densities, 6.7e7), ("down", densities[::-1], 4.2e7)):
+        for k, d in enumerate(grid):
+            writer.handle(PointTaken("run-n", "sweep", index, {
+                "density_w_m2": float(d), "rate_cps": 2e5 if d > threshold else 90.0,
+                "direction": direction, "index": k}))
+            index += 1
+    writer.handle(RunFinished("run-n", RunStatus.COMPLETE, summary={}))
+    writer.close()
+    assert browser.open(path)
+    result = browser.reanalyse()
+    assert result == reanalyze(open_run(path))
+    assert result["contrast_db"] != pytest.approx(reanalyze(open_run(path), noise_cps=82.0)["contrast_db"])
+    assert result["contrast_db"] == pytest.approx(reanalyze(open_run(path), noise_cps=500.0)["contrast_db"])

@@ -18,6 +18,12 @@ ROLES = """
 driver = "sim"
 [roles.hwp]
 driver = "sim"
+[roles.nd_wheel]
+driver = "sim"
+[roles.pump_shutter]
+driver = "sim"
+[roles.emission_shutter]
+driver = "sim"
 [roles.power_meter]
 driver = "sim"
 [roles.counter]
@@ -109,3 +115,26 @@ def test_emulated_stage_reports_the_z825b_to_a_host() -> None:
     emulator = AptEmulator(axis, "Z825B", 27000010)
     [info] = [p.decode(f) for f in p.FrameParser().feed(emulator.feed(p.HwReqInfo().encode()))]
     assert (info.model, info.stage_id) == ("KDC101", 9)
+
+
+def test_a_map_runs_end_to_end_through_the_real_driver_and_the_emulated_stage(tmp_path: Path) -> None:
+    from acquisition.calibration import CalibrationStore
+    from acquisition.engine import Engine
+    from acquisition.events import RunStatus
+    from acquisition.storage import open_run
+
+    rig = load_rig(rig_file(tmp_path, "kdc101_z8_xy", 'address = "emulator"'))
+    engine = Engine(rig, CalibrationStore(tmp_path / "calibration"))
+    try:
+        finished = engine.start("map", {"x_mm": [12.5, 12.504], "y_mm": [12.5, 12.502], "step_um": 2.0,
+                                        "dwell_s": 0.05, "settle_s": 0.05},
+                                out_path=tmp_path / "map.h5").wait(600)
+        assert finished.status == RunStatus.COMPLETE, finished.reason
+        assert finished.summary["points"] == 6
+        assert "KDC101 serial 27000010" in rig.xy_stage.identify()
+    finally:
+        engine.close()
+        rig.close_all()
+        rig.stop_emulators()
+    stored = open_run(tmp_path / "map.h5").streams["map"]
+    assert sorted({round(x * 1e6) for x in stored["x_m"]}) == [12500, 12502, 12504]

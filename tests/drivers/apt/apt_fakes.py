@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from drivers.interfaces import RotationStage
+from drivers.thorlabs_apt import protocol as p
 from drivers.validation import check_range
 from sim_backends.emulators.apt import AptEmulator
 from sim_backends.emulators.server import EmulatorServer
@@ -14,6 +15,23 @@ from sim_backends.emulators.server import EmulatorServer
 #: the ``serve_apt`` fixture: (stage, model, link, emulator_cls) -> (server, address, emulators
 #: created so far, one per connection)
 ServeApt = Callable[..., tuple[EmulatorServer, str, list[AptEmulator]]]
+
+
+def replies(emulator: AptEmulator, *messages: p.Message) -> list[p.Message]:
+    """Feed ``messages`` to a sans-IO emulator; the messages it answers with, decoded."""
+    data = emulator.feed(b"".join(m.encode() for m in messages))
+    return [p.decode(f) for f in p.FrameParser().feed(data)]
+
+
+def unsolicited_until(emulator: AptEmulator, timeout_s: float = 2.0) -> list[p.Message]:
+    """The first unsolicited frames the emulator sends within ``timeout_s`` ([] if none)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        data = emulator.unsolicited()
+        if data:
+            return [p.decode(f) for f in p.FrameParser().feed(data)]
+        time.sleep(0.005)
+    return []
 
 
 class FakeRotationStage(RotationStage):

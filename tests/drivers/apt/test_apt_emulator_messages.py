@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from apt_fakes import FakeRotationStage
+from apt_fakes import FakeRotationStage, replies
+from apt_fakes import unsolicited_until as completion
 
 from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.scaling import K10CR1_SCALING, PRM1Z8_SCALING, Z8_SCALING
@@ -23,20 +24,6 @@ class FakeLinearAxis(FakeRotationStage):
     @property
     def travel_range(self) -> tuple[float, float]:
         return (0.0, 25e-3)
-
-
-def replies(emulator: AptEmulator, *messages: p.Message) -> list[p.Message]:
-    return [p.decode(f) for f in p.FrameParser().feed(emulator.feed(b"".join(m.encode() for m in messages)))]
-
-
-def completion(emulator: AptEmulator, timeout_s: float = 3.0) -> list[p.Message]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        data = emulator.unsolicited()
-        if data:
-            return [p.decode(f) for f in p.FrameParser().feed(data)]
-        time.sleep(0.005)
-    return []
 
 
 @pytest.mark.parametrize(("model", "stage_id"), [("PRM1Z8", 6), ("Z825B", 9), ("MTS25Z8", 7),

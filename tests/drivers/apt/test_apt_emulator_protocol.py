@@ -1,11 +1,10 @@
 """The APT emulator as a sans-IO protocol object: bytes in, device bytes out, no server."""
 from __future__ import annotations
 
-import time
 from typing import TypeVar
 
 import pytest
-from apt_fakes import FakeRotationStage
+from apt_fakes import FakeRotationStage, replies, unsolicited_until
 
 from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.scaling import K10CR1_SCALING, PRM1Z8_SCALING
@@ -16,27 +15,11 @@ pytestmark = pytest.mark.timeout(10)
 T = TypeVar("T", bound=p.Message)
 
 
-def replies(emulator: AptEmulator, *messages: p.Message) -> list[p.Message]:
-    data = emulator.feed(b"".join(m.encode() for m in messages))
-    parser = p.FrameParser()
-    return [p.decode(f) for f in parser.feed(data)]
-
-
 def one_reply(emulator: AptEmulator, reply_type: type[T], *messages: p.Message) -> T:
     """Feed ``messages``; the emulator must answer with exactly one ``reply_type``."""
     [reply] = replies(emulator, *messages)
     assert isinstance(reply, reply_type)
     return reply
-
-
-def unsolicited_until(emulator: AptEmulator, timeout_s: float = 2.0) -> list[p.Message]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        data = emulator.unsolicited()
-        if data:
-            return [p.decode(f) for f in p.FrameParser().feed(data)]
-        time.sleep(0.005)
-    return []
 
 
 @pytest.mark.parametrize(("model", "reported"), [("K10CR1", "K10CR1"), ("PRM1Z8", "KDC101")])

@@ -350,6 +350,24 @@ def test_threads_sharing_the_controller_never_get_each_others_replies(bench) -> 
     assert fake.setpoints[1] == pytest.approx(99.5)
 
 
+def test_heater_range_from_the_htrset_power_and_the_cryostat_options() -> None:
+    """With the bath and cold-finger conductance given (rig options) the driver picks the lowest
+    range whose power holds the setpoint: full power I^2 R from HTRSET, a decade less per range."""
+    from drivers.lakeshore import LakeShore335Controller
+
+    class Output:  # 335 HTRSET: current output, 25 ohm, max current 2 (1 A): 25 W high, 2.5 W medium
+        heater_setup = (0, 1, 2, 0.0, 1)
+
+    controller = LakeShore335Controller("cryostat", "COM9", bath_k=77.0, cold_finger_conductance_w_k=0.05)
+    controller._output = lambda output=1: Output()  # type: ignore[method-assign]  # no link needed
+    assert controller.heater_full_scale_w() == pytest.approx([0.25, 2.5, 25.0])
+    assert controller.choose_heater_range(80.0).heater_range == 1    # 0.15 W <= 0.8 x 0.25 W
+    assert controller.choose_heater_range(100.0).heater_range == 2   # 1.15 W
+    assert controller.choose_heater_range(300.0).heater_range == 3   # 11.2 W
+    with pytest.raises(ValueError, match="temperature_k=700 K cannot be reached"):
+        controller.choose_heater_range(700.0)                         # 31 W > 25 W
+
+
 def test_setpoint_follows_the_control_inputs_preferred_units() -> None:
     """Manuals, SETP: the setpoint is in the preferred units of the control loop sensor. With
     input B (controlling output 1) reading in Celsius, 80 K goes out as -193.150 and comes back as

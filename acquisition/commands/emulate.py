@@ -1,4 +1,7 @@
-"""``avalab emulate``: serve the whole emulated bench and print its rig-file addresses."""
+"""``avalab emulate``: serve the whole emulated bench and print its rig-file addresses.
+
+The command lives with the other commands (it builds a rig, which only ``acquisition`` may do);
+``sim_backends`` serves the emulators and never imports ``acquisition``."""
 from __future__ import annotations
 
 import argparse
