@@ -7,8 +7,11 @@ two workers do not oversubscribe two cores). Starting a cluster costs a few seco
 campaign; it is measured and printed on its own, after the workers have imported the simulation
 (a warm-up task), so the ratio compares the units' work. It prints both wall times, their ratio
 (goal >= 1.7 on a 2-core machine), whether the two runs produced identical figures for every
-unit, and the load average sampled during each run: other processes take cores from the
-workers, so quote the ratio with the load it was measured at.
+unit, the CPU time the workers used (the cores they actually got) and the load average sampled
+during each run: other processes take cores from the workers, so quote the ratio with the load
+it was measured at. (Each local worker runs in a session of its own, see
+acquisition/campaigns/dask_worker.py: with autogroup scheduling the CPU is shared between
+sessions, and workers left in one session would share one session's share.)
 
 Usage: .venv/bin/python benchmarks/bench_parallel_campaign.py [--units 24] [--points 40] [--repeats 1]
 (--repeats R alternates 1, 2, 1, 2, ... workers R times each and keeps each one's fastest run)
@@ -57,6 +60,13 @@ def warm_up() -> int:
     return os.getpid()
 
 
+def cpu_seconds() -> float:
+    """On a worker: the CPU time its process has used."""
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class LoadSampler:
     """The 1-minute load average every LOAD_SAMPLE_S while a run goes on."""
 
@@ -90,10 +100,12 @@ def run(workers: int, folder: Path, units: int, points: int) -> dict[str, Any]:
             client.run(warm_up)
             cluster_s = time.perf_counter() - started
             runner = ParallelCampaignRunner(campaign(units, points), engine, folder, client)
+            cpu_before = sum(client.run(cpu_seconds).values())
             with LoadSampler() as load:
                 started = time.perf_counter()
                 runner.run()
                 campaign_s = time.perf_counter() - started
+            cpu_s = sum(client.run(cpu_seconds).values()) - cpu_before
     finally:
         engine.close()
     index = CampaignIndex(folder)
@@ -101,7 +113,7 @@ def run(workers: int, folder: Path, units: int, points: int) -> dict[str, Any]:
         rows = index.runs("complete")
     finally:
         index.close()
-    return {"cluster_s": cluster_s, "campaign_s": campaign_s, "load": statistics.mean(load.samples),
+    return {"cluster_s": cluster_s, "campaign_s": campaign_s, "cpu_s": cpu_s, "load": statistics.mean(load.samples),
             "figures": {r.unit_key: tuple(r.metrics.get(f) for f in FIGURES) for r in rows}}
 
 
@@ -131,8 +143,9 @@ def main() -> None:
           f"fastest of {args.repeats} run(s) each")
     for workers, result in ((1, one), (2, two)):
         print(f"  {workers} worker{'s' if workers > 1 else ' '}: {result['campaign_s']:7.1f} s wall "
-              f"(cluster start and warm-up {result['cluster_s']:.1f} s more), load average during it "
-              f"{result['load']:.1f}")
+              f"(cluster start and warm-up {result['cluster_s']:.1f} s more); the workers used "
+              f"{result['cpu_s']:.1f} CPU s ({result['cpu_s'] / result['campaign_s']:.2f} cores); load average "
+              f"during it {result['load']:.1f}")
     print(f"  ratio 1/2: {one['campaign_s'] / two['campaign_s']:7.2f}  (goal >= 1.7)")
     print(f"  identical figures for all {len(reference)} units in every run: {identical}")
     if not identical:
