@@ -43,6 +43,7 @@ _SC10 = "sim_backends.emulators.sc10:SC10Emulator"
 _LAKESHORE = "sim_backends.emulators.lakeshore:LakeShoreEmulator"
 
 #: every role that has a wire protocol; "counter" (NI-DAQ) and "tagger" (HHLib) stay in-process
+#: (the tagger's real driver can run on a stand-in library: IN_PROCESS_ROLES)
 EMULATED_ROLES: dict[str, EmulatedRole] = {
     "pump": EmulatedRole("opus", "sim_backends.emulators.opus:OpusEmulator", "visa"),
     "hwp": EmulatedRole("k10cr1", _APT, "serial", {"model": "K10CR1", "serial_number": 55000001}),
@@ -62,6 +63,14 @@ EMULATED_ROLES: dict[str, EmulatedRole] = {
 _AXIS_SERIALS = {"x": 27000010, "y": 27000011}
 
 
+#: roles without a wire protocol whose real driver still runs: it loads a stand-in library in this
+#: process, fed by the rig's bench (``emulator`` names the function that attaches it)
+IN_PROCESS_ROLES: dict[str, EmulatedRole] = {
+    "tagger": EmulatedRole("hydraharp", "sim_backends.emulators.hhlib_sim.rig_stand_in:attach_hydraharp",
+                           "library"),
+}
+
+
 #: other drivers a role can be emulated with (``EMULATED_ROLES`` holds each role's default)
 ALTERNATIVE_EMULATIONS: dict[str, tuple[EmulatedRole, ...]] = {
     "cryostat": (EmulatedRole("lakeshore336", _LAKESHORE, "visa", {"model": 336}),),
@@ -70,7 +79,7 @@ ALTERNATIVE_EMULATIONS: dict[str, tuple[EmulatedRole, ...]] = {
 
 def emulation_for(role: str, driver: str | None = None) -> EmulatedRole | None:
     """How ``role`` is emulated for ``driver`` (None: the role's default); None if it cannot be."""
-    default = EMULATED_ROLES.get(role)
+    default = EMULATED_ROLES.get(role) or IN_PROCESS_ROLES.get(role)
     if default is None or driver is None or driver == default.driver:
         return default
     return next((e for e in ALTERNATIVE_EMULATIONS.get(role, ()) if e.driver == driver), None)
@@ -78,7 +87,7 @@ def emulation_for(role: str, driver: str | None = None) -> EmulatedRole | None:
 
 def emulated_drivers(role: str) -> list[str]:
     """Every driver name ``role`` can be emulated with (the default first)."""
-    default = EMULATED_ROLES.get(role)
+    default = EMULATED_ROLES.get(role) or IN_PROCESS_ROLES.get(role)
     return ([default.driver] if default else []) + [e.driver for e in ALTERNATIVE_EMULATIONS.get(role, ())]
 
 
@@ -122,6 +131,8 @@ class EmulatedBench:
                              f"served; allowed roles: {', '.join(wanted)}")
         self.roles = [r for r in wanted if rig.instruments.get(r) is not None]
         self.served: dict[str, ServedRole] = {}
+        #: in-process stand-ins (IN_PROCESS_ROLES) attached with this bench, closed with it
+        self.stand_ins: list[Any] = []
 
     def start(self) -> dict[str, str]:
         """Start one server per role; returns role -> address in the form a rig file takes."""
@@ -179,6 +190,9 @@ class EmulatedBench:
             for server in served.servers:
                 server.close()
         self.served.clear()
+        for stand_in in self.stand_ins:
+            stand_in.close()
+        self.stand_ins.clear()
 
     def __enter__(self) -> "EmulatedBench":
         self.start()
@@ -196,7 +210,15 @@ def attach_emulated_drivers(rig: Any, roles: Iterable[str] | None = None,
 
     The rig keeps its bench and clock; the returned EmulatedBench must be closed after the rig.
     """
-    bench = EmulatedBench(rig, roles, transport, drivers)
+    in_process = [r for r in roles or () if r in IN_PROCESS_ROLES]
+    for role in in_process:
+        driver_name = (drivers or {}).get(role)
+        if emulation_for(role, driver_name) is None:
+            raise ValueError(f"{role}={driver_name!r} cannot be emulated; allowed values: "
+                             f"{', '.join(emulated_drivers(role))}")
+    wire = None if roles is None else [r for r in roles if r not in in_process]
+    bench = EmulatedBench(rig, wire, transport,
+                          {r: d for r, d in (drivers or {}).items() if r not in in_process})
     bench.start()
     for role, served in bench.served.items():
         role_config = getattr(rig, "config", None)
@@ -205,4 +227,6 @@ def attach_emulated_drivers(rig: Any, roles: Iterable[str] | None = None,
                                **{**served.spec.driver_options, **options})
         rig.use_instrument(role, driver)
         log.info("%s: real %s driver on %s", role, served.spec.driver, served.address)
+    for role in in_process:
+        bench.stand_ins.append(_load(IN_PROCESS_ROLES[role].emulator)(rig, role))
     return bench

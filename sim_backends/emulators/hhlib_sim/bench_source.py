@@ -85,20 +85,23 @@ class BenchSignalSource:
 
     def __init__(self, library: HHSimLibrary, device_index: int, bench: Bench, *,
                  wiring: BenchWiring | None = None, pace: str = "clock",
-                 min_slice_s: float = 0.1, seed: int | None = None) -> None:
+                 min_slice_s: float = 0.1, seed: int | None = None,
+                 samples_per_chopper_period: int = SAMPLES_PER_CHOPPER_PERIOD) -> None:
         self.library = library
         self.device_index = device_index
         self.bench = bench
         self.wiring = wiring or BenchWiring()
         self.min_slice_s = min_slice_s
+        self.samples_per_chopper_period = samples_per_chopper_period
         self.errors: list[BaseException] = []
         if pace not in PACES:
             raise ValueError(f"pace={pace!r} is not allowed; allowed values: {', '.join(map(repr, PACES))}")
         if pace == "instant" and not getattr(bench.clock, "is_virtual", False):
             raise ValueError("pace='instant' needs a bench on a virtual clock")
         self.pace = pace
-        self._rng = np.random.default_rng(bench.config.seed + 7919 * (device_index + 1)
-                                          if seed is None else seed)
+        # the bench's own noise stream by default, as every simulated device draws from it: on
+        # the same bench and history the unit then sees the photons the simulated tagger sees
+        self._rng = bench.rng if seed is None else np.random.default_rng(seed)
         self._lock = threading.RLock()
         self._run: _Run | None = None
         self._gate: tuple[float, float] | None = None  # (bench time, registered total) at gate start
@@ -150,22 +153,25 @@ class BenchSignalSource:
             self.bench.clock.advance(step)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ measurements
-    def _trace_resolution(self, now: float) -> float:
+    def _trace_resolution(self, now: float, duration_s: float) -> float:
+        """Time step of the emission trace photons are drawn from, as the simulated tagger
+        chooses it: the bench's step, finer while chopping, capped in points per acquisition."""
         params = self.bench.config.tagger
         resolution = params.trace_resolution_s
         chopper = self.bench.chopper
         if chopper.is_chopping_at(now):
-            resolution = min(resolution, 1.0 / chopper.frequency_at(now) / SAMPLES_PER_CHOPPER_PERIOD)
-        return resolution
+            resolution = min(resolution, 1.0 / chopper.frequency_at(now) / self.samples_per_chopper_period)
+        return max(resolution, duration_s / params.max_trace_points)
 
     def _start(self) -> None:
         self._finish()
         state = self.library.measurement(self.device_index)
+        duration = state.tacq_ms * 1e-3
         with self.bench.lock:
             now = self.bench.sync_sample()
-            recorder = self.bench.start_recording(self._trace_resolution(now))
-        end = None if state.mode == MODE_CONT else now + state.tacq_ms * 1e-3
-        self._run = _Run(state.generation, now, end, state.tacq_ms * 1e-3, recorder, covered_t=now)
+            recorder = self.bench.start_recording(self._trace_resolution(now, duration))
+        end = None if state.mode == MODE_CONT else now + duration
+        self._run = _Run(state.generation, now, end, duration, recorder, covered_t=now)
 
     def _finish(self) -> None:
         run = self._run
