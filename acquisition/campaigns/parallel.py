@@ -21,7 +21,8 @@ Failures:
 - a unit that fails or is refused stops the dispatch: units already running finish and are
   recorded, then CampaignStopped (``--resume`` continues);
 - ``request_stop`` (Ctrl+C): every worker aborts its running unit safely, units not started
-  are cancelled, every unit that ended is recorded, then CampaignStopped;
+  end at once without measuring (each submitted unit still reports, so none is left 'running'
+  in the index), every unit that ended is recorded, then CampaignStopped;
 - ``emergency_stop`` (a second Ctrl+C): as above, and every worker's running unit makes its
   instruments safe at once (its engine's STOP), as the coordinator's engine does.
 """
@@ -146,11 +147,14 @@ class _StoppableEngine(Engine):
     def __init__(self, rig: Any, calibration_store: Any, topic: str) -> None:
         super().__init__(rig, calibration_store)
         self.topic = topic
+        #: a start refused because the campaign was stopped (not a failure of the unit)
+        self.refused_after_stop = False
 
     def start(self, experiment: str, params: dict[str, Any] | None = None,
               out_path: Path | None = None) -> Any:
         reason = _stop_reason(self.topic)
         if reason is not None:
+            self.refused_after_stop = True
             raise RuntimeError(f"campaign stopped: {reason}")
         return super().start(experiment, params, out_path)
 
@@ -177,10 +181,12 @@ class _WorkerRecorder:
     """``run_unit``'s index on a worker: announces the run to the coordinator as it begins and
     keeps how it finished for the task's outcome."""
 
-    def __init__(self, task: UnitTask, attempt_id: str, coordinator: _Coordinator) -> None:
+    def __init__(self, task: UnitTask, attempt_id: str, coordinator: _Coordinator,
+                 engine: _StoppableEngine) -> None:
         self.task = task
         self.attempt_id = attempt_id
         self.coordinator = coordinator
+        self.engine = engine
         self.begun: dict[str, Any] | None = None
         self.finished: tuple[str, str, dict[str, Any]] | None = None
 
@@ -197,6 +203,10 @@ class _WorkerRecorder:
 
     def finish(self, run_id: int, status: str, reason: str = "",
                metrics: dict[str, Any] | None = None) -> None:
+        if status == "failed" and self.engine.refused_after_stop:
+            # the operator's stop came between the announcement and the start: nothing ran, the
+            # unit was stopped (as a running one is aborted), it did not fail
+            status = "aborted"
         self.finished = (status, reason, dict(metrics or {}))
 
     def _earlier_attempts(self) -> list[str]:
@@ -258,7 +268,7 @@ def run_unit_task(task: UnitTask) -> UnitOutcome:
     rig.restart_simulation(task.start)
     engine = _StoppableEngine(rig, CalibrationStore(Path(task.calibration_dir)), task.topic)
     coordinator = _Coordinator(task.topic)
-    recorder = _WorkerRecorder(task, attempt_id, coordinator)
+    recorder = _WorkerRecorder(task, attempt_id, coordinator, engine)
     with _registry_lock:
         _running_engines.setdefault(task.topic, set()).add(engine)
     stop_message = ""
@@ -276,9 +286,13 @@ def run_unit_task(task: UnitTask) -> UnitOutcome:
         status, reason, metrics = recorder.finished
         return UnitOutcome(attempt_id, unit.key, task.ordinal, status, reason, recorder.begun, metrics,
                            stop_message)
-    # no run was recorded: stopped before it began, or its preparation did not complete
+    # no run was recorded: stopped before it began, or its preparation did not complete (an
+    # announced run that ended without an outcome is recorded, as stopped or failed)
     stopped = _stop_reason(task.topic)
-    status = NOT_STARTED if stopped is not None else "failed"
+    if stopped is not None:
+        status = NOT_STARTED if recorder.begun is None else "aborted"
+    else:
+        status = "failed"
     return UnitOutcome(attempt_id, unit.key, task.ordinal, status, stopped or stop_message,
                        recorder.begun, {}, stop_message)
 
@@ -555,17 +569,15 @@ class _Dispatch:
             log.error("campaign: %s; units already running finish first", message)
 
     def _stop_everything(self, reason: str) -> None:
-        """The operator's stop: workers abort their running units, queued units are cancelled."""
+        """The operator's stop: workers abort their running units; the units submitted but not
+        begun find the stop when a worker takes them and end 'not started'. They are not
+        cancelled: a cancelled unit that had just begun would never report how it ended, its
+        announcement arriving after the stop would leave its index row 'running'."""
         self.signalled = True
         self.stop_message = f"stopped: {reason}"
         aborted = self.client.run(stop_units, self.runner.topic, reason, on_error="return")
         log.warning("campaign stop: %s running unit(s) aborted",
                     sum(n for n in aborted.values() if isinstance(n, int)))
-        self._drain_events()
-        begun = set(self.running.values())
-        for future, (_, unit) in list(self.pending.items()):
-            if unit.key not in begun:
-                future.cancel()
 
     def _progress(self, unit: Unit | None, force: bool = False) -> None:
         """Tell ``on_progress`` how far the campaign is: units done, the running units' share of

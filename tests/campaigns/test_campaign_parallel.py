@@ -155,49 +155,105 @@ def _has_points(path: Path) -> bool:
         return False
 
 
-def _stopped(pid: int) -> bool:
-    """The process is stopped (SIGSTOP took effect): state T in /proc/<pid>/stat."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # gone: it runs nothing any more either
-    return stat.rsplit(")", 1)[1].split()[0] in ("T", "t")
+#: how long a held unit waits for the test to kill its worker (it is killed long before)
+HOLD_S = 600.0
+
+
+def hold_the_first_sweep_point(topic: str, marker: str) -> None:
+    """On every worker (``client.run``): the first sweep of campaign ``topic`` that measures a
+    point, on whichever worker, holds there with that point on disk and names its worker's pid and
+    its run file in ``marker`` (made atomically: one unit holds, the others run on). A worker
+    started later (the one replacing a killed worker) does not hold."""
+    import json as _json
+    import tempfile
+    import threading as _threading
+
+    from acquisition.campaigns import parallel
+    from acquisition.events import PointTaken, RunStarted
+
+    class HoldingEngine(parallel._StoppableEngine):  # type: ignore[name-defined, misc]
+        def __init__(self, rig: Any, store: Any, unit_topic: str) -> None:
+            super().__init__(rig, store, unit_topic)
+            self.sweep_path: str | None = None
+            self.subscribe(self.hold)  # after the run's writer: the point is on disk first
+
+        def hold(self, event: Any) -> None:
+            if self.topic != topic:
+                return
+            if isinstance(event, RunStarted):
+                self.sweep_path = event.path if event.experiment == "sweep" else None
+            elif isinstance(event, PointTaken) and event.stream == "sweep" and self.sweep_path:
+                with tempfile.NamedTemporaryFile("w", dir=Path(marker).parent, delete=False) as note:
+                    _json.dump({"pid": os.getpid(), "path": self.sweep_path}, note)
+                try:
+                    os.link(note.name, marker)  # atomic, and refused if another unit holds already
+                except FileExistsError:
+                    return
+                finally:
+                    os.unlink(note.name)
+                _threading.Event().wait(HOLD_S)
+
+    parallel._StoppableEngine = HoldingEngine
+
+
+def release_holds() -> None:
+    """On every worker: the campaign units' engines as they were before ``hold_the_first_sweep_point``."""
+    from acquisition.campaigns import parallel
+
+    while parallel._StoppableEngine.__name__ == "HoldingEngine":
+        parallel._StoppableEngine = parallel._StoppableEngine.__bases__[0]
 
 
 def test_a_worker_killed_mid_unit_reruns_it_once_elsewhere(serial: Path, client: Any, tmp_path: Path) -> None:
-    killed: list[dict[str, Any]] = []
+    """A sweep holds on a worker after its first point (a condition, not a race with the clock);
+    that worker is killed: the unit is measured again on another worker, once, and the dead
+    worker's file is kept with its point."""
+    import json
 
-    def kill_the_first_sweep_mid_run(message: dict[str, Any]) -> None:
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import tests/
+    marker = tmp_path / "held.json"
+    folder = tmp_path / "campaign"
+    killed: list[dict[str, Any]] = []
+    begun: list[dict[str, Any]] = []
+
+    def kill_the_held_unit(message: dict[str, Any]) -> None:
+        begun.append(message)
         if killed or message["experiment"] != "sweep":
             return
-        pid = message["pid"]
-        deadline = time.monotonic() + 120
-        while not _has_points(tmp_path / message["path"]):  # its run has begun measuring
-            assert time.monotonic() < deadline, "the unit's run never wrote a point"
+        deadline = time.monotonic() + 300  # a sweep has begun: one will hold at its first point
+        while not marker.exists():
+            assert time.monotonic() < deadline, "no sweep held at its first point"
             time.sleep(0.01)
-        os.kill(pid, signal.SIGSTOP)  # frozen first, so that it cannot finish while we look
-        deadline = time.monotonic() + 60
-        while not _stopped(pid):
-            assert time.monotonic() < deadline, "the worker did not stop"
-            time.sleep(0.01)
-        if open_run(tmp_path / message["path"]).status == "complete":  # it finished before it froze
-            os.kill(pid, signal.SIGCONT)  # try the next one
-            return
-        killed.append(message)
-        os.kill(pid, signal.SIGKILL)
+        held = json.loads(marker.read_text())
+        assert _has_points(Path(held["path"])), held  # its point is in its journal
+        os.kill(held["pid"], signal.SIGKILL)
+        killed.append(held)
 
-    run_parallel(tmp_path, client, on_unit_started=kill_the_first_sweep_mid_run)
-    assert len(killed) == 1
-    victim = killed[0]["unit_key"]
-    assert figures(tmp_path) == figures(serial)  # every unit once, the re-run one as serial gave it
-    index = CampaignIndex(tmp_path)
+    engine = Engine(load_rig("sim"))
     try:
-        attempts = [(r.status, r.path) for r in index.runs() if r.unit_key == victim]
+        runner = ParallelCampaignRunner(spots(), engine, folder, client, on_unit_started=kill_the_held_unit)
+        client.run(hold_the_first_sweep_point, runner.topic, str(marker))
+        try:
+            runner.run()
+        finally:
+            client.run(release_holds)
+    finally:
+        engine.close()
+    assert len(killed) == 1
+    victim_path = Path(killed[0]["path"]).resolve()
+    victim = [m for m in begun if m["path"] and (folder / m["path"]).resolve() == victim_path]
+    assert len(victim) == 1, begun
+    assert figures(folder) == figures(serial)  # every unit once, the re-run one as serial gave it
+    index = CampaignIndex(folder)
+    try:
+        attempts = [(r.status, r.path) for r in index.runs() if r.unit_key == victim[0]["unit_key"]]
     finally:
         index.close()
     assert [status for status, _ in attempts] == ["superseded", "complete"]
-    assert attempts[0][1] == killed[0]["path"] != attempts[1][1]
-    left = open_run(tmp_path / attempts[0][1])
+    assert attempts[0][1] == victim[0]["path"] != attempts[1][1]
+    left = open_run(folder / attempts[0][1])
     assert left.status == "incomplete" and len(left.streams["sweep"]["counts"]) > 0  # its points kept
 
 
@@ -271,6 +327,8 @@ params = { start_kw_cm2 = 2.0, stop_kw_cm2 = 11.0, points = 12, settle_s = 0.1, 
 
 
 def statuses(folder: Path) -> list[tuple[str, str]]:
+    if not (folder / "campaign.sqlite").exists():
+        return []
     try:
         with sqlite3.connect(folder / "campaign.sqlite") as db:
             return list(db.execute("SELECT unit_key, status FROM runs"))
@@ -278,33 +336,89 @@ def statuses(folder: Path) -> list[tuple[str, str]]:
         return []
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (the local cluster's workers of a coordinator)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _stopped(pid: int) -> bool:
+    """The process is stopped (SIGSTOP took effect): state T in /proc/<pid>/stat."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # gone: it runs nothing any more either
+    return stat.rsplit(")", 1)[1].split()[0] in ("T", "t")
+
+
+def _signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def _freeze(pids: list[int]) -> None:
+    """Stop ``pids`` and wait until each is stopped (it will be: SIGSTOP cannot be ignored)."""
+    _signal_all(pids, signal.SIGSTOP)
+    deadline = time.monotonic() + 120
+    while not all(_stopped(pid) for pid in pids):
+        assert time.monotonic() < deadline, "a worker did not stop"
+        time.sleep(0.01)
+
+
 def test_ctrl_c_stops_every_worker_records_what_ended_and_resume_finishes(tmp_path: Path) -> None:
+    """Ctrl+C once a unit is recorded complete. The workers are frozen (SIGSTOP) each time the
+    test looks at the index, so no unit ends between that look and the signal: the stop lands
+    with units still to do whatever the machine's load, never after the campaign ended."""
     spec = tmp_path / "campaign.toml"
     spec.write_text(CAMPAIGN)
     folder = tmp_path / "out"
-    # its own process group, as a terminal's Ctrl+C reaches the coordinator and its workers
+    # its own process group, as a terminal's Ctrl+C reaches the coordinator (and whatever it did
+    # not move to a session of its own)
     process = subprocess.Popen(avalab("campaign", str(spec), "--out", str(folder), "--workers", "2"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
+    frozen: list[int] = []
     try:
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if (folder / "campaign.sqlite").exists() and any(s == "complete" for _, s in statuses(folder)):
-                break
+        while True:
             assert process.poll() is None, "campaign ended before it could be stopped"
+            assert time.monotonic() < deadline, "no unit completed"
+            if statuses(folder):  # units are running: look at the index with the workers frozen
+                frozen = _children(process.pid)
+                _freeze(frozen)
+                if any(s == "complete" for _, s in statuses(folder)):
+                    break
+                _signal_all(frozen, signal.SIGCONT)
+                frozen = []
             time.sleep(0.05)
+        # the coordinator hands out at most two units per worker beyond those it recorded
+        # (QUEUED_PER_THREAD): with the first completions seen at once, 8 units cannot all end
         os.killpg(process.pid, signal.SIGINT)
+        _signal_all(frozen, signal.SIGCONT)
+        frozen = []
         _, stderr = process.communicate(timeout=300)
     finally:
+        _signal_all(frozen, signal.SIGCONT)
         if process.poll() is None:
             process.kill()
+            process.wait()
     assert process.returncode == 128 + signal.SIGINT, stderr
     assert "avalab: SIGINT: campaign aborted, instruments safe" in stderr
     rows = statuses(folder)
     complete = [k for k, s in rows if s == "complete"]
     assert 1 <= len(complete) < 8
     assert "running" not in {s for _, s in rows}, rows  # every unit that ended is recorded
-    assert {s for _, s in rows} <= {"complete", "aborted"}
+    assert {s for _, s in rows} <= {"complete", "aborted"}, rows
     resumed = subprocess.run(avalab("campaign", str(spec), "--out", str(folder), "--resume", "--workers", "2",
                                     "--json"), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
