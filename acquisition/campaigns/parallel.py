@@ -45,7 +45,8 @@ from acquisition.campaigns.index import CampaignIndex
 from acquisition.campaigns.isolation import calibrate_before_units, isolation_problem
 from acquisition.campaigns.progress import PROGRESS_INTERVAL_S, WorkTracker, unit_progress_listener
 from acquisition.campaigns.runner import (CampaignProgress, CampaignResult, CampaignRunner, CampaignStopped,
-                                          _headline_metrics, _one_line, free_attempt, run_file_name, run_unit)
+                                          _headline_metrics, _one_line, free_attempt, reconcile, run_file_name,
+                                          run_unit)
 from acquisition.campaigns.spec import Campaign, Unit
 from acquisition.engine import Engine
 from acquisition.rig import RigConfig, SimulationStart
@@ -275,7 +276,8 @@ def run_unit_task(task: UnitTask) -> UnitOutcome:
     engine.subscribe(unit_progress_listener(unit.experiment, lambda fraction: coordinator.post(
         {"kind": "progress", "attempt_id": attempt_id, "unit_key": unit.key, "fraction": fraction})))
     try:
-        run_unit(engine, Path(task.folder), task.ordinal, unit, recorder, task.attempt)
+        run_unit(engine, Path(task.folder), task.ordinal, unit, recorder, task.attempt,
+                 stop_reason=lambda: _stop_reason(task.topic))
     except CampaignStopped as exc:
         stop_message = str(exc)
     finally:
@@ -361,8 +363,9 @@ class ParallelCampaignRunner(CampaignRunner):
         self.topic = f"avalab-campaign-{uuid.uuid4().hex}"
 
     def _run(self, index: CampaignIndex, resume: bool) -> CampaignResult:
+        reconciled = reconcile(index, self.folder, self.units)
         done_keys = self._open_index(index, resume)
-        result = CampaignResult(folder=self.folder)
+        result = CampaignResult(folder=self.folder, reconciled=reconciled)
         result.skipped = [u.key for u in self.units if u.key in done_keys]
         todo = [(o, u) for o, u in enumerate(self.units) if u.key not in done_keys]
         started = time.monotonic()
