@@ -242,10 +242,11 @@ def predict(data: SweepData, model: SpotModel, values: dict[str, float]) -> dict
         # which branch the particle is on is itself uncertain near a fold
         switch_variance += bright * (1.0 - bright) * (bright_counted - dark_counted) ** 2
         if not math.isnan(on):
-            scale = 2.0 * model.beam.objective_transmission * spec.intensity_factor * float(np.median(focus))
             weight = spec.collection_weight
+            factor = 2.0 * model.beam.objective_transmission * spec.intensity_factor
             switches.append(_Switch(
-                own=own, on_density=on / scale, off_density=off / scale,
+                own=own, on_density=_scan_density(on, factor, data, focus, up=True),
+                off_density=_scan_density(off, factor, data, focus, up=False),
                 on_levels=(weight * _branch_total(branches["dark"], on, efficiency),
                            weight * _branch_total(branches["bright"], on, efficiency)),
                 off_levels=(weight * _branch_total(branches["dark"], off, efficiency),
@@ -256,6 +257,19 @@ def predict(data: SweepData, model: SpotModel, values: dict[str, float]) -> dict
     on_density, off_density = _measured_switches(data, switches, detected + background)
     return {"counts": np.asarray(rate) * data.dwell_s, "switch_variance": switch_variance * data.dwell_s**2,
             "switch_on_w_m2": on_density, "switch_off_w_m2": off_density}
+
+
+def _scan_density(fold: float, factor: float, data: SweepData, focus: np.ndarray, up: bool) -> float:
+    """The density the scan in direction ``up`` reads where a particle's local intensity
+    (``factor`` x density x focus drift) reaches ``fold``: with the focus drift at the time the
+    scan passes there (the up and down scans pass the thresholds minutes apart, and a drift of a
+    few % between them moves the measured window), held at the scan's end value beyond it."""
+    pick = np.flatnonzero(data.up == up)
+    if len(pick) == 0:
+        pick = np.arange(len(data.density_w_m2))
+    local = factor * data.density_w_m2[pick] * focus[pick]
+    order = np.argsort(local)
+    return fold / (factor * float(np.interp(fold, local[order], focus[pick][order])))
 
 
 @dataclass
