@@ -273,7 +273,7 @@ def run_unit_task(task: UnitTask) -> UnitOutcome:
     with _registry_lock:
         _running_engines.setdefault(task.topic, set()).add(engine)
     stop_message = ""
-    engine.subscribe(unit_progress_listener(unit.experiment, lambda fraction: coordinator.post(
+    engine.subscribe(unit_progress_listener(lambda fraction: coordinator.post(
         {"kind": "progress", "attempt_id": attempt_id, "unit_key": unit.key, "fraction": fraction})))
     try:
         run_unit(engine, Path(task.folder), task.ordinal, unit, recorder, task.attempt,

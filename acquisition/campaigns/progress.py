@@ -66,15 +66,16 @@ class WorkTracker:
         return max(sum(self.estimates.values()) - done, 0.0) * elapsed / done
 
 
-def unit_progress_listener(experiment: str | None, on_fraction: Callable[[float], None],
+def unit_progress_listener(on_fraction: Callable[[float], None],
                            interval_s: float = PROGRESS_INTERVAL_S) -> Callable[[Any], None]:
-    """An engine subscriber that reports the fraction done of ``experiment``'s runs (not of a
-    unit's preparation), at most once per ``interval_s`` and at its last point."""
+    """An engine subscriber that reports the fraction done of a unit's measured run (the run
+    that writes the unit's run file; its preparation writes none), at most once per
+    ``interval_s`` and at its last point."""
     state: dict[str, Any] = {"ours": False, "last": -float("inf")}
 
     def listen(event: Any) -> None:
         if isinstance(event, RunStarted):
-            state["ours"] = event.experiment == experiment
+            state["ours"] = event.path is not None
             return
         if not isinstance(event, Progress) or not state["ours"] or not event.total:
             return

@@ -210,7 +210,7 @@ class CampaignRunner:
                 raise CampaignStopped(f"stopped before unit {unit.key}: {self._stop_reason}")
             if self.isolated:
                 self.rig.restart_simulation(self._starts[ordinal])
-            unsubscribe = self.engine.subscribe(unit_progress_listener(unit.experiment, show))
+            unsubscribe = self.engine.subscribe(unit_progress_listener(show))
             try:
                 self._run_unit(index, ordinal, unit)
             finally:
