@@ -86,23 +86,25 @@ def reproduce_command(args: argparse.Namespace) -> int:
 
 
 def _reevaluate(groups: list[Any], args: argparse.Namespace) -> int:
-    """``--from DIR``: the rows and figures again from the run files in DIR (same quick flag as
-    the measurement: it is recorded in DIR/report.json), the report rewritten there."""
+    """``--from DIR``: the rows and figures again from the run files in DIR (every group with a
+    campaign there, or those of ``--only``), the report rewritten there; quick as recorded in
+    DIR/report.json (full when there is none)."""
     import json
 
     from acquisition.reproduce import GROUPS
     from acquisition.reproduce.runner import evaluate_group
 
     folder = args.from_folder.resolve()
+    present = [g for g in (groups if args.only else GROUPS)
+               if (folder / "campaigns" / g.name / "campaign.sqlite").exists()]
+    if not present:
+        raise UsageError(f"from={args.from_folder} holds no campaign of a reproduction group; allowed: "
+                         "the folder of an earlier avalab reproduce")
     try:
-        recorded = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        quick = bool(json.loads((folder / "report.json").read_text(encoding="utf-8")).get("quick", False))
     except (OSError, ValueError):
-        raise UsageError(f"from={args.from_folder} holds no readable report.json; allowed: the folder "
-                         "of an earlier avalab reproduce") from None
-    names = [g["name"] for g in recorded.get("groups", [])]
-    quick = bool(recorded.get("quick", False))
-    chosen = [g for g in (groups if args.only else GROUPS) if g.name in names]
-    results = [evaluate_group(g, folder, quick) for g in chosen]
+        quick = False
+    results = [evaluate_group(g, folder, quick) for g in present]
     return _finish(results, folder, quick, args)
 
 
