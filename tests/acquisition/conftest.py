@@ -26,7 +26,7 @@ def shared_calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("calibration")
     rig = load_rig("sim")
     engine = Engine(rig, CalibrationStore(directory))
-    finished = engine.start("calibrate", {}).wait(120)
+    finished = engine.start("calibrate", {}).wait(600)
     engine.close()
     rig.close_all()
     assert finished.status.value == "complete", finished.reason
@@ -41,7 +41,8 @@ def engine(rig: Rig, shared_calibration_dir: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def recorder(engine: Engine) -> EventRecorder:
+def recorder(engine: Engine) -> Iterator[EventRecorder]:
     events = EventRecorder()
     engine.subscribe(events)
-    return events
+    yield events
+    events.release()  # never leave the worker held, whatever the test did

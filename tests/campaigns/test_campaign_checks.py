@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,6 @@ from acquisition.engine import Engine
 from acquisition.experiments import EXPERIMENTS
 from acquisition.rig import load_rig
 
-pytestmark = pytest.mark.timeout(240)
 
 W_M2_PER_KW_CM2 = 1e7
 
@@ -167,7 +166,7 @@ def avalab(tmp_path: Path, *args: str, home: Path | None = None) -> subprocess.C
     import os
     env = {**os.environ, "AVALAB_HOME": str(home or tmp_path / "home")}
     return subprocess.run([sys.executable, "-m", "acquisition.cli", *args], capture_output=True, text=True,
-                          timeout=180, cwd=tmp_path, env=env)
+                          timeout=600, cwd=tmp_path, env=env)
 
 
 def test_cli_expression_errors_give_no_traceback(tmp_path: Path) -> None:
@@ -190,9 +189,15 @@ def test_cli_expression_errors_give_no_traceback(tmp_path: Path) -> None:
 ])
 def test_too_many_units_is_one_line_and_nothing_is_expanded(loop: str, expected: str) -> None:
     text = f'name = "big"\n[vars]\nn = 100000000\n[[step]]\nloop = {loop}\nwait_s = 1\n'
-    started = time.monotonic()
-    assert errors_of(text) == [expected]
-    assert time.monotonic() - started < 10.0
+    tracemalloc.start()
+    try:
+        assert errors_of(text) == [expected]
+        _, peak_bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # nothing was expanded: 1e8 values or 1e6 units would take hundreds of MB (a memory bound,
+    # not a wall-clock one, so a loaded machine cannot fail it)
+    assert peak_bytes < 20e6
 
 
 def test_the_unit_limit_is_for_the_whole_campaign() -> None:

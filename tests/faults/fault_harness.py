@@ -90,13 +90,13 @@ class FaultOutcome:
 def run_with_fault(calibration_dir: Path, tmp_path: Path, experiment: str, params: dict[str, Any],
                    role: str, fault: str, moment: str | int) -> FaultOutcome:
     rig = load_rig("sim")
-    bench = proxied_emulators(rig)
+    bench = proxied_emulators(rig, faulted=role)
     try:
         engine = Engine(rig, CalibrationStore(calibration_dir))
         trigger = FaultAt(bench, role, fault, moment)
         engine.subscribe(trigger)
         out = tmp_path / f"{experiment}.h5"
-        finished = engine.start(experiment, params, out_path=out).wait(240)
+        finished = engine.start(experiment, params, out_path=out).wait(600)
         closing = engine.close()
         # the truth, from the emulators over direct links (the proxies stay broken)
         unsafe = bench.unsafe_roles()
