@@ -95,6 +95,7 @@ def calibrate_before_units(engine: Any, units: Sequence[Unit], folder: Path) -> 
     stored, stale = engine.calibration_store.load_for_rig(engine.rig)
     if stored is not None or not needs_power_calibration(engine, units):
         return None
+    from acquisition.experiments import POWER_CALIBRATION, providing
     from acquisition.storage.naming import new_run_path
 
     log.info("campaign: %s; calibrating before the first unit",
@@ -102,8 +103,9 @@ def calibrate_before_units(engine: Any, units: Sequence[Unit], folder: Path) -> 
     engine.rig.restart_simulation(SimulationStart(noise_stream=noise_stream(CALIBRATION_STREAM)))
     runs = folder / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    path = new_run_path(runs, "calibrate")
-    finished = engine.start("calibrate", {}, out_path=path).wait()
+    calibration = providing(POWER_CALIBRATION).name
+    path = new_run_path(runs, calibration)
+    finished = engine.start(calibration, {}, out_path=path).wait()
     if finished.status != RunStatus.COMPLETE:
         raise RuntimeError(f"the power calibration before the first unit ended {finished.status.value}: "
                            f"{finished.reason} (file {path})")

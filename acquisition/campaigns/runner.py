@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from acquisition.campaigns.index import CampaignIndex
 from acquisition.campaigns.isolation import calibrate_before_units, isolation_problem, simulation_starts
-from acquisition.experiments.prepare import PREPARE_EXPERIMENT
+from acquisition.experiments import STEP_PREPARATION, providing
 from acquisition.campaigns.spec import Campaign, CampaignError, Unit, expand
 from acquisition.events import RunStatus
 from acquisition.storage.jsonsafe import to_jsonable
@@ -270,7 +270,7 @@ def _prepare(engine: Any, unit: Unit, move_temperature: bool) -> None:
         params["target_k"] = unit.temperature_k
         params["ramp_k_per_min"] = unit.ramp_k_per_min
     try:
-        finished = engine.start(PREPARE_EXPERIMENT.name, params).wait()
+        finished = engine.start(providing(STEP_PREPARATION).name, params).wait()
     except (ValueError, RuntimeError) as exc:  # refused at start: nothing moved
         raise CampaignStopped(f"unit {unit.key}: preparing refused at start: {_one_line(exc)}; "
                               "fix the cause and continue with --resume") from None

@@ -428,7 +428,7 @@ def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck 
 
 def _stage_problems(stage: Any, schema_check: SchemaCheck | None) -> list[tuple[list[str], str]]:
     """A stage position: [x, y] numbers in mm, inside the rig's stage limits (the ``prepare``
-    experiment's own check, which also says when the rig has no sample stage)."""
+    step-preparation experiment's own check, which also says when the rig has no sample stage)."""
     if stage is None:
         return []
     if not isinstance(stage, list) or len(stage) != 2:
@@ -438,7 +438,9 @@ def _stage_problems(stage: Any, schema_check: SchemaCheck | None) -> list[tuple[
         problems += _number(["stage_mm"], value, 0.0, STAGE_LIMIT_MM, f"mm ({axis})")[1]
     if problems or schema_check is None:
         return problems
-    messages = schema_check("prepare", {"stage_x_mm": float(stage[0]), "stage_y_mm": float(stage[1])})
+    from acquisition.experiments import STEP_PREPARATION, providing
+
+    messages = schema_check(providing(STEP_PREPARATION).name, {"stage_x_mm": float(stage[0]), "stage_y_mm": float(stage[1])})
     return [(["stage_mm"], message) for message in messages]
 
 
