@@ -59,7 +59,10 @@ class Bench:
     """Owns the clock, every simulated part and the focal spot. Thread-safe through ``lock``."""
 
     def __init__(self, beam: BeamConfig, sample: SampleConfig, config: BenchConfig,
-                 clock: Clock, noise_stream: int | None = None) -> None:
+                 clock: Clock, noise_stream: int | None = None,
+                 stage_m: tuple[float, float] | None = None) -> None:
+        """``stage_m``: where the sample stage is at switch-on (m; default its reference
+        position, where the focus is on ``sample.film_position_m``)."""
         self.beam = beam
         self.sample_config = sample
         self.config = config
@@ -77,9 +80,9 @@ class Bench:
         self.hwp = StageModel(config.stage.velocity_deg_s)
         self.control_attenuator = StageModel(config.stage.velocity_deg_s)
         # the sample stage's axes (positions in m, speed in m/s; StageModel is unit-free)
-        reference = config.xy_stage.reference_m
-        self.xy_x = StageModel(config.xy_stage.velocity_m_s, float(reference[0]))
-        self.xy_y = StageModel(config.xy_stage.velocity_m_s, float(reference[1]))
+        stage = config.xy_stage.reference_m if stage_m is None else stage_m
+        self.xy_x = StageModel(config.xy_stage.velocity_m_s, float(stage[0]))
+        self.xy_y = StageModel(config.xy_stage.velocity_m_s, float(stage[1]))
         self._particle_pool = ParticlePool()
         self.chopper = ChopperModel(config.chopper.spinup_time_constant_s)
         self.pump_shutter = ShutterModel()

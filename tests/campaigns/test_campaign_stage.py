@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from acquisition.campaigns.index import CampaignIndex
@@ -57,3 +58,73 @@ def test_a_stage_grid_campaign_moves_the_stage_and_the_report_maps_it(tmp_path: 
     assert report.returncode == 0, report.stderr
     stage_maps = out / "report" / "sweep_stage_maps.png"
     assert stage_maps.exists() and stage_maps.stat().st_size > 20_000
+
+
+SWEEP = {"temperature_k": 77.0, "start_kw_cm2": 2.0, "stop_kw_cm2": 10.0, "points": 10, "spacing": "log",
+         "dwell_s": 0.1, "settle_s": 0.1}
+
+
+def test_isolated_units_start_where_the_units_before_them_left_the_stage() -> None:
+    """A unit without ``stage_mm`` starts (restarted as its own simulation) where a real rig's
+    stage would be: at the last ``stage_mm``, or where a map before it ended."""
+    from acquisition.campaigns import Campaign, Step
+    from acquisition.campaigns.isolation import simulation_starts
+    from acquisition.campaigns.spec import expand
+    from acquisition.rig import load_rig
+
+    campaign = Campaign(name="where", steps=[
+        Step(experiment="sweep", params=SWEEP),
+        Step(experiment="sweep", stage_mm=[12.506, 12.5], params=SWEEP),
+        Step(experiment="sweep", params=SWEEP),
+        Step(experiment="map", params={"x_mm": [12.49, 12.492], "y_mm": [12.49, 12.491], "step_um": 1.0}),
+        Step(experiment="sweep", params=SWEEP),
+        Step(experiment="map", params={"positions_mm": [12.51, 12.49, 12.52, 12.52]}),
+        Step(experiment="sweep", params=SWEEP)])
+    units = expand(campaign)
+    starts = simulation_starts(units, [10.0] * len(units), 77.0)
+    assert [s.stage_m for s in starts] == [
+        None, None, pytest.approx((12.506e-3, 12.5e-3)), pytest.approx((12.506e-3, 12.5e-3)),
+        # 2 rows of 3: the second row runs back, the map ends at its first column
+        pytest.approx((12.49e-3, 12.491e-3)), pytest.approx((12.49e-3, 12.491e-3)),
+        pytest.approx((12.52e-3, 12.52e-3))]
+    rig = load_rig("sim")
+    try:
+        rig.restart_simulation(starts[-1])
+        rig.connect_all()
+        assert rig.xy_stage.get_position() == pytest.approx((12.52e-3, 12.52e-3), abs=1e-12)
+    finally:
+        rig.close_all()
+
+
+def test_a_unit_without_stage_mm_measures_where_the_stage_was_left(tmp_path: Path) -> None:
+    """End to end: a sweep after ``stage_mm = [12.506, 12.5]`` sees the same particles as one
+    that moves there itself (the same unit keys, so the same noise), not the reference spot's."""
+    from acquisition.campaigns import Campaign, Step
+    from acquisition.campaigns.runner import CampaignRunner
+    from acquisition.engine import Engine
+    from acquisition.rig import load_rig
+    from acquisition.storage import open_run
+
+    def second_sweep_rates(second_stage: list[float] | None, folder: Path) -> np.ndarray:
+        campaign = Campaign(name="left", steps=[
+            Step(experiment="sweep", stage_mm=[12.506, 12.5], params=SWEEP),
+            Step(experiment="sweep", stage_mm=second_stage, params=SWEEP)])
+        engine = Engine(load_rig("sim"))
+        try:
+            CampaignRunner(campaign, engine, folder).run()
+        finally:
+            engine.close()
+        index = CampaignIndex(folder)
+        try:
+            path = next(r.path for r in index.runs("complete") if r.unit_key == "s2")
+        finally:
+            index.close()
+        return np.asarray(open_run(folder / path).streams["sweep"]["rate_cps"], dtype=float)
+
+    left_there = second_sweep_rates(None, tmp_path / "left")
+    moved_there = second_sweep_rates([12.506, 12.5], tmp_path / "moved")
+    bright = moved_there > 1000.0
+    assert bright.sum() >= 3  # the spot switches on within the sweep
+    # the same particles in the same state: the same emission point by point (counting noise aside)
+    assert left_there[bright] == pytest.approx(moved_there[bright], rel=0.1)
+    assert (left_there > 1000.0).tolist() == bright.tolist()
