@@ -5,10 +5,11 @@ function of the campaign plan, never of which units ran before it or in which pr
 
 - the virtual clock starts at the unit's planned time (the estimated durations of the units
   before it), so slow drifts (pump, focus) follow the campaign's time line;
-- the cryostat starts at the temperature the units before it left (their setpoints), the
-  focus at the film position they left and the sample stage where they left it (their
-  ``stage_mm`` moves, and where a map or survey ends: ``Experiment.stage_after``), so a unit
-  without ``stage_mm`` measures where it would on a real rig;
+- the cryostat starts at the temperature the units before it left (their setpoints), and the
+  focus at the film position they left;
+- the sample stage starts at the campaign's stage home (acquisition.campaigns.stage_home): a unit
+  without its own ``stage_mm`` measures there, never where a map or a ``stage_mm`` before it
+  left the stage (the serial runner on a real rig moves the stage back to the same home);
 - the instrument noise is a stream of its own, drawn from the rig's seed and the unit's key.
 
 So a serial run and a parallel run of the same campaign give identical figures, and a unit
@@ -47,45 +48,26 @@ def isolation_problem(rig: Any) -> str | None:
     return config.simulation_only_problem()
 
 
-def simulation_starts(units: Sequence[Unit], estimates_s: Sequence[float],
-                      start_temperature_k: float) -> list[SimulationStart]:
-    """Each unit's start: planned time, temperature, film position and stage position left by
-    the units before it (in plan order), and its own noise stream."""
+def simulation_starts(units: Sequence[Unit], estimates_s: Sequence[float], start_temperature_k: float,
+                      stage_home_m: tuple[float, float] | None = None) -> list[SimulationStart]:
+    """Each unit's start: planned time, temperature and film position left by the units before
+    it (in plan order), the stage at ``stage_home_m`` (None: the simulated stage's reference
+    position) and its own noise stream."""
     starts: list[SimulationStart] = []
     time_s = 0.0
     temperature_k = start_temperature_k
     position_m: tuple[float, float] | None = None
-    stage_m: tuple[float, float] | None = None
     for unit, estimate in zip(units, estimates_s):
         starts.append(SimulationStart(noise_stream=noise_stream(unit.key), time_s=time_s,
                                       temperature_k=temperature_k, film_position_m=position_m,
-                                      stage_m=stage_m, sample=dict(unit.sample)))
+                                      stage_m=stage_home_m, sample=dict(unit.sample)))
         time_s += float(estimate)
         setpoint = unit.temperature_k if unit.temperature_k is not None else unit.params.get("temperature_k")
         if isinstance(setpoint, (int, float)) and not isinstance(setpoint, bool):
             temperature_k = float(setpoint)
         if unit.position_um is not None:
             position_m = (unit.position_um[0] * UM, unit.position_um[1] * UM)
-        stage_m = stage_left_by(unit, stage_m)
     return starts
-
-
-def stage_left_by(unit: Unit, before_m: tuple[float, float] | None) -> tuple[float, float] | None:
-    """Where ``unit`` leaves the sample stage (m): its run's last position if its experiment
-    moves the stage, else its ``stage_mm``, else where the stage was (``before_m``)."""
-    from acquisition.experiments import get_experiment
-
-    stage_m = before_m if unit.stage_mm is None else (unit.stage_mm[0] * 1e-3, unit.stage_mm[1] * 1e-3)
-    if unit.experiment is None:
-        return stage_m
-    experiment = get_experiment(unit.experiment)
-    if experiment.stage_after is None:
-        return stage_m
-    try:
-        params = experiment.schema.validate(dict(unit.params))
-    except ValueError:  # the campaign check refuses it before anything runs
-        return stage_m
-    return experiment.stage_after(params) or stage_m
 
 
 def needs_power_calibration(engine: Any, units: Sequence[Unit]) -> bool:

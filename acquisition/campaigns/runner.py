@@ -1,8 +1,10 @@
 """Run a campaign unit by unit through the engine, one HDF5 run file per experiment.
 
 The runner never touches instruments itself except to move the film position between runs
-(the engine is idle then); temperatures and waits are engine runs of the ``prepare``
-experiment, so pause/abort/interlocks and safe state work the same as for any run.
+and to read where the sample stage is at the first start (the engine is idle then);
+temperatures, stage moves and waits are engine runs of the step-preparation experiment, so
+pause/abort/interlocks and safe state work the same as for any run. A unit without its own
+``stage_mm`` runs at the campaign's stage home (acquisition.campaigns.stage_home).
 
 Resume: every unit has a stable key; the SQLite index records each attempt. ``resume=True``
 skips units with a complete run and redoes the first incomplete one onwards, keeping earlier
@@ -34,6 +36,7 @@ from acquisition.campaigns.index import CampaignIndex
 from acquisition.campaigns.isolation import calibrate_before_units, isolation_problem, simulation_starts
 from acquisition.experiments import STEP_PREPARATION, providing
 from acquisition.campaigns.spec import Campaign, CampaignError, Unit, expand
+from acquisition.campaigns.stage_home import StageReturn, simulated_home_m
 from acquisition.events import RunStatus
 from acquisition.storage.jsonsafe import to_jsonable
 
@@ -96,7 +99,8 @@ class CampaignRunner:
         #: units as independent simulations (a fully simulated rig), each from its planned start
         self.isolated = isolation_problem(self.rig) is None
         self._starts = (simulation_starts(self.units, self._estimates,
-                                          self.rig.config.sim.cryostat.start_temperature_k)
+                                          self.rig.config.sim.cryostat.start_temperature_k,
+                                          simulated_home_m(campaign))
                         if self.isolated else [])
 
     @staticmethod
@@ -165,6 +169,9 @@ class CampaignRunner:
                 calibrate_before_units(self.engine, self.units, self.folder)
             except (ValueError, RuntimeError) as exc:
                 raise CampaignStopped(f"{_one_line(exc)}; fix the cause and continue with --resume") from None
+        # units restarted as simulations start at the stage home; on a shared stage, go back to it
+        stage_return = (StageReturn(None, away=False) if self.isolated
+                        else StageReturn.for_campaign(self.campaign, self.units, self.rig, index))
         remaining_estimate = sum(e for u, e in zip(self.units, self._estimates) if u.key not in done_keys)
         measured_clock = 0.0
         (self.folder / "runs").mkdir(parents=True, exist_ok=True)
@@ -187,7 +194,7 @@ class CampaignRunner:
             if self.isolated:
                 self.rig.restart_simulation(self._starts[ordinal])
             clock_before = self.rig.clock.now()
-            self._run_unit(index, ordinal, unit)
+            self._run_unit(index, ordinal, unit, stage_return.before(unit))
             measured_clock += max(self.rig.clock.now() - clock_before, 1e-9)
             remaining_estimate -= estimate
             result.completed.append(unit.key)
@@ -196,9 +203,10 @@ class CampaignRunner:
             elapsed_s=time.monotonic() - started, eta_s=0.0))
         return result
 
-    def _run_unit(self, index: CampaignIndex, ordinal: int, unit: Unit) -> None:
+    def _run_unit(self, index: CampaignIndex, ordinal: int, unit: Unit,
+                  stage_home_mm: tuple[float, float] | None = None) -> None:
         attempt = 1 + sum(1 for r in index.runs() if r.unit_key == unit.key)
-        run_unit(self.engine, self.folder, ordinal, unit, index, attempt)
+        run_unit(self.engine, self.folder, ordinal, unit, index, attempt, stage_home_mm)
 
 
 class UnitRecorder(Protocol):
@@ -222,9 +230,11 @@ def free_attempt(folder: Path, ordinal: int, unit: Unit, attempt: int) -> int:
 
 
 def run_unit(engine: Any, folder: Path, ordinal: int, unit: Unit, index: UnitRecorder,
-             attempt: int = 1) -> None:
+             attempt: int = 1, stage_home_mm: tuple[float, float] | None = None) -> None:
     """One unit on ``engine``: film position, stage/temperature/wait, then its experiment into its own
-    run file, recorded in ``index``. CampaignStopped if a run is refused, fails or is aborted."""
+    run file, recorded in ``index``. ``stage_home_mm``: move the stage back there first (a unit
+    without its own ``stage_mm``; acquisition.campaigns.stage_home). CampaignStopped if a run is
+    refused, fails or is aborted."""
     if unit.position_um is not None:
         x_um, y_um = unit.position_um
         log.info("campaign: film position -> (%.2f, %.2f) um", x_um, y_um)
@@ -233,8 +243,9 @@ def run_unit(engine: Any, folder: Path, ordinal: int, unit: Unit, index: UnitRec
     # a plain setpoint with an experiment is the experiment's own temperature_k parameter
     move_temperature = unit.temperature_k is not None and (
         unit.experiment is None or unit.ramp_k_per_min is not None)
-    if move_temperature or unit.wait_s > 0 or unit.stage_mm is not None:
-        _prepare(engine, unit, move_temperature)
+    stage_mm = unit.stage_mm if unit.stage_mm is not None else stage_home_mm
+    if move_temperature or unit.wait_s > 0 or stage_mm is not None:
+        _prepare(engine, unit, move_temperature, stage_mm)
     if unit.experiment is None:
         run_id = index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
                              None, None)
@@ -262,10 +273,10 @@ def run_unit(engine: Any, folder: Path, ordinal: int, unit: Unit, index: UnitRec
                               "fix the cause and continue with --resume")
 
 
-def _prepare(engine: Any, unit: Unit, move_temperature: bool) -> None:
+def _prepare(engine: Any, unit: Unit, move_temperature: bool, stage_mm: tuple[float, float] | None) -> None:
     params: dict[str, Any] = {"wait_s": unit.wait_s}
-    if unit.stage_mm is not None:
-        params["stage_x_mm"], params["stage_y_mm"] = unit.stage_mm
+    if stage_mm is not None:
+        params["stage_x_mm"], params["stage_y_mm"] = stage_mm
     if move_temperature:
         params["target_k"] = unit.temperature_k
         params["ramp_k_per_min"] = unit.ramp_k_per_min

@@ -46,9 +46,6 @@ What a module declares (the fields of :class:`Experiment`):
                      wait, parameters ``stage_x_mm``, ``stage_y_mm``, ``target_k``,
                      ``ramp_k_per_min``, ``wait_s``); at most one experiment provides each
 ``demo``             :class:`Demo`: the GUI demonstration run (``python -m gui.screenshot``)
-``stage_after``      ``stage_after(params) -> (x, y) m``: where a run leaves the sample stage (the
-                     last point of a map), so a campaign's simulated units start where a real rig
-                     would be
 ==================  ==============================================================================
 
 Adding an experiment: write the module (copy the closest one), add its line to the registry,
@@ -264,7 +261,6 @@ class Experiment:
     listed: bool = True
     provides: tuple[str, ...] = ()
     demo: Demo | None = None
-    stage_after: Callable[[dict[str, Any]], tuple[float, float] | None] | None = None
 
     # ---- parameters ------------------------------------------------------------------------
     def validate(self, params: dict[str, Any] | None, rig: Any = None) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import numpy as np
 from acquisition.experiments.base import (POWER_ROLES, Experiment, Figure, LivePlot, ReportSection, RunData,
                                           check_calibrated_reach, check_density_limit, stream_columns)
 from acquisition.experiments.stage_points import (GRID_PARAMETERS, POSITIONS_PARAMETER, check_stage_points,
-                                                  count_points, last_point, points_for)
+                                                  count_points, points_for)
 from acquisition.plan_context import PlanContext
 from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
 from acquisition.units import W_M2_PER_KW_CM2, W_M2_PER_W_CM2
@@ -243,6 +243,6 @@ MAP = Experiment(
     schema=ParameterSchema(SCHEMA_PARAMETERS),
     plan=map_plan, duration=map_duration_s, rig_check=map_rig_check, preflight=map_preflight,
     roles=(*POWER_ROLES, "xy_stage"), analyze=analyze_map, figures=MAP_FIGURES, file_plot=map_file_plot,
-    live=(MAP_IMAGE,), queue_label=map_queue_label, report=_report, stage_after=last_point,
+    live=(MAP_IMAGE,), queue_label=map_queue_label, report=_report,
     example={"x_mm": [12.497, 12.503], "y_mm": [12.497, 12.503], "step_um": 2.0, "dwell_s": 0.05,
              "settle_s": 0.05, "density_kw_cm2": 5.5})

@@ -68,18 +68,6 @@ def points_for(params: dict[str, Any]) -> list[tuple[float, float]]:
     return grid_points(params)
 
 
-def last_point(params: dict[str, Any]) -> tuple[float, float] | None:
-    """Where a run over these points leaves the stage (m): the last listed position, or the
-    grid's last point (its last row runs backwards when the row count is even)."""
-    if params.get("positions_mm"):
-        positions = params["positions_mm"]
-        return None if len(positions) < 2 or len(positions) % 2 else (positions[-2] * 1e-3, positions[-1] * 1e-3)
-    step_m = params["step_um"] * 1e-6
-    xs, ys = _axis(*params["x_mm"], step_m), _axis(*params["y_mm"], step_m)
-    backwards = SERPENTINE and len(ys) % 2 == 0
-    return (xs[0] if backwards else xs[-1], ys[-1])
-
-
 def count_points(params: dict[str, Any]) -> int:
     if params.get("positions_mm"):
         return len(params["positions_mm"]) // 2

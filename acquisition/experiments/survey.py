@@ -18,7 +18,7 @@ import numpy as np
 from acquisition.experiments.base import (POWER_ROLES, Experiment, Figure, LivePlot, ReportSection, RunData,
                                           check_calibrated_reach, stream_columns)
 from acquisition.experiments.stage_points import (GRID_PARAMETERS, POSITIONS_PARAMETER, check_stage_points,
-                                                  count_points, last_point, points_for)
+                                                  count_points, points_for)
 from acquisition.experiments.sweep import SWEEP_PARAMETERS, check_sweep_range, sweep_duration_s, sweep_rig_check
 from acquisition.plan_context import PlanContext
 from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
@@ -200,6 +200,6 @@ SURVEY = Experiment(
     plan=survey_plan, duration=survey_duration_s, rig_check=survey_rig_check,
     preflight=survey_preflight, roles=(*POWER_ROLES, "xy_stage"), analyze=analyze_survey,
     figures=SURVEY_FIGURES, file_plot=survey_file_plot, live=(*SURVEY_MAPS, SURVEY_LOOP),
-    queue_label=survey_queue_label, report=_report, stage_after=last_point,
+    queue_label=survey_queue_label, report=_report,
     example={"positions_mm": [12.5, 12.5, 12.504, 12.5, 12.5, 12.504], "points": 12,
              "dwell_s": 0.1, "settle_s": 0.1, "start_kw_cm2": 2.0, "stop_kw_cm2": 10.0})
