@@ -47,11 +47,19 @@ class UsageError(Exception):
     """Bad input detected by a handler; printed as one line, exit code 2."""
 
 
+def one_line(text: object) -> str:
+    """``text`` as one terminal line: its first line, with any other character that breaks a
+    line or controls the terminal (a file's key may hold U+0085, a path an ESC) escaped."""
+    first = str(text).split("\n", 1)[0].rstrip("\r")
+    return "".join(ch if ch.isprintable() or ch == "\t" else ch.encode("unicode_escape").decode("ascii")
+                   for ch in first)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse with the one-line error the lab asked for instead of usage + message."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{PROG}: error: {message.splitlines()[0] if message else 'bad arguments'}\n")
+        sys.stderr.write(f"{PROG}: error: {one_line(message) if message else 'bad arguments'}\n")
         raise SystemExit(EXIT_USAGE)
 
 
@@ -120,9 +128,37 @@ def _configure_logging(verbosity: int) -> None:
                 handler.addFilter(ReportedByCliFilter())
 
 
+def connect_checked(rig: Any) -> None:
+    """Connect every instrument before anything runs: an unreachable (or wrong) instrument at an
+    address is bad input, a one-line UsageError (exit 2), and nothing has moved."""
+    from acquisition.rig import RoleConnectionError
+
+    drivers_log = logging.getLogger("drivers")
+    previous = drivers_log.level
+    if not drivers_log.isEnabledFor(logging.INFO):
+        # at the default level the error line says it all: not the drivers' retry warnings too
+        drivers_log.setLevel(logging.ERROR)
+    try:
+        rig.connect_all()
+    except RoleConnectionError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        drivers_log.setLevel(previous)
+
+
+def report_safe_state(failures: dict[str, str]) -> None:
+    """The line an operator must not miss: which instruments may not be safe, and why."""
+    if not failures:
+        return
+    details = "; ".join(f"{role}: {reason}" for role, reason in failures.items())
+    sys.stderr.write(f"avalab: SAFE STATE FAILED for {', '.join(failures)}: {details}; check these "
+                     "instruments by hand now (laser emission, shutters)\n")
+    sys.stderr.flush()
+
+
 def usage_error(message: str) -> int:
     """Print ``avalab: error: <message>`` (first line only) and return the usage exit code."""
-    sys.stderr.write(f"{PROG}: error: {str(message).splitlines()[0] if message else 'error'}\n")
+    sys.stderr.write(f"{PROG}: error: {one_line(message) if message else 'error'}\n")
     sys.stderr.flush()
     return EXIT_USAGE
 

@@ -254,4 +254,7 @@ def human_summary(result: dict[str, Any]) -> str:
         lines.append(f"  note: {reason}")
     if result.get("run_file"):
         lines.append(f"  run file             {result['run_file']}")
+    if result.get("run_journal"):
+        lines.append(f"  points in journal    {result['run_journal']} (python -m acquisition.storage "
+                     f"recover {result.get('run_file', '')})")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ safe state. Public API (GUI and campaign runner code against it):
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import inspect
 import logging
 import threading
@@ -32,7 +33,8 @@ from acquisition.events import Event, RunFinished, RunStarted, RunState, RunStat
 from acquisition.experiments import EXPERIMENTS, Experiment, get_experiment
 from acquisition.interlocks import InterlockLimits
 from acquisition.plan_context import PlanContext, RunSession
-from acquisition.run_control import AbortRequested, RunControl
+from acquisition.run_control import AbortRequested, RunControl, RunFailure
+from acquisition.safe_state import SafeStateReport
 from acquisition.version import software_version
 
 log = logging.getLogger(__name__)
@@ -129,7 +131,7 @@ class Engine:
         self._active = False
         self._handle: RunHandle | None = None
         self._closed = False
-        self._closing_safe_state: dict[str, str | None] = {}
+        self._closing_safe_state = SafeStateReport()
         # a weak reference, so an atexit hook never keeps a discarded engine (and rig) alive
         self_ref = weakref.ref(self)
         self._atexit = lambda: (lambda e: e._at_exit() if e is not None else None)(self_ref())
@@ -226,13 +228,13 @@ class Engine:
                 log.warning("abort requested: %s", reason, extra={"reported_by_cli": True})
                 self._control.request_abort(reason)
 
-    def emergency_stop(self) -> dict[str, str | None]:
+    def emergency_stop(self) -> SafeStateReport:
         """STOP button: abort any run and put every instrument in its safe state now."""
         log.warning("EMERGENCY STOP")
         self.abort("emergency stop")
         return self.rig.safe_state_all()
 
-    def close(self, timeout: float = 30.0) -> dict[str, str | None]:
+    def close(self, timeout: float = 30.0) -> SafeStateReport:
         """Abort a run in progress, wait for it to end, make everything safe. Returns each role's
         safe-state error (None: safe), as ``rig.safe_state_all()`` reported it on closing."""
         if self._closed:
@@ -266,17 +268,23 @@ class Engine:
                              limits=InterlockLimits.from_rig(self.rig),
                              calibration_store=self.calibration_store, run_plan=self.run_plan)
         status, reason, summary = RunStatus.FAILED, "", {}
+        storage = StorageGuard(control)
         unsubscribe_writer: Callable[[], None] | None = None
         try:
             self.rig.connect_all()
             if handle.path is not None:
-                writer = self._open_writer(handle.path)
-                unsubscribe_writer = self._subscribe_writer(writer)
+                try:
+                    writer = self._open_writer(handle.path)
+                except OSError as exc:
+                    storage.fail(exc)
+                    raise RunFailure(storage.error or "storage") from None
+                unsubscribe_writer = self._subscribe_writer(writer, storage)
             session.started_at = self.rig.clock.now()
             self._publish(RunStarted(control.run_id, exp.name, dict(params),
                                      str(handle.path) if handle.path else None, time.time()))
             # RunControl starts out RUNNING; subscribers still get the transition, after RunStarted
             self._publish(StateChanged(control.run_id, RunState.RUNNING, "started"))
+            control.raise_if_failed()  # the header could not be written: nothing moves
             ctx = PlanContext(session, params)
             if params.get("temperature_k") is not None:
                 ctx.cryostat.set(float(params["temperature_k"]))
@@ -289,7 +297,12 @@ class Engine:
             if session.stale_calibration:
                 summary.setdefault("stale_calibration", session.stale_calibration)
             self._summarize_readback(session, summary)
+            control.raise_if_failed()  # the last point's write may have failed
             status = RunStatus.COMPLETE
+        except RunFailure as exc:
+            status, reason = RunStatus.FAILED, str(exc)
+            # StorageGuard logged the cause; the CLI prints the outcome in one line
+            log.error("run %s failed: %s", control.run_id, reason, extra={"reported_by_cli": True})
         except AbortRequested as exc:
             status, reason = RunStatus.ABORTED, str(exc) or "aborted"
             # the CLI reports the abort itself (summary / "avalab: ..." line): not twice on stderr
@@ -301,29 +314,48 @@ class Engine:
         finally:
             if status != RunStatus.COMPLETE:
                 control.set_state(RunState.ABORTING, reason)
-            failures = self.rig.safe_state_all()
-            bad = {role: err for role, err in (failures or {}).items() if err}
-            if bad:
-                log.error("safe state failed for %s", bad)
-                reason = (reason + "; " if reason else "") + f"safe state failed for {sorted(bad)}"
+            report = self.rig.safe_state_all()
+            if storage.error is not None and status != RunStatus.FAILED:
+                # a write error after the plan's last checkpoint (a state change while ending)
+                status, reason = RunStatus.FAILED, storage.error
+            if not report.ok:
+                # the most urgent news first: an instrument may not be safe
+                status = RunStatus.FAILED
+                reason = report.message + (f" (run: {reason})" if reason else "")
+                summary = {**summary, "safe_state_failed": report.failures}
             finished = RunFinished(control.run_id, status, reason, summary,
-                                   str(handle.path) if handle.path else None)
+                                   str(handle.path) if handle.path else None,
+                                   safe_state_failures=report.failures, storage_error=storage.error)
             control.set_state(RunState.IDLE, status.value)
             if writer is not None:
                 # the file is finalised first and the writer leaves the subscribers, so a run
                 # started from a RunFinished callback cannot reach this run's file
                 if unsubscribe_writer is not None:
                     unsubscribe_writer()
-                try:
-                    writer.handle(finished)
-                except Exception:
-                    log.exception("run %s: finalising the run file failed", control.run_id)
-                self._close_writer(writer)
+                finished = self._finalise(writer, finished, storage)
             with self._lock:
                 self._active = False
             self._publish(finished)
-            log.info("run %s finished: %s %s", control.run_id, status.value, reason)
+            log.info("run %s finished: %s %s", control.run_id, finished.status.value, finished.reason)
             handle._finish(finished)
+
+    def _finalise(self, writer: Any, finished: RunFinished, storage: "StorageGuard") -> RunFinished:
+        """Write the final run file; a failure turns the run into ``failed: storage: ...``
+        (the journal, holding every point, stays for ``recover``)."""
+        try:
+            writer.handle(finished)
+        except Exception as exc:
+            storage.fail(exc)
+        self._close_writer(writer)
+        if storage.error is None or finished.storage_error is not None:
+            return finished  # written, or the run already ended failed for this storage error
+        if finished.safe_state_failures:  # the safety message stays first
+            reason = f"{finished.reason}; {storage.error}"
+        else:
+            was = finished.status.value + (f": {finished.reason}" if finished.reason else "")
+            reason = f"{storage.error} (the run itself ended {was})"
+        return dataclasses.replace(finished, status=RunStatus.FAILED, reason=reason,
+                                   storage_error=storage.error)
 
     @staticmethod
     def _summarize_readback(session: RunSession, summary: dict[str, Any]) -> None:
@@ -357,15 +389,23 @@ class Engine:
                          software_version=software_version(),
                          calibration=stored.to_dict() if stored is not None else None)
 
-    def _subscribe_writer(self, writer: Any) -> Callable[[], None]:
+    def _subscribe_writer(self, writer: Any, storage: "StorageGuard") -> Callable[[], None]:
+        def store(event: Event) -> None:
+            if storage.error is not None:
+                return  # the run is stopping; the finish is attempted once more at the end
+            try:
+                writer.handle(event)
+            except Exception as exc:
+                storage.fail(exc)
+
         # first in line, so a point is on disk before anyone else sees it
         with self._lock:
-            self._subscribers.insert(0, writer.handle)
+            self._subscribers.insert(0, store)
 
         def unsubscribe() -> None:
             with self._lock:
-                if writer.handle in self._subscribers:
-                    self._subscribers.remove(writer.handle)
+                if store in self._subscribers:
+                    self._subscribers.remove(store)
         return unsubscribe
 
     @staticmethod
@@ -376,6 +416,24 @@ class Engine:
                 close()
             except Exception:
                 log.exception("closing the run file failed")
+
+
+class StorageGuard:
+    """The first write error of a run's file: recorded once, and the run told to stop."""
+
+    def __init__(self, control: RunControl) -> None:
+        self._control = control
+        self.error: str | None = None
+
+    def fail(self, exc: BaseException) -> None:
+        if self.error is not None:
+            log.debug("further storage error: %s", exc)
+            return
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self.error = f"storage: {detail}"
+        log.error("run %s: %s; stopping the run", self._control.run_id, self.error,
+                  extra={"reported_by_cli": True})
+        self._control.request_failure(self.error)
 
 
 __all__ = ["Engine", "RunHandle", "EXPERIMENTS"]

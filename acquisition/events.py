@@ -74,11 +74,19 @@ class InterlockTripped:
 
 @dataclass(frozen=True)
 class RunFinished:
+    """The end of a run, after every instrument was put in its safe state.
+
+    ``safe_state_failures``: role -> why it is not known to be safe (the run is then ``failed``
+    whatever else happened); ``storage_error``: the run file could not be written (the run
+    stopped at the first write error, ``failed``)."""
+
     run_id: str
     status: RunStatus
     reason: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    safe_state_failures: dict[str, str] = field(default_factory=dict)
+    storage_error: str | None = None
 
 
 Event = Union[RunStarted, PointTaken, Progress, StateChanged, InterlockTripped, RunFinished]

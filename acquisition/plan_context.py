@@ -143,6 +143,8 @@ class PlanContext:
         index = self.session.stream_indices.get(name, 0)
         self.session.stream_indices[name] = index + 1
         self.session.publish(PointTaken(self.run_id, name, index, dict(data)))
+        # a point the run file could not take ends the run here, before anything else moves
+        self.session.control.raise_if_failed()
         return index
 
     def progress(self, done: int, total: int | None, message: str = "") -> None:

@@ -22,6 +22,7 @@ import tomlkit
 from drivers import interfaces as itf
 from drivers.clock import Clock, RealClock
 from drivers.registry import DRIVERS_FOR_ROLE, ROLES, create_driver
+from acquisition.safe_state import SafeStateReport, is_connected, make_safe
 from drivers.validation import check_range
 from sim_backends.bench import Bench
 from sim_backends.bench.config import BeamConfig, BenchConfig, SampleConfig, param
@@ -45,6 +46,19 @@ SAFE_STATE_ORDER = ("pump", "pump_shutter", "control_shutter", "control_laser", 
 
 class RigConfigError(ValueError):
     """A rig file (or rig dict) that cannot be used; the message is one line."""
+
+
+class RoleConnectionError(RigConfigError):
+    """A role's instrument could not be connected (unreachable, wrong instrument at the address,
+    refused handshake); the message is one line naming the role and its address."""
+
+    def __init__(self, role: str, config: "RoleConfig | None", cause: BaseException) -> None:
+        self.role = role
+        address = config.address if config is not None else ""
+        driver = config.driver if config is not None else "?"
+        detail = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        super().__init__(f"roles.{role}.address={address!r} ({driver}): cannot connect: {detail}; "
+                         "allowed: the address of a reachable, powered instrument of that model")
 
 
 @dataclass
@@ -264,6 +278,9 @@ class _RigHeader:
 
 
 def _check_consistency(config: RigConfig, source: str) -> None:
+    if not config.name.strip():
+        raise _fail(source, f"rig.name={config.name!r} is empty; allowed: a non-empty name (it is "
+                            "shown in the GUI, stored in runs and keys the rig's stored calibrations)")
     c = config.sim.control_laser
     if c.min_wavelength_m >= c.max_wavelength_m:
         raise _fail(source, f"sim.control_laser.min_wavelength_m={c.min_wavelength_m:g} must be below "
@@ -555,6 +572,8 @@ class Rig:
         if config.uses_sim:
             self.bench = Bench(config.beam, config.sample, config.sim, self.clock)
         self.instruments: dict[str, itf.Instrument] = {}
+        #: roles connected through this rig at least once (safe_state_all covers these)
+        self._ever_connected: set[str] = set()
         self._emulators: Any = None
         for role, rc in config.roles.items():
             if rc.driver == SIM_DRIVER or rc.address == EMULATOR_ADDRESS:
@@ -639,34 +658,44 @@ class Rig:
 
     # --- life cycle ---------------------------------------------------------------------------
     def connect_all(self) -> None:
-        """Connect every instrument; on a failure close the ones already connected and re-raise."""
+        """Connect every instrument; on a failure close the ones already connected and raise
+        RoleConnectionError naming the role and its address (the cause chained)."""
         connected: list[itf.Instrument] = []
-        for instrument in self.instruments.values():
+        for role, instrument in self.instruments.items():
             try:
                 instrument.connect()
-            except Exception:
+            except Exception as exc:
                 for done in connected:
                     _close_quietly(done)
-                raise
+                raise RoleConnectionError(role, self.config.roles.get(role), exc) from exc
             connected.append(instrument)
+            self._ever_connected.add(role)
 
     def close_all(self) -> None:
         for instrument in self.instruments.values():
             _close_quietly(instrument)
 
-    def safe_state_all(self) -> dict[str, str | None]:
-        """Put every instrument in its safe state, beams first. Never raises."""
-        results: dict[str, str | None] = {}
+    def safe_state_all(self) -> SafeStateReport:
+        """Put every instrument in its safe state, beams first; each one read back where it can
+        report its state and, on a failure, retried once after reconnecting. Never raises:
+        the report says, per role, None (safe) or why it is not known to be safe.
+
+        A role this rig never connected (and that is not connected) is left alone: nothing
+        here has changed its state, and an unreachable instrument must not hold up the exit."""
+        report = SafeStateReport()
         ordered = [r for r in SAFE_STATE_ORDER if r in self.instruments]
         ordered += [r for r in self.instruments if r not in ordered]
         for role in ordered:
-            try:
-                self.instruments[role].safe_state()
-                results[role] = None
-            except BaseException as exc:  # noqa: BLE001 - an abort path must see every failure
-                log.error("%s: safe_state failed: %s", role, exc)
-                results[role] = f"{type(exc).__name__}: {exc}"
-        return results
+            instrument = self.instruments[role]
+            if role not in self._ever_connected and not is_connected(instrument):
+                log.info("%s: never connected; safe state not needed", role)
+                report[role] = None
+                continue
+            report[role] = make_safe(role, instrument)
+        if not report.ok:
+            # the CLI prints its own "avalab: SAFE STATE FAILED ..." line; the GUI raises an alarm
+            log.error("%s", report.message, extra={"reported_by_cli": True})
+        return report
 
     def identities(self) -> dict[str, str]:
         out: dict[str, str] = {}

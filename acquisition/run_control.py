@@ -19,6 +19,11 @@ class AbortRequested(Exception):
     """Raised at a checkpoint after an abort request; the engine turns it into ABORTED."""
 
 
+class RunFailure(Exception):
+    """Raised at a checkpoint after something outside the plan failed the run (the run file
+    cannot be written); the engine turns it into FAILED with this reason."""
+
+
 class RunControl:
     """Pause/resume/abort requests and the run's current state, for one run."""
 
@@ -32,6 +37,8 @@ class RunControl:
         self._state = RunState.RUNNING
         self._reason = ""
         self.abort_reason = ""
+        #: set by ``request_failure``: the run stops at its next checkpoint as FAILED
+        self.failure_reason = ""
 
     @property
     def state(self) -> RunState:
@@ -67,10 +74,22 @@ class RunControl:
             self.stop_event.set()
             self._cond.notify_all()  # wake a paused worker so it can see the abort
 
+    def request_failure(self, reason: str) -> None:
+        """Stop the run at its next checkpoint as FAILED (the first reason wins)."""
+        with self._cond:
+            if not self.failure_reason:
+                self.failure_reason = reason
+            self.stop_event.set()
+            self._cond.notify_all()
+
     # ---- worker side -----------------------------------------------------------------------
     @property
     def aborted(self) -> bool:
         return self.stop_event.is_set()
+
+    def raise_if_failed(self) -> None:
+        if self.failure_reason:
+            raise RunFailure(self.failure_reason)
 
     @property
     def pause_requested(self) -> bool:
@@ -79,6 +98,7 @@ class RunControl:
 
     def raise_if_aborted(self) -> None:
         if self.stop_event.is_set():
+            self.raise_if_failed()
             raise AbortRequested(self.abort_reason or "aborted")
 
     def hold_until_resumed(self, reason: str, already_requested: bool = False) -> None:

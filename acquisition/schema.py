@@ -94,7 +94,8 @@ class Parameter:
         if self.kind == "float":
             ok = number
         elif self.kind == "int":
-            ok = number and float(value).is_integer()
+            ok = isinstance(value, int) and not isinstance(value, bool) or (
+                isinstance(value, float) and value.is_integer())
         elif self.kind == "bool":
             ok = isinstance(value, bool)
         elif self.kind == "str":
@@ -126,7 +127,11 @@ class Parameter:
 
     def _check_list(self, value: Any) -> list[float]:
         if isinstance(value, str):
-            items: Sequence[Any] = [v for v in value.replace(";", ",").split(",") if v.strip()]
+            items: Sequence[Any] = [v for v in value.replace(";", ",").split(",")] if value.strip() else []
+            if any(not item.strip() for item in items):
+                position = next(i for i, item in enumerate(items) if not item.strip()) + 1
+                raise ValueError(f"{self.name}={_short(value)} has an empty value at position {position}; "
+                                 f"allowed: numbers separated by commas{self._allowed()}")
         elif isinstance(value, Iterable):
             items = list(value)
         else:
@@ -157,6 +162,8 @@ def _parse_number(name: str, value: Any, allowed: str) -> float:
         raise ValueError(f"{name}={value!r} is not a number{allowed}")
     try:
         return float(value)
+    except OverflowError:
+        raise ValueError(f"{name}={_short(value)} is too large{allowed}") from None
     except (TypeError, ValueError):
         raise ValueError(f"{name}={_short(value)} is not a number{allowed}") from None
 

@@ -8,8 +8,12 @@ classes; experiments only ever see these classes. Implementations must:
 - validate every settable value *before* sending anything (ValueError naming field, value, range,
   see ``drivers.validation``);
 - serialise access with one lock per connection (GUI polling and an experiment share devices);
-- put the hardware in a safe state in ``safe_state()`` without raising if the link is already
-  gone (log instead), because it runs on abort, fault and exit.
+- put the hardware in a safe state in ``safe_state()``, trying every part of it, and raise
+  (InstrumentError, OSError, ...) when any part could not be done: the caller
+  (``Rig.safe_state_all``) collects the failure, reconnects once and retries, and reports what
+  stays unsafe; a safe state that fails is never only a log line;
+- report, in ``safe_state_problem()``, what the hardware says about its safe state where it can
+  (emission, shutter, heater range, motion), so the safe state is verified, not assumed.
 """
 from __future__ import annotations
 
@@ -53,7 +57,14 @@ class Instrument(ABC):
 
     @abstractmethod
     def safe_state(self) -> None:
-        """Put the hardware in its safe state (see each role). Must not raise on a dead link."""
+        """Put the hardware in its safe state (see each role); raises when that fails."""
+
+    def safe_state_problem(self) -> str | None:
+        """Read the safe state back from the instrument: what is not safe (one line), or None.
+
+        The default has nothing to read back (a power meter, a counter). Raises when the
+        instrument cannot be read (the safe state is then not verified)."""
+        return None
 
     def __enter__(self) -> Self:
         self.connect()
@@ -99,6 +110,9 @@ class PumpLaser(Instrument):
     def safe_state(self) -> None:
         self.set_emission(False)
 
+    def safe_state_problem(self) -> str | None:
+        return "emission still on" if self.get_emission() else None
+
 
 class RotationStage(Instrument):
     """Motorised rotation mount (half-wave plate, ND wheel). Safe state: motion stopped."""
@@ -125,6 +139,9 @@ class RotationStage(Instrument):
 
     def safe_state(self) -> None:
         self.stop()
+
+    def safe_state_problem(self) -> str | None:
+        return "still moving" if self.is_moving() else None
 
 
 class PowerMeter(Instrument):
@@ -261,6 +278,9 @@ class Chopper(Instrument):
     def safe_state(self) -> None:
         self.set_enabled(False)
 
+    def safe_state_problem(self) -> str | None:
+        return "blade still enabled" if self.get_enabled() else None
+
 
 #: heater ranges of a Lake Shore-like output (``TemperatureController.HEATER_RANGES``)
 HEATER_RANGE_NAMES = ("off", "low", "medium", "high")
@@ -354,6 +374,10 @@ class TemperatureController(Instrument):
     def safe_state(self) -> None:
         self.set_heater_range(0)
 
+    def safe_state_problem(self) -> str | None:
+        heater_range = int(self.get_heater_range())
+        return f"heater range {heater_range} (not off)" if heater_range != 0 else None
+
 
 class ControlLaser(Instrument):
     """Tunable control laser (Ti:Sapphire). Safe state: shutter closed (emission left on:
@@ -394,6 +418,9 @@ class ControlLaser(Instrument):
     def safe_state(self) -> None:
         self.set_shutter(False)
 
+    def safe_state_problem(self) -> str | None:
+        return "shutter still open" if self.get_shutter() else None
+
 
 class Shutter(Instrument):
     """Beam shutter. Safe state: closed."""
@@ -411,6 +438,8 @@ class Shutter(Instrument):
     def safe_state(self) -> None:
         self.close_shutter()
 
+    def safe_state_problem(self) -> str | None:
+        return "still open" if self.is_open() else None
 
 @dataclass(frozen=True)
 class StageLimits:
@@ -479,3 +508,6 @@ class XYStage(Instrument):
 
     def safe_state(self) -> None:
         self.stop()
+
+    def safe_state_problem(self) -> str | None:
+        return "still moving" if self.is_moving() else None

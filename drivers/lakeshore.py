@@ -544,13 +544,27 @@ class _LakeShoreController(ConnectedDevice, TemperatureController):
         return int(self._input(channel).reading_status)
 
     def safe_state(self) -> None:
-        """Heater range 0 on every output; logs (never raises) when an output cannot be reached."""
+        """Heater range 0 on every output; every output is tried, then the first failure is
+        raised naming the outputs that could not be switched off."""
+        failed: list[tuple[int, Exception]] = []
         for output in self.instrument_class.outputs:
             try:
                 self.set_heater_range(0, output)
             except (InstrumentError, OSError) as exc:
                 # keep going: the other outputs must still be switched off
                 log.warning("%s: could not switch heater output %d off: %s", self.name, output, exc)
+                failed.append((output, exc))
+        if failed:
+            outputs = ", ".join(str(output) for output, _ in failed)
+            raise InstrumentError(self.name, self.address, "RANGE 0",
+                                  f"heater output(s) {outputs} not switched off: {failed[0][1]}") from failed[0][1]
+
+    def safe_state_problem(self) -> str | None:
+        on = [(output, self.get_heater_range(output)) for output in self.instrument_class.outputs]
+        on = [(output, heater_range) for output, heater_range in on if heater_range != 0]
+        if not on:
+            return None
+        return ", ".join(f"heater output {output} at range {heater_range} (not off)" for output, heater_range in on)
 
 
 class LakeShore335Controller(_LakeShoreController):

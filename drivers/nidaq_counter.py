@@ -121,14 +121,15 @@ class NIDAQPhotonCounter(PhotonCounter):
         return self._require_backend("<identify>").describe()
 
     def safe_state(self) -> None:
-        """Stop counting; logs instead of raising (runs on abort with a possibly dead card)."""
+        """Stop counting (nothing to do without a backend: no task can run); a card that
+        refuses to stop raises, and the rig reports it."""
         with self._lock:
             if self._backend is None:
                 return
             try:
                 self._backend.stop()
-            except Exception:  # noqa: BLE001 - safe_state must never raise
-                log.exception("%s: could not stop the counter task", self.name)
+            except CounterBackendError as exc:
+                raise InstrumentError(self.name, self.address, "<stop>", str(exc)) from exc
 
     # ------------------------------------------------------------ counting
     def count(self, dwell_s: float) -> int:

@@ -48,8 +48,8 @@ A driver is written in two layers:
 2. :class:`ConnectedDevice` — a mixin for the thin interface adapters (``drivers.interfaces``
    roles, SI units). It owns the life cycle (connect / close / is_connected, cached identify),
    builds the :class:`AsciiInstrument` lazily on ``connect()``, raises a clear
-   :class:`InstrumentConnectionError` when used unconnected, and wraps ``safe_state`` so it logs
-   instead of raising on a dead link. Rig options are checked against the instrument class's
+   :class:`InstrumentConnectionError` when used unconnected (``safe_state`` included: a safe
+   state that cannot be reached raises, and ``Rig.safe_state_all`` reports it). Rig options are checked against the instrument class's
    constructor at construction time. An adapter class then only maps SI calls to properties::
 
        class OpusPumpLaser(ConnectedDevice, PumpLaser):
@@ -80,6 +80,7 @@ from pymeasure.instruments import Instrument
 from pyvisa import constants as visa_constants
 from pyvisa.errors import VisaIOError
 
+from drivers.addresses import check_visa_address
 from drivers.clock import Clock, RealClock
 from drivers.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeout
 
@@ -581,6 +582,8 @@ class ConnectedDevice:
             allowed = ", ".join(sorted(known))
             raise ValueError(f"{name}: unknown option(s) {', '.join(sorted(unknown))}; "
                              f"allowed options: {allowed}")
+        if transport is None:  # a malformed address is refused when the rig loads, not at connect
+            check_visa_address("address", address)
         self.clock: Clock = clock or RealClock()
         self.timeout_s = float(timeout_s)
         self._transport = transport
@@ -619,13 +622,6 @@ class ConnectedDevice:
         if self._identity is None:
             self._identity = self._read_identity(self.instrument)
         return self._identity
-
-    def safe_state(self) -> None:
-        """The role's safe state; logs instead of raising if the link is dead or closed."""
-        try:
-            super().safe_state()  # type: ignore[misc]
-        except (InstrumentError, OSError):
-            log.exception("%s: could not reach safe state (link down?)", self.name)
 
     @property
     def instrument(self) -> AsciiInstrument:

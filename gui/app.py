@@ -18,6 +18,7 @@ from typing import Any, Sequence
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
+from acquisition import exit_codes
 from gui.options import add_gui_arguments
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         previous_handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         wake = _close_on_signals(app)
         try:
-            return int(app.exec())
+            code = int(app.exec())
         finally:
             wake.stop()
             for sig, handler in previous_handlers.items():
@@ -142,11 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if window is not None:
             window.shutdown()
             # aborts a run in progress, then the safe state: the log confirms what each role reported
-            log_safe_state(window.engine.close())
+            report = window.engine.close()
         else:
-            log_safe_state(rig.safe_state_all())
+            report = rig.safe_state_all()
+        log_safe_state(report)
         rig.close_all()
         sys.excepthook = previous_hook
+    # the window is gone: the exit code is what is left to tell that an instrument may not be safe
+    return exit_codes.SAFE_STATE_FAILED if any(report.values()) else code
 
 
 if __name__ == "__main__":

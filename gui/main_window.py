@@ -24,6 +24,7 @@ from gui.instruments_panel import InstrumentsPanel
 from gui.live_plots import LivePlots
 from gui.log_panel import LogPanel, QtLogHandler
 from gui.runs_browser import RunsBrowser
+from gui.safety_alarm import SafetyAlarm, alarm_text
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,10 @@ class MainWindow(QMainWindow):
         self.instruments_panel.stop_requested.connect(self.stop)
         self.emergency.finished.connect(self.instruments_panel.show_stop_result,
                                         Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
+        self.emergency.finished.connect(self._alarm_on_stop_result,
+                                        Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
+        #: safe-state alarms shown (each stays until the operator acknowledges it)
+        self.alarms: list[SafetyAlarm] = []
         self.instruments_panel.temperature_sample.connect(self.plots.temperature.add_monitor_sample)
         # maps: the cursor follows the stage; a click sends the stage there (instrument worker)
         self.instruments_panel.stage_position.connect(self.plots.maps.set_cursor)
@@ -119,6 +124,21 @@ class MainWindow(QMainWindow):
         elif isinstance(event, RunFinished):
             self.instruments_panel.set_run_active(False)
             self.runs.refresh_list()
+            if event.safe_state_failures:
+                self.raise_alarm(event.safe_state_failures, f"end of run {event.run_id}")
+
+    def raise_alarm(self, failures: dict[str, str], context: str) -> SafetyAlarm:
+        """A modal alarm naming the roles that may not be safe; stays until acknowledged."""
+        log.error("%s (%s)", alarm_text(failures), context)
+        alarm = SafetyAlarm(failures, context, self)
+        self.alarms.append(alarm)
+        alarm.show()  # application modal without a nested event loop (open() would make it window modal)
+        return alarm
+
+    def _alarm_on_stop_result(self, result: dict[str, str | None]) -> None:
+        failures = {role: str(error) for role, error in result.items() if error}
+        if failures and not self._closed:
+            self.raise_alarm(failures, "STOP")
 
     def stop(self) -> None:
         self.experiment_panel.hold_queue()

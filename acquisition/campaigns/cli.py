@@ -10,9 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from acquisition import exit_codes
 from acquisition.campaigns.dryrun import dry_run_dict, format_dry_run, format_duration, plan_dry_run
 from acquisition.campaigns.runner import CampaignProgress, CampaignRunner, CampaignStopped
 from acquisition.campaigns.spec import Campaign, CampaignError, load_campaign
+from acquisition.cli import one_line, report_safe_state
 from acquisition.operator_signals import OperatorSignals, exit_code
 
 
@@ -93,7 +95,7 @@ def _print_errors(file: Path, errors: list[str]) -> None:
     names the file itself, the others are prefixed with it."""
     for line in errors:
         prefix = "" if line.startswith("file=") else f"{file}: "
-        print(f"avalab: error: {prefix}{line}", file=sys.stderr)
+        print(f"avalab: error: {one_line(prefix + line)}", file=sys.stderr)
 
 
 def load_file_rig(file: Path, rig_arg: str | None) -> tuple[str, Any]:
@@ -106,8 +108,10 @@ def load_file_rig(file: Path, rig_arg: str | None) -> tuple[str, Any]:
         import tomllib
         try:
             rig_name = tomllib.loads(file.read_text(encoding="utf-8")).get("rig", "sim")
-        except (OSError, tomllib.TOMLDecodeError):
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             rig_name = "sim"
+        if not isinstance(rig_name, str) or not rig_name.strip():
+            rig_name = "sim"  # the file's validation reports its rig entry, in one line
     return str(rig_name), load_rig(rig_name if rig_name == "sim" else Path(rig_name))
 
 
@@ -115,7 +119,7 @@ def campaign_command(args: argparse.Namespace) -> int:
     try:
         rig_name, rig = load_file_rig(args.file, args.rig)
     except ValueError as exc:
-        print(f"avalab: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"avalab: error: {one_line(exc)}", file=sys.stderr)
         return 2
     from acquisition.calibration import CalibrationStore
     store = CalibrationStore()
@@ -140,6 +144,12 @@ def campaign_command(args: argparse.Namespace) -> int:
     parallel = args.workers is not None or args.scheduler is not None
     if parallel and (problem := parallel_rig_problem(rig_name, rig)) is not None:
         print(f"avalab: error: {problem}", file=sys.stderr)
+        return 2
+    from acquisition.cli import UsageError, connect_checked
+    try:
+        connect_checked(rig)  # an unreachable instrument is bad input: before the first unit
+    except UsageError as exc:
+        print(f"avalab: error: {one_line(exc)}", file=sys.stderr)
         return 2
     with contextlib.ExitStack() as stack:
         runner = open_runner(stack, campaign, rig, store, folder, args.workers, args.scheduler)
@@ -178,7 +188,8 @@ def open_runner(stack: contextlib.ExitStack, campaign: Campaign, rig: Any, store
 
 def run_stoppable(file: Path, runner: CampaignRunner, engine: Any, resume: bool) -> Any:
     """Run ``runner`` with Ctrl+C / SIGTERM stopping it safely; the CampaignResult, or the exit
-    code after one line on stderr (2 refused before anything moved, 3 stopped, 128+signal)."""
+    code after one line on stderr (exit_codes: 2 refused before anything moved, 4 an instrument
+    not safe, 5 a run file not written, 128+signal, 3 stopped)."""
     signals = OperatorSignals("campaign", runner.request_stop, engine.emergency_stop,
                               lambda line: print("\n" + line, file=sys.stderr, flush=True))
     try:
@@ -188,15 +199,30 @@ def run_stoppable(file: Path, runner: CampaignRunner, engine: Any, resume: bool)
         _print_errors(file, exc.errors)
         return 2
     except CampaignStopped as exc:
-        if signals.received is not None:  # the operator's signal, as a single run reports it (130 / 143)
-            name = signal.Signals(signals.received).name
-            print(f"avalab: {name}: campaign aborted, instruments safe ({exc}); --resume continues it",
-                  file=sys.stderr)
-            return exit_code(signals.received)
-        print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
-        return 3
+        return _stopped_exit_code(exc, signals.received, engine.close().failures)
     finally:
         engine.close()
+
+
+def _stopped_exit_code(exc: CampaignStopped, received: int | None, closing: dict[str, str]) -> int:
+    """The most urgent of: an instrument not safe, a run file not written, the operator's
+    signal, a unit that failed (acquisition.exit_codes)."""
+    finished = exc.finished
+    failures = {**(finished.safe_state_failures if finished is not None else {}), **closing}
+    if failures:
+        print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
+        report_safe_state(failures)
+        return exit_codes.SAFE_STATE_FAILED
+    if finished is not None and finished.storage_error:
+        print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
+        return exit_codes.STORAGE_FAILED
+    if received is not None:  # the operator's signal, as a single run reports it (130 / 143)
+        name = signal.Signals(received).name
+        print(f"avalab: {name}: campaign aborted, instruments safe ({exc}); --resume continues it",
+              file=sys.stderr)
+        return exit_code(received)
+    print(f"\navalab: campaign stopped: {exc}", file=sys.stderr)
+    return exit_codes.CAMPAIGN_STOPPED
 
 
 def _run_campaign(args: argparse.Namespace, campaign: Campaign, engine: Any, runner: CampaignRunner,
@@ -205,6 +231,10 @@ def _run_campaign(args: argparse.Namespace, campaign: Campaign, engine: Any, run
     result = run_stoppable(args.file, runner, engine, args.resume)
     if isinstance(result, int):
         return result
+    closing = engine.close().failures  # closed already: the report of that close
+    if closing:
+        report_safe_state(closing)
+        return exit_codes.SAFE_STATE_FAILED
     from acquisition.campaigns.index import CampaignIndex
     from acquisition.campaigns.report import campaign_statistics
     index = CampaignIndex(folder)
@@ -213,7 +243,8 @@ def _run_campaign(args: argparse.Namespace, campaign: Campaign, engine: Any, run
     finally:
         index.close()
     output = {"campaign": campaign.name, "folder": str(folder), "completed": len(result.completed),
-              "skipped": len(result.skipped), "wall_s": time.monotonic() - started,
+              "skipped": len(result.skipped), "reconciled": len(result.reconciled),
+              "wall_s": time.monotonic() - started,
               "statistics": statistics}
     if args.json:
         print(json.dumps(output))

@@ -37,14 +37,20 @@ from acquisition.campaigns.isolation import calibrate_before_units, isolation_pr
 from acquisition.experiments import STEP_PREPARATION, providing
 from acquisition.campaigns.spec import Campaign, CampaignError, Unit, expand
 from acquisition.campaigns.stage_home import StageReturn, simulated_home_m
-from acquisition.events import RunStatus
+from acquisition.events import RunFinished, RunStatus
 from acquisition.storage.jsonsafe import to_jsonable
 
 log = logging.getLogger(__name__)
 
 
 class CampaignStopped(RuntimeError):
-    """A run in the campaign was aborted or failed; ``--resume`` continues from it."""
+    """A run in the campaign was aborted or failed, or a stop was requested; ``--resume``
+    continues from it. ``finished``: the run that ended it (None: refused, or stopped between
+    units), so the CLI can tell a safe-state or storage failure from any other."""
+
+    def __init__(self, message: str, finished: RunFinished | None = None) -> None:
+        super().__init__(message)
+        self.finished = finished
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class CampaignResult:
     folder: Path
     completed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: units the index had as "running" whose run file was complete (recorded, not measured again)
+    reconciled: list[str] = field(default_factory=list)
     status: str = "complete"
     reason: str = ""
 
@@ -161,8 +169,9 @@ class CampaignRunner:
         return done_keys
 
     def _run(self, index: CampaignIndex, resume: bool) -> CampaignResult:
+        reconciled = reconcile(index, self.folder, self.units)
         done_keys = self._open_index(index, resume)
-        result = CampaignResult(folder=self.folder)
+        result = CampaignResult(folder=self.folder, reconciled=reconciled)
         started = time.monotonic()
         if self.isolated and len(done_keys) < len(self.units):
             try:
@@ -181,8 +190,6 @@ class CampaignRunner:
             if unit.key in done_keys:
                 result.skipped.append(unit.key)
                 continue
-            if self._stop_reason is not None:  # asked between two units
-                raise CampaignStopped(f"stopped before unit {unit.key}: {self._stop_reason}")
             elapsed = time.monotonic() - started
             # ETA in wall seconds: scale the clock estimate by how fast clock time has passed here
             speed = elapsed / measured_clock if measured_clock > 0 else None
@@ -191,6 +198,8 @@ class CampaignRunner:
                 done=len(result.completed) + len(result.skipped), total=len(self.units), unit=unit,
                 message=f"{unit.key}: {unit.label}", elapsed_s=elapsed, eta_s=eta,
                 step_index=unit.step_index, step_done=step_done, step_total=len(step_units)))
+            if self._stop_reason is not None:  # asked between two units (engine idle: no abort)
+                raise CampaignStopped(f"stopped before unit {unit.key}: {self._stop_reason}")
             if self.isolated:
                 self.rig.restart_simulation(self._starts[ordinal])
             clock_before = self.rig.clock.now()
@@ -206,7 +215,8 @@ class CampaignRunner:
     def _run_unit(self, index: CampaignIndex, ordinal: int, unit: Unit,
                   stage_home_mm: tuple[float, float] | None = None) -> None:
         attempt = 1 + sum(1 for r in index.runs() if r.unit_key == unit.key)
-        run_unit(self.engine, self.folder, ordinal, unit, index, attempt, stage_home_mm)
+        run_unit(self.engine, self.folder, ordinal, unit, index, attempt,
+                 stop_reason=lambda: self._stop_reason, stage_home_mm=stage_home_mm)
 
 
 class UnitRecorder(Protocol):
@@ -230,11 +240,15 @@ def free_attempt(folder: Path, ordinal: int, unit: Unit, attempt: int) -> int:
 
 
 def run_unit(engine: Any, folder: Path, ordinal: int, unit: Unit, index: UnitRecorder,
-             attempt: int = 1, stage_home_mm: tuple[float, float] | None = None) -> None:
-    """One unit on ``engine``: film position, stage/temperature/wait, then its experiment into its own
-    run file, recorded in ``index``. ``stage_home_mm``: move the stage back there first (a unit
-    without its own ``stage_mm``; acquisition.campaigns.stage_home). CampaignStopped if a run is
-    refused, fails or is aborted."""
+             attempt: int = 1, stop_reason: Callable[[], str | None] = lambda: None,
+             stage_home_mm: tuple[float, float] | None = None) -> None:
+    """One unit on ``engine``: film position, stage/temperature/wait, then its experiment into its
+    own run file, recorded in ``index``. CampaignStopped if a run is refused, fails or is aborted.
+
+    ``stop_reason``: the campaign's stop request, if any; a run started while it arrived (the
+    engine was idle, so the request's abort found nothing to abort) is aborted at once.
+    ``stage_home_mm``: move the stage back there first (a unit without its own ``stage_mm``;
+    acquisition.campaigns.stage_home)."""
     if unit.position_um is not None:
         x_um, y_um = unit.position_um
         log.info("campaign: film position -> (%.2f, %.2f) um", x_um, y_um)
@@ -245,7 +259,7 @@ def run_unit(engine: Any, folder: Path, ordinal: int, unit: Unit, index: UnitRec
         unit.experiment is None or unit.ramp_k_per_min is not None)
     stage_mm = unit.stage_mm if unit.stage_mm is not None else stage_home_mm
     if move_temperature or unit.wait_s > 0 or stage_mm is not None:
-        _prepare(engine, unit, move_temperature, stage_mm)
+        _prepare(engine, unit, move_temperature, stage_mm, stop_reason)
     if unit.experiment is None:
         run_id = index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
                              None, None)
@@ -265,15 +279,23 @@ def run_unit(engine: Any, folder: Path, ordinal: int, unit: Unit, index: UnitRec
         index.finish(run_id, "failed", reason)
         raise CampaignStopped(f"unit {unit.key} refused at start: {reason}; fix the cause and "
                               "continue with --resume") from None
-    finished = handle.wait()
+    finished = _wait_honouring_stop(engine, handle, stop_reason)
     metrics = _headline_metrics(finished.summary, params, unit)
     index.finish(run_id, finished.status.value, finished.reason, metrics)
     if finished.status != RunStatus.COMPLETE:
         raise CampaignStopped(f"unit {unit.key} ended {finished.status.value}: {finished.reason}; "
-                              "fix the cause and continue with --resume")
+                              "fix the cause and continue with --resume", finished)
 
 
-def _prepare(engine: Any, unit: Unit, move_temperature: bool, stage_mm: tuple[float, float] | None) -> None:
+def _wait_honouring_stop(engine: Any, handle: Any, stop_reason: Callable[[], str | None]) -> RunFinished:
+    reason = stop_reason()
+    if reason is not None:  # the request came while this run was being started
+        engine.abort(reason)
+    return handle.wait()
+
+
+def _prepare(engine: Any, unit: Unit, move_temperature: bool, stage_mm: tuple[float, float] | None,
+             stop_reason: Callable[[], str | None] = lambda: None) -> None:
     params: dict[str, Any] = {"wait_s": unit.wait_s}
     if stage_mm is not None:
         params["stage_x_mm"], params["stage_y_mm"] = stage_mm
@@ -281,13 +303,42 @@ def _prepare(engine: Any, unit: Unit, move_temperature: bool, stage_mm: tuple[fl
         params["target_k"] = unit.temperature_k
         params["ramp_k_per_min"] = unit.ramp_k_per_min
     try:
-        finished = engine.start(providing(STEP_PREPARATION).name, params).wait()
+        handle = engine.start(providing(STEP_PREPARATION).name, params)
     except (ValueError, RuntimeError) as exc:  # refused at start: nothing moved
         raise CampaignStopped(f"unit {unit.key}: preparing refused at start: {_one_line(exc)}; "
                               "fix the cause and continue with --resume") from None
+    finished = _wait_honouring_stop(engine, handle, stop_reason)
     if finished.status != RunStatus.COMPLETE:
         raise CampaignStopped(f"unit {unit.key}: preparing ended {finished.status.value}: "
-                              f"{finished.reason}")
+                              f"{finished.reason}", finished)
+
+
+def reconcile(index: CampaignIndex, folder: Path, units: list[Unit]) -> list[str]:
+    """Index entries left ``running`` by a campaign that died: a unit whose run file is complete
+    is recorded complete (with the file's figures), not measured again; any other stays as it
+    is (the unit is redone, the attempt kept as superseded). Returns the units recorded."""
+    from acquisition.storage import open_run
+
+    by_key = {unit.key: unit for unit in units}
+    reconciled: list[str] = []
+    for entry in index.runs("running"):
+        unit = by_key.get(entry.unit_key)
+        if entry.path is None or unit is None:
+            continue
+        try:
+            run = open_run(folder / entry.path)
+        except ValueError:
+            continue  # no readable file: the unit is measured again
+        if run.status != RunStatus.COMPLETE.value:
+            continue
+        params = dict(unit.params)
+        if unit.temperature_k is not None:
+            params["temperature_k"] = unit.temperature_k
+        index.finish(entry.id, "complete", "", _headline_metrics(run.summary, params, unit))
+        log.info("campaign: unit %s was complete in %s; recorded, not measured again",
+                 entry.unit_key, entry.path)
+        reconciled.append(entry.unit_key)
+    return reconciled
 
 
 def _one_line(exc: BaseException) -> str:

@@ -167,6 +167,9 @@ def load_campaign(path: str | Path, experiment_names: Iterable[str] | None = Non
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise CampaignError([f"file={str(source)!r}: cannot be read ({exc.strerror})"]) from None  # no line
+    except UnicodeDecodeError as exc:
+        raise CampaignError([f"file={str(source)!r}: is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                             f"at offset {exc.start}); allowed: a UTF-8 encoded TOML file"]) from None
     return parse_campaign(text, source, experiment_names, schema_check, overrides, temperature_range_k)
 
 
@@ -195,8 +198,14 @@ def parse_campaign(text: str, source: Path | None = None,
         if key not in TOP_LEVEL_KEYS:
             error(None, [key], f"unknown key; allowed: {', '.join(TOP_LEVEL_KEYS)}")
     name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        error(None, ["name"], f"name={name!r} must be a non-empty string")
+    name_problem = campaign_name_problem(name)
+    if name_problem is not None:
+        error(None, ["name"], name_problem)
+    rig = data.get("rig")
+    if rig is not None and (not isinstance(rig, str) or not rig.strip()):
+        error(None, ["rig"], f"rig={_override_text(rig)} must be the text 'sim' or a rig file path; "
+                             "allowed: rig = \"sim\" or rig = \"my_rig.toml\"")
+        rig = None
     variables = data.get("vars", {})
     if not isinstance(variables, dict):
         error(None, ["vars"], "must be a table of name = value")
@@ -221,13 +230,29 @@ def parse_campaign(text: str, source: Path | None = None,
             error(index, [key], f"unknown key; allowed: {', '.join(STEP_KEYS)}")
         steps.append(Step(**{k: v for k, v in raw.items() if k in STEP_KEYS}))
     campaign = Campaign(name=name if isinstance(name, str) else "", steps=steps,
-                        description=str(data.get("description", "")), rig=data.get("rig"),
+                        description=str(data.get("description", "")), rig=rig,
                         variables=variables, source=source, stage_mm=data.get("stage_mm"))
     for index, path, message in validate_campaign(campaign, experiment_names, schema_check, temperature_range_k):
         error(index, path, message)
     if errors:
         raise CampaignError(errors)
     return campaign
+
+
+#: what a campaign name may be: it names the campaign's folder (campaigns/<name>)
+NAME_ALLOWED = ("allowed: a file name (letters, digits, spaces, - _ . +), not a path: no / or \\, "
+                "not . or .., at most 100 characters")
+_NAME_CHARACTERS = re.compile(r"^[A-Za-z0-9 _.+-]+$")
+
+
+def campaign_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot name a campaign folder (None: it can). A name is a file name, never
+    a path: ``../../x`` or ``/tmp/x`` would put the campaign outside ``campaigns/``."""
+    if not isinstance(name, str) or not name.strip():
+        return f"name={_override_text(name)} must be a non-empty string; {NAME_ALLOWED}"
+    if name in (".", "..") or name != name.strip() or len(name) > 100 or not _NAME_CHARACTERS.match(name):
+        return f"name={name!r} is not a plain file name; {NAME_ALLOWED}"
+    return None
 
 
 # ------------------------------------------------------------------------------------ validation
@@ -329,6 +354,14 @@ def _loop_values(step: Step, variables: dict[str, Any]) -> tuple[dict[str, list[
             continue
         if not isinstance(resolved, list) or not resolved:
             problems.append((["loop", var], f"loop {var}={spec!r} must give a non-empty list"))
+            continue
+        keys = [_fmt_key(value) for value in resolved]
+        if len(set(keys)) != len(keys):
+            repeated = next(key for key in keys if keys.count(key) > 1)
+            problems.append((["loop", var], f"loop {var}={_override_text(resolved)} gives the value "
+                                            f"{repeated} more than once (told apart to 6 significant "
+                                            "digits); allowed: distinct values (repeat = n measures "
+                                            "each unit again)"))
             continue
         values[var] = resolved
     if isinstance(step.repeat, int) and not isinstance(step.repeat, bool) and 1 < step.repeat <= MAX_UNITS:

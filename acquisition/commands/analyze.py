@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,22 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=analyze_command)
 
 
+#: no detector noise exceeds the largest count rate a rig may allow (limits.max_count_rate_cps)
+MAX_NOISE_CPS = 1e9
+
+
 def _noise(text: str | None) -> float | None:
     if text is None:
         return None
+    allowed = f"allowed range (0, {MAX_NOISE_CPS:g}] cps"
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(f"noise_cps={text!r} is not a number; allowed range (0, inf) cps") from None
-    if not value > 0:
-        raise UsageError(f"noise_cps={value:g} cps is outside the allowed range (0, inf) cps")
+        raise UsageError(f"noise_cps={text!r} is not a number; {allowed}") from None
+    if not math.isfinite(value):
+        raise UsageError(f"noise_cps={text} is not a finite number; {allowed}")
+    if not 0 < value <= MAX_NOISE_CPS:
+        raise UsageError(f"noise_cps={value:g} cps is outside the {allowed}")
     return value
 
 

@@ -29,6 +29,7 @@ def register(subparsers: Any) -> None:
 
 
 def emulate_command(args: argparse.Namespace) -> int:
+    from acquisition import exit_codes
     from acquisition.rig import load_rig
     from sim_backends.emulators.bench_server import EmulatedBench
 
@@ -46,7 +47,10 @@ def emulate_command(args: argparse.Namespace) -> int:
         print(bench.rig_toml(), flush=True)
         print("# serving; Ctrl-C to stop", file=sys.stderr, flush=True)
         stop.wait()
-    rig.safe_state_all()
+    report = rig.safe_state_all()
+    if report.failures:
+        print(f"avalab: {report.message}", file=sys.stderr)
+        return exit_codes.SAFE_STATE_FAILED
     return 0
 
 

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from acquisition.cli import UsageError
+from acquisition import exit_codes
+from acquisition.cli import UsageError, connect_checked, report_safe_state
 from acquisition.cli_output import OperatorResume, ProgressBar, dumps, human_summary
 from acquisition.events import RunFinished, RunStatus
 from acquisition.interlocks import TEMPERATURE_FIELDS, allowed_temperature_range
@@ -22,7 +23,6 @@ from acquisition.schema import Parameter
 from acquisition.storage.naming import new_run_path
 
 DEFAULT_RUN_DIR = Path("runs")
-EXIT_FAILED = 1
 
 
 def option_strings(name: str) -> list[str]:
@@ -189,8 +189,23 @@ def write_plot(run_file: Path, plot: Path) -> str | None:
 
 
 def run_result(experiment: str, finished: RunFinished, path: Path) -> dict[str, Any]:
-    return {"experiment": experiment, "status": finished.status.value, "reason": finished.reason,
-            "run_id": finished.run_id, **finished.summary, "run_file": str(path)}
+    """The run's result for stdout; ``run_file`` only names a file that exists (with
+    ``run_journal`` when the points are still in the journal: the final file could not be
+    written)."""
+    from acquisition.storage import journal_path_for
+
+    result = {"experiment": experiment, "status": finished.status.value, "reason": finished.reason,
+              "run_id": finished.run_id, **finished.summary}
+    if finished.safe_state_failures:
+        result["safe_state_failed"] = dict(finished.safe_state_failures)
+    if finished.storage_error:
+        result["storage_error"] = finished.storage_error
+    journal = journal_path_for(path)
+    if path.exists() or journal.exists():
+        result["run_file"] = str(path)
+    if journal.exists():
+        result["run_journal"] = str(journal)
+    return result
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -213,9 +228,11 @@ def run_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
+    connect_checked(rig)
     engine = Engine(rig, store)
     progress = ProgressBar(sys.stderr, enabled=not args.no_progress)
     engine.subscribe(progress.handle)
+    closing = None
     try:
         with OperatorSignals("run", engine.abort, engine.emergency_stop, progress.note) as guard, \
                 OperatorResume(engine) as resume:
@@ -225,7 +242,7 @@ def run_command(args: argparse.Namespace) -> int:
                 handle._done.wait(0.2)  # noqa: SLF001 - RunHandle.wait would block signals' effect
             finished = handle.wait()
     finally:
-        engine.close()
+        closing = engine.close()
         rig.close_all()
     result = run_result(experiment.name, finished, out)
     plot_error = None
@@ -235,14 +252,21 @@ def run_command(args: argparse.Namespace) -> int:
             result["plot_file"] = str(args.plot)
         else:
             result["plot_error"] = plot_error
+    closing_failures = closing.failures if closing is not None else {}
+    if closing_failures and not finished.safe_state_failures:
+        result["safe_state_failed"] = closing_failures
     sys.stdout.write((dumps(result) if args.json else human_summary(result)) + "\n")
     sys.stdout.flush()
-    if guard.exit_code is not None:
-        return guard.exit_code
-    if finished.status != RunStatus.COMPLETE:
-        sys.stderr.write(f"avalab: run {finished.status.value}: {finished.reason.splitlines()[0] if finished.reason else ''}\n")
-        return EXIT_FAILED
+    code = exit_codes.for_run(finished, guard.received, closing_failures)
+    report_safe_state(finished.safe_state_failures or closing_failures)
+    if code == exit_codes.STORAGE_FAILED:
+        sys.stderr.write(f"avalab: run failed: {finished.reason.splitlines()[0]}\n")
+    if guard.received is not None or code != exit_codes.OK:
+        if code == exit_codes.FAILED:
+            sys.stderr.write(f"avalab: run {finished.status.value}: "
+                             f"{finished.reason.splitlines()[0] if finished.reason else ''}\n")
+        return code
     if plot_error is not None:
         sys.stderr.write(f"avalab: error: {plot_error}; the run file {out} is complete\n")
-        return EXIT_FAILED
-    return 0
+        return exit_codes.FAILED
+    return exit_codes.OK

@@ -54,6 +54,8 @@ INNER_EXPERIMENTS = InnerExperiments()
 #: typical time for the cryostat to move and settle between setpoints, for estimates
 SETPOINT_CHANGE_ESTIMATE_S = 300.0
 INNER_FIELD = "params_json"
+#: the inner parameters are a handful of fields; anything this long is not a parameter set
+MAX_PARAMS_JSON_CHARS = 100_000
 #: a one-line error that starts with the field it is about (``dwell_s=-1 s is ...``)
 FIELD_FIRST = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
@@ -77,10 +79,18 @@ def inner_error(exc: ValueError) -> ValueError:
 
 def inner_params(params: dict[str, Any]) -> dict[str, Any]:
     """The inner experiment's parameters from ``params_json`` as given (ValueError, one line)."""
+    text = params["params_json"] or "{}"
+    if len(text) > MAX_PARAMS_JSON_CHARS:
+        raise ValueError(f"params_json={text[:40]!r}... has {len(text)} characters; allowed: a JSON "
+                         f"object of at most {MAX_PARAMS_JSON_CHARS} characters")
     try:
-        value = json.loads(params["params_json"] or "{}")
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"params_json={params['params_json'][:40]!r} is not valid JSON ({exc.msg}); "
+        raise ValueError(f"params_json={text[:40]!r} is not valid JSON ({exc.msg}); "
+                         'allowed: a JSON object such as {"dwell_s": 0.2}') from None
+    except (RecursionError, ValueError) as exc:  # nesting too deep; an integer of > 4300 digits
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).splitlines()[0]
+        raise ValueError(f"params_json={text[:40]!r} cannot be read ({detail}); "
                          'allowed: a JSON object such as {"dwell_s": 0.2}') from None
     if not isinstance(value, dict):
         raise ValueError(f"params_json={params['params_json'][:40]!r} is not a JSON object; "

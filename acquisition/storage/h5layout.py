@@ -6,10 +6,12 @@ sees either the previous complete file or the new complete file, never a half-wr
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -85,40 +87,122 @@ def _replace(source: Path, target: Path, attempts: int = 100, pause_s: float = 0
             time.sleep(pause_s)
 
 
-def write_run_h5(path: Path, run: RunFile, status: str) -> None:
-    """Atomically (re)write the run file at ``path`` with ``status`` in its root attributes."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+#: a file's identity on disk, (device, inode): tells "the file this writer placed" from a file
+#: another run created under the same name
+FileIdentity = tuple[int, int]
+#: ``write_run_h5(..., expected=ANY_FILE)``: replace whatever is at the path (recover_run)
+ANY_FILE: FileIdentity = (-1, -1)
+
+
+def file_identity(path: Path) -> FileIdentity | None:
+    """(device, inode) of the file at ``path``, None if there is none."""
     try:
-        with h5py.File(temporary, "w") as handle:
-            attrs = handle.attrs
-            attrs["format"] = FORMAT_NAME
-            attrs["format_version"] = FORMAT_VERSION
-            attrs["status"] = status
-            attrs["reason"] = run.reason
-            attrs["run_id"] = run.run_id
-            attrs["experiment"] = run.experiment
-            attrs["software_version"] = run.software_version
-            attrs["started_at"] = math.nan if run.started_at is None else run.started_at
-            attrs["finished_at"] = math.nan if run.finished_at is None else run.finished_at
-            for name in _JSON_ATTRS:
-                attrs[name] = dumps_strict(getattr(run, name))
-            streams = handle.create_group("streams", track_order=True)
-            for stream_name, columns in run.streams.items():
-                group = streams.create_group(h5_name(stream_name), track_order=True)
-                group.attrs["name"] = stream_name
-                group.attrs["n_points"] = run.n_points(stream_name)
-                for field_name, column in columns.items():
-                    _write_column(group, field_name, column)
-            log = handle.create_group("log")
-            log.create_dataset("time", data=np.array([e["time"] for e in run.log], dtype=np.float64))
-            log.create_dataset("kind", data=[e["kind"] for e in run.log], dtype=_STRING)
-            log.create_dataset("detail", data=[e["detail"] for e in run.log], dtype=_STRING)
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def write_run_h5(path: Path, run: RunFile, status: str,
+                 expected: FileIdentity | None = ANY_FILE) -> FileIdentity:
+    """Atomically (re)write the run file at ``path`` with ``status`` in its root attributes;
+    returns the identity of the file placed there.
+
+    ``expected`` guards other runs' files: None places the file only if ``path`` is free (never
+    replacing anything); an identity replaces only the file with that identity (the one this
+    writer placed before); ANY_FILE replaces whatever is there. A guard that does not hold
+    raises FileExistsError and leaves ``path`` untouched."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        _write_h5(temporary, run, status)
         _fsync_path(temporary)
-        _replace(temporary, path)
+        placed = file_identity(temporary)
+        assert placed is not None
+        _place(temporary, path, expected)
         _fsync_path(path.parent)
+        return placed
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def _place(temporary: Path, path: Path, expected: FileIdentity | None) -> None:
+    if expected is None:
+        try:
+            os.link(temporary, path)  # atomic, and never replaces: FileExistsError if taken
+        except FileExistsError:
+            raise FileExistsError(f"{path} already exists (another run's file); left untouched") from None
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            # a filesystem without hard links: look, then rename (a narrow race remains)
+            if path.exists():
+                raise FileExistsError(f"{path} already exists (another run's file); left untouched") from None
+            _replace(temporary, path)
+        return
+    if expected != ANY_FILE and file_identity(path) != expected:
+        raise FileExistsError(f"{path} was removed or replaced by another program during the run; "
+                              "left untouched")
+    _replace(temporary, path)
+
+
+def _write_h5(temporary: Path, run: RunFile, status: str) -> None:
+    with h5py.File(temporary, "w") as handle:
+        attrs = handle.attrs
+        attrs["format"] = FORMAT_NAME
+        attrs["format_version"] = FORMAT_VERSION
+        attrs["status"] = status
+        attrs["reason"] = run.reason
+        attrs["run_id"] = run.run_id
+        attrs["experiment"] = run.experiment
+        attrs["software_version"] = run.software_version
+        attrs["started_at"] = math.nan if run.started_at is None else run.started_at
+        attrs["finished_at"] = math.nan if run.finished_at is None else run.finished_at
+        for name in _JSON_ATTRS:
+            attrs[name] = dumps_strict(getattr(run, name))
+        streams = handle.create_group("streams", track_order=True)
+        for stream_name, columns in run.streams.items():
+            group = streams.create_group(h5_name(stream_name), track_order=True)
+            group.attrs["name"] = stream_name
+            group.attrs["n_points"] = run.n_points(stream_name)
+            for field_name, column in columns.items():
+                _write_column(group, field_name, column)
+        log = handle.create_group("log")
+        log.create_dataset("time", data=np.array([e["time"] for e in run.log], dtype=np.float64))
+        log.create_dataset("kind", data=[e["kind"] for e in run.log], dtype=_STRING)
+        log.create_dataset("detail", data=[e["detail"] for e in run.log], dtype=_STRING)
+
+
+#: the status attribute a run file may carry (``running``: the header written at RunStarted)
+FILE_STATUSES = ("complete", "aborted", "failed", "incomplete", STATUS_RUNNING)
+
+
+def _layout_problem(handle: h5py.File) -> str | None:
+    """Why ``handle`` (format attribute checked) does not have the run file layout, or None."""
+    version = handle.attrs.get("format_version")
+    if version is None:
+        return "no format_version attribute"
+    if not isinstance(version, (int, np.integer)) or not 1 <= int(version) <= FORMAT_VERSION:
+        return f"format_version={version!r}; this avalab reads 1 to {FORMAT_VERSION}"
+    status = _text_attr(handle.attrs, "status")
+    if status not in FILE_STATUSES:
+        return f"status={status!r}; allowed: {', '.join(FILE_STATUSES)}"
+    streams = handle.get("streams")
+    if streams is None:
+        return None
+    if not isinstance(streams, h5py.Group):
+        return "/streams is not a group"
+    for name, group in streams.items():
+        if not isinstance(group, h5py.Group):
+            return f"/streams/{name} is not a group"
+        for field_name, node in group.items():
+            if isinstance(node, h5py.Group) and node.attrs.get("layout") != "ragged":
+                return f"/streams/{name}/{field_name} is a group without layout='ragged'"
+    log = handle.get("log")
+    if log is not None and not (isinstance(log, h5py.Group) and all(
+            isinstance(log.get(key), h5py.Dataset) for key in ("time", "kind", "detail"))):
+        return "/log lacks its time, kind and detail datasets"
+    return None
 
 
 def _read_dataset(dataset: h5py.Dataset) -> np.ndarray:
@@ -155,6 +239,9 @@ def read_run_h5(path: Path) -> tuple[RunFile, str]:
         with h5py.File(path, "r", locking=False) as handle:
             if _text_attr(handle.attrs, "format") != FORMAT_NAME:
                 raise ValueError(f"{path}: not an avalab run file (no format={FORMAT_NAME!r} attribute)")
+            problem = _layout_problem(handle)
+            if problem is not None:
+                raise ValueError(f"{path}: not a complete avalab run file ({problem})")
             attrs = handle.attrs
             decoded: dict[str, Any] = {name: json.loads(_text_attr(attrs, name) or "null")
                                        for name in _JSON_ATTRS}

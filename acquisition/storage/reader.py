@@ -76,7 +76,10 @@ def open_run(path: str | Path) -> RunFile:
 def recover_run(path: str | Path) -> RunFile:
     """Turn the journal of a run whose writer died into a normal HDF5 run file (status incomplete).
 
-    Refuses (ValueError) while a writer still holds the journal. Returns the recovered run.
+    Refuses (ValueError) while a writer still holds the journal. Returns the recovered run. A
+    journal is deleted only once a final file holds every one of its points: when ``path`` is
+    already another run's final file (same name, folder recreated), the journal's points go to
+    a new file next to it (``<stem>.<run_id>.recovered.h5``) and the journal stays.
     """
     run_path = _run_path(path)
     journal = journal_path_for(run_path)
@@ -84,18 +87,43 @@ def recover_run(path: str | Path) -> RunFile:
         return open_run(run_path)
     if writer_is_active(journal):
         raise ValueError(f"{run_path}: a writer is still running; recover after it stops")
+    recovered = run_from_journal(run_path, read_journal(journal))
     if run_path.exists():
         try:
             final, raw_status = read_run_h5(run_path)
         except ValueError:
             final, raw_status = None, STATUS_RUNNING  # damaged file: the journal is the better copy
         if final is not None and raw_status != STATUS_RUNNING:
-            # the writer died after renaming the final file into place: the journal is stale
-            journal.unlink()
-            logger.info("%s was already final; removed its stale journal", run_path.name)
-            return final
-    run = run_from_journal(run_path, read_journal(journal))
-    write_run_h5(run_path, run, run.status)
+            if _holds_every_point(final, recovered):
+                # the writer died after renaming the final file into place: the journal is stale
+                journal.unlink()
+                logger.info("%s was already final; removed its stale journal", run_path.name)
+                return final
+            # another run's final file under this name: never replaced, the journal never lost
+            target = _free_path(run_path, f"{recovered.run_id or 'run'}.recovered")
+            recovered.path = target
+            write_run_h5(target, recovered, recovered.status, expected=None)
+            logger.warning("%s holds another run (%s); the journal's %d points were recovered to %s "
+                           "(journal kept)", run_path.name, final.run_id or "?",
+                           recovered.n_points_total(), target.name)
+            return recovered
+    write_run_h5(run_path, recovered, recovered.status)
     journal.unlink()
-    logger.info("recovered %s from its journal: %s", run_path.name, run.reason)
-    return run
+    logger.info("recovered %s from its journal: %s", run_path.name, recovered.reason)
+    return recovered
+
+
+def _holds_every_point(final: RunFile, journal_run: RunFile) -> bool:
+    """Whether ``final`` is the same run as the journal's and has at least its points."""
+    if journal_run.run_id and final.run_id != journal_run.run_id:
+        return False
+    return all(final.n_points(stream) >= journal_run.n_points(stream) for stream in journal_run.streams)
+
+
+def _free_path(run_path: Path, tag: str) -> Path:
+    candidate = run_path.with_name(f"{run_path.stem}.{tag}{run_path.suffix}")
+    counter = 2
+    while candidate.exists():
+        candidate = run_path.with_name(f"{run_path.stem}.{tag}{counter}{run_path.suffix}")
+        counter += 1
+    return candidate

@@ -8,10 +8,13 @@ Crash safety (why two files exist while a run is going):
 3. At RunFinished (or ``close``) the complete HDF5 file is built from the journal into a temporary
    file, fsynced, renamed over ``<run>.h5`` (atomic), and only then is the journal deleted.
 HDF5 itself is never modified in place, so no crash can leave corrupt HDF5 metadata behind.
+A write error (disk full, I/O error, folder removed) raises StorageError at once; the journal
+keeps every record before it (a torn record is cut off, never followed by another).
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -20,8 +23,8 @@ from typing import Any
 
 from acquisition.events import (Event, InterlockTripped, PointTaken, Progress, RunFinished,
                                 RunStarted, RunStatus, StateChanged)
-from acquisition.storage.h5layout import STATUS_RUNNING, write_run_h5
-from acquisition.storage.journal import JournalAppender, read_journal
+from acquisition.storage.h5layout import STATUS_RUNNING, FileIdentity, file_identity, write_run_h5
+from acquisition.storage.journal import JournalAppender, StorageError
 from acquisition.storage.jsonsafe import to_jsonable
 from acquisition.storage.liveness import hold_writer_lock
 from acquisition.storage.point_codec import split_point_data
@@ -39,7 +42,13 @@ def journal_path_for(path: Path) -> Path:
 
 
 class RunWriter:
-    """Subscribe with ``engine.subscribe(writer.handle)``; call :meth:`close` when done."""
+    """Subscribe with ``engine.subscribe(writer.handle)``; call :meth:`close` when done.
+
+    Any write error raises :class:`StorageError` naming the file (the engine stops the run at
+    the first one). The writer only ever replaces or deletes files it created itself: the run
+    file and the journal are checked by identity (device, inode) first; if another program
+    removed or replaced them during the run, this run's points go to a new file next to them
+    (``<stem>.<run_id>.rescued.h5``) and :meth:`handle` of RunFinished raises saying where."""
 
     def __init__(self, path: str | Path, rig_config: dict[str, Any], identities: dict[str, str],
                  software_version: str, calibration: dict[str, Any] | None = None, *,
@@ -49,13 +58,20 @@ class RunWriter:
         for existing in (self._path, self._journal_path):
             if existing.exists():
                 raise FileExistsError(f"run file already exists, refusing to overwrite: {existing}")
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"{self._path.parent}: folder cannot be created ({exc.strerror or exc})") from exc
         self._lock = threading.Lock()
         self._journal = JournalAppender(self._journal_path, fsync_each_record=fsync_each_point)
         hold_writer_lock(self._journal.stream)
         self._run_id: str | None = None
         self._finalised = False
         self._points_written = 0
+        #: the run file this writer placed at ``path`` (None: none yet), and an open handle on it:
+        #: held, its inode cannot be freed and reused by a file another program creates there
+        self._file_identity: FileIdentity | None = None
+        self._file_handle: int | None = None
         self._journal.append({"type": "meta", "format_version": 1, "created_at": time.time(),
                               "software_version": software_version,
                               "rig_config": to_jsonable(rig_config),
@@ -111,7 +127,7 @@ class RunWriter:
         self._journal.sync()
         header = self._replay()
         header.reason = "run in progress; points are in the journal until the run finishes"
-        write_run_h5(self._path, header, STATUS_RUNNING)
+        self._hold(self._place(self._path, header, STATUS_RUNNING, None))
 
     def _write_point(self, event: PointTaken) -> None:
         scalars, numeric, text = split_point_data(event.data)
@@ -123,20 +139,95 @@ class RunWriter:
         self._points_written += 1
 
     def _finish(self, status: str, reason: str, summary: dict[str, Any]) -> None:
-        self._journal.append({"type": "finish", "status": status, "reason": reason,
-                              "summary": to_jsonable(summary), "finished_at": time.time()})
-        self._journal.sync()
-        run = self._replay()
-        write_run_h5(self._path, run, run.status)
+        """Write the final file (built from this writer's own journal handle); delete the
+        journal only once the final file holds its points and only if it is still this
+        writer's journal. One attempt: a failure keeps the journal for ``recover``."""
         self._finalised = True
-        self._journal.close()
-        # only now: until the rename above, the journal is the one complete copy of the points
-        self._journal_path.unlink()
+        finished_at = time.time()
+        problems: list[str] = []
+        try:
+            try:
+                self._journal.append({"type": "finish", "status": status, "reason": reason,
+                                      "summary": to_jsonable(summary), "finished_at": finished_at})
+                self._journal.sync()
+            except StorageError as exc:  # the final file still gets the outcome, from here
+                problems.append(str(exc))
+            run = self._replay()
+            run.status, run.reason, run.summary, run.finished_at = status, reason, summary, finished_at
+            target, expected = self._path, self._file_identity
+            if file_identity(self._path) != self._file_identity:
+                target, expected = self._rescue_path(), None
+                moved = (f"{self._path} was removed or replaced by another program during the run "
+                         f"(left untouched); this run's {self._points_written} points are in {target}")
+                problems.append(moved)
+                run.status, run.reason = "failed", f"storage: {moved}" + (f"; {reason}" if reason else "")
+            self._place(target, run, run.status, expected)
+            # asked while the journal is still open: its inode cannot have been reused
+            journal_is_ours = self._journal.path_is_this_journal()
+        finally:
+            self._journal_done()
+            self._release_file()
+        if journal_is_ours:
+            # only now: until the final file was in place, the journal was the complete copy
+            self._journal_path.unlink()
+        else:
+            logger.warning("journal %s is no longer this run's; left untouched", self._journal_path)
         logger.info("run file %s finalised: %s, %d points", self._path.name, run.status,
                     self._points_written)
+        if problems:
+            raise StorageError("; ".join(problems))
+
+    def _hold(self, identity: FileIdentity) -> None:
+        """Keep a handle on the file just placed at the run path (see ``_file_handle``)."""
+        try:
+            handle = os.open(self._path, os.O_RDONLY)
+        except OSError as exc:
+            raise StorageError(f"{self._path}: the run file just written cannot be opened "
+                               f"({exc.strerror or exc})") from exc
+        status = os.fstat(handle)
+        if (status.st_dev, status.st_ino) != identity:
+            os.close(handle)
+            raise StorageError(f"{self._path} was replaced by another program while it was written; "
+                               "left untouched")
+        self._release_file()
+        self._file_identity, self._file_handle = identity, handle
+
+    def _release_file(self) -> None:
+        if self._file_handle is not None:
+            os.close(self._file_handle)
+            self._file_handle = None
+
+    def _journal_done(self) -> None:
+        try:
+            self._journal.close()
+        except OSError as exc:  # nothing buffered: the records are already with the OS
+            logger.warning("closing journal %s: %s", self._journal_path, exc)
+
+    def _rescue_path(self) -> Path:
+        """A new file next to the run path for this run's points when the run path is taken."""
+        stem = f"{self._path.stem}.{self._run_id or 'run'}.rescued"
+        candidate = self._path.with_name(stem + self._path.suffix)
+        counter = 2
+        while candidate.exists() or journal_path_for(candidate).exists():
+            candidate = self._path.with_name(f"{stem}{counter}{self._path.suffix}")
+            counter += 1
+        return candidate
+
+    def _place(self, target: Path, run: RunFile, status: str,
+               expected: FileIdentity | None) -> FileIdentity:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return write_run_h5(target, run, status, expected)
+        except FileExistsError as exc:
+            raise StorageError(str(exc)) from exc
+        except (OSError, RuntimeError) as exc:  # h5py raises OSError (and RuntimeError) for I/O
+            detail = getattr(exc, "strerror", None) or str(exc).splitlines()[0] or type(exc).__name__
+            raise StorageError(f"{target}: run file cannot be written ({detail}); every point is "
+                               f"in the journal {self._journal_path} (python -m acquisition.storage "
+                               "recover)") from exc
 
     def _replay(self) -> RunFile:
-        return run_from_journal(self._path, read_journal(self._journal_path))
+        return run_from_journal(self._path, self._journal.read_back())
 
     def close(self) -> None:
         """Finalise as "incomplete" if no RunFinished arrived; safe to call more than once."""

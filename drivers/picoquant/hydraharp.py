@@ -47,7 +47,11 @@ class HydraHarpTimeTagger(TimeTagger):
                  channels: int = 1) -> None:
         super().__init__(name, address)
         self.clock = clock
-        self.device_index = check_int_range("address (device index)", int(address.split(":")[-1]), 0, 7)
+        index_text = address.split(":")[-1] if address.startswith("hh:") or ":" not in address else ""
+        if not index_text.strip().isdigit():
+            raise ValueError(f"address={address!r} is not a device index; allowed: "
+                             "'0'..'7' or 'hh:0'..'hh:7'")
+        self.device_index = check_int_range("address (device index)", int(index_text), 0, 7)
         self.sync_divider = check_choice("sync_divider", sync_divider, SYNC_DIVIDERS)
         self.sync_cfd_mv = check_int_range("sync_cfd_mv", sync_cfd_mv, 0, 1000)
         self.input_cfd_mv = check_int_range("input_cfd_mv", input_cfd_mv, 0, 1000)
@@ -99,7 +103,10 @@ class HydraHarpTimeTagger(TimeTagger):
         with self._lock:
             if self._lib is None:
                 return
-            self.safe_state()
+            try:
+                self.safe_state()
+            except InstrumentError as exc:  # closing goes on: the device is released anyway
+                log.warning("%s: could not stop the measurement before closing: %s", self.name, exc)
             self._lib.call("HH_CloseDevice", self.device_index)
             self._lib = None
             self._mode = None
@@ -114,13 +121,12 @@ class HydraHarpTimeTagger(TimeTagger):
             return f"{model} (part {part}, hw {version}), serial {self._serial}"
 
     def safe_state(self) -> None:
+        """Stop the measurement (nothing runs without an open library); raises when the
+        device refuses, and the rig reports it."""
         with self._lock:
             if self._lib is None:
                 return
-            try:
-                self._lib.call("HH_StopMeas", self.device_index)
-            except InstrumentError:
-                log.exception("%s: could not stop the measurement", self.name)
+            self._lib.call("HH_StopMeas", self.device_index)
 
     def _require(self) -> hhlib.HHLib:
         if self._lib is None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+from drivers.addresses import check_serial_address
 from drivers.clock import Clock
 from drivers.errors import InstrumentConnectionError, InstrumentError
 from drivers.interfaces import RotationStage
@@ -98,6 +99,8 @@ class AptAxis:
                  timeout_s: float = 1.0, home_timeout_s: float | None = None, channel: int = 1,
                  check_model: bool = True, serial_factory: SerialFactory | None = None,
                  scaling: StageScaling | None = None) -> None:
+        if serial_factory is None:  # a malformed port is refused when the rig loads, not at connect
+            check_serial_address("address", address)
         self.name = name
         self.address = address
         self.scaling = scaling or self.SCALING
@@ -169,14 +172,9 @@ class AptAxis:
                 f"{info.firmware_version} hw {info.hw_version}")
 
     def safe_state(self) -> None:
-        """Stop motion; never raises (a dead link is logged)."""
-        if not self.is_connected:
-            log.info("%s: safe_state: not connected, nothing to stop", self.name)
-            return
-        try:
-            self.stop()
-        except InstrumentError as exc:
-            log.error("%s: safe_state could not stop the stage: %s", self.name, exc)
+        """Stop motion; raises InstrumentError when the stage cannot be reached (the rig then
+        reconnects once and reports a stage it still cannot stop)."""
+        self.stop()
 
     # ----------------------------------------------------------------- motion
     def move_absolute(self, target: float, wait: bool, label: str) -> int:

@@ -138,9 +138,9 @@ class KDC101XYStage(XYStage):
         return "; ".join(f"{axis}: {stage.identify()}" for axis, stage in self.axes.items())
 
     def safe_state(self) -> None:
-        """Stop both axes; never raises (each axis logs its own failure)."""
-        for axis in self.axes.values():
-            axis.safe_state()
+        """Stop both axes (each is tried); an axis that cannot be stopped raises, and the rig
+        reports it."""
+        self.stop()
 
     # ----------------------------------------------------------------- motion
     def move_to(self, x_m: float, y_m: float, wait: bool = True) -> None:

@@ -29,6 +29,10 @@ def build_sim_device(role: str, bench: Bench, address: str = SIM_ADDRESS,
     ``options`` (the role's rig-file options) matter to the XY stage (its limits)."""
     if role == "xy_stage":
         return SimXYStage(role, address, bench, **(options or {}))
+    if options:
+        # silently dropping them would hide a typo or a wrong driver name
+        raise ValueError(f"options={options} is not allowed: the simulated {role} takes no options; "
+                         "allowed: options with a real driver (and the xy_stage's limits)")
     stages = {"hwp": bench.hwp, "nd_wheel": bench.nd_wheel,
               "control_attenuator": bench.control_attenuator}
     shutters = {"pump_shutter": bench.pump_shutter, "control_shutter": bench.control_shutter,

@@ -171,11 +171,13 @@ def test_queued_runs_start_one_after_another(qtbot, window: MainWindow) -> None:
 
 def test_engine_log_reaches_the_log_panel(qtbot, window: MainWindow) -> None:
     # a virtual-clock sweep can finish within the GUI's polling interval, so the warning checked
-    # here is STOP's, which is logged whether or not the run is still going
+    # here is STOP's, which is logged whether or not the run is still going; STOP is pressed only
+    # once the worker thread's "pump emission on" line has arrived (pressed earlier, the abort
+    # could end the run before the plan ever switched the pump on)
     _short_sweep(window, points=60)
     window.experiment_panel.start_clicked()
-    qtbot.waitUntil(lambda: any("acquisition.engine" in line and "started" in line
-                                for line in window.log_panel.lines()), timeout=10000)
+    qtbot.waitUntil(lambda: any("acquisition.run." in line and "pump emission on" in line
+                                for line in window.log_panel.lines()), timeout=30000)
     window.stop()
     qtbot.waitUntil(lambda: not window.engine.is_busy, timeout=30000)
     qtbot.waitUntil(lambda: any("EMERGENCY STOP" in line for line in window.log_panel.lines()), timeout=5000)

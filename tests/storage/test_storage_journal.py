@@ -39,14 +39,28 @@ def test_truncation_at_every_byte_of_the_last_record_keeps_the_earlier_ones() ->
         assert (cut == 0) == (contents.problem == "")
 
 
-def test_a_flipped_byte_stops_reading_at_the_damaged_record() -> None:
+def test_a_flipped_byte_drops_only_the_damaged_record() -> None:
     frames = _records()
     data = bytearray(b"".join(frames))
     damaged_at = len(frames[0]) + len(frames[1]) + 40  # inside record 2's payload
     data[damaged_at] ^= 0xFF
     contents = decode_records(bytes(data))
-    assert [r["index"] for r in contents.records] == [0, 1]
+    # every record before it is kept, and so is every complete record after it (their own
+    # length and CRC prove them whole)
+    assert [r["index"] for r in contents.records] == [0, 1, 3, 4, 5]
     assert "checksum" in contents.problem or "marker" in contents.problem
+    assert contents.trailing_bytes == len(frames[2])
+
+
+def test_records_after_a_torn_one_are_kept_too() -> None:
+    """A journal written by a writer that went on after a failed write (what avalab <= 0.1
+    did after a brief ENOSPC): recovery keeps the records on both sides of the torn one."""
+    frames = _records()
+    torn = frames[2][: len(frames[2]) // 2]
+    contents = decode_records(b"".join(frames[:2]) + torn + b"".join(frames[3:]))
+    assert [r["index"] for r in contents.records] == [0, 1, 3, 4, 5]
+    assert contents.trailing_bytes == len(torn)
+    assert "torn" in contents.problem or "checksum" in contents.problem or "marker" in contents.problem
 
 
 def test_appender_refuses_to_reuse_an_existing_journal(tmp_path: Path) -> None:

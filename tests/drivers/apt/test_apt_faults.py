@@ -99,7 +99,9 @@ def test_vanished_emulator_gives_a_clear_connection_error(
         assert info.value.command == "MOT_REQ_POSCOUNTER"
         assert f"hwp at {address}" in str(info.value)
         assert "reconnect failed" in str(info.value)
-    stage.safe_state()  # logs, never raises on a dead link
+    # a stage that cannot be stopped is an error naming it, never a silent log line
+    with pytest.raises(InstrumentConnectionError, match=f"hwp at {address}.*MOT_MOVE_STOP"):
+        stage.safe_state()
     stage.close()
 
 

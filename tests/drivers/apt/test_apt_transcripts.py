@@ -252,7 +252,9 @@ def test_stop_safe_state_blink_and_close() -> None:
     stage.close()
     port.assert_done()
     assert port.closed and not stage.is_connected
-    stage.safe_state()  # not connected: logs, never raises
+    # not connected: the stop cannot be sent, and the safe state says so (the rig reports it)
+    with pytest.raises(InstrumentConnectionError, match="MOT_MOVE_STOP.*not connected"):
+        stage.safe_state()
 
 
 def test_commands_before_connect_fail_clearly_and_write_nothing() -> None:

@@ -182,11 +182,14 @@ def test_wrong_instrument_on_the_port_is_refused() -> None:
     assert not pump.is_connected
 
 
-def test_unconnected_use_is_a_clear_error_and_safe_state_does_not_raise() -> None:
+def test_unconnected_use_is_a_clear_error_and_so_is_an_unreachable_safe_state() -> None:
     pump = OpusPumpLaser(name="pump", address="ASRL/dev/nothing::INSTR")
     with pytest.raises(InstrumentConnectionError, match="not connected"):
         pump.get_power()
-    pump.safe_state()  # logs, never raises
+    # emission off could not be sent: an error naming the pump (the rig reports it), never a
+    # silent log line
+    with pytest.raises(InstrumentConnectionError, match="pump at ASRL/dev/nothing::INSTR.*not connected"):
+        pump.safe_state()
 
 
 # ---------------------------------------------------------------- real links to the emulator

@@ -358,7 +358,7 @@ def test_heater_range_from_the_htrset_power_and_the_cryostat_options() -> None:
     class Output:  # 335 HTRSET: current output, 25 ohm, max current 2 (1 A): 25 W high, 2.5 W medium
         heater_setup = (0, 1, 2, 0.0, 1)
 
-    controller = LakeShore335Controller("cryostat", "COM9", bath_k=77.0, cold_finger_conductance_w_k=0.05)
+    controller = LakeShore335Controller("cryostat", "ASRL9::INSTR", bath_k=77.0, cold_finger_conductance_w_k=0.05)
     controller._output = lambda output=1: Output()  # type: ignore[method-assign]  # no link needed
     assert controller.heater_full_scale_w() == pytest.approx([0.25, 2.5, 25.0])
     assert controller.choose_heater_range(80.0).heater_range == 1    # 0.15 W <= 0.8 x 0.25 W

@@ -1,0 +1,34 @@
+"""Fixtures of the fault-injection suite (the harness itself: fault_harness.py)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fault_harness import FaultOutcome, run_with_fault
+
+from acquisition.calibration import CalibrationStore
+from acquisition.engine import Engine
+from acquisition.rig import load_rig
+
+
+@pytest.fixture(scope="session")
+def fault_calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A calibration measured once on the plain simulated rig (same optics as the emulated one)."""
+    directory = tmp_path_factory.mktemp("fault_calibration")
+    rig = load_rig("sim")
+    engine = Engine(rig, CalibrationStore(directory))
+    finished = engine.start("calibrate", {}).wait(300)
+    engine.close()
+    rig.close_all()
+    assert finished.status.value == "complete", finished.reason
+    return directory
+
+
+@pytest.fixture
+def fault_run(fault_calibration_dir: Path, tmp_path: Path) -> Iterator[Any]:
+    def run(experiment: str, params: dict[str, Any], role: str, fault: str,
+            moment: str | int) -> FaultOutcome:
+        return run_with_fault(fault_calibration_dir, tmp_path, experiment, params, role, fault, moment)
+    yield run
