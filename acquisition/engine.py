@@ -30,7 +30,7 @@ from typing import Any
 
 from acquisition.calibration import CalibrationStore
 from acquisition.events import Event, RunFinished, RunStarted, RunState, RunStatus, StateChanged
-from acquisition.experiments import EXPERIMENTS, Experiment, get_experiment
+from acquisition.experiments import EXPERIMENTS, POWER_CALIBRATION, Experiment, get_experiment, providing
 from acquisition.interlocks import InterlockLimits
 from acquisition.plan_context import PlanContext, RunSession
 from acquisition.run_control import AbortRequested, RunControl, RunFailure
@@ -374,7 +374,7 @@ class Engine:
         if deviations:
             message = (f"measured density differed from the calibrated prediction by more than "
                        f"{100 * READBACK_TOLERANCE:.0f} % at {len(deviations)} of {session.readback_checked} "
-                       f"settings (worst {100 * worst:.0f} %); recalibrate (avalab calibrate)")
+                       f"settings (worst {100 * worst:.0f} %); recalibrate (avalab {providing(POWER_CALIBRATION).name})")
             log.warning("run %s: %s", session.control.run_id, message)
             summary.setdefault("warnings", []).append(message)
 
