@@ -15,8 +15,6 @@ from drivers import interfaces as itf
 from gui.app import create_window
 from gui.main_window import MainWindow
 
-pytestmark = pytest.mark.timeout(90)
-
 
 def _open_window(qtbot, tmp_path: Path) -> MainWindow:
     rig = load_rig("sim")
