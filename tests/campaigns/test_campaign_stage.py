@@ -198,3 +198,30 @@ def test_a_campaign_stage_home_outside_the_limits_is_refused_in_one_line(tmp_pat
     assert done.returncode == 2
     assert "stage_mm: xy_stage.y_mm=26 mm is outside the stage limits; allowed range [0, 25] mm" in done.stderr
     assert not (tmp_path / "out" / "campaign.sqlite").exists()
+
+
+@pytest.mark.parametrize("home_mm", [None, [12.503, 12.502]])
+def test_parallel_workers_get_the_same_stage_home(tmp_path: Path, home_mm: list[float] | None) -> None:
+    """What a dask worker receives for each unit (``ParallelCampaignRunner.task``) restarts the rig
+    with the stage at the home, whatever the units before it did: the serial run's start."""
+    from acquisition.campaigns.parallel import ParallelCampaignRunner
+    from acquisition.engine import Engine
+    from acquisition.rig import Rig, load_rig
+
+    engine = Engine(load_rig("sim"))
+    try:
+        runner = ParallelCampaignRunner(wandering_campaign(home_mm), engine, tmp_path, client=None)
+        tasks = [runner.task(ordinal, unit, 1) for ordinal, unit in enumerate(runner.units)]
+        assert [t.start for t in tasks] == runner._starts
+        last = tasks[-1]  # a sweep without stage_mm after a map that ended elsewhere
+        rig = Rig(last.rig_config, source=last.rig_source)
+        try:
+            rig.restart_simulation(last.start)
+            rig.connect_all()
+            x_m, y_m = rig.xy_stage.get_position()
+        finally:
+            rig.close_all()
+    finally:
+        engine.close()
+    home = tuple(home_mm) if home_mm is not None else REFERENCE_MM
+    assert (x_m * 1e3, y_m * 1e3) == pytest.approx(home, abs=1e-9)
