@@ -13,9 +13,13 @@ nested plans) and one capability object per part of the rig, each in its own mod
 
 Every call is a checkpoint at which the engine honours abort, pause and the interlocks:
 
-- a power density above the rig limit is refused before anything moves (InterlockError);
-- an APD rate above the rig limit closes the pump shutter and pauses the run until the operator
-  resumes (the point is then measured again);
+- a density setpoint above the rig limit less the power meter's stated uncertainty is refused
+  before anything moves, and any pick-off reading above the limit itself blocks the beam; both
+  raise InterlockError and end the run failed with the interlock's message;
+- an APD rate above the rig limit (counts, traces, rate probes during waits and stage moves, the
+  TCSPC histogram; judged over the chopper's open phase when it runs) closes the pump and
+  emission shutters and pauses the run until the operator resumes (the point is then measured
+  again);
 - a cryostat temperature out of its band pauses the run until the temperature has been back in
   band for the rig's stability time, then the run resumes by itself;
 - while the plan waits (``ctx.sleep``), the count rate and temperature are checked at a fixed rate.
@@ -79,6 +83,7 @@ class RunSession:
     started_at: float = 0.0
     progress_origin: tuple[float, int] | None = None
     chopper_duty: float | None = None  # open fraction while the chopper runs, None when stopped
+    chopper_frequency_hz: float | None = None  # while the chopper runs (count-rate judgement)
 
 
 class PlanContext:

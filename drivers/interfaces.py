@@ -163,6 +163,14 @@ class PowerMeter(Instrument):
     @abstractmethod
     def set_averaging(self, count: int) -> None: ...
 
+    @property
+    @abstractmethod
+    def relative_uncertainty(self) -> float:
+        """The stated relative uncertainty of a reading (a fraction: 0.05 for +/-5 %), from the
+        sensor's specification or calibration certificate. The density limit is checked with it
+        in the open: setpoints are allowed up to limit / (1 + it), a reading above the limit
+        trips (``acquisition.interlocks``)."""
+
     def safe_state(self) -> None:
         return None
 

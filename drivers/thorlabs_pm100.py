@@ -29,6 +29,7 @@ from pymeasure.adapters import Adapter
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.thorlabs.thorlabspm100usb import ThorlabsPM100USB
 
+from drivers.clock import Clock
 from drivers.errors import InstrumentError
 from drivers.interfaces import PowerMeter
 from drivers.pymeasure_base import AsciiInstrument, ConnectedDevice
@@ -40,6 +41,13 @@ log = logging.getLogger(__name__)
 OVER_RANGE_THRESHOLD_W = 1e37
 
 AVERAGING_LIMITS = (1, 10000)
+#: the stated measurement uncertainty of the S120C photodiode head at 981-1100 nm (the 1064 nm
+#: pump): +/-7 % (Thorlabs S120C specifications: +/-3 % at 440-980 nm, +/-5 % at 280-439 nm).
+#: UNVERIFIED: quoted from the spec sheet as remembered, not from a copy in this repository; the
+#: rig file sets the head's own figure (option ``relative_uncertainty``, from its certificate)
+S120C_UNCERTAINTY_1064NM = 0.07
+#: a stated uncertainty above this is not a power meter the density limit can rely on
+MAX_RELATIVE_UNCERTAINTY = 0.5
 #: the largest head Thorlabs sells for the PM100 family is well below this; the head itself
 #: rejects a range above its own maximum (seen through SYST:ERR?)
 RANGE_UPPER_LIMITS_W = (1e-9, 250.0)
@@ -221,6 +229,18 @@ class PM100PowerMeter(ConnectedDevice, PowerMeter):
 
     model = "Thorlabs PM100D/PM100USB/PM400"
     instrument_class = ThorlabsPM100
+
+    def __init__(self, name: str, address: str, clock: Clock | None = None, *,
+                 relative_uncertainty: float = S120C_UNCERTAINTY_1064NM, **options: Any) -> None:
+        super().__init__(name, address, clock, **options)
+        self._relative_uncertainty = check_range(f"{name}.relative_uncertainty", relative_uncertainty,
+                                                 0.0, MAX_RELATIVE_UNCERTAINTY)
+
+    @property
+    def relative_uncertainty(self) -> float:
+        """The head's stated uncertainty at the pump wavelength (rig file option
+        ``relative_uncertainty``; default: the S120C's at 981-1100 nm)."""
+        return self._relative_uncertainty
 
     @property
     def meter(self) -> ThorlabsPM100:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from acquisition.interlocks import check_power_density
+from acquisition.interlocks import check_power_density, measured_density_error
 from acquisition.units import W_M2_PER_KW_CM2
 from drivers.attenuator import AttenuatorSetting
 from drivers.errors import InterlockError
@@ -34,12 +34,32 @@ class PumpBeam:
         self._ctx = ctx
 
     def check_density(self, density_w_m2: float, field_name: str = "power_density") -> None:
-        """InterlockError (and an interlock event) above the rig's density limit."""
+        """InterlockError (and an interlock event) for a setpoint above the rig's density limit
+        less the power meter's stated uncertainty (nothing has moved yet)."""
         try:
             check_power_density(density_w_m2, self._ctx.limits, field_name)
         except InterlockError as exc:
             self._ctx.waiting.interlock("power_density", str(exc))
             raise
+
+    def trip_if_above_limit(self, measured_w_m2: float, field_name: str = "measured_density") -> None:
+        """The hard limit on a *reading*: a measured density above the rig limit blocks the beam
+        (pump and control) and raises InterlockError; the interlock says the reading, the
+        meter's uncertainty and the limit."""
+        message = measured_density_error(field_name, measured_w_m2, self._ctx.limits)
+        if message is None:
+            return
+        ctx = self._ctx
+        self.off()
+        if ctx.has_instrument("control_laser"):
+            ctx.instrument("control_laser").set_shutter(False)
+        ctx.waiting.interlock("power_density", message)
+        raise InterlockError(message)
+
+    def open_fraction(self) -> float:
+        """The fraction of the time the pump reaches the sample (the chopper's duty, 1 without)."""
+        duty = self._ctx.session.chopper_duty
+        return 1.0 if duty is None else float(duty)
 
     def check_reachable(self, density_w_m2: float) -> None:
         """ValueError (one line, kW/cm2) if the calibrated optics cannot deliver the density."""
@@ -115,8 +135,17 @@ class PumpBeam:
         return pickoff_w / float(self._ctx.rig_config.beam.pickoff_ratio)
 
     def measure(self) -> PowerReading:
-        """Read the pick-off power meter; what it means at the sample and as a density."""
+        """Read the pick-off power meter; what it means at the sample and as a density. With the
+        beam open, a reading above the density limit trips (``trip_if_above_limit``; under a
+        chopper the meter reads the average, the sample sees it over the open fraction)."""
         self._ctx.checkpoint()
+        reading = self.read()
+        if self._ctx.session.beam_on:
+            self.trip_if_above_limit(reading.density_w_m2 / self.open_fraction())
+        return reading
+
+    def read(self) -> PowerReading:
+        """One pick-off reading, no checks (the caller judges it: ``measure``, ``verify_density``)."""
         pickoff = float(self._ctx.instrument("power_meter").read_power())
         sample = self.objective_power_from_pickoff(pickoff)
         return PowerReading(pickoff, sample, sample / self._ctx.beam_area_m2)

@@ -39,6 +39,7 @@ class ChopperControl:
                                       f"blade did not reach the frequency within {CHOPPER_SPINUP_TIMEOUT_S:g} s")
             ctx.sleep(0.2)
         ctx.session.chopper_duty = duty_cycle
+        ctx.session.chopper_frequency_hz = frequency_hz
         ctx.log.info("chopper: blade %s at %g Hz, duty %g", blade.name, frequency_hz, duty_cycle)
         return blade.name
 
@@ -48,4 +49,5 @@ class ChopperControl:
         if ctx.has_instrument("chopper"):
             ctx.instrument("chopper").set_enabled(False)
             ctx.session.chopper_duty = None
+            ctx.session.chopper_frequency_hz = None
             ctx.log.info("chopper stopped (beam continuous)")

@@ -48,7 +48,10 @@ class ControlPath:
             ctx.checkpoint()
             ctx.stages.move_polled("control_attenuator", attenuator, float(angle))
             with self._beam_open():
-                densities.append(ctx.beam.objective_power_from_pickoff(float(meter.read_power())) / area)
+                density = ctx.beam.objective_power_from_pickoff(float(meter.read_power())) / area
+            # the sample's density limit holds for any beam on it (the pump is blocked here)
+            ctx.beam.trip_if_above_limit(density, "measured_control_density")
+            densities.append(density)
         meter.set_wavelength(float(ctx.rig_config.beam.pump_wavelength_m))
         fit = fit_malus(angles, np.asarray(densities), harmonic=1)
         ctx.session.calibration_store.save_control_range(ctx.rig_config, wavelength_m, fit.lowest, fit.highest)

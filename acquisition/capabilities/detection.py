@@ -1,5 +1,7 @@
 """APD photon counting, with the count-rate interlock: a rate above the rig limit closes the pump
-and emission shutters, pauses the run until the operator resumes, and the count is taken again."""
+and emission shutters, pauses the run until the operator resumes, and the count is taken again.
+Under a running chopper the rate is judged over the blade's open phase (``open_phase_rate_cps``):
+the detector sees bursts, not the counted mean."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +9,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from acquisition.interlocks import count_rate_exceeded
+from acquisition.interlocks import count_rate_exceeded, open_phase_rate_cps
+
+#: the short count taken to check the APD rate while waiting or moving
+RATE_PROBE_S = 0.01
 
 if TYPE_CHECKING:
     from acquisition.plan_context import PlanContext
@@ -42,25 +47,35 @@ class Detection:
             peak_rate = float(trace.max()) / bin_s if trace.size else 0.0
             if not count_rate_exceeded(peak_rate, self._ctx.limits):
                 return trace
-            self._count_rate_trip(peak_rate)
+            self.count_rate_trip(peak_rate, "APD trace")
+
+    def probe_rate(self) -> None:
+        """With the beam open, a RATE_PROBE_S count through the interlock (waits, stage moves,
+        before a TCSPC acquisition); nothing without an APD counter on the rig."""
+        if self._ctx.session.beam_on and self._ctx.has_instrument("counter"):
+            self.guarded_count(RATE_PROBE_S)
 
     def guarded_count(self, dwell_s: float) -> CountResult:
-        """A count without a checkpoint first (the rate probe of waits and stage moves)."""
+        """A count without a checkpoint first (the rate probe of waits, stage moves, TCSPC)."""
         while True:
             counts = int(self._ctx.instrument("counter").count(dwell_s))
             result = CountResult(counts, dwell_s)
-            if not count_rate_exceeded(result.rate_cps, self._ctx.limits):
+            session = self._ctx.session
+            rate = open_phase_rate_cps(counts, dwell_s, session.chopper_duty, session.chopper_frequency_hz)
+            if not count_rate_exceeded(rate, self._ctx.limits):
                 return result
-            self._count_rate_trip(result.rate_cps)
+            self.count_rate_trip(rate)
 
-    def _count_rate_trip(self, rate_cps: float) -> None:
+    def count_rate_trip(self, rate_cps: float, source: str = "APD counter") -> None:
+        """The count-rate interlock: shutters closed, run paused until the operator resumes, the
+        beam reopened as it was (the caller then measures again)."""
         # the excitation goes (pump shutter) and the detector is shielded (emission shutter),
         # whatever the light source was; beam.on reopens both on resume
         ctx = self._ctx
         ctx.beam.off()
         if ctx.has_instrument("emission_shutter"):
             ctx.instrument("emission_shutter").close_shutter()
-        ctx.waiting.interlock("count_rate", f"count_rate={rate_cps:.4g} cps is above the rig limit "
+        ctx.waiting.interlock("count_rate", f"count_rate={rate_cps:.4g} cps ({source}) is above the rig limit "
                                             f"{ctx.limits.max_count_rate_cps:.4g} cps; pump and emission "
                                             "shutters closed")
         ctx.session.control.hold_until_resumed(f"count rate {rate_cps:.3g} cps above limit")

@@ -11,7 +11,8 @@ from drivers.attenuator import PowerAttenuator
 if TYPE_CHECKING:
     from acquisition.plan_context import PlanContext
 
-#: measured/set density mismatch that triggers a warning (and, above the limit, the interlock)
+#: measured/set density mismatch that triggers a warning (it is no margin on the limit: a reading
+#: above the limit trips whatever the setpoint was)
 READBACK_TOLERANCE = 0.1
 
 
@@ -66,18 +67,17 @@ class PowerControl:
         return self._ctx.session.attenuator
 
     def verify_density(self, setpoint_w_m2: float, predicted_w_m2: float | None = None) -> None:
-        """Read the pick-off once the beam is on: a wrong calibration or a stage that did not
-        move must not keep the sample above the limit (beam blocked, InterlockError); a setting
-        off the calibrated prediction by more than READBACK_TOLERANCE is counted and warned of."""
+        """Read the pick-off once the beam is on: a reading above the density limit (a wrong
+        calibration, a stage that did not move) blocks the beam and raises InterlockError
+        (``beam.trip_if_above_limit``: no margin, the meter's uncertainty is stated, and spent
+        on the setpoints instead); a setting off the calibrated prediction by more than
+        READBACK_TOLERANCE is counted and warned of."""
         ctx = self._ctx
         session = ctx.session
-        measured = ctx.beam.objective_power_from_pickoff(float(ctx.instrument("power_meter").read_power()))
-        density = measured / ctx.beam_area_m2
-        if density > ctx.limits.max_power_density_w_m2 * (1 + READBACK_TOLERANCE):
-            ctx.beam.off()
-            ctx.beam.check_density(density, "measured_density")
+        density = ctx.beam.read().density_w_m2
         # with the chopper running the meter (after the chopper) reads the average
-        duty = session.chopper_duty if session.chopper_duty is not None else 1.0
+        duty = ctx.beam.open_fraction()
+        ctx.beam.trip_if_above_limit(density / duty)
         expected = (predicted_w_m2 if predicted_w_m2 is not None else setpoint_w_m2) * duty
         session.readback_checked += 1
         if expected > 0:

@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from acquisition.capabilities.waiting import INTERLOCK_POLL_S, RATE_PROBE_S
+from acquisition.capabilities.waiting import INTERLOCK_POLL_S
 from drivers.errors import InstrumentError
 
 if TYPE_CHECKING:
@@ -104,12 +104,11 @@ class Stages:
                     control.raise_if_aborted()
                 now = clock.now()
                 if now - last_check >= INTERLOCK_POLL_S:
-                    if ctx.session.beam_on:
-                        # the move can raise the APD rate (brighter setting, the sample
-                        # switching on): the same probe as ctx.sleep, so the count-rate interlock
-                        # trips mid-move (shutters closed, paused; the move goes on behind the
-                        # closed shutters and the point is measured after resume)
-                        ctx.detection.guarded_count(RATE_PROBE_S)
+                    # the move can raise the APD rate (brighter setting, the sample switching
+                    # on, a brighter spot under the XY stage): the same probe as ctx.sleep, so
+                    # the count-rate interlock trips mid-move (shutters closed, paused; the move
+                    # goes on behind the closed shutters and the point is measured after resume)
+                    ctx.detection.probe_rate()
                     ctx.checkpoint()
                     last_check = now = clock.now()
                 else:

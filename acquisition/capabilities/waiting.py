@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from acquisition.capabilities.detection import RATE_PROBE_S
 from acquisition.events import InterlockTripped
 
 if TYPE_CHECKING:
@@ -11,8 +12,6 @@ if TYPE_CHECKING:
 
 #: how often interlocks are checked while a plan waits (rig-clock seconds)
 INTERLOCK_POLL_S = 0.25
-#: the short count taken to check the APD rate while waiting
-RATE_PROBE_S = 0.01
 
 
 class Waiting:
@@ -45,11 +44,12 @@ class Waiting:
         remaining = float(seconds)
         while remaining > 1e-12:
             chunk = min(remaining, INTERLOCK_POLL_S)
-            probe = RATE_PROBE_S if ctx.session.beam_on and chunk > 2 * RATE_PROBE_S else 0.0
+            probing = ctx.session.beam_on and ctx.has_instrument("counter") and chunk > 2 * RATE_PROBE_S
+            probe = RATE_PROBE_S if probing else 0.0
             if not ctx.clock.sleep(chunk - probe, ctx.session.control.stop_event):
                 ctx.session.control.raise_if_aborted()
             if probe:
-                ctx.detection.guarded_count(probe)
+                ctx.detection.probe_rate()
             remaining -= chunk
             self.checkpoint()
 

@@ -361,11 +361,14 @@ def check_temperature_limit(params: dict[str, Any], rig: Any) -> None:
 
 
 def check_density_limit(field: str, value_kw_cm2: float, rig: Any) -> None:
-    """Parameter-time check of a density against the rig limit (ValueError, nothing moved)."""
-    limit = max_density_w_m2(rig) / W_M2_PER_KW_CM2
-    if value_kw_cm2 > limit:
-        raise ValueError(f"{field}={value_kw_cm2:g} kW/cm2 is above the rig limit; "
-                         f"allowed range (0, {limit:g}] kW/cm2")
+    """Parameter-time check of a density against the rig limit less the power meter's stated
+    uncertainty (ValueError, one line, nothing moved)."""
+    from acquisition.interlocks import density_setpoint_error, meter_relative_uncertainty
+
+    message = density_setpoint_error(field, value_kw_cm2 * W_M2_PER_KW_CM2, max_density_w_m2(rig),
+                                     meter_relative_uncertainty(rig), low_bracket="(")
+    if message is not None:
+        raise ValueError(message)
 
 
 def format_bound(value: float, round_up: bool) -> str:

@@ -229,7 +229,8 @@ def _default_biases(ctx: PlanContext, summary: dict[str, Any], window: SpotWindo
                            "biases_kw_cm2 explicitly or widen sweep_start_kw_cm2 / sweep_stop_kw_cm2")
     attenuator = ctx.power.attenuator()
     reach = attenuator.max_power_w / ctx.beam_area_m2 / W_M2_PER_KW_CM2
-    highest = min(0.95 * ctx.limits.max_power_density_w_m2 / W_M2_PER_KW_CM2, 0.98 * reach)
+    # the rig allows setpoints up to its limit less the power meter's stated uncertainty
+    highest = min(ctx.limits.max_density_setpoint_w_m2 / W_M2_PER_KW_CM2, 0.98 * reach)
     biases, problem = default_biases_kw_cm2(window, float(on), float(off), highest)
     if problem is not None:
         ctx.note(problem)

@@ -12,6 +12,9 @@ from sim_backends.devices.base import SimInstrument
 #: a reading above this fraction of the manual range is over-range
 OVER_RANGE_FRACTION = 1.1
 MAX_AVERAGING = 10_000
+#: the simulated head has no calibration error: a reading is off only by its noise, and the
+#: uncertainty it states is this many standard deviations of a single-sample reading
+UNCERTAINTY_SIGMAS = 5.0
 
 
 class SimPowerMeter(SimInstrument, PowerMeter):
@@ -45,6 +48,11 @@ class SimPowerMeter(SimInstrument, PowerMeter):
                 self._range_w = min(10.0 ** math.ceil(math.log10(present)),
                                     self.bench.config.power_meter.max_range_w)
             self._auto_range = bool(on)
+
+    @property
+    def relative_uncertainty(self) -> float:
+        """UNCERTAINTY_SIGMAS x the relative noise of one sample (1 % with the default 0.2 %)."""
+        return UNCERTAINTY_SIGMAS * self.bench.config.power_meter.noise_rel
 
     def set_averaging(self, count: int) -> None:
         count = check_int_range(f"{self.name}.averaging", count, 1, MAX_AVERAGING)

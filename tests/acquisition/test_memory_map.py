@@ -16,8 +16,6 @@ from acquisition.events import RunStatus
 from acquisition.rig import load_rig
 from acquisition.storage import open_run
 
-pytestmark = pytest.mark.timeout(900)
-
 #: four film spots 4 um apart (other particles at each, beyond the field of view of the others)
 POSITIONS_MM = [12.5, 12.5, 12.496, 12.5, 12.5, 12.496, 12.496, 12.496]
 #: the published photoswitching conditions: a 4.7 kW/cm2 bias, 1 s of 7 W/cm2 at 808 nm, 77 K

@@ -58,7 +58,7 @@ def test_pulsed_duty_cycle_is_checked_against_the_blade_the_frequency_selects() 
 
 
 def test_rig_checks_refuse_densities_above_the_limit_and_wavelengths_outside_the_laser(rig) -> None:
-    with pytest.raises(ValueError, match=r"stop_kw_cm2=20 kW/cm2 is above the rig limit; allowed range \(0, 15\]"):
+    with pytest.raises(ValueError, match=r"stop_kw_cm2=20 kW/cm2 is above the rig limit; allowed range \(0, 14\.85\] kW/cm2 \(the limit 15 kW/cm2 less the power meter's 1 % uncertainty\)"):
         get_experiment("sweep").validate({"stop_kw_cm2": 20}, rig)
     with pytest.raises(ValueError, match=r"control_wavelength_nm=600 nm is outside the control laser's range; "
                                          r"allowed range \[680, 1080\] nm"):

@@ -54,7 +54,8 @@ def test_an_unknown_inner_key_lists_the_keys_the_inner_experiment_takes() -> Non
 def test_inner_params_beyond_the_rig_limit_are_named_with_params_json(rig: Rig) -> None:
     limit = rig.config.limits.max_power_density_w_m2 / 1e7
     with pytest.raises(ValueError, match=rf"^params_json\.stop_kw_cm2=20 kW/cm2 is above the rig limit; "
-                                         rf"allowed range \(0, {limit:g}\] kW/cm2$"):
+                                         rf"allowed range \(0, 14\.85\] kW/cm2 \(the limit {limit:g} kW/cm2 "
+                                         r"less the power meter's 1 % uncertainty\)$"):
         SERIES.validate(series("sweep", {"stop_kw_cm2": 20}), rig)
 
 

@@ -58,6 +58,10 @@ class FakePowerMeter(PowerMeter):
     def set_averaging(self, count: int) -> None:
         self.averaging = count
 
+    @property
+    def relative_uncertainty(self) -> float:
+        return 0.05
+
 
 class FakeTemperatureController(TemperatureController):
     """Temperatures per input from ``temperatures``; setpoints etc. are just remembered."""
