@@ -398,6 +398,10 @@ class Engine:
             except Exception as exc:
                 storage.fail(exc)
 
+        # a live snapshot's write error arrives from the writer's own thread: the run stops at
+        # its next checkpoint, as for any other write error
+        if hasattr(writer, "on_storage_error"):
+            writer.on_storage_error = storage.fail
         # first in line, so a point is on disk before anyone else sees it
         with self._lock:
             self._subscribers.insert(0, store)
@@ -423,14 +427,16 @@ class StorageGuard:
 
     def __init__(self, control: RunControl) -> None:
         self._control = control
+        self._lock = threading.Lock()  # the run's thread and the run file's snapshot thread
         self.error: str | None = None
 
     def fail(self, exc: BaseException) -> None:
-        if self.error is not None:
-            log.debug("further storage error: %s", exc)
-            return
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        self.error = f"storage: {detail}"
+        with self._lock:
+            if self.error is not None:
+                log.debug("further storage error: %s", exc)
+                return
+            self.error = f"storage: {detail}"
         log.error("run %s: %s; stopping the run", self._control.run_id, self.error,
                   extra={"reported_by_cli": True})
         self._control.request_failure(self.error)

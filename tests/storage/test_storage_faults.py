@@ -154,7 +154,9 @@ def test_a_full_disk_keeps_the_journal_recoverable_and_names_it(
     out = tmp_path / "sweep.h5"
     finished = engine.start("sweep", SWEEP, out_path=out).wait(120)
     assert finished.status == RunStatus.FAILED and finished.reason.startswith("storage: ")
-    assert counter.points == 9
+    # the next point's record fails (9 points taken), unless the live snapshot of the 8th point
+    # met the full disk first and stopped the run before the 9th was measured
+    assert counter.points in (8, 9)
     assert_rig_safe(rig)
     # the final file could not be written either: the journal holds the points and stays
     assert journal_path_for(out).exists()
