@@ -100,10 +100,8 @@ class RunWriter:
         #: told (from the snapshot thread) of a storage fault no ``handle`` call raised yet
         self.on_storage_error: Callable[[StorageError], None] | None = None
         self._append({"type": "meta", "format_version": 1, "created_at": time.time(),
-                              "software_version": software_version,
-                              "rig_config": to_jsonable(rig_config),
-                              "identities": to_jsonable(identities),
-                              "calibration": to_jsonable(calibration)})
+                      "software_version": software_version, "rig_config": to_jsonable(rig_config),
+                      "identities": to_jsonable(identities), "calibration": to_jsonable(calibration)})
         self._journal.sync()
 
     @property
