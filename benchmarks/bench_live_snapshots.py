@@ -85,14 +85,15 @@ def feed_map(folder: Path, n_points: int, live: bool) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--map-points", type=int, default=2500)
-    parser.add_argument("--sweeps", type=int, default=3)
+    parser.add_argument("--sweeps", type=int, default=3, help="0: the map part only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        sweeps = time_sweeps(folder, args.sweeps)
-        on, off = statistics.median(sweeps[True]), statistics.median(sweeps[False])
-        print(f"sweep of {2 * SWEEP['points']} points on the simulated rig (median of {args.sweeps}):")
-        print(f"  snapshots on {on:.2f} s, off {off:.2f} s, ratio on/off {on / off:.3f}")
+        if args.sweeps:
+            sweeps = time_sweeps(folder, args.sweeps)
+            on, off = statistics.median(sweeps[True]), statistics.median(sweeps[False])
+            print(f"sweep of {2 * SWEEP['points']} points on the simulated rig (median of {args.sweeps}):")
+            print(f"  snapshots on {on:.2f} s, off {off:.2f} s, ratio on/off {on / off:.3f}")
         with_live = feed_map(folder, args.map_points, True)
         without = feed_map(folder, args.map_points, False)
         # the live feed also waited for the sampled snapshots: compare the points' own time

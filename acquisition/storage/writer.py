@@ -36,7 +36,8 @@ from acquisition.storage.journal import JournalAppender, JournalContents, Storag
 from acquisition.storage.jsonsafe import to_jsonable
 from acquisition.storage.liveness import hold_writer_lock
 from acquisition.storage.point_codec import split_point_data
-from acquisition.storage.replay import run_from_journal
+from acquisition.storage.columns import PointRow, build_columns
+from acquisition.storage.replay import point_row, run_from_journal
 from acquisition.storage.runfile import RunFile
 from acquisition.storage.snapshot import SnapshotPublisher
 
@@ -84,13 +85,18 @@ class RunWriter:
         #: held, its inode cannot be freed and reused by a file another program creates there
         self._file_identity: FileIdentity | None = None
         self._file_handle: int | None = None
-        #: the journal's records as ``read_back`` would return them, for live snapshots (built on
-        #: another thread: guarded by their own lock, never by ``_lock``, which ``_finish`` holds
-        #: while it waits for that thread)
+        #: what the live snapshots are built from (on another thread: guarded by their own lock,
+        #: never by ``_lock``, which ``_finish`` holds while it waits for that thread): the
+        #: journal's non-point records as ``read_back`` returns them, and each stream's points,
+        #: decoded once as they arrive
         live = LIVE_SNAPSHOTS if live_snapshots is None else live_snapshots
         self._mirror: list[dict[str, Any]] | None = [] if live else None
+        self._mirror_rows: dict[str, list[PointRow]] = {}
         self._mirror_points = 0
         self._mirror_lock = threading.Lock()
+        #: per stream: (rows it was built from, columns), so a snapshot rebuilds only the
+        #: streams that grew (snapshot thread only)
+        self._snapshot_columns: dict[str, tuple[int, dict[str, np.ndarray]]] = {}
         self._place_lock = threading.Lock()
         self._snapshots: SnapshotPublisher | None = None
         self._snapshot_error: StorageError | None = None
@@ -194,9 +200,11 @@ class RunWriter:
         if arrays:  # copies: a plan may reuse its buffers after emitting them
             mirrored["array_values"] = {name: np.array(value, copy=True) for name, value in arrays.items()}
         with self._mirror_lock:
-            self._mirror.append(mirrored)
             if record.get("type") == "point":
+                self._mirror_rows.setdefault(str(record["stream"]), []).append(point_row(mirrored))
                 self._mirror_points += 1
+            else:
+                self._mirror.append(mirrored)
 
     def _changed(self) -> None:
         if self._snapshots is not None:
@@ -208,17 +216,30 @@ class RunWriter:
         with self._mirror_lock:
             assert self._mirror is not None
             records, points = list(self._mirror), self._mirror_points
+            rows = {stream: list(stream_rows) for stream, stream_rows in self._mirror_rows.items()}
         run = run_from_journal(self._path, JournalContents(records, 0, ""))
+        for stream, stream_rows in rows.items():
+            built, columns = self._snapshot_columns.get(stream, (-1, {}))
+            if built != len(stream_rows):
+                columns = build_columns(stream_rows)
+                self._snapshot_columns[stream] = (len(stream_rows), columns)
+            run.streams[stream] = columns
         run.reason = f"run in progress: {points} points so far (live snapshot; the journal holds them too)"
         with self._place_lock:
             if self._finalised:
                 return points
-            if file_identity(self._path) != self._file_identity:
-                target = self._rescue_target = self._rescue_target or self._rescue_path()
-                raise StorageError(f"{self._path} was removed or replaced by another program during the "
-                                   f"run (left untouched); this run's points go to {target}")
-            self._hold(self._place(self._path, run, STATUS_RUNNING, self._file_identity, snapshot=True))
-        return points
+            try:
+                if file_identity(self._path) == self._file_identity:
+                    self._hold(self._place(self._path, run, STATUS_RUNNING, self._file_identity, snapshot=True))
+                    return points
+            except StorageError:
+                if file_identity(self._path) == self._file_identity:
+                    raise  # a write error, the run file still ours
+            # the run file or its folder was removed or replaced meanwhile (before the check, or
+            # during the write): never touched; the run's points will go to a file of their own
+            target = self._rescue_target = self._rescue_target or self._rescue_path()
+            raise StorageError(f"{self._path} was removed or replaced by another program during the "
+                               f"run (left untouched); this run's points go to {target}")
 
     def _snapshot_failed(self, exc: BaseException) -> None:
         """A live snapshot could not be written (snapshot thread): a storage fault."""

@@ -192,7 +192,10 @@ def test_a_run_folder_deleted_and_recreated_by_another_run_is_left_to_that_run(
     other_journal = journal_path_for(out)
 
     def replace_folder() -> None:
-        shutil.rmtree(folder)
+        # like rm -rf racing the writer's snapshot thread, which may create a temporary file in
+        # the folder meanwhile: delete until it is gone
+        while folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
         out.write_bytes(b"another run's file")
         other_journal.write_bytes(b"another run's journal")
