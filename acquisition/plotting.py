@@ -182,7 +182,10 @@ def plot_switch_traces(ax: Any, columns: dict[str, np.ndarray], wavelength_nm: f
         # an empty bin has no place on a log axis: draw it at half a count per bin
         floor = min(floor, 0.5 / bin_s)
         state = ""
-        if latched is not None:
+        if "latch" in columns:  # "latched", "partial" or "not latched"
+            verdict = np.asarray(columns["latch"])[k]
+            state = f" ({verdict.decode() if isinstance(verdict, bytes) else verdict})"
+        elif latched is not None:
             state = " (latched)" if bool(np.asarray(latched)[k]) else " (not latched)"
         colour = TRACE_COLOURS[k % len(TRACE_COLOURS)]
         ax.step(t_base, np.maximum(base, 0.5) / bin_s, where="mid", color=colour, lw=1.2,

@@ -1,4 +1,5 @@
-"""Suite-wide settings: headless Qt and a private avalab home so tests never touch ~/.local."""
+"""Suite-wide settings: headless Qt, a private avalab home so tests never touch ~/.local, and
+property tests that never race the wall clock."""
 from __future__ import annotations
 
 import os
@@ -6,8 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# CI is a loaded 2-core machine: hypothesis's default 200 ms deadline per example and its
+# too-slow health check would fail a correct property test whenever the box is busy
+settings.register_profile("avalab", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("avalab")
 
 
 @pytest.fixture(autouse=True, scope="session")

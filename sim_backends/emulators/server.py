@@ -7,7 +7,9 @@ so drivers under test talk to it exactly as they would to hardware (pyserial/pyv
 path or ``socket://`` / ``TCPIP::...::SOCKET`` address).
 
 Fault injection (``EmulatorServer.faults``) lets tests delay replies past a driver's timeout,
-garble replies, or drop the TCP connection, to check that drivers fail clearly or recover.
+garble replies, or drop the TCP connection, to check that drivers fail clearly or recover. A
+delayed reply can also be released on demand (``release_held_replies``), so a test of a late reply
+does not depend on how fast a loaded machine schedules the emulator's thread.
 """
 from __future__ import annotations
 
@@ -85,7 +87,7 @@ def _first_terminator(buffer: bytes) -> tuple[int, int] | None:
 class Faults:
     """Faults to inject on the next replies (tests set these, the server consumes them)."""
 
-    reply_delay_s: float = 0.0       # every reply is held back this long
+    reply_delay_s: float = 0.0       # every reply is held back this long (or until released)
     garbage_replies: int = 0         # the next N replies are replaced by garbage bytes
     drop_connection: bool = False    # close the TCP connection instead of the next reply
     silent_replies: int = 0          # the next N replies are swallowed (device hangs)
@@ -109,6 +111,10 @@ class EmulatorServer:
         self._factory = protocol_factory
         self.faults = Faults()
         self._stop = threading.Event()
+        # replies held back by ``faults.reply_delay_s``: counted, and released early on demand
+        self._held = threading.Condition()
+        self._held_count = 0
+        self._release = threading.Event()
         self._threads: list[threading.Thread] = []
         self._fds_to_close: list[int] = []
         self._sockets: list[socket.socket] = []
@@ -261,8 +267,44 @@ class EmulatorServer:
             faults.garbage_replies -= 1
             reply = protocol.garbage()
         if faults.reply_delay_s > 0:
-            self._stop.wait(faults.reply_delay_s)
+            with self._held:
+                self._held_count += 1
+                self._held.notify_all()
+            try:
+                self._wait_released(faults.reply_delay_s)
+                send(reply)
+            finally:
+                with self._held:
+                    self._held_count -= 1
+                    self._held.notify_all()
+            return
         send(reply)
+
+    def _wait_released(self, delay_s: float) -> None:
+        deadline = time.monotonic() + delay_s
+        while not (self._stop.is_set() or self._release.is_set()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._release.wait(min(remaining, _POLL_S * 5))
+
+    # ----------------------------------------------------------------- held replies (tests)
+    def release_held_replies(self, count: int = 1, timeout_s: float = 30.0) -> None:
+        """Wait until ``count`` replies are held back (their commands reached the unit), send
+        every held reply now and return once they are written to the link, so the host is sure
+        to find them on its side: the late replies a driver must discard. ``timeout_s`` is a
+        generous bound for things that will happen; clear ``faults.reply_delay_s`` first."""
+        with self._held:
+            if not self._held.wait_for(lambda: self._held_count >= count, timeout_s):
+                raise TimeoutError(f"{self.name} emulator: {self._held_count} of {count} replies "
+                                   f"held after {timeout_s} s")
+        self._release.set()
+        try:
+            with self._held:
+                if not self._held.wait_for(lambda: self._held_count == 0, timeout_s):
+                    raise TimeoutError(f"{self.name} emulator: held replies not sent in {timeout_s} s")
+        finally:
+            self._release.clear()
 
     def _push_unsolicited(self, protocol: DeviceProtocol, send: Callable[[bytes], None]) -> None:
         extra = protocol.unsolicited()

@@ -10,7 +10,7 @@ from typing import Any
 
 import h5py
 import pytest
-import tomlkit
+import tomli_w
 
 from acquisition.cli import main, one_line
 from acquisition.rig import RoleConfig, load_rig_config, render_rig_toml
@@ -150,7 +150,7 @@ def edited_rig_file(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> P
     data = tomllib.loads(render_rig_toml(load_rig_config("sim")))
     edit(data)
     path = tmp_path / "rig.toml"
-    path.write_text(tomlkit.dumps(data))
+    path.write_text(tomli_w.dumps(data))
     return path
 
 

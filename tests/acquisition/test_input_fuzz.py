@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import tomlkit
+import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -138,7 +138,7 @@ def test_rig_files(capsys: pytest.CaptureFixture[str], tmp_path: Path, data: Any
         else:
             table[data.draw(st.text(min_size=1, max_size=8))] = data.draw(TOML_VALUES)
     rig_file = tmp_path / f"rig{len(list(tmp_path.iterdir()))}.toml"
-    rig_file.write_text(tomlkit.dumps(rig), encoding="utf-8")
+    rig_file.write_text(tomli_w.dumps(rig), encoding="utf-8")
     argv = ["sweep", "--rig", str(rig_file), "--points", "3", "--no-progress",
             "--out", str(tmp_path / f"run{len(list(tmp_path.iterdir()))}.h5")]
     code, err = invoke(capsys, argv)
@@ -188,7 +188,7 @@ def test_campaign_files(capsys: pytest.CaptureFixture[str], tmp_path: Path, data
     if data.draw(st.booleans()):
         campaign[data.draw(st.text(min_size=1, max_size=6))] = data.draw(TOML_VALUES)
     try:
-        text = tomlkit.dumps(campaign)
+        text = tomli_w.dumps(campaign)
     except (TypeError, ValueError):
         return  # not representable as TOML (e.g. a list of tables mixed with values)
     spec = tmp_path / f"campaign{len(list(tmp_path.iterdir()))}.toml"

@@ -15,9 +15,6 @@ from sim_backends.bench import BeamConfig, Bench, BenchConfig, SampleConfig
 from sim_backends.clock import VirtualClock
 from sim_backends.emulators.server import EmulatorServer
 
-#: client libraries wait on sockets and serial ports; nothing here should take long
-pytestmark = pytest.mark.timeout(60)
-
 
 @pytest.fixture(params=TRANSPORTS)
 def transport(request: pytest.FixtureRequest) -> str:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
 from gui.app import build_parser, main
 from gui.main_window import MainWindow
-
-pytestmark = pytest.mark.timeout(60)
 
 
 def test_main_opens_the_simulated_rig_and_exits_cleanly(qapp, tmp_path: Path) -> None:

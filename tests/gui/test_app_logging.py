@@ -14,8 +14,6 @@ from PyQt6.QtWidgets import QApplication
 from gui.app import log_safe_state, main
 from gui.main_window import MainWindow
 
-pytestmark = pytest.mark.timeout(60)
-
 
 @pytest.fixture
 def root_level() -> Iterator[None]:

@@ -3,19 +3,19 @@ the plot, pause / resume / abort, every instrument safe afterwards; STOP; invali
 persistence."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PyQt6.QtCore import Qt
 
-from acquisition.events import RunState
+from acquisition.engine import Engine
+from acquisition.events import PointTaken, RunState
 from acquisition.rig import load_rig
 from drivers import interfaces as itf
 from gui.app import create_window
 from gui.main_window import MainWindow
-
-pytestmark = pytest.mark.timeout(90)
 
 
 def _open_window(qtbot, tmp_path: Path) -> MainWindow:
@@ -38,6 +38,45 @@ def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:
     win = _open_window(qtbot, tmp_path)
     yield win
     _close_window(win)
+
+
+class PointGate:
+    """Holds the engine's worker thread after a chosen sweep point until the test releases it.
+
+    A virtual-clock sweep runs as fast as the worker thread is scheduled, so a click "while the
+    run is going" is otherwise a race against a loaded machine; held, the run is certain to be
+    mid-way when the click lands."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.points = 0
+        self.held = threading.Event()
+        self._hold_at: int | None = None
+        self._release = threading.Event()
+        self.unsubscribe = engine.subscribe(self._on_event)
+
+    def hold_at(self, point: int) -> None:
+        self.held.clear()
+        self._release.clear()
+        self._hold_at = point
+
+    def release(self) -> None:
+        self._hold_at = None
+        self._release.set()
+
+    def _on_event(self, event: object) -> None:  # on the worker thread
+        if isinstance(event, PointTaken) and event.stream == "sweep":
+            self.points += 1
+            if self.points == self._hold_at:
+                self.held.set()
+                assert self._release.wait(60), "the test never released the run"
+
+
+@pytest.fixture
+def gate(window: MainWindow) -> Iterator[PointGate]:
+    held = PointGate(window.engine)
+    yield held
+    held.release()  # never leave the worker waiting, whatever the test did
+    held.unsubscribe()
 
 
 def _short_sweep(window: MainWindow, points: int = 10) -> None:
@@ -65,37 +104,44 @@ def assert_everything_safe(rig) -> None:
             assert instrument.is_moving() is False, role
 
 
-def test_sweep_from_the_gui_pause_resume_abort_leaves_everything_safe(qtbot, window: MainWindow) -> None:
+def test_sweep_from_the_gui_pause_resume_abort_leaves_everything_safe(qtbot, window: MainWindow,
+                                                                     gate: PointGate) -> None:
     panel = window.experiment_panel
     plot = window.plots.hysteresis
     _short_sweep(window, points=40)
+    gate.hold_at(3)
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(gate.held.is_set, timeout=60000)
     qtbot.waitUntil(lambda: plot.point_count >= 3, timeout=30000)
     window.plots.refresh()
     x_up, _ = plot.up_branch.plotted()
     assert len(x_up) >= 3  # points are in the plot, not only counted
 
     qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.state == RunState.PAUSED, timeout=10000)
+    gate.release()
+    qtbot.waitUntil(lambda: panel.state == RunState.PAUSED, timeout=30000)
     assert panel.resume_button.isEnabled() and not panel.pause_button.isEnabled()
     paused_at = plot.point_count
     qtbot.wait(800)  # several point times: nothing may arrive while paused (one in flight at most)
     assert plot.point_count <= paused_at + 1
     paused_at = plot.point_count
 
+    gate.hold_at(gate.points + 2)  # the worker is paused: its count stands still
     qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: plot.point_count >= paused_at + 2, timeout=20000)
+    qtbot.waitUntil(gate.held.is_set, timeout=60000)
+    qtbot.waitUntil(lambda: plot.point_count >= paused_at + 2, timeout=30000)
     assert panel.state == RunState.RUNNING
 
     qtbot.mouseClick(panel.abort_button, Qt.MouseButton.LeftButton)
+    gate.release()
     qtbot.waitUntil(lambda: panel.message_label.text().startswith("aborted"), timeout=30000)
-    qtbot.waitUntil(lambda: not window.engine.is_busy, timeout=10000)
+    qtbot.waitUntil(lambda: not window.engine.is_busy, timeout=30000)
     assert panel.state == RunState.IDLE
     assert plot.point_count < 80  # the abort cut the 2 x 40 point sweep short
     assert panel.last_handle.wait(5).status.value == "aborted"
     assert_everything_safe(window.rig)
     # the run file is listed in the runs browser
-    qtbot.waitUntil(lambda: window.runs.files.count() == 1, timeout=5000)
+    qtbot.waitUntil(lambda: window.runs.files.count() == 1, timeout=30000)
 
 
 def test_stop_button_aborts_and_makes_every_instrument_safe(qtbot, window: MainWindow) -> None:
@@ -157,13 +203,16 @@ def test_layout_and_form_values_persist_between_sessions(qtbot, tmp_path: Path) 
         _close_window(second)
 
 
-def test_queued_runs_start_one_after_another(qtbot, window: MainWindow) -> None:
+def test_queued_runs_start_one_after_another(qtbot, window: MainWindow, gate: PointGate) -> None:
     panel = window.experiment_panel
     _short_sweep(window, points=2)
+    gate.hold_at(1)  # the first run is certain to be going while the second waits in the queue
     panel.enqueue_clicked()
     panel.enqueue_clicked()
-    qtbot.waitUntil(lambda: window.engine.is_busy, timeout=5000)
+    qtbot.waitUntil(gate.held.is_set, timeout=60000)
+    assert window.engine.is_busy
     assert len(panel.queue) == 1
+    gate.release()
     qtbot.waitUntil(lambda: len(panel.queue) == 0 and window.runs.files.count() == 2
                     and not window.engine.is_busy, timeout=60000)
     assert panel.message_label.text().startswith("complete")

@@ -16,8 +16,6 @@ from gui.app import create_window
 from gui.main_window import MainWindow
 from gui.safety_alarm import SafetyAlarm
 
-pytestmark = pytest.mark.timeout(90)
-
 
 @pytest.fixture
 def window(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:

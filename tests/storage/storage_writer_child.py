@@ -1,9 +1,12 @@
 """Child process for the crash tests: writes a run point by point and reports each written point.
 
-Usage: python storage_writer_child.py <path> <n_points> <finish: 0|1> <pause_s> [hold]
+Usage: python storage_writer_child.py <path> <n_points> <finish: 0|1> <pause_s> [hold|lockstep]
 Prints "started" after RunStarted, then "<index>" after each handle() returned, then "finishing"
 before RunFinished and "finished" after it. With "hold" it prints "holding" after the last point
 and waits for a line on stdin before finishing (so a reader can look at a complete live run).
+With "lockstep" it waits for a line on stdin after each "<index>" before writing the next point,
+and for one more at the very end before it exits: a killing parent decides how far the run gets,
+however a loaded machine schedules the two processes, and never finds the child already gone.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ def point_data(index: int) -> dict[str, object]:
 
 def main() -> None:
     path, n_points, finish, pause_s = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1", float(sys.argv[4])
+    mode = sys.argv[5] if len(sys.argv) > 5 else ""
     writer = RunWriter(path, {"objective": {"na": 0.7}}, {"apd": "sim-apd 1.0"}, "test-0",
                        {"beam_waist_m": 0.63e-6})
     writer.handle(RunStarted("run-1", "sweep", {"points": n_points}, str(path), time.time()))
@@ -35,15 +39,19 @@ def main() -> None:
     for index in range(n_points):
         writer.handle(PointTaken("run-1", "sweep", index, point_data(index)))
         print(index, flush=True)
+        if mode == "lockstep":
+            sys.stdin.readline()
         if pause_s:
             time.sleep(pause_s)
-    if len(sys.argv) > 5 and sys.argv[5] == "hold":
+    if mode == "hold":
         print("holding", flush=True)
         sys.stdin.readline()
     if finish:
         print("finishing", flush=True)
         writer.handle(RunFinished("run-1", RunStatus.COMPLETE, "", {"n": n_points}))
         print("finished", flush=True)
+    if mode == "lockstep":
+        sys.stdin.readline()
     writer.close()
 
 

@@ -27,27 +27,31 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs PO
 
 
 def _start_child(path: Path, n_points: int, finish: bool, pause_s: float,
-                 hold: bool = False) -> subprocess.Popen[str]:
+                 mode: str = "lockstep") -> subprocess.Popen[str]:
     # stderr goes to a file: a second pipe would make communicate() bypass the stdout buffer
     with open(path.with_suffix(".stderr"), "w") as errors:
         return subprocess.Popen([sys.executable, str(CHILD), str(path), str(n_points),
-                                 "1" if finish else "0", str(pause_s)] + (["hold"] if hold else []),
-                                stdin=subprocess.PIPE if hold else None,
-                                stdout=subprocess.PIPE, stderr=errors, text=True)
+                                 "1" if finish else "0", str(pause_s), mode],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True)
 
 
 def _kill_after_line(child: subprocess.Popen[str], wanted: str, delay_s: float) -> list[str]:
-    """Read lines until ``wanted`` appears, wait ``delay_s``, SIGKILL; return every line printed."""
-    assert child.stdout is not None
+    """Let a lockstep child write point after point until it prints ``wanted``; let it go on,
+    wait ``delay_s`` (the kill lands at that phase of the next write), SIGKILL; return every
+    line printed."""
+    assert child.stdout is not None and child.stdin is not None
     lines: list[str] = []
     for line in child.stdout:
         lines.append(line.strip())
+        if lines[-1].isdigit():
+            child.stdin.write("\n")  # write the next point (or, after the last, finish)
+            child.stdin.flush()
         if lines[-1] == wanted:
             break
     time.sleep(delay_s)
     child.send_signal(signal.SIGKILL)
     remaining = child.stdout.read()
-    child.wait(timeout=30)
+    child.wait(timeout=60)
     assert child.returncode == -signal.SIGKILL, "child ended before the kill"
     return lines + [line.strip() for line in remaining.splitlines()]
 
@@ -138,7 +142,7 @@ def test_sigkill_during_finalisation_keeps_every_point(tmp_path: Path) -> None:
 
 def test_reader_sees_a_run_grow_while_another_process_writes_it(tmp_path: Path) -> None:
     path = tmp_path / "live.h5"
-    child = _start_child(path, 150, finish=True, pause_s=0.004, hold=True)
+    child = _start_child(path, 150, finish=True, pause_s=0.004, mode="hold")
     assert child.stdout is not None and child.stdin is not None
     assert child.stdout.readline().strip() == "started"
     seen: list[int] = []

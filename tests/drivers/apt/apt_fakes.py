@@ -12,6 +12,10 @@ from drivers.validation import check_range
 from sim_backends.emulators.apt import AptEmulator
 from sim_backends.emulators.server import EmulatorServer
 
+#: the reply timeout for links that will answer: generous, as CI is a loaded 2-core machine;
+#: only a test whose point is a timeout uses a short one, and only for that exchange
+REPLY_TIMEOUT_S = 10.0
+
 #: the ``serve_apt`` fixture: (stage, model, link, emulator_cls) -> (server, address, emulators
 #: created so far, one per connection)
 ServeApt = Callable[..., tuple[EmulatorServer, str, list[AptEmulator]]]
@@ -34,20 +38,35 @@ def unsolicited_until(emulator: AptEmulator, timeout_s: float = 2.0) -> list[p.M
     return []
 
 
+class ManualTime:
+    """A clock that moves only when the test says so: a move observed "during" stays under way."""
+
+    def __init__(self) -> None:
+        self.now_s = 0.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def advance(self, seconds: float) -> None:
+        self.now_s += seconds
+
+
 class FakeRotationStage(RotationStage):
-    """Moves at ``speed_deg_s`` on wall time; stands in for the bench's simulated stage."""
+    """Moves at ``speed_deg_s`` on wall time (or on ``now``, e.g. a :class:`ManualTime`); stands
+    in for the bench's simulated stage."""
 
     model = "fake rotation stage"
 
     def __init__(self, speed_deg_s: float = 720.0, limit_deg: float = 360.0,
-                 position_deg: float = 0.0) -> None:
+                 position_deg: float = 0.0, now: Callable[[], float] = time.monotonic) -> None:
         super().__init__("fake_stage", "fake://stage")
+        self._now = now
         self.speed_deg_s = speed_deg_s
         self.limit_deg = limit_deg
         self._lock = threading.Lock()
         self._start_deg = position_deg
         self._target_deg = position_deg
-        self._start_t = time.monotonic()
+        self._start_t = now()
         self.moves: list[float] = []
         self.stops = 0
 
@@ -78,7 +97,7 @@ class FakeRotationStage(RotationStage):
     def move_to(self, angle_deg: float, wait: bool = True) -> None:
         angle = check_range("fake_stage.angle_deg", angle_deg, -self.limit_deg, self.limit_deg, "deg")
         with self._lock:
-            now = time.monotonic()
+            now = self._now()
             self._start_deg = self._position_locked(now)
             self._start_t = now
             self._target_deg = angle
@@ -94,15 +113,24 @@ class FakeRotationStage(RotationStage):
 
     def get_position(self) -> float:
         with self._lock:
-            return self._position_locked(time.monotonic())
+            return self._position_locked(self._now())
 
     def is_moving(self) -> bool:
         with self._lock:
-            return self._position_locked(time.monotonic()) != self._target_deg
+            return self._position_locked(self._now()) != self._target_deg
+
+    def set_speed(self, speed_deg_s: float) -> None:
+        """Change the speed mid-move, continuing from where the stage is now (tests use it to
+        finish a slow move once they have seen what they came for, not after a fixed time)."""
+        with self._lock:
+            now = self._now()
+            self._start_deg = self._position_locked(now)
+            self._start_t = now
+            self.speed_deg_s = speed_deg_s
 
     def stop(self) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self._now()
             self._start_deg = self._target_deg = self._position_locked(now)
             self._start_t = now
             self.stops += 1

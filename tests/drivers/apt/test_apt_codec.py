@@ -7,7 +7,6 @@ import pytest
 from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.protocol import StatusBits
 
-pytestmark = pytest.mark.timeout(10)
 
 DEVICE_TO_HOST = {"dest": p.HOST, "source": p.USB_DEVICE}
 

@@ -2,17 +2,13 @@
 velocity moves, parameter set/request pairs, end-of-move suspension, the KDC101 stage id."""
 from __future__ import annotations
 
-import time
-
 import pytest
-from apt_fakes import FakeRotationStage, replies
+from apt_fakes import FakeRotationStage, ManualTime, replies
 from apt_fakes import unsolicited_until as completion
 
 from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.scaling import K10CR1_SCALING, PRM1Z8_SCALING, Z8_SCALING
 from sim_backends.emulators.apt import AptEmulator
-
-pytestmark = pytest.mark.timeout(10)
 
 
 class FakeLinearAxis(FakeRotationStage):
@@ -74,16 +70,19 @@ def test_parameter_sets_are_answered_by_the_matching_get() -> None:
 
 
 def test_single_step_jog_moves_by_the_jog_step_both_ways_with_jogging_bits() -> None:
-    stage = FakeRotationStage(speed_deg_s=20.0)
+    clock = ManualTime()
+    stage = FakeRotationStage(speed_deg_s=20.0, now=clock)
     emulator = AptEmulator(stage, "K10CR1")
     replies(emulator, p.MotSetJogParams(1, p.JogMode.SINGLE_STEP, K10CR1_SCALING.to_counts(5.0),
                                         0, 1502, 73300000, p.StopMode.PROFILED))
     replies(emulator, p.MotMoveJog(1, p.Direction.FORWARD))
     [status] = replies(emulator, p.MotReqStatusBits(1))
     assert p.StatusBits.JOGGING_FWD in status.status
+    clock.advance(1.0)  # a 5 deg step at 20 deg/s takes 0.25 s
     assert isinstance(completion(emulator)[0], p.MotMoveCompleted)
     for _ in range(2):
         replies(emulator, p.MotMoveJog(1, p.Direction.REVERSE))
+        clock.advance(1.0)
         assert isinstance(completion(emulator)[0], p.MotMoveCompleted)
     assert stage.get_position() == pytest.approx(-5.0, abs=1e-3)
 
@@ -100,10 +99,11 @@ def test_velocity_move_runs_to_the_limit_switch_and_sets_its_bit() -> None:
 
 
 def test_velocity_move_until_stopped_and_continuous_jog_reverse() -> None:
-    stage = FakeRotationStage(speed_deg_s=50.0, position_deg=0.0)
+    clock = ManualTime()
+    stage = FakeRotationStage(speed_deg_s=50.0, position_deg=0.0, now=clock)
     emulator = AptEmulator(stage, "K10CR1")
     replies(emulator, p.MotMoveVelocity(1, p.Direction.REVERSE))
-    time.sleep(0.1)
+    clock.advance(0.1)
     [stopped] = replies(emulator, p.MotMoveStop(1, p.StopMode.IMMEDIATE))
     assert isinstance(stopped, p.MotMoveStopped)
     assert -10.0 < stage.get_position() < -1.0

@@ -4,13 +4,12 @@ from __future__ import annotations
 from typing import TypeVar
 
 import pytest
-from apt_fakes import FakeRotationStage, replies, unsolicited_until
+from apt_fakes import FakeRotationStage, ManualTime, replies, unsolicited_until
 
 from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.scaling import K10CR1_SCALING, PRM1Z8_SCALING
 from sim_backends.emulators.apt import AptEmulator
 
-pytestmark = pytest.mark.timeout(10)
 
 T = TypeVar("T", bound=p.Message)
 
@@ -45,13 +44,15 @@ def test_frames_split_across_feeds_are_answered_once_complete() -> None:
 
 
 def test_move_runs_on_the_backing_stage_and_completes_unsolicited() -> None:
-    stage = FakeRotationStage(speed_deg_s=400.0)
+    clock = ManualTime()
+    stage = FakeRotationStage(speed_deg_s=400.0, now=clock)
     emulator = AptEmulator(stage, "PRM1Z8")
     counts = PRM1Z8_SCALING.to_counts(-40.0)
     assert replies(emulator, p.MotMoveAbsolute(1, counts)) == []
     assert stage.moves == [pytest.approx(-40.0, abs=1e-3)]
     status = one_reply(emulator, p.MotGetStatusBits, p.MotReqStatusBits(1))
     assert p.StatusBits.MOVING_REV in status.status
+    clock.advance(1.0)  # 40 deg at 400 deg/s: 0.1 s
     [done] = unsolicited_until(emulator)
     assert isinstance(done, p.MotMoveCompleted) and done.position == counts
     assert p.StatusBits.SETTLED in done.status  # DC servo settles when idle
@@ -72,12 +73,14 @@ def test_relative_move_and_position_counter_offset() -> None:
 
 
 def test_home_reports_homed_and_sets_the_homed_bit() -> None:
-    emulator = AptEmulator(FakeRotationStage(speed_deg_s=1000.0, position_deg=50.0))
+    clock = ManualTime()
+    emulator = AptEmulator(FakeRotationStage(speed_deg_s=1000.0, position_deg=50.0, now=clock))
     before = one_reply(emulator, p.MotGetStatusBits, p.MotReqStatusBits(1))
     assert p.StatusBits.HOMED not in before.status
     replies(emulator, p.MotMoveHome(1))
     during = one_reply(emulator, p.MotGetStatusBits, p.MotReqStatusBits(1))
     assert p.StatusBits.HOMING in during.status
+    clock.advance(1.0)  # 50 deg at 1000 deg/s: 0.05 s
     assert unsolicited_until(emulator) == [p.MotMoveHomed(1, dest=p.HOST, source=p.USB_DEVICE)]
     after = one_reply(emulator, p.MotGetStatusBits, p.MotReqStatusBits(1))
     assert p.StatusBits.HOMED in after.status and not after.status.in_motion

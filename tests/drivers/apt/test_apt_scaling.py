@@ -7,8 +7,6 @@ from hypothesis import strategies as st
 
 from drivers.thorlabs_apt.scaling import K10CR1_SCALING, PRM1Z8_SCALING, StageScaling
 
-pytestmark = pytest.mark.timeout(30)
-
 
 def test_k10cr1_counts() -> None:
     assert K10CR1_SCALING.to_counts(1.0) == 136533

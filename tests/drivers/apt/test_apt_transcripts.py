@@ -14,7 +14,6 @@ from drivers.errors import InstrumentConnectionError, InstrumentError, Instrumen
 from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.stage import AptRotationStage, K10CR1Stage, PRM1Z8Stage
 
-pytestmark = pytest.mark.timeout(10)
 
 H = bytes.fromhex
 ADDRESS = "/dev/ttyFAKE0"

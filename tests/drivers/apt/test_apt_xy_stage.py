@@ -12,7 +12,6 @@ from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.scaling import Z8_SCALING, kdc101_scaling
 from drivers.thorlabs_apt.xy_stage import KDC101XYStage
 
-pytestmark = pytest.mark.timeout(20)
 
 H = bytes.fromhex
 DEVICE_TO_HOST = {"dest": p.HOST, "source": p.USB_DEVICE}

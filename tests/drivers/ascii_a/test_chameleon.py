@@ -1,7 +1,6 @@
 """Coherent Chameleon Ultra II: transcripts, real pty/TCP links to the emulator, faults."""
 from __future__ import annotations
 
-import time
 
 import pytest
 from pymeasure.adapters import ProtocolAdapter
@@ -13,11 +12,10 @@ from drivers.registry import create_driver
 from sim_backends.clock import VirtualClock
 from sim_backends.emulators.chameleon import ChameleonEmulator
 
-from .conftest import FAST_TIMEOUT_S, transport_address
+from .conftest import FAST_TIMEOUT_S, REPLY_TIMEOUT_S, transport_address
 from .fakes import FakeControlLaser
 
 #: every test here is fast; a hang must fail, not stall the suite
-pytestmark = pytest.mark.timeout(20)
 
 OK = b"\r\n"  # a setter's one (empty) reply line with echo and prompt off
 
@@ -168,7 +166,7 @@ def test_real_link_whole_command_set(serve, transport: str) -> None:
     server = serve(lambda: ChameleonEmulator(fake), "chameleon")
     clock = VirtualClock()
     laser = create_driver("control_laser", "chameleon", transport_address(server, transport), clock,
-                          timeout_s=FAST_TIMEOUT_S)
+                          timeout_s=REPLY_TIMEOUT_S)
     assert isinstance(laser, ChameleonControlLaser)
     with laser:
         assert laser.identify() == "Coherent Chameleon Ultra II, S/N CHUII-SIM-0001"
@@ -206,13 +204,13 @@ def test_real_link_timeout_garbage(serve, transport: str) -> None:
     server = serve(lambda: ChameleonEmulator(FakeControlLaser()), "chameleon")
     address = transport_address(server, transport)
     with ChameleonControlLaser("control_laser", address, timeout_s=FAST_TIMEOUT_S) as laser:
-        server.faults.reply_delay_s = 0.6
+        server.faults.reply_delay_s = 60.0  # held back until released below
         with pytest.raises(InstrumentTimeout) as caught:
             laser.get_power()
         assert (caught.value.instrument, caught.value.address, caught.value.command) == \
             ("control_laser", address, "?UF")
         server.faults.clear()
-        time.sleep(0.6)  # the late reply arrives now; it must be flushed, not read as the next answer
+        server.release_held_replies()  # the late reply arrives now: flushed, not read as the next answer
         server.faults.garbage_replies = 1
         with pytest.raises(InstrumentError, match="garbled reply"):
             laser.get_shutter()

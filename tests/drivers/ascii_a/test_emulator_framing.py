@@ -11,8 +11,6 @@ from sim_backends.emulators.sc10 import SC10Emulator
 
 from .fakes import FakeChopper, FakeControlLaser, FakePumpLaser, FakeShutter
 
-pytestmark = pytest.mark.timeout(20)
-
 
 def test_opus_accepts_cr_and_crlf_and_answers_with_units() -> None:
     laser = FakePumpLaser()

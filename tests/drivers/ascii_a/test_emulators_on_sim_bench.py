@@ -21,10 +21,9 @@ from sim_backends.emulators.sc10 import SC10Emulator
 
 from .conftest import transport_address
 
-pytestmark = pytest.mark.timeout(30)
 
-#: generous: the simulated bench may compute physics inside a reply
-TIMEOUT_S = 2.0
+#: generous: the simulated bench may compute physics inside a reply, and CI is a loaded 2-core box
+TIMEOUT_S = 10.0
 
 
 @pytest.fixture
@@ -42,7 +41,7 @@ def sim(role: str, bench: Bench) -> object:
 def test_opus_drives_the_simulated_pump(serve: Callable, bench: Bench, transport: str) -> None:
     server = serve(lambda: OpusEmulator(sim("pump", bench)), "opus")
     with OpusPumpLaser("pump", transport_address(server, transport), bench.clock,
-                       timeout_s=TIMEOUT_S) as pump:
+                       timeout_s=TIMEOUT_S, setter_ack_timeout_s=TIMEOUT_S) as pump:
         pump.set_power(0.8)
         assert bench.pump.setpoint_w == pytest.approx(0.8)
         pump.set_emission(True)

@@ -1,7 +1,6 @@
 """Thorlabs MC2000B chopper: transcripts, real pty/TCP links to the emulator, faults."""
 from __future__ import annotations
 
-import time
 
 import pytest
 from pymeasure.adapters import ProtocolAdapter
@@ -13,11 +12,10 @@ from drivers.registry import create_driver
 from drivers.thorlabs_mc2000b import MC2000B, MC2000BChopper
 from sim_backends.emulators.mc2000b import MC2000BEmulator
 
-from .conftest import FAST_TIMEOUT_S, transport_address
+from .conftest import FAST_TIMEOUT_S, REPLY_TIMEOUT_S, transport_address
 from .fakes import FakeChopper
 
 #: every test here is fast; a hang must fail, not stall the suite
-pytestmark = pytest.mark.timeout(20)
 
 
 def q(command: str, value: str) -> tuple[bytes, bytes]:
@@ -171,7 +169,7 @@ def test_real_link_whole_command_set(serve, transport: str) -> None:
     fake = FakeChopper()
     server = serve(lambda: MC2000BEmulator(fake), "mc2000b")
     chopper = create_driver("chopper", "mc2000b", transport_address(server, transport), RealClock(),
-                            timeout_s=FAST_TIMEOUT_S)
+                            timeout_s=REPLY_TIMEOUT_S)
     assert isinstance(chopper, MC2000BChopper)
     with chopper:
         assert "MC2000B" in chopper.identify()
@@ -219,7 +217,7 @@ def test_real_link_whole_command_set(serve, transport: str) -> None:
 @pytest.mark.parametrize("transport", ["pty", "tcp"])
 def test_real_link_unknown_command(serve, transport: str) -> None:
     server = serve(lambda: MC2000BEmulator(FakeChopper()), "mc2000b")
-    with MC2000BChopper("chopper", transport_address(server, transport), timeout_s=FAST_TIMEOUT_S) as chopper:
+    with MC2000BChopper("chopper", transport_address(server, transport), timeout_s=REPLY_TIMEOUT_S) as chopper:
         with pytest.raises(InstrumentError, match="CMD_NOT_DEFINED"):
             chopper.mc.ask("spin?")
         assert chopper.get_enabled() is False
@@ -230,13 +228,13 @@ def test_real_link_timeout_and_garbage(serve, transport: str) -> None:
     server = serve(lambda: MC2000BEmulator(FakeChopper()), "mc2000b")
     address = transport_address(server, transport)
     with MC2000BChopper("chopper", address, timeout_s=FAST_TIMEOUT_S) as chopper:
-        server.faults.reply_delay_s = 0.6
+        server.faults.reply_delay_s = 60.0  # held back until released below
         with pytest.raises(InstrumentTimeout) as caught:
             chopper.get_frequency()
         assert (caught.value.instrument, caught.value.address, caught.value.command) == \
             ("chopper", address, "freq?")
         server.faults.clear()
-        time.sleep(0.6)  # the late reply arrives now; it must be flushed, not read as the next answer
+        server.release_held_replies()  # the late reply arrives now: flushed, not read as the next answer
         server.faults.garbage_replies = 1
         with pytest.raises(InstrumentError, match="garbled reply"):
             chopper.get_enabled()

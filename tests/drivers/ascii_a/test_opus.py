@@ -1,7 +1,6 @@
 """Laser Quantum Opus 1064 / MPC-D: transcripts, real pty/TCP links to the emulator, faults."""
 from __future__ import annotations
 
-import time
 
 import pytest
 from pymeasure.adapters import ProtocolAdapter
@@ -13,11 +12,10 @@ from drivers.registry import create_driver
 from drivers.clock import RealClock
 from sim_backends.emulators.opus import OpusEmulator
 
-from .conftest import FAST_TIMEOUT_S, transport_address
+from .conftest import FAST_TIMEOUT_S, REPLY_TIMEOUT_S, transport_address
 from .fakes import FakePumpLaser
 
 #: every test here is fast; a hang must fail, not stall the suite
-pytestmark = pytest.mark.timeout(20)
 
 ACK = b"\r\n"
 
@@ -199,7 +197,10 @@ def test_real_link_whole_command_set(serve, transport: str, ack_setters: bool) -
     laser = FakePumpLaser()
     server = serve(lambda: OpusEmulator(laser, ack_setters=ack_setters), "opus")
     pump = create_driver("pump", "opus", transport_address(server, transport), RealClock(),
-                         timeout_s=FAST_TIMEOUT_S, max_power=2.0)
+                         timeout_s=REPLY_TIMEOUT_S, max_power=2.0,
+                         # learning whether setters are acknowledged waits this long for the ack:
+                         # long where one will come, short where silence is the answer
+                         setter_ack_timeout_s=REPLY_TIMEOUT_S if ack_setters else 0.25)
     assert isinstance(pump, OpusPumpLaser)
     with pump:
         assert "MPC-D" in pump.identify()
@@ -231,7 +232,8 @@ def test_real_link_whole_command_set(serve, transport: str, ack_setters: bool) -
 def test_real_link_old_firmware_cr_replies(serve, transport: str) -> None:
     laser = FakePumpLaser()
     server = serve(lambda: OpusEmulator(laser, line_ending="\r"), "opus")
-    with OpusPumpLaser("pump", transport_address(server, transport), timeout_s=FAST_TIMEOUT_S) as pump:
+    with OpusPumpLaser("pump", transport_address(server, transport), timeout_s=REPLY_TIMEOUT_S,
+                       setter_ack_timeout_s=REPLY_TIMEOUT_S) as pump:
         pump.set_power(0.25)
         pump.set_emission(True)
         assert pump.get_power() == pytest.approx(0.25)
@@ -241,7 +243,8 @@ def test_real_link_old_firmware_cr_replies(serve, transport: str) -> None:
 def test_real_link_error_reply_from_backing_laser(serve, transport: str) -> None:
     laser = FakePumpLaser(max_power_w=1.0)  # the bench allows less than the head
     server = serve(lambda: OpusEmulator(laser), "opus")
-    with OpusPumpLaser("pump", transport_address(server, transport), timeout_s=FAST_TIMEOUT_S) as pump:
+    with OpusPumpLaser("pump", transport_address(server, transport), timeout_s=REPLY_TIMEOUT_S,
+                       setter_ack_timeout_s=REPLY_TIMEOUT_S) as pump:
         with pytest.raises(InstrumentError, match="Error: Value out of range"):
             pump.set_power(2.0)
         pump.set_power(0.5)  # the link is still in step after the error
@@ -252,20 +255,23 @@ def test_real_link_error_reply_from_backing_laser(serve, transport: str) -> None
 def test_real_link_timeout_names_instrument_address_command(serve, transport: str) -> None:
     server = serve(lambda: OpusEmulator(FakePumpLaser()), "opus")
     address = transport_address(server, transport)
-    with OpusPumpLaser("pump", address, timeout_s=FAST_TIMEOUT_S) as pump:
-        server.faults.reply_delay_s = 0.6
+    with OpusPumpLaser("pump", address, timeout_s=FAST_TIMEOUT_S,
+                       setter_ack_timeout_s=FAST_TIMEOUT_S) as pump:
+        server.faults.reply_delay_s = 60.0  # held back until released below
         with pytest.raises(InstrumentTimeout) as caught:
             pump.get_power()
         assert (caught.value.instrument, caught.value.address, caught.value.command) == \
             ("pump", address, "POWER?")
         server.faults.clear()
-        time.sleep(0.6)  # the late reply arrives now; it must be flushed, not read as the next answer
+        server.release_held_replies()  # the late reply arrives now: flushed, not read as the next answer
+        assert pump.get_emission() is False  # a late "POWER?" answer would not parse as this one
 
 
 @pytest.mark.parametrize("transport", ["pty", "tcp"])
 def test_real_link_garbage_is_a_clear_error(serve, transport: str) -> None:
     server = serve(lambda: OpusEmulator(FakePumpLaser()), "opus")
-    with OpusPumpLaser("pump", transport_address(server, transport), timeout_s=FAST_TIMEOUT_S) as pump:
+    with OpusPumpLaser("pump", transport_address(server, transport), timeout_s=REPLY_TIMEOUT_S,
+                       setter_ack_timeout_s=REPLY_TIMEOUT_S) as pump:
         server.faults.garbage_replies = 1
         with pytest.raises(InstrumentError, match="garbled reply"):
             pump.get_power()
@@ -275,7 +281,8 @@ def test_real_link_garbage_is_a_clear_error(serve, transport: str) -> None:
 def test_real_link_dropped_tcp_connection_reconnects_once(serve) -> None:
     laser = FakePumpLaser()
     server = serve(lambda: OpusEmulator(laser), "opus")
-    with OpusPumpLaser("pump", server.visa_tcp_address, timeout_s=FAST_TIMEOUT_S) as pump:
+    with OpusPumpLaser("pump", server.visa_tcp_address, timeout_s=FAST_TIMEOUT_S,
+                       setter_ack_timeout_s=FAST_TIMEOUT_S) as pump:
         server.faults.drop_connection = True
         pump.set_emission(True)
         assert laser.emission is True

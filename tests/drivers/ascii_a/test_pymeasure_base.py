@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from pymeasure.instruments import Instrument
@@ -13,10 +12,9 @@ from drivers.errors import InstrumentConnectionError, InstrumentError, Instrumen
 from drivers.pymeasure_base import AsciiInstrument, SerialSettings, connection_lock
 from sim_backends.emulators.server import LineProtocol
 
-from .conftest import FAST_TIMEOUT_S, transport_address
+from .conftest import FAST_TIMEOUT_S, REPLY_TIMEOUT_S, transport_address
 
 #: every test here is fast; a hang must fail, not stall the suite
-pytestmark = pytest.mark.timeout(20)
 
 
 class UpperEcho(LineProtocol):
@@ -95,7 +93,7 @@ def test_same_address_shares_one_lock() -> None:
 @pytest.mark.parametrize("transport", ["pty", "tcp"])
 def test_real_link_query_setter_and_error(serve, transport: str) -> None:
     server = serve(UpperEcho, "echo")
-    demo = Demo(transport_address(server, transport), name="demo", timeout_s=FAST_TIMEOUT_S)
+    demo = Demo(transport_address(server, transport), name="demo", timeout_s=REPLY_TIMEOUT_S)
     try:
         assert demo.ask("hello?") == "HELLO?"
         demo.level = 3
@@ -112,13 +110,13 @@ def test_delayed_reply_times_out_naming_instrument_address_command(serve, transp
     address = transport_address(server, transport)
     demo = Demo(address, name="demo", timeout_s=FAST_TIMEOUT_S)
     try:
-        server.faults.reply_delay_s = 0.6
+        server.faults.reply_delay_s = 60.0  # held back until released below
         with pytest.raises(InstrumentTimeout) as caught:
             demo.ask("slow?")
         assert caught.value.instrument == "demo" and caught.value.address == address
-        assert caught.value.command == "slow?" and "0.3 s" in str(caught.value)
+        assert caught.value.command == "slow?" and f"{FAST_TIMEOUT_S:g} s" in str(caught.value)
         server.faults.clear()
-        time.sleep(0.4)  # let the late reply arrive; it must be flushed, not read as the next answer
+        server.release_held_replies()  # the late reply arrives now: flushed, not read as the next answer
         assert demo.ask("next?") == "NEXT?"
     finally:
         demo.close()
@@ -127,7 +125,7 @@ def test_delayed_reply_times_out_naming_instrument_address_command(serve, transp
 @pytest.mark.parametrize("transport", ["pty", "tcp"])
 def test_garbage_is_a_clear_error_then_link_recovers(serve, transport: str) -> None:
     server = serve(UpperEcho, "echo")
-    demo = Demo(transport_address(server, transport), name="demo", timeout_s=FAST_TIMEOUT_S)
+    demo = Demo(transport_address(server, transport), name="demo", timeout_s=REPLY_TIMEOUT_S)
     try:
         server.faults.garbage_replies = 1
         with pytest.raises(InstrumentError, match="garbled reply"):
@@ -174,7 +172,7 @@ def test_unreachable_tcp_link_is_a_connection_error(serve) -> None:
 
 def test_open_failure_is_a_connection_error() -> None:
     with pytest.raises(InstrumentConnectionError, match="cannot open"):
-        Demo("ASRL/dev/does-not-exist-avalab::INSTR", name="demo", timeout_s=FAST_TIMEOUT_S)
+        Demo("ASRL/dev/does-not-exist-avalab::INSTR", name="demo", timeout_s=REPLY_TIMEOUT_S)
 
 
 def test_concurrent_threads_never_interleave_transactions(serve) -> None:

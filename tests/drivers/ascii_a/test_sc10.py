@@ -1,7 +1,6 @@
 """Thorlabs SC10 shutter: transcripts, real pty/TCP links to the emulator, faults."""
 from __future__ import annotations
 
-import time
 
 import pytest
 from pymeasure.adapters import ProtocolAdapter
@@ -13,11 +12,10 @@ from drivers.registry import create_driver
 from drivers.thorlabs_sc10 import SC10, SC10Shutter
 from sim_backends.emulators.sc10 import SC10Emulator
 
-from .conftest import FAST_TIMEOUT_S, transport_address
+from .conftest import FAST_TIMEOUT_S, REPLY_TIMEOUT_S, transport_address
 from .fakes import FakeShutter
 
 #: every test here is fast; a hang must fail, not stall the suite
-pytestmark = pytest.mark.timeout(20)
 
 
 def q(command: str, value: str) -> tuple[bytes, bytes]:
@@ -133,7 +131,7 @@ def test_real_link_whole_command_set(serve, transport: str) -> None:
     fake = FakeShutter()
     server = serve(lambda: SC10Emulator(fake), "sc10")
     shutter = create_driver("emission_shutter", "sc10", transport_address(server, transport),
-                            RealClock(), timeout_s=FAST_TIMEOUT_S)
+                            RealClock(), timeout_s=REPLY_TIMEOUT_S)
     assert isinstance(shutter, SC10Shutter)
     with shutter:
         assert shutter.identify().startswith("THORLABS SC10")
@@ -171,7 +169,7 @@ def test_real_link_interlock(serve, transport: str) -> None:
         return emulators[-1]
 
     server = serve(factory, "sc10")
-    with SC10Shutter("pump_shutter", transport_address(server, transport), timeout_s=FAST_TIMEOUT_S) as shutter:
+    with SC10Shutter("pump_shutter", transport_address(server, transport), timeout_s=REPLY_TIMEOUT_S) as shutter:
         with pytest.raises(InstrumentError, match="interlock"):
             shutter.open()
         assert shutter.is_open() is False
@@ -180,7 +178,7 @@ def test_real_link_interlock(serve, transport: str) -> None:
 @pytest.mark.parametrize("transport", ["pty", "tcp"])
 def test_real_link_faster_baud_option(serve, transport: str) -> None:
     server = serve(lambda: SC10Emulator(FakeShutter()), "sc10")
-    with SC10Shutter("pump_shutter", transport_address(server, transport), timeout_s=FAST_TIMEOUT_S,
+    with SC10Shutter("pump_shutter", transport_address(server, transport), timeout_s=REPLY_TIMEOUT_S,
                      baud_rate=115200) as shutter:
         shutter.open()
         assert shutter.is_open() is True
@@ -193,13 +191,13 @@ def test_real_link_timeout_and_garbage(serve, transport: str) -> None:
     server = serve(lambda: SC10Emulator(FakeShutter()), "sc10")
     address = transport_address(server, transport)
     with SC10Shutter("pump_shutter", address, timeout_s=FAST_TIMEOUT_S) as shutter:
-        server.faults.reply_delay_s = 0.6
+        server.faults.reply_delay_s = 60.0  # held back until released below
         with pytest.raises(InstrumentTimeout) as caught:
             shutter.is_open()
         assert (caught.value.instrument, caught.value.address, caught.value.command) == \
             ("pump_shutter", address, "closed?")
         server.faults.clear()
-        time.sleep(0.6)  # the late reply arrives now; it must be flushed, not read as the next answer
+        server.release_held_replies()  # the late reply arrives now: flushed, not read as the next answer
         server.faults.garbage_replies = 1
         with pytest.raises(InstrumentError, match="garbled reply"):
             shutter.is_open()

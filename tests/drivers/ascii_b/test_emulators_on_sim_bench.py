@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from ascii_b_fakes import address_of, serving
+from ascii_b_fakes import REPLY_TIMEOUT_S, address_of, serving
 
 from drivers.errors import InstrumentError
 from drivers.lakeshore import LakeShore335Controller
@@ -15,8 +15,6 @@ from sim_backends.clock import VirtualClock
 from sim_backends.devices import build_sim_device
 from sim_backends.emulators.lakeshore import lakeshore_server
 from sim_backends.emulators.pm100 import pm100_server
-
-pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.fixture
@@ -47,7 +45,8 @@ def meter_server(bench: Bench) -> Iterator[object]:
 def test_pm100_driver_reads_the_simulated_pick_off(bench: Bench, meter_server,  # type: ignore[no-untyped-def]
                                                    transport: str) -> None:
     switch_pump_on(bench, 0.1)
-    with PM100PowerMeter(name="power_meter", address=address_of(meter_server, transport)) as meter:
+    with PM100PowerMeter(name="power_meter", address=address_of(meter_server, transport),
+                         timeout_s=REPLY_TIMEOUT_S) as meter:
         meter.set_wavelength(1064e-9)
         assert bench.power_meter_wavelength_m == pytest.approx(1064e-9)
         meter.set_averaging(10)
@@ -70,8 +69,8 @@ def cryostat_server(bench: Bench) -> Iterator[object]:
 @pytest.mark.parametrize("transport", ["pty", "tcp"])
 def test_lakeshore_driver_controls_the_simulated_cryostat(bench: Bench, cryostat_server,  # type: ignore[no-untyped-def]
                                                           transport: str) -> None:
-    with LakeShore335Controller(name="cryostat",
-                                address=address_of(cryostat_server, transport)) as cryostat:
+    with LakeShore335Controller(name="cryostat", address=address_of(cryostat_server, transport),
+                                timeout_s=REPLY_TIMEOUT_S) as cryostat:
         assert cryostat.get_temperature("A") == pytest.approx(77.0, abs=0.1)
         assert cryostat.get_temperature("B") == pytest.approx(77.0, abs=0.1)
         cryostat.set_ramp(True, 0.05)

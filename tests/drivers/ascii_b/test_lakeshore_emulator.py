@@ -7,8 +7,6 @@ from ascii_b_fakes import FakeTemperatureController
 from sim_backends.clock import VirtualClock
 from sim_backends.emulators.lakeshore import LakeShoreEmulator
 
-pytestmark = pytest.mark.timeout(10)
-
 
 def send(emulator: LakeShoreEmulator, line: str) -> bytes:
     return emulator.feed(line.encode() + b"\r\n")

@@ -16,8 +16,6 @@ from pymeasure.test import expected_protocol
 from drivers.lakeshore import LakeShore335, LakeShore336, LakeShore336Controller
 from sim_backends.emulators.lakeshore import LakeShoreEmulator
 
-pytestmark = pytest.mark.timeout(10)
-
 
 # ------------------------------------------------------------------ driver side
 def test_ramp_example_335_p122() -> None:

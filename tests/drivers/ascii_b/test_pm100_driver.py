@@ -2,12 +2,11 @@
 a real TCP socket, fault injection, and validation before anything is written."""
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 import pyvisa
-from ascii_b_fakes import FAST_TIMEOUT_S, FakePowerMeter, address_of, scripted, serving
+from ascii_b_fakes import FAST_TIMEOUT_S, REPLY_TIMEOUT_S, FakePowerMeter, address_of, scripted, serving
 from pymeasure.adapters.protocol import ProtocolAdapter
 from pymeasure.test import expected_protocol
 
@@ -17,7 +16,6 @@ from drivers.registry import create_driver
 from drivers.thorlabs_pm100 import PM100PowerMeter, ThorlabsPM100
 from sim_backends.emulators.pm100 import SensorHead, pm100_server
 
-pytestmark = pytest.mark.timeout(30)
 
 SENSOR_IDN = b"S121C,11223344,07-Jan-2025,1,18,305\n"
 CONNECT = [
@@ -148,7 +146,7 @@ def bench() -> Iterator[tuple[FakePowerMeter, object]]:
 def test_whole_command_set_over_a_real_link(bench, transport: str) -> None:  # type: ignore[no-untyped-def]
     fake, server = bench
     meter = PM100PowerMeter(name="power_meter", address=address_of(server, transport),
-                            timeout_s=1.0)
+                            timeout_s=REPLY_TIMEOUT_S)
     with meter:
         assert meter.identify() == "Thorlabs,PM100D,P0012345,1.7.0"
         info = meter.sensor_info()
@@ -195,7 +193,8 @@ def test_whole_command_set_over_a_real_link(bench, transport: str) -> None:  # t
 def test_head_without_settable_wavelength_is_refused() -> None:
     thermal = SensorHead(name="S401C", flags=1 + 256)  # no "wavelength settable" flag
     with serving(pm100_server(FakePowerMeter(), "PM400", sensor=thermal)) as server:
-        with PM100PowerMeter(name="power_meter", address=server.visa_tcp_address) as meter:
+        with PM100PowerMeter(name="power_meter", address=server.visa_tcp_address,
+                             timeout_s=REPLY_TIMEOUT_S) as meter:
             with pytest.raises(InstrumentError, match="does not allow setting the wavelength"):
                 meter.set_wavelength(1064e-9)
 
@@ -206,7 +205,7 @@ def test_delayed_reply_times_out_naming_instrument_address_command(bench, transp
     fake, server = bench
     address = address_of(server, transport)
     with PM100PowerMeter(name="power_meter", address=address, timeout_s=FAST_TIMEOUT_S) as meter:
-        server.faults.reply_delay_s = FAST_TIMEOUT_S * 2
+        server.faults.reply_delay_s = 60.0  # held back until released below
         with pytest.raises(InstrumentTimeout) as info:
             meter.read_power()
         server.faults.clear()
@@ -214,7 +213,7 @@ def test_delayed_reply_times_out_naming_instrument_address_command(bench, transp
         assert (error.instrument, error.address, error.command) == ("power_meter", address,
                                                                     "MEAS:POW?")
         assert "power_meter" in str(error) and address in str(error) and "MEAS:POW?" in str(error)
-        time.sleep(FAST_TIMEOUT_S * 2)  # let the late reply arrive: it must be flushed
+        server.release_held_replies()  # the late reply arrives now: it must be flushed
         fake.power_w = 4.5e-3  # a different value proves the next answer is not the late one
         assert meter.read_power() == pytest.approx(4.5e-3)
 
@@ -223,7 +222,7 @@ def test_delayed_reply_times_out_naming_instrument_address_command(bench, transp
 def test_garbage_reply_is_a_clear_error_and_the_link_recovers(bench, transport: str) -> None:  # type: ignore[no-untyped-def]
     _, server = bench
     with PM100PowerMeter(name="power_meter", address=address_of(server, transport),
-                         timeout_s=FAST_TIMEOUT_S) as meter:
+                         timeout_s=REPLY_TIMEOUT_S) as meter:
         server.faults.garbage_replies = 1
         with pytest.raises(InstrumentError, match="garbled") as info:
             meter.read_power()
@@ -252,5 +251,5 @@ def test_connect_makes_readings_absolute_watts() -> None:
         panel.write("SENS:POW:UNIT DBM;SENS:POW:REF 0.001;SENS:POW:REF:STAT 1")
         assert float(panel.query("MEAS:POW?")) == pytest.approx(0.0, abs=0.01)  # 2 - 1 mW: 0 dBm
         panel.close()
-        with PM100PowerMeter(name="power_meter", address=address) as meter:
+        with PM100PowerMeter(name="power_meter", address=address, timeout_s=REPLY_TIMEOUT_S) as meter:
             assert meter.read_power() == pytest.approx(2.0e-3)

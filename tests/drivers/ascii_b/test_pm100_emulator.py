@@ -6,8 +6,6 @@ from ascii_b_fakes import FakePowerMeter
 
 from sim_backends.emulators.pm100 import PM100Emulator, SensorHead
 
-pytestmark = pytest.mark.timeout(10)
-
 
 def ask(emulator: PM100Emulator, line: str) -> str:
     return emulator.feed(line.encode() + b"\n").decode()

@@ -13,7 +13,6 @@ from drivers.nidaq_counter import NIDAQPhotonCounter, cumulative_to_bins
 from drivers.registry import create_driver
 from sim_backends.clock import VirtualClock
 
-pytestmark = pytest.mark.timeout(20)
 
 RATE_CPS = 50_000.0
 

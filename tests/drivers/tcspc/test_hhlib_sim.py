@@ -19,7 +19,6 @@ from drivers.picoquant.records import RecordType, decode_t2, decode_t3
 from sim_backends.emulators.hhlib_sim import (SIG_MARKER_FALLING, SIG_MARKER_RISING, SIG_SYNC,
                                               HHSimLibrary, PlaybackSource)
 
-pytestmark = pytest.mark.timeout(30)
 DEV = 0
 
 

@@ -13,8 +13,6 @@ from drivers.interfaces import TimeTags
 from drivers.picoquant.hydraharp import HydraHarpTimeTagger
 from sim_backends.emulators.hhlib_sim import SIG_SYNC, HHSimLibrary, PlaybackSource
 
-pytestmark = pytest.mark.timeout(30)
-
 
 @pytest.fixture
 def playback(hhlib_path: Path) -> Iterator[PlaybackSource]:

@@ -1,0 +1,1 @@
+"""One module per published figure group of physics.md (see ``acquisition.reproduce``)."""
