@@ -14,7 +14,7 @@ AVALAB = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "acquisiti
 
 def start_low_rate_sweep(tmp_path: Path, calibration_dir: Path) -> subprocess.Popen[str]:
     """A sweep from 2 to 8 kW/cm2 on the simulated rig with max_count_rate_cps = 2000."""
-    shown = subprocess.run(AVALAB + ["rig", "show"], capture_output=True, text=True, timeout=60)
+    shown = subprocess.run(AVALAB + ["rig", "show"], capture_output=True, text=True, timeout=600)
     rig_file = tmp_path / "low_limit.toml"
     rig_file.write_text(shown.stdout.replace("max_count_rate_cps = 5000000.0", "max_count_rate_cps = 2000.0"))
     env = dict(os.environ, AVALAB_HOME=str(calibration_dir))
@@ -25,7 +25,7 @@ def start_low_rate_sweep(tmp_path: Path, calibration_dir: Path) -> subprocess.Po
                             stderr=subprocess.PIPE, text=True)
 
 
-def read_stderr_until(child: subprocess.Popen[str], prefix: str, lines: list[str], timeout_s: float = 120) -> None:
+def read_stderr_until(child: subprocess.Popen[str], prefix: str, lines: list[str], timeout_s: float = 600) -> None:
     """Append the child's stderr lines to ``lines`` until one starts with ``prefix`` (or EOF)."""
     assert child.stderr is not None
     deadline = time.monotonic() + timeout_s

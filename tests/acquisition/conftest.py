@@ -26,7 +26,7 @@ def shared_calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("calibration")
     rig = load_rig("sim")
     engine = Engine(rig, CalibrationStore(directory))
-    finished = engine.start("calibrate", {}).wait(120)
+    finished = engine.start("calibrate", {}).wait(600)
     engine.close()
     rig.close_all()
     assert finished.status.value == "complete", finished.reason

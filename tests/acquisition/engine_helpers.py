@@ -25,7 +25,7 @@ class EventRecorder:
         with self._cond:
             return [e for e in self.events if isinstance(e, kind)]
 
-    def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 60.0) -> Event:
+    def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 600.0) -> Event:
         deadline = time.monotonic() + timeout
         with self._cond:
             seen = 0

@@ -15,8 +15,6 @@ import tomli_w
 from acquisition.cli import main, one_line
 from acquisition.rig import RoleConfig, load_rig_config, render_rig_toml
 
-pytestmark = pytest.mark.timeout(120)
-
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     try:

@@ -51,7 +51,7 @@ def test_store_round_trip_is_keyed_by_rig_name(tmp_path: Path) -> None:
 def test_calibrate_run_fits_the_bench_plate_and_stores_it(rig, tmp_path: Path) -> None:
     store = CalibrationStore(tmp_path)
     engine = Engine(rig, store)
-    finished = engine.start("calibrate", {"plate_points": 25}).wait(120)
+    finished = engine.start("calibrate", {"plate_points": 25}).wait(600)
     engine.close()
     assert finished.status.value == "complete", finished.reason
     optics = rig.config.sim.optics
@@ -119,7 +119,7 @@ def test_analyze_refits_a_stored_calibration_run_to_the_same_plate(rig, tmp_path
     from acquisition.storage import open_run
 
     engine = Engine(rig, CalibrationStore(tmp_path))
-    finished = engine.start("calibrate", {"plate_points": 19, "save": False}, tmp_path / "cal.h5").wait(120)
+    finished = engine.start("calibrate", {"plate_points": 19, "save": False}, tmp_path / "cal.h5").wait(600)
     engine.close()
     assert finished.status.value == "complete" and CalibrationStore(tmp_path).load(rig.config.name) is None
     again = reanalyze(open_run(tmp_path / "cal.h5"))

@@ -83,7 +83,7 @@ def test_calibration_lowers_the_laser_power_below_the_limit_and_a_sweep_then_hit
     watch = DensityWatch(rig, monkeypatch)
     limit = rig.config.limits.max_power_density_w_m2
     try:
-        finished = engine.start("calibrate", {}).wait(120)
+        finished = engine.start("calibrate", {}).wait(600)
         assert finished.status == RunStatus.COMPLETE, finished.reason
         summary = finished.summary
         chosen = summary["laser_power_w"]
@@ -109,7 +109,7 @@ def test_calibration_lowers_the_laser_power_below_the_limit_and_a_sweep_then_hit
         setpoints: list[float] = []
         real_set_power = rig.pump.set_power
         monkeypatch.setattr(rig.pump, "set_power", lambda w: (setpoints.append(w), real_set_power(w))[1])
-        finished = engine.start("sweep", SWEEP).wait(180)
+        finished = engine.start("sweep", SWEEP).wait(600)
         assert finished.status == RunStatus.COMPLETE, finished.reason
         assert finished.summary["calibrated_first"] is False  # the stored one was reused
         assert finished.summary["density_readback"]["settings_off"] == 0
@@ -127,7 +127,7 @@ def test_calibration_lowers_the_laser_power_below_the_limit_and_a_sweep_then_hit
 def test_default_rig_keeps_the_requested_laser_power(rig: Any, tmp_path: Path) -> None:
     engine = Engine(rig, CalibrationStore(tmp_path))
     try:
-        finished = engine.start("calibrate", {}).wait(120)
+        finished = engine.start("calibrate", {}).wait(600)
     finally:
         engine.close()
     assert finished.status == RunStatus.COMPLETE, finished.reason
@@ -144,7 +144,7 @@ def test_a_wheel_no_laser_power_makes_safe_fails_with_one_line(tmp_path: Path,
     engine = Engine(rig, CalibrationStore(tmp_path / "calibrations"))
     watch = DensityWatch(rig, monkeypatch)
     try:
-        finished = engine.start("calibrate", {}).wait(120)
+        finished = engine.start("calibrate", {}).wait(600)
         assert finished.status == RunStatus.FAILED
         assert "laser_power_w=1 W would put" in finished.reason
         assert "allowed range [0.001, 1] W" in finished.reason and "\n" not in finished.reason
@@ -177,7 +177,7 @@ def test_a_count_rate_trip_during_calibration_reopens_at_the_calibrations_own_po
         at_trip = setpoints[-1]
         rig.bench.config.detection.collection_efficiency *= 0.01  # the operator attenuates the APD path
         engine.resume()
-        finished = handle.wait(120)
+        finished = handle.wait(600)
         assert finished.status == RunStatus.COMPLETE, finished.reason
         assert [t.interlock for t in events.of(InterlockTripped)] == ["count_rate"]
         assert setpoints[setpoints.index(at_trip) + 1] == at_trip  # reopened at the same power

@@ -12,14 +12,13 @@ import pytest
 from cli_process import read_stderr_until, start_low_rate_sweep
 
 
-
 def test_interlock_and_abort_are_reported_once_on_stderr(tmp_path: Path, shared_calibration_dir: Path) -> None:
     child = start_low_rate_sweep(tmp_path, shared_calibration_dir)
     lines: list[str] = []
     try:
         read_stderr_until(child, "avalab: hint:", lines)
         child.send_signal(signal.SIGINT)
-        _, rest = child.communicate(timeout=60)
+        _, rest = child.communicate(timeout=600)
         lines += rest.splitlines()
     finally:
         if child.poll() is None:

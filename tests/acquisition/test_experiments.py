@@ -11,7 +11,7 @@ from acquisition.events import PointTaken, RunStatus
 from engine_helpers import EventRecorder
 
 
-def run(engine: Engine, name: str, params: dict[str, Any], timeout: float = 120) -> Any:
+def run(engine: Engine, name: str, params: dict[str, Any], timeout: float = 600) -> Any:
     finished = engine.start(name, params).wait(timeout)
     assert finished.status == RunStatus.COMPLETE, finished.reason
     return finished
@@ -25,7 +25,7 @@ def test_refinement_brackets_both_jumps_to_the_resolution(engine: Engine, record
     path = tmp_path / "refined.h5"
     finished = engine.start("sweep", {"start_kw_cm2": 2, "stop_kw_cm2": 8, "points": 13, "dwell_s": 0.5,
                                       "settle_s": 1.0, "refine": True, "resolution_kw_cm2": 0.05,
-                                      "temperature_k": 77}, path).wait(120)
+                                      "temperature_k": 77}, path).wait(600)
     assert finished.status == RunStatus.COMPLETE, finished.reason
     summary = finished.summary
     step = 0.5  # the main scan's step: refinement works inside the main scan's bracket
@@ -65,7 +65,7 @@ def test_lifetime_measures_rise_and_decay_on_the_chopper_edge(engine: Engine, re
     from acquisition.reanalysis import reanalyze
     from acquisition.storage import open_run
 
-    finished = engine.start("lifetime", {"acquisition_s": 2.0}, tmp_path / "lifetime.h5").wait(120)
+    finished = engine.start("lifetime", {"acquisition_s": 2.0}, tmp_path / "lifetime.h5").wait(600)
     assert finished.status == RunStatus.COMPLETE, finished.reason
     summary = finished.summary
     period = 1 / summary["frequency_hz"]

@@ -30,7 +30,7 @@ QUICK = {"points": 5, "dwell_s": 0.1, "settle_s": 0.1}
 RANGE = re.compile(r"allowed range \[([0-9.e+-]+), ([0-9.e+-]+)\]")
 
 
-def avalab(args: list[str], cwd: Path, home: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def avalab(args: list[str], cwd: Path, home: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, AVALAB_HOME=str(home))
     return subprocess.run(AVALAB + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -156,7 +156,7 @@ def test_sweep_beyond_the_calibration_is_refused_at_start_and_the_bound_holds(
         engine.start("switch", {"biases_kw_cm2": [2.0, too_high]})
     assert spy.calls == [] and not engine.is_busy
     # the bound shown is one that really holds: a sweep up to it runs to the end
-    finished = engine.start("sweep", {**QUICK, "start_kw_cm2": shown_high / 2, "stop_kw_cm2": shown_high}).wait(120)
+    finished = engine.start("sweep", {**QUICK, "start_kw_cm2": shown_high / 2, "stop_kw_cm2": shown_high}).wait(600)
     engine.close()
     assert finished.status == RunStatus.COMPLETE, finished.reason
     assert finished.summary["calibrated_first"] is False
@@ -185,7 +185,7 @@ def test_control_density_beyond_the_measured_control_path_is_refused_at_the_next
     monkeypatch.setattr(rig.pump, "set_emission", lambda on: (pump_on.append(on), set_emission(on))[1])
     # first run: the control path is measured in the run and the density found out of reach,
     # before the pump is switched on
-    first = engine.start("switch", {"biases_kw_cm2": [4.0], "control_density_w_cm2": 1e5}).wait(120)
+    first = engine.start("switch", {"biases_kw_cm2": [4.0], "control_density_w_cm2": 1e5}).wait(600)
     assert first.status == RunStatus.FAILED
     assert "control_density=100000 W/cm2 is outside what the control path delivers" in first.reason
     assert True not in pump_on
@@ -240,7 +240,7 @@ def test_sweep_on_changed_optics_recalibrates_instead_of_reusing(tmp_path: Path,
     assert changed.config.name == base.config.name  # same rig name: the old key would have matched
     engine = Engine(changed, store)
     with caplog.at_level(logging.WARNING):
-        finished = engine.start("sweep", {**QUICK, "start_kw_cm2": 2.0, "stop_kw_cm2": 8.0}).wait(180)
+        finished = engine.start("sweep", {**QUICK, "start_kw_cm2": 2.0, "stop_kw_cm2": 8.0}).wait(600)
     engine.close()
     changed.close_all()
     assert finished.status == RunStatus.COMPLETE, finished.reason
@@ -299,7 +299,7 @@ def test_readbacks_off_the_calibrated_prediction_are_warned_and_in_the_summary(
         rig: Rig, own_calibration_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
     store = CalibrationStore(own_calibration_dir)
     engine = Engine(rig, store)
-    good = engine.start("sweep", {**QUICK, "start_kw_cm2": 2.0, "stop_kw_cm2": 8.0}).wait(120)
+    good = engine.start("sweep", {**QUICK, "start_kw_cm2": 2.0, "stop_kw_cm2": 8.0}).wait(600)
     assert good.status == RunStatus.COMPLETE, good.reason
     readback = good.summary["density_readback"]
     assert readback["settings_checked"] == 10 and readback["settings_off"] == 0
@@ -312,7 +312,7 @@ def test_readbacks_off_the_calibrated_prediction_are_warned_and_in_the_summary(
     entry["plate"]["t_min"] *= 1 / 0.7
     store.path.write_text(json.dumps(data))
     with caplog.at_level(logging.WARNING):
-        bad = engine.start("sweep", {**QUICK, "start_kw_cm2": 2.0, "stop_kw_cm2": 8.0}).wait(120)
+        bad = engine.start("sweep", {**QUICK, "start_kw_cm2": 2.0, "stop_kw_cm2": 8.0}).wait(600)
     engine.close()
     assert bad.status == RunStatus.COMPLETE, bad.reason
     readback = bad.summary["density_readback"]

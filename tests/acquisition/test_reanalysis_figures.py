@@ -22,7 +22,7 @@ def test_analyze_gives_every_figure_of_the_run(tmp_path: Path, shared_calibratio
     rig = load_rig("sim")
     engine = Engine(rig, CalibrationStore(shared_calibration_dir))
     try:
-        finished = engine.start(experiment, params, tmp_path / "run.h5").wait(300)
+        finished = engine.start(experiment, params, tmp_path / "run.h5").wait(600)
     finally:
         engine.close()
         rig.close_all()

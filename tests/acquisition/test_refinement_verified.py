@@ -105,7 +105,7 @@ def test_a_scan_without_a_jump_is_not_refined(tmp_path, shared_calibration_dir) 
     engine = Engine(rig, CalibrationStore(shared_calibration_dir))
     try:
         finished = engine.start("sweep", {"stop_kw_cm2": 3.0, "points": 21, "dwell_s": 0.1, "settle_s": 0.0,
-                                          "refine": True}, tmp_path / "dark.h5").wait(120)
+                                          "refine": True}, tmp_path / "dark.h5").wait(600)
     finally:
         engine.close()
         rig.close_all()

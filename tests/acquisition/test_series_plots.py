@@ -298,7 +298,7 @@ def test_cli_series_plot_equals_analyze_plot_and_the_figures_match_the_run(
     assert done.returncode == 0, done.stderr
     live = json.loads(done.stdout)
     done = subprocess.run(AVALAB + ["analyze", str(run), "--plot", str(analyze_png), "--json"],
-                          env=env, capture_output=True, text=True, timeout=120)
+                          env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     analysed = json.loads(done.stdout)
     assert [e["temperature_k"] for e in analysed["by_temperature"]] == [77.0, 100.0]

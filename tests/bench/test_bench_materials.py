@@ -29,7 +29,7 @@ def test_a_tm_nayf4_film_avalanches_on_the_apd_without_hysteresis(tmp_path: Path
     try:
         finished = engine.start("sweep", {"temperature_k": 295.0, "start_kw_cm2": 0.5, "stop_kw_cm2": 12.5,
                                           "spacing": "log", "points": 60, "dwell_s": 0.1},
-                                tmp_path / "tm.h5").wait(300)
+                                tmp_path / "tm.h5").wait(600)
     finally:
         engine.close()
         rig.close_all()

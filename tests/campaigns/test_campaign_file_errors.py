@@ -66,7 +66,7 @@ def test_a_step_s_own_range_error_is_not_hidden_by_the_unit_limit() -> None:
 def test_a_missing_campaign_file_is_one_line_without_a_line_number(tmp_path: Path) -> None:
     env = dict(os.environ, AVALAB_HOME=str(tmp_path / "home"))
     done = subprocess.run(AVALAB + ["campaign", "missing.toml"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 2
     assert done.stderr == ("avalab: error: file='missing.toml': cannot be read "
                            "(No such file or directory)\n"), done.stderr

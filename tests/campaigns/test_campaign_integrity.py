@@ -17,7 +17,6 @@ from acquisition.events import RunStarted
 from acquisition.rig import load_rig
 from acquisition.storage import open_run
 
-pytestmark = pytest.mark.timeout(240)
 
 SWEEP = {"start_kw_cm2": 2.0, "stop_kw_cm2": 11.0, "points": 6, "settle_s": 0.1, "dwell_s": 0.1}
 

@@ -10,11 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from acquisition.storage import open_run
-
-pytestmark = pytest.mark.timeout(300)
 
 CAMPAIGN = """\
 name = "kill-resume"
@@ -60,7 +56,7 @@ def test_sigkill_midway_then_resume_gives_every_unit_exactly_once(tmp_path: Path
     before = complete_units(folder)
     assert 2 <= len(before) < 4
     resumed = subprocess.run(avalab("campaign", str(spec), "--out", str(folder), "--resume", "--json"),
-                             capture_output=True, text=True, timeout=240)
+                             capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     after = complete_units(folder)
     assert sorted(after) == sorted(f"s1/spot={i}" for i in range(4))
@@ -86,13 +82,13 @@ def test_sigterm_aborts_the_campaign_like_a_single_run_and_resume_finishes_it(tm
             assert process.poll() is None, "campaign ended before it could be stopped"
             time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=60)
+        _, stderr = process.communicate(timeout=600)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert "avalab: SIGTERM: campaign aborted, instruments safe" in stderr
     resumed = subprocess.run(avalab("campaign", str(spec), "--out", str(folder), "--resume"),
-                             capture_output=True, text=True, timeout=240)
+                             capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(complete_units(folder)) == sorted(f"s1/spot={i}" for i in range(4))

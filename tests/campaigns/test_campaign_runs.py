@@ -15,8 +15,6 @@ from acquisition.engine import Engine
 from acquisition.rig import load_rig
 from acquisition.storage import open_run
 
-pytestmark = pytest.mark.timeout(240)
-
 
 def four_spots() -> Campaign:
     return Campaign(name="four-spots", steps=[Step(

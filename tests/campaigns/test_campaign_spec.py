@@ -109,7 +109,7 @@ def test_campaign_dry_run_checks_setpoints_against_the_rig(tmp_path: Path) -> No
     campaign = tmp_path / "cold.toml"
     campaign.write_text('name = "cold"\n\n[[step]]\ntemperature_k = 40\n')
     done = subprocess.run([sys.executable, "-m", "acquisition.cli", "campaign", str(campaign), "--dry-run"],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert "line 4: step[1].temperature_k: temperature_k=40 K is below the rig limit; allowed range [77, 300] K" \
         in done.stderr
@@ -127,7 +127,7 @@ def test_every_temperature_message_of_a_campaign_states_the_rigs_range(tmp_path:
                         '[[step]]\nexperiment = "temperature_series"\n'
                         'params = { temperatures_k = [77.0, 500.0] }\n')
     done = subprocess.run([sys.executable, "-m", "acquisition.cli", "campaign", str(campaign), "--dry-run"],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if "temperature" in line]
     assert len(lines) == 4, done.stderr
@@ -142,7 +142,7 @@ def test_an_unwritable_campaign_folder_is_refused_before_anything_runs(tmp_path:
     for extra in ([], ["--dry-run"]):
         done = subprocess.run([sys.executable, "-m", "acquisition.cli", "campaign",
                                str(EXAMPLES / "film_71_spots.toml"), "--set", "n_spots=2", "--out", out, *extra],
-                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                              capture_output=True, text=True, timeout=600, cwd=tmp_path)
         assert done.returncode == 2, done.stderr
         assert done.stderr.startswith(f"avalab: error: out={out}: ") and "Traceback" not in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1

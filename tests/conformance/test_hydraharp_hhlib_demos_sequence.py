@@ -32,7 +32,6 @@ from sim_backends.emulators.hhlib_sim import HHSimLibrary, build_library
 from sim_backends.emulators.hhlib_sim.bench_source import BenchSignalSource
 from tests.bench.operator_steps import calibrate_hwp, prepare_pump, set_density
 
-pytestmark = pytest.mark.timeout(120)
 
 # hhdefin.h (HHLib 3.0)
 MAXDEVNUM = 8

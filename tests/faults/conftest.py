@@ -19,7 +19,7 @@ def fault_calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("fault_calibration")
     rig = load_rig("sim")
     engine = Engine(rig, CalibrationStore(directory))
-    finished = engine.start("calibrate", {}).wait(300)
+    finished = engine.start("calibrate", {}).wait(600)
     engine.close()
     rig.close_all()
     assert finished.status.value == "complete", finished.reason

@@ -96,7 +96,7 @@ def run_with_fault(calibration_dir: Path, tmp_path: Path, experiment: str, param
         trigger = FaultAt(bench, role, fault, moment)
         engine.subscribe(trigger)
         out = tmp_path / f"{experiment}.h5"
-        finished = engine.start(experiment, params, out_path=out).wait(240)
+        finished = engine.start(experiment, params, out_path=out).wait(600)
         closing = engine.close()
         # the truth, from the emulators over direct links (the proxies stay broken)
         unsafe = bench.unsafe_roles()

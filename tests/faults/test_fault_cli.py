@@ -22,8 +22,6 @@ from acquisition.rig import RoleConfig, load_rig_config, render_rig_toml
 from acquisition.storage import open_run
 from sim_backends.emulators import bench_server
 
-pytestmark = pytest.mark.timeout(300)
-
 
 @dataclass
 class Harness:

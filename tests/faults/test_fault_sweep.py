@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-#: bounded by the drivers' own timeouts (1 s per transaction); this only catches a hang
-pytestmark = pytest.mark.timeout(300)
-
 SWEEP = {"temperature_k": 77.0, "start_kw_cm2": 2.0, "stop_kw_cm2": 10.0, "points": 6,
          "settle_s": 0.1, "dwell_s": 0.1}
 #: up and down: 12 points; "start" is RunStarted (nothing set yet)

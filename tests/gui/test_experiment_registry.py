@@ -49,7 +49,7 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Exa
     engine = Engine(rig, store)
     runs: dict[str, ExampleRun] = {}
     try:
-        assert engine.start("calibrate", {}).wait(300).status == RunStatus.COMPLETE
+        assert engine.start("calibrate", {}).wait(600).status == RunStatus.COMPLETE
         for name in LISTED:
             events: list[Event] = []
             unsubscribe = engine.subscribe(events.append)

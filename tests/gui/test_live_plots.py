@@ -126,7 +126,7 @@ def test_bridge_delivers_worker_thread_events_in_order_on_the_gui_thread(qtbot) 
     bridge.received.connect(lambda e: received.append((e.index, threading.current_thread() is gui_thread)))
     events = [PointTaken("r", "sweep", i, {"rate_cps": 1.0}) for i in range(5000)]
     source.publish_from_thread(events).join()
-    qtbot.waitUntil(lambda: len(received) == 5000, timeout=5000)
+    qtbot.waitUntil(lambda: len(received) == 5000, timeout=30000)
     assert [i for i, _ in received] == list(range(5000))
     assert all(on_gui for _, on_gui in received)
     bridge.close()
@@ -165,7 +165,7 @@ def test_a_burst_is_delivered_in_slices_so_timers_still_run(qtbot) -> None:
                           if 0 < len(delivered) < 20000 else None)
     timer.start()
     source.publish_from_thread([PointTaken("r", "sweep", i, {}) for i in range(20000)]).join()
-    qtbot.waitUntil(lambda: len(delivered) == 20000, timeout=20000)
+    qtbot.waitUntil(lambda: len(delivered) == 20000, timeout=30000)
     timer.stop()
     assert delivered == list(range(20000))
     assert ticks_during_delivery, "the timer never ran while the burst was being delivered"

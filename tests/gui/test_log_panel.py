@@ -20,7 +20,7 @@ def test_records_from_a_worker_thread_reach_the_panel(qtbot) -> None:
         thread.start()
         thread.join()
         logger.debug("too chatty for the default filter")
-        qtbot.waitUntil(lambda: any("pump interlock at 12" in line for line in panel.lines()), timeout=2000)
+        qtbot.waitUntil(lambda: any("pump interlock at 12" in line for line in panel.lines()), timeout=30000)
         assert not any("too chatty" in line for line in panel.lines())
         assert "WARNING" in panel.lines()[-1] and "avalab.test.gui.log" in panel.lines()[-1]
     finally:

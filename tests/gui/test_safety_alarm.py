@@ -55,17 +55,17 @@ def test_a_run_whose_safe_state_fails_raises_a_modal_alarm_until_acknowledged(qt
     assert "safe state failed for pump" in alarm.text()
     assert "link lost (test)" in alarm.detailedText()
     # the run itself ended failed, saying so
-    finished = window.experiment_panel.last_handle.wait(30)
+    finished = window.experiment_panel.last_handle.wait(600)
     assert finished.status.value == "failed" and finished.reason.startswith("safe state failed for pump")
     assert "safe state failed for pump" in window.experiment_panel.message_label.text()
     # Esc / the close button do not dismiss it
     alarm.reject()
     assert alarm.isVisible() and not alarm.acknowledged
     qtbot.mouseClick(alarm.acknowledge_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not alarm.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: not alarm.isVisible(), timeout=30000)
     assert alarm.acknowledged
     qtbot.waitUntil(lambda: any("operator acknowledged: safe state failed for pump" in line
-                                for line in window.log_panel.lines()), timeout=5000)
+                                for line in window.log_panel.lines()), timeout=30000)
 
 
 def test_stop_that_cannot_make_a_role_safe_raises_the_alarm(qtbot, window: MainWindow) -> None:

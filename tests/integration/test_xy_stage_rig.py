@@ -11,7 +11,6 @@ from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.xy_stage import KDC101XYStage
 from sim_backends.devices.xy_stage import SimXYStage
 
-pytestmark = pytest.mark.timeout(120)
 
 ROLES = """
 [roles.pump]

@@ -92,11 +92,11 @@ def test_the_calibration_point_rows_pass(quick_report: tuple[Path, dict]) -> Non
 
 
 def test_bad_input_is_one_line_and_runs_nothing(tmp_path: Path) -> None:
-    done = avalab(["reproduce", "--only", "nope", "--out", "r"], tmp_path, timeout=120)
+    done = avalab(["reproduce", "--only", "nope", "--out", "r"], tmp_path, timeout=600)
     assert done.returncode == 2
     assert done.stderr.startswith("avalab: error: only='nope' is not a reproduction group; allowed values: cw_spot")
     assert not (tmp_path / "r").exists()
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
-    done = avalab(["reproduce", "--out", "full"], tmp_path, timeout=120)
+    done = avalab(["reproduce", "--out", "full"], tmp_path, timeout=600)
     assert done.returncode == 2 and "out=full exists and is not an empty folder" in done.stderr

@@ -51,7 +51,7 @@ def _kill_after_line(child: subprocess.Popen[str], wanted: str, delay_s: float) 
     time.sleep(delay_s)
     child.send_signal(signal.SIGKILL)
     remaining = child.stdout.read()
-    child.wait(timeout=60)
+    child.wait(timeout=600)
     assert child.returncode == -signal.SIGKILL, "child ended before the kill"
     return lines + [line.strip() for line in remaining.splitlines()]
 
@@ -163,7 +163,7 @@ def test_reader_sees_a_run_grow_while_another_process_writes_it(tmp_path: Path) 
     child.stdin.write("go\n")
     child.stdin.flush()
     assert [line.strip() for line in child.stdout][-1] == "finished"
-    child.wait(timeout=30)
+    child.wait(timeout=600)
     assert seen == sorted(seen) and len(seen) == 15
     final = open_run(path)
     assert final.status == "complete" and final.n_points("sweep") == 150

@@ -19,7 +19,6 @@ import pytest
 from acquisition import exit_codes
 from acquisition.storage import journal_path_for, open_run, recover_run
 
-pytestmark = pytest.mark.timeout(300)
 
 #: the journal passes this after roughly 25 sweep points; the 12 kB header file fits
 FILE_SIZE_LIMIT = 28_000
@@ -35,7 +34,7 @@ def avalab_with_file_limit(limit: int | None) -> list[str]:
 def sweep(out: Path, limit: int | None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(avalab_with_file_limit(limit) + [
         "sweep", "--points", "60", "--dwell-s", "0.1", "--settle-s", "0.1", "--no-progress",
-        "--out", str(out)], capture_output=True, text=True, timeout=240, cwd=out.parent)
+        "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=out.parent)
 
 
 def assert_failed_storage_and_recoverable(result: subprocess.CompletedProcess[str], out: Path) -> None:
