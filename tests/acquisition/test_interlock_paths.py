@@ -246,6 +246,6 @@ def test_the_control_paths_readings_are_held_to_the_same_density_limit(
     def plan(ctx: Any, params: dict) -> dict:
         ctx.control.prepare(808e-9, 1e4)
         return {}
-    finished = engine.start(add_plan(monkeypatch, plan), {}).wait(120)
+    finished = engine.start(add_plan(monkeypatch, plan), {}).wait(600)
     assert finished.status == RunStatus.FAILED and "measured_control_density=" in finished.reason
     assert [t.interlock for t in recorder.of(InterlockTripped)] == ["power_density"] and shut == [True]
