@@ -11,8 +11,10 @@ Timing: a point is published within SNAPSHOT_MIN_INTERVAL_S plus one build of th
 was taken. Each build rewrites the whole file (uncompressed, not fsynced: the journal is the
 durable copy), so its cost grows with the run; the interval grows with it (at least
 SNAPSHOT_BUSY_FACTOR x the last build time), which bounds the thread to about 1 / (1 +
-SNAPSHOT_BUSY_FACTOR) of one core however large the run becomes
-(``benchmarks/bench_live_snapshots.py`` measures latency and cost).
+SNAPSHOT_BUSY_FACTOR) of one core however large the run becomes, and the rewrites to at most
+SNAPSHOT_MAX_BYTES_PER_S on average: a run whose file is larger than about 10 MB is published
+less often than every half second (``benchmarks/bench_live_snapshots.py`` measures latency and
+cost).
 """
 from __future__ import annotations
 
@@ -27,16 +29,21 @@ logger = logging.getLogger(__name__)
 SNAPSHOT_MIN_INTERVAL_S = 0.25
 #: the next snapshot waits at least this many times as long as the last one took to build
 SNAPSHOT_BUSY_FACTOR = 2.0
+#: and long enough that rewriting the whole file stays below this average write rate (a run of
+#: large histograms would otherwise rewrite hundreds of MB every few seconds)
+SNAPSHOT_MAX_BYTES_PER_S = 20e6
 
 
 class SnapshotPublisher:
     """Calls ``publish()`` on its own thread after ``changed()``, batched (see module doc).
 
-    ``publish`` returns how many points the published file holds. The first exception it
-    raises stops publishing and goes to ``on_error`` (the writer turns it into a storage fault).
+    ``publish`` returns how many points the published file holds and its size in bytes. The
+    first exception it raises stops publishing and goes to ``on_error`` (the writer turns it into
+    a storage fault).
     """
 
-    def __init__(self, name: str, publish: Callable[[], int], on_error: Callable[[BaseException], None],
+    def __init__(self, name: str, publish: Callable[[], tuple[int, int]],
+                 on_error: Callable[[BaseException], None],
                  min_interval_s: float = SNAPSHOT_MIN_INTERVAL_S) -> None:
         self._publish = publish
         self._on_error = on_error
@@ -94,7 +101,7 @@ class SnapshotPublisher:
                 self._pending = False
             started = time.monotonic()
             try:
-                points = self._publish()
+                points, size_bytes = self._publish()
             except BaseException as exc:  # a storage fault: reported once, no more snapshots
                 logger.error("live snapshot failed: %s", exc)
                 try:
@@ -108,5 +115,6 @@ class SnapshotPublisher:
             self.build_times_s.append(took)
             with self._cond:
                 self._published_points = max(self._published_points, points)
-                self._next_allowed = started + max(self._min_interval_s, (1 + SNAPSHOT_BUSY_FACTOR) * took)
+                self._next_allowed = started + max(self._min_interval_s, (1 + SNAPSHOT_BUSY_FACTOR) * took,
+                                                   size_bytes / SNAPSHOT_MAX_BYTES_PER_S)
                 self._cond.notify_all()

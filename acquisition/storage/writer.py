@@ -210,9 +210,9 @@ class RunWriter:
         if self._snapshots is not None:
             self._snapshots.changed()
 
-    def _publish_snapshot(self) -> int:
+    def _publish_snapshot(self) -> tuple[int, int]:
         """Build the run file from the mirror and put it at ``path`` (snapshot thread); returns
-        the number of points in it."""
+        the number of points in it and its size in bytes."""
         with self._mirror_lock:
             assert self._mirror is not None
             records, points = list(self._mirror), self._mirror_points
@@ -227,11 +227,12 @@ class RunWriter:
         run.reason = f"run in progress: {points} points so far (live snapshot; the journal holds them too)"
         with self._place_lock:
             if self._finalised:
-                return points
+                return points, 0
             try:
                 if file_identity(self._path) == self._file_identity:
                     self._hold(self._place(self._path, run, STATUS_RUNNING, self._file_identity, snapshot=True))
-                    return points
+                    assert self._file_handle is not None
+                    return points, os.fstat(self._file_handle).st_size
             except StorageError:
                 if file_identity(self._path) == self._file_identity:
                     raise  # a write error, the run file still ours
