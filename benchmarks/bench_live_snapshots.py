@@ -8,7 +8,7 @@
    point every 5 ms as a fast map produces them), snapshots on vs off: the feed-time ratio, how
    long after a point it is visible in the file (latency, p50/p99/max over sampled points), and
    how long one snapshot takes as the file grows (the thread publishes at most every
-   max(0.25 s, 3 x build time), so the latency grows with it).
+   max(0.5 s, 4 x build time, size / 20 MB/s), so the latency grows with it).
 """
 from __future__ import annotations
 
