@@ -78,13 +78,15 @@ def _validate(path: Path, rig: Any, overrides: dict[str, Any] | None = None,
 
 def _progress_printer(stream: Any) -> Any:
     def show(progress: CampaignProgress) -> None:
-        percent = 100.0 * progress.done / max(progress.total, 1)
+        # the planned work done (running units' points included) when the runner knows it
+        share = progress.fraction if progress.fraction is not None else progress.done / max(progress.total, 1)
+        percent = 100.0 * share
         eta = format_duration(progress.eta_s) if progress.eta_s is not None else "?"
         step = (f" | step {progress.step_index + 1}: {progress.step_done + 1}/{progress.step_total}"
                 if progress.step_index is not None else "")
         stream.write(f"\r[{progress.done}/{progress.total} {percent:5.1f}%] {progress.message[:48]:<48}"
                      f"{step} | elapsed {format_duration(progress.elapsed_s)} ETA {eta}   ")
-        if progress.unit is None:
+        if progress.ended:
             stream.write("\n")
         stream.flush()
     return show
@@ -190,7 +192,7 @@ def run_stoppable(file: Path, runner: CampaignRunner, engine: Any, resume: bool)
     """Run ``runner`` with Ctrl+C / SIGTERM stopping it safely; the CampaignResult, or the exit
     code after one line on stderr (exit_codes: 2 refused before anything moved, 4 an instrument
     not safe, 5 a run file not written, 128+signal, 3 stopped)."""
-    signals = OperatorSignals("campaign", runner.request_stop, engine.emergency_stop,
+    signals = OperatorSignals("campaign", runner.request_stop, runner.emergency_stop,
                               lambda line: print("\n" + line, file=sys.stderr, flush=True))
     try:
         with signals:

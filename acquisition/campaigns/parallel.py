@@ -21,7 +21,10 @@ Failures:
 - a unit that fails or is refused stops the dispatch: units already running finish and are
   recorded, then CampaignStopped (``--resume`` continues);
 - ``request_stop`` (Ctrl+C): every worker aborts its running unit safely, units not started
-  are cancelled, every unit that ended is recorded, then CampaignStopped.
+  end at once without measuring (each submitted unit still reports, so none is left 'running'
+  in the index), every unit that ended is recorded, then CampaignStopped;
+- ``emergency_stop`` (a second Ctrl+C): as above, and every worker's running unit makes its
+  instruments safe at once (its engine's STOP), as the coordinator's engine does.
 """
 from __future__ import annotations
 
@@ -40,8 +43,10 @@ from typing import Any
 
 from acquisition.campaigns.index import CampaignIndex
 from acquisition.campaigns.isolation import calibrate_before_units, isolation_problem
+from acquisition.campaigns.progress import PROGRESS_INTERVAL_S, WorkTracker, unit_progress_listener
 from acquisition.campaigns.runner import (CampaignProgress, CampaignResult, CampaignRunner, CampaignStopped,
-                                          _headline_metrics, _one_line, free_attempt, run_file_name, run_unit)
+                                          _headline_metrics, _one_line, free_attempt, reconcile, run_file_name,
+                                          run_unit)
 from acquisition.campaigns.spec import Campaign, Unit
 from acquisition.engine import Engine
 from acquisition.rig import RigConfig, SimulationStart
@@ -57,6 +62,11 @@ POLL_S = 0.5
 #: how long the coordinator waits for aborted units to end and report after a stop
 STOP_WAIT_S = 300.0
 MAX_WORKERS = 256
+#: the local scheduler's HTTP endpoint (health, metrics): loopback, a free port (no clash with
+#: another cluster's default 8787)
+LOCAL_HTTP = "127.0.0.1:0"
+#: one thread per local worker process and per numerical library in it: N workers, N cores
+SINGLE_THREADED = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
 NOT_STARTED = "not started"
 WORKER_PRELOAD = "acquisition.campaigns.dask_worker"
 
@@ -93,8 +103,6 @@ class UnitOutcome:
     #: the index record of the run (CampaignIndex.begin's arguments); None: no run began
     begun: dict[str, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
-    #: rig-clock seconds the unit took (for the ETA)
-    clock_s: float = 0.0
     #: the CampaignStopped message of a unit that did not complete
     stop_message: str = ""
     #: an earlier attempt's complete run file, recorded instead of measuring again
@@ -118,6 +126,17 @@ def stop_units(topic: str, reason: str) -> int:
     return len(engines)
 
 
+def emergency_units(topic: str) -> int:
+    """On a worker (``client.run``): as ``stop_units``, and every running unit's instruments
+    safe at once (its engine's STOP). Returns how many were running."""
+    with _registry_lock:
+        _stopped_topics.setdefault(topic, "emergency stop")
+        engines = list(_running_engines.get(topic, ()))
+    for engine in engines:
+        engine.emergency_stop()
+    return len(engines)
+
+
 def _stop_reason(topic: str) -> str | None:
     with _registry_lock:
         return _stopped_topics.get(topic)
@@ -129,33 +148,46 @@ class _StoppableEngine(Engine):
     def __init__(self, rig: Any, calibration_store: Any, topic: str) -> None:
         super().__init__(rig, calibration_store)
         self.topic = topic
+        #: a start refused because the campaign was stopped (not a failure of the unit)
+        self.refused_after_stop = False
 
     def start(self, experiment: str, params: dict[str, Any] | None = None,
               out_path: Path | None = None) -> Any:
         reason = _stop_reason(self.topic)
         if reason is not None:
+            self.refused_after_stop = True
             raise RuntimeError(f"campaign stopped: {reason}")
         return super().start(experiment, params, out_path)
 
 
-def _post(topic: str, message: dict[str, Any]) -> None:
-    """Tell the coordinator (a dask event on the campaign's topic)."""
-    from distributed import get_worker
+class _Coordinator:
+    """Messages to the coordinator from a worker (dask events on the campaign's topic), from the
+    task's thread or the unit's engine thread. Made in the task's thread, which knows its worker."""
 
-    try:
-        worker = get_worker()
-    except ValueError:  # not on a worker: nobody to tell
-        return
-    worker.log_event(topic, message)
+    def __init__(self, topic: str) -> None:
+        from distributed import get_worker
+
+        self.topic = topic
+        try:
+            self.worker: Any = get_worker()
+        except ValueError:  # not on a worker: nobody to tell
+            self.worker = None
+
+    def post(self, message: dict[str, Any]) -> None:
+        if self.worker is not None:  # the worker's event loop sends it (thread-safe hand-over)
+            self.worker.loop.add_callback(self.worker.log_event, self.topic, message)
 
 
 class _WorkerRecorder:
     """``run_unit``'s index on a worker: announces the run to the coordinator as it begins and
     keeps how it finished for the task's outcome."""
 
-    def __init__(self, task: UnitTask, attempt_id: str) -> None:
+    def __init__(self, task: UnitTask, attempt_id: str, coordinator: _Coordinator,
+                 engine: _StoppableEngine) -> None:
         self.task = task
         self.attempt_id = attempt_id
+        self.coordinator = coordinator
+        self.engine = engine
         self.begun: dict[str, Any] | None = None
         self.finished: tuple[str, str, dict[str, Any]] | None = None
 
@@ -166,12 +198,16 @@ class _WorkerRecorder:
             raise CampaignStopped(f"stopped before unit {unit_key}: {reason}")
         self.begun = {"unit_key": unit_key, "ordinal": ordinal, "step": step, "label": label,
                       "variables": dict(variables), "experiment": experiment, "path": path}
-        _post(self.task.topic, {"kind": "begin", "attempt_id": self.attempt_id, "pid": os.getpid(),
+        self.coordinator.post({"kind": "begin", "attempt_id": self.attempt_id, "pid": os.getpid(),
                                 "earlier": self._earlier_attempts(), **self.begun})
         return 0
 
     def finish(self, run_id: int, status: str, reason: str = "",
                metrics: dict[str, Any] | None = None) -> None:
+        if status == "failed" and self.engine.refused_after_stop:
+            # the operator's stop came between the announcement and the start: nothing ran, the
+            # unit was stopped (as a running one is aborted), it did not fail
+            status = "aborted"
         self.finished = (status, reason, dict(metrics or {}))
 
     def _earlier_attempts(self) -> list[str]:
@@ -232,29 +268,35 @@ def run_unit_task(task: UnitTask) -> UnitOutcome:
     rig = Rig(task.rig_config, source=task.rig_source)
     rig.restart_simulation(task.start)
     engine = _StoppableEngine(rig, CalibrationStore(Path(task.calibration_dir)), task.topic)
-    recorder = _WorkerRecorder(task, attempt_id)
+    coordinator = _Coordinator(task.topic)
+    recorder = _WorkerRecorder(task, attempt_id, coordinator, engine)
     with _registry_lock:
         _running_engines.setdefault(task.topic, set()).add(engine)
-    clock_start = rig.clock.now()
     stop_message = ""
+    engine.subscribe(unit_progress_listener(lambda fraction: coordinator.post(
+        {"kind": "progress", "attempt_id": attempt_id, "unit_key": unit.key, "fraction": fraction})))
     try:
-        run_unit(engine, Path(task.folder), task.ordinal, unit, recorder, task.attempt)
+        run_unit(engine, Path(task.folder), task.ordinal, unit, recorder, task.attempt,
+                 stop_reason=lambda: _stop_reason(task.topic))
     except CampaignStopped as exc:
         stop_message = str(exc)
     finally:
         with _registry_lock:
             _running_engines.get(task.topic, set()).discard(engine)
         engine.close()
-    clock_s = rig.clock.now() - clock_start
     if recorder.finished is not None:
         status, reason, metrics = recorder.finished
         return UnitOutcome(attempt_id, unit.key, task.ordinal, status, reason, recorder.begun, metrics,
-                           clock_s, stop_message)
-    # no run was recorded: stopped before it began, or its preparation did not complete
+                           stop_message)
+    # no run was recorded: stopped before it began, or its preparation did not complete (an
+    # announced run that ended without an outcome is recorded, as stopped or failed)
     stopped = _stop_reason(task.topic)
-    status = NOT_STARTED if stopped is not None else "failed"
+    if stopped is not None:
+        status = NOT_STARTED if recorder.begun is None else "aborted"
+    else:
+        status = "failed"
     return UnitOutcome(attempt_id, unit.key, task.ordinal, status, stopped or stop_message,
-                       recorder.begun, {}, clock_s, stop_message)
+                       recorder.begun, {}, stop_message)
 
 
 # ------------------------------------------------------------------------------ cluster
@@ -266,8 +308,12 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     import dask
     from distributed import Client, LocalCluster
 
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:  # dask's INFO lines only with -vv
-        logging.getLogger("distributed").setLevel(logging.WARNING)
+    # dask's own lines: errors only (a worker slow to close under load is not the operator's
+    # concern; the campaign reports what a worker death did to its units), warnings with -v,
+    # everything with -vv
+    level = logging.getLogger().getEffectiveLevel()
+    if level > logging.DEBUG:
+        logging.getLogger("distributed").setLevel(logging.WARNING if level <= logging.INFO else logging.ERROR)
     if scheduler is not None:
         if workers is not None:
             raise ParallelRefused(f"workers={workers} cannot be combined with scheduler={scheduler!r}; "
@@ -283,9 +329,11 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         return
     if workers is None or isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS:
         raise ParallelRefused(f"workers={workers} is outside the allowed range [1, {MAX_WORKERS}]")
-    with dask.config.set({"distributed.scheduler.allowed-failures": RERUNS_AFTER_WORKER_DEATH}):
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **SINGLE_THREADED}
+    with dask.config.set({"distributed.scheduler.allowed-failures": RERUNS_AFTER_WORKER_DEATH,
+                          "distributed.nanny.pre-spawn-environ": environ}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, preload=[WORKER_PRELOAD],
+                               dashboard_address=LOCAL_HTTP, preload=[WORKER_PRELOAD],
                                silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
@@ -309,12 +357,15 @@ class ParallelCampaignRunner(CampaignRunner):
                                   "virtual clock (a real rig is one serial queue)")
         super().__init__(campaign, engine, folder, on_progress)
         self.client = client
+        self._emergency = False
+        self._wake = threading.Event()  # the dispatch loop's: a stop wakes it at once
         self.on_unit_started = on_unit_started or (lambda message: None)
         self.topic = f"avalab-campaign-{uuid.uuid4().hex}"
 
     def _run(self, index: CampaignIndex, resume: bool) -> CampaignResult:
+        reconciled = reconcile(index, self.folder, self.units)
         done_keys = self._open_index(index, resume)
-        result = CampaignResult(folder=self.folder)
+        result = CampaignResult(folder=self.folder, reconciled=reconciled)
         result.skipped = [u.key for u in self.units if u.key in done_keys]
         todo = [(o, u) for o, u in enumerate(self.units) if u.key not in done_keys]
         started = time.monotonic()
@@ -327,8 +378,20 @@ class ParallelCampaignRunner(CampaignRunner):
             _Dispatch(self, index, todo, result, started).run()
         self.on_progress(CampaignProgress(
             done=len(self.units), total=len(self.units), unit=None, message="campaign complete",
-            elapsed_s=time.monotonic() - started, eta_s=0.0))
+            elapsed_s=time.monotonic() - started, eta_s=0.0, fraction=1.0, ended=True))
         return result
+
+    def request_stop(self, reason: str) -> None:
+        super().request_stop(reason)
+        self._wake.set()
+
+    def emergency_stop(self) -> None:
+        """The operator's second signal: the coordinator's instruments safe now, and the dispatch
+        loop has every worker make its running unit's instruments safe at once (a signal handler
+        does not talk to the cluster itself)."""
+        self._emergency = True
+        super().emergency_stop()
+        self._wake.set()
 
     def task(self, ordinal: int, unit: Unit, attempt: int) -> UnitTask:
         return UnitTask(topic=self.topic, rig_config=self.rig.loaded_config, rig_source=self.rig.source,
@@ -353,11 +416,12 @@ class _Dispatch:
         self.finished_attempts: set[str] = set()
         self.running: dict[str, str] = {}         # attempt id -> unit key (begun, not finished)
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.wake = threading.Event()
+        self.wake = runner._wake
         self.stop_message: str | None = None      # why no further unit is dispatched
         self.signalled = False                    # request_stop seen: workers told to abort
-        self.remaining_estimate = sum(runner._estimates[o] for o, _ in todo)
-        self.clock_done = 0.0
+        self.emergency_sent = False               # emergency_stop seen: workers told to STOP
+        self.work = WorkTracker({u.key: runner._estimates[o] for o, u in todo})
+        self.last_progress = -float("inf")
         self.threads = max(1, sum(self.client.nthreads().values()))
 
     def run(self) -> None:
@@ -380,6 +444,11 @@ class _Dispatch:
     def _loop(self) -> None:
         deadline: float | None = None
         while self.pending or (self.todo and self.stop_message is None):
+            if self.runner._emergency and not self.emergency_sent:  # first: the units still run
+                self.emergency_sent = True
+                made_safe = self.client.run(emergency_units, self.runner.topic, on_error="return")
+                log.warning("campaign: emergency stop: %s running unit(s) made safe",
+                            sum(n for n in made_safe.values() if isinstance(n, int)))
             if self.runner._stop_reason is not None and not self.signalled:
                 self._stop_everything(self.runner._stop_reason)
                 deadline = time.monotonic() + STOP_WAIT_S
@@ -415,14 +484,26 @@ class _Dispatch:
                 message = self.events.get_nowait()
             except queue.Empty:
                 return
-            if message.get("kind") != "begin" or message["attempt_id"] in self.finished_attempts:
+            if message["attempt_id"] in self.finished_attempts:
                 continue  # an announcement that arrived after the unit's outcome
+            if message.get("kind") == "progress":
+                if message["attempt_id"] in self.running:
+                    self.work.update(message["unit_key"], float(message["fraction"]))
+                    self._progress(None)
+                continue
+            if message.get("kind") != "begin":
+                continue
             for path in message.get("earlier", []):
                 if path not in self.known_paths:  # a dead worker's file the index never heard of
                     self._begin_row(uuid.uuid4().hex, {**message, "path": path})
+            if message["unit_key"] in self.latest_row and message["attempt_id"] not in self.rows:
+                log.warning("campaign: unit %s is measured again on another worker: the worker running it "
+                            "died (its run file is kept, superseded)", message["unit_key"])
             self._begin_row(message["attempt_id"], message)
             self.running[message["attempt_id"]] = message["unit_key"]
+            self.work.update(message["unit_key"], 0.0)
             self.runner.on_unit_started(dict(message))
+            self._progress(None, force=True)
 
     def _begin_row(self, attempt_id: str, record: dict[str, Any]) -> int:
         if attempt_id in self.rows:
@@ -457,6 +538,8 @@ class _Dispatch:
     def _record(self, outcome: UnitOutcome, unit: Unit) -> None:
         self.running.pop(outcome.attempt_id, None)
         self.finished_attempts.add(outcome.attempt_id)
+        if outcome.status != "complete":
+            self.work.drop(unit.key)
         if outcome.status == NOT_STARTED:
             return
         if outcome.begun is not None:
@@ -468,14 +551,14 @@ class _Dispatch:
             self.index.finish(run_id, outcome.status, outcome.reason, outcome.metrics)
         if outcome.status == "complete":
             self.result.completed.append(unit.key)
-            self.clock_done += max(outcome.clock_s, 1e-9) if not outcome.reused else 0.0
-            self.remaining_estimate -= self.runner._estimates[outcome.ordinal]
-            self._progress(unit)
+            self.work.complete(unit.key)
+            self._progress(unit, force=True)
             return
         message = outcome.stop_message or f"unit {unit.key} ended {outcome.status}: {outcome.reason}"
         self._stop_dispatch(message)
 
     def _record_failure(self, ordinal: int, unit: Unit, reason: str) -> None:
+        self.work.drop(unit.key)
         run_id = self.latest_row.get(unit.key)
         if run_id is None:
             run_id = self.index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
@@ -489,24 +572,28 @@ class _Dispatch:
             log.error("campaign: %s; units already running finish first", message)
 
     def _stop_everything(self, reason: str) -> None:
-        """The operator's stop: workers abort their running units, queued units are cancelled."""
+        """The operator's stop: workers abort their running units; the units submitted but not
+        begun find the stop when a worker takes them and end 'not started'. They are not
+        cancelled: a cancelled unit that had just begun would never report how it ended, its
+        announcement arriving after the stop would leave its index row 'running'."""
         self.signalled = True
         self.stop_message = f"stopped: {reason}"
         aborted = self.client.run(stop_units, self.runner.topic, reason, on_error="return")
         log.warning("campaign stop: %s running unit(s) aborted",
                     sum(n for n in aborted.values() if isinstance(n, int)))
-        self._drain_events()
-        begun = set(self.running.values())
-        for future, (_, unit) in list(self.pending.items()):
-            if unit.key not in begun:
-                future.cancel()
 
-    def _progress(self, unit: Unit) -> None:
-        elapsed = time.monotonic() - self.started
-        speed = elapsed / self.clock_done if self.clock_done > 0 else None
-        eta = max(self.remaining_estimate, 0.0) * speed if speed is not None else None
-        done = len(self.result.completed) + len(self.result.skipped)
-        self.runner.on_progress(CampaignProgress(
-            done=done, total=len(self.runner.units), unit=unit,
-            message=f"{unit.key} done; {len(self.running)} running on {self.threads} worker(s)",
-            elapsed_s=elapsed, eta_s=eta))
+    def _progress(self, unit: Unit | None, force: bool = False) -> None:
+        """Tell ``on_progress`` how far the campaign is: units done, the running units' share of
+        their points (the workers' reports), the ETA (``unit``: the one that just completed)."""
+        now = time.monotonic()
+        if not force and now - self.last_progress < PROGRESS_INTERVAL_S:
+            return
+        self.last_progress = now
+        running = self.work.running()
+        shown = ", ".join(f"{key} {fraction:.0%}" for key, fraction in running)
+        message = (f"{unit.key} done; " if unit is not None else "") + f"{len(running)} running: {shown}"
+        runner = self.runner
+        runner.on_progress(CampaignProgress(
+            done=len(self.result.completed) + len(self.result.skipped), total=len(runner.units), unit=unit,
+            message=message, elapsed_s=now - self.started, eta_s=self.work.eta_s(now),
+            fraction=runner._fraction_done(self.work, set(self.result.skipped)), running=running))

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from acquisition.campaigns.index import CampaignIndex
 from acquisition.campaigns.isolation import calibrate_before_units, isolation_problem, simulation_starts
+from acquisition.campaigns.progress import WorkTracker, unit_progress_listener
 from acquisition.experiments.prepare import PREPARE_EXPERIMENT
 from acquisition.campaigns.spec import Campaign, CampaignError, Unit, expand
 from acquisition.events import RunFinished, RunStatus
@@ -61,6 +62,12 @@ class CampaignProgress:
     step_index: int | None = None
     step_done: int = 0
     step_total: int = 0
+    #: share of the campaign's planned work done, running units' progress included
+    fraction: float | None = None
+    #: (unit key, fraction done) of the units in progress
+    running: tuple[tuple[str, float], ...] = ()
+    #: the campaign's last report
+    ended: bool = False
 
 
 @dataclass
@@ -118,6 +125,12 @@ class CampaignRunner:
         self._stop_reason = reason
         self.engine.abort(reason)
 
+    def emergency_stop(self) -> None:
+        """The operator's second signal: every instrument safe now (the engine's STOP), the
+        campaign stopping as for ``request_stop``."""
+        self._stop_reason = self._stop_reason or "emergency stop"
+        self.engine.emergency_stop()
+
     def check(self) -> None:
         """Every unit's experiment params against the schema, the rig and the engine's stored
         calibrations (the engine's start-time preflight); CampaignError with one line per
@@ -174,36 +187,49 @@ class CampaignRunner:
                 calibrate_before_units(self.engine, self.units, self.folder)
             except (ValueError, RuntimeError) as exc:
                 raise CampaignStopped(f"{_one_line(exc)}; fix the cause and continue with --resume") from None
-        remaining_estimate = sum(e for u, e in zip(self.units, self._estimates) if u.key not in done_keys)
-        measured_clock = 0.0
+        work = WorkTracker({u.key: e for u, e in zip(self.units, self._estimates) if u.key not in done_keys})
         (self.folder / "runs").mkdir(parents=True, exist_ok=True)
-        for ordinal, (unit, estimate) in enumerate(zip(self.units, self._estimates)):
+        for ordinal, unit in enumerate(self.units):
             step_units = [u for u in self.units if u.step_index == unit.step_index]
             step_done = step_units.index(unit)
             if unit.key in done_keys:
                 result.skipped.append(unit.key)
                 continue
-            elapsed = time.monotonic() - started
-            # ETA in wall seconds: scale the clock estimate by how fast clock time has passed here
-            speed = elapsed / measured_clock if measured_clock > 0 else None
-            eta = remaining_estimate * speed if speed is not None else None
-            self.on_progress(CampaignProgress(
-                done=len(result.completed) + len(result.skipped), total=len(self.units), unit=unit,
-                message=f"{unit.key}: {unit.label}", elapsed_s=elapsed, eta_s=eta,
-                step_index=unit.step_index, step_done=step_done, step_total=len(step_units)))
+
+            def show(fraction: float, unit: Unit = unit, step_done: int = step_done,
+                     step_total: int = len(step_units)) -> None:
+                work.update(unit.key, fraction)
+                self.on_progress(CampaignProgress(
+                    done=len(result.completed) + len(result.skipped), total=len(self.units), unit=unit,
+                    message=f"{unit.key}: {unit.label} {fraction:.0%}", elapsed_s=time.monotonic() - started,
+                    eta_s=work.eta_s(), step_index=unit.step_index, step_done=step_done,
+                    step_total=step_total, fraction=self._fraction_done(work, done_keys),
+                    running=work.running()))
+            show(0.0)
             if self._stop_reason is not None:  # asked between two units (engine idle: no abort)
                 raise CampaignStopped(f"stopped before unit {unit.key}: {self._stop_reason}")
             if self.isolated:
                 self.rig.restart_simulation(self._starts[ordinal])
-            clock_before = self.rig.clock.now()
-            self._run_unit(index, ordinal, unit)
-            measured_clock += max(self.rig.clock.now() - clock_before, 1e-9)
-            remaining_estimate -= estimate
+            unsubscribe = self.engine.subscribe(unit_progress_listener(show))
+            try:
+                self._run_unit(index, ordinal, unit)
+            finally:
+                unsubscribe()
+            work.complete(unit.key)
             result.completed.append(unit.key)
         self.on_progress(CampaignProgress(
             done=len(self.units), total=len(self.units), unit=None, message="campaign complete",
-            elapsed_s=time.monotonic() - started, eta_s=0.0))
+            elapsed_s=time.monotonic() - started, eta_s=0.0, fraction=1.0, ended=True))
         return result
+
+    def _fraction_done(self, work: WorkTracker, done_keys: set[str]) -> float:
+        """Share of the whole campaign's planned work done: units complete before this pass
+        (a resume) and this pass's work."""
+        total = sum(self._estimates)
+        if total <= 0.0:
+            return 1.0
+        before = sum(e for u, e in zip(self.units, self._estimates) if u.key in done_keys)
+        return min((before + work.work_done_s()) / total, 1.0)
 
     def _run_unit(self, index: CampaignIndex, ordinal: int, unit: Unit) -> None:
         attempt = 1 + sum(1 for r in index.runs() if r.unit_key == unit.key)

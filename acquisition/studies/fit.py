@@ -18,11 +18,13 @@ from scipy.optimize import least_squares
 
 from acquisition.studies.fit_model import SpotModel, SweepData, predict, residuals
 
-#: forward-difference step of the Jacobian, in log parameter (2 %)
-LOG_STEP = 0.02
+#: forward-difference step of the Jacobian, in log parameter (0.5 %)
+LOG_STEP = 0.005
 #: the search stays within this factor of the description's value, each way
 BOUND_FACTOR = 100.0
 MAX_EVALUATIONS = 30
+#: a correlation above this (in size) is pointed out: the errors are right, but large
+STRONG_CORRELATION = 0.9
 
 
 @dataclass
@@ -119,6 +121,19 @@ def fit(runs: list[tuple[SweepData, SpotModel]], start: dict[str, float], client
                      correlation=[[float(c) for c in row] for row in correlation], chi_square=chi_square,
                      degrees_of_freedom=dof, evaluations=evaluator.evaluations, success=bool(solution.success),
                      message=str(solution.message), files=[str(d.path) for d, _ in runs])
+
+
+def correlation_notes(result: FitResult, limit: float = STRONG_CORRELATION) -> list[str]:
+    """One line per pair of fitted parameters the runs hardly tell apart (|r| > ``limit``)."""
+    notes = []
+    for i, first in enumerate(result.names):
+        for j in range(i + 1, len(result.names)):
+            r = result.correlation[i][j]
+            if math.isfinite(r) and abs(r) > limit:
+                notes.append(f"{first} and {result.names[j]} are correlated (r = {r:+.2f}): these runs "
+                             "constrain a combination of them; fit them from runs that separate them "
+                             "(other temperatures, a lifetime or pulsed run) or keep one fixed")
+    return notes
 
 
 def plot_fit(path: Any, runs: list[tuple[SweepData, SpotModel]], result: FitResult) -> None:

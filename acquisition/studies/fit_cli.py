@@ -39,7 +39,7 @@ def _error(message: str) -> int:
 def fit_command(args: argparse.Namespace) -> int:
     from acquisition.campaigns.parallel import ParallelRefused, dask_client
     from acquisition.rig import config_to_dict, load_rig_config
-    from acquisition.studies.fit import fit, plot_fit
+    from acquisition.studies.fit import correlation_notes, fit, plot_fit
     from acquisition.studies.fit_model import FitInputError, read_sweep, spot_model
     from sim_backends.physics import get_material
     from sim_backends.physics.parameters import check_parameter_names, parameter_names, parameter_values
@@ -96,5 +96,7 @@ def fit_command(args: argparse.Namespace) -> int:
         print("  correlations:")
         for i, name in enumerate(result.names):
             print("    " + " ".join(f"{c:+.3f}" for c in result.correlation[i]) + f"  {name}")
+    for note in correlation_notes(result):
+        print(f"  note: {note}")
     print(f"  result: {out}" + (f", plot: {args.plot}" if args.plot else ""))
     return 0

@@ -8,15 +8,19 @@ counts, dwell, rig-clock time of each main-scan point. For a parameter set it co
 particle, the steady-state S-curve (RateModel.s_curve: both stable branches and the folds, by
 continuation), and from it
 
-- the expected counts of every point: each particle on the branch its own folds put it on for
-  that scan direction, at its local intensity (peak density x its field factor x the focus
-  drift at that time), weighted by its collection, through the line efficiencies, plus dark
-  counts and laser stray light, after dead time;
+- the expected counts of every point: each particle on the bright branch with the probability
+  its own hysteresis gives along the scan (its folds against its local intensity, uncertain by
+  the bench's intensity jitter: smooth in the parameters), else on the dark one, at its local
+  intensity (peak density x its field factor x the focus drift at that time), weighted by its
+  collection, through the line efficiencies, plus dark counts and laser stray light, after dead
+  time;
 - the switch-on and switch-off densities: the fold of the particle whose switching makes the
-  largest jump of the modelled scan (continuous in the parameters, unlike a jump between points).
+  largest step in log counts of the modelled scan, as the measured brackets are found
+  (continuous in the parameters, unlike a jump between points).
 
-Residuals: log counts of every point outside the measured jump brackets (Poisson error plus the
-intensity jitter of the bench times the local slope), less their weighted mean offset (the
+Residuals: log counts of every point outside the measured jump brackets (Poisson error, the
+intensity jitter of the bench times the local slope, and the spread between the branches where
+the state is uncertain), less their weighted mean offset (the
 detection efficiency, profiled out), and each measured threshold bracket against the modelled
 fold (bracket midpoint, uniform error over the bracket plus the jitter).
 """
@@ -36,6 +40,14 @@ INTENSITY_JITTER_REL = 0.01
 MIN_COUNTS = 1.0
 SWEEP_STREAM = "sweep"
 SWEEP_FIELDS = ("density_w_m2", "counts", "direction", "dwell_s")
+#: a switching step: at least this ratio of count rates between neighbouring points (a switch
+#: near a fold slows down and may end during the next point's dwell), ...
+JUMP_MIN_RATIO = 2.0
+#: ... between levels that hold: the medians of JUMP_LEVEL_POINTS points on either side differ
+#: by JUMP_LEVEL_RATIO, their means by JUMP_MIN_SIGMA standard deviations of the counting noise
+JUMP_LEVEL_POINTS = 3
+JUMP_LEVEL_RATIO = 3.0
+JUMP_MIN_SIGMA = 5.0
 
 
 class FitInputError(ValueError):
@@ -92,16 +104,18 @@ def read_sweep(path: Path, rig_config: dict[str, Any] | None = None) -> SweepDat
 
 
 def _find_brackets(data: SweepData) -> None:
-    """The largest log-count step up on the up scan (A -> B) and down on the down scan (C -> D)."""
+    """The largest switching step up on the up scan (A -> B) and down on the down scan (C -> D).
+
+    A step counts as a switch only if it is one: a change of JUMP_MIN_RATIO or more between two
+    levels that hold on either side (JUMP_LEVEL_POINTS points, JUMP_LEVEL_RATIO apart, significant
+    against the counting noise): a scan that never reaches the switch-on has no threshold,
+    whatever its noise does."""
     data.in_brackets = np.zeros(len(data.counts), dtype=bool)
-    logs = np.log10(np.maximum(data.counts, MIN_COUNTS) / data.dwell_s)
+    rates = np.maximum(data.counts, MIN_COUNTS) / data.dwell_s
     for up in (True, False):
         index = np.flatnonzero(data.up == up)
-        if len(index) < 2:
-            continue
-        steps = np.diff(logs[index]) * (1 if up else -1)
-        i = int(np.argmax(steps))
-        if steps[i] < 0.5:  # less than 3x: no jump worth a threshold
+        i = _switching_step(rates[index], data.counts[index], data.dwell_s[index], rising=up)
+        if i is None:
             continue
         a, b = index[i], index[i + 1]
         low, high = sorted((float(data.density_w_m2[a]), float(data.density_w_m2[b])))
@@ -110,6 +124,30 @@ def _find_brackets(data: SweepData) -> None:
         else:
             data.off_bracket = (low, high)
         data.in_brackets[[a, b]] = True
+
+
+def _switching_step(rates: np.ndarray, counts: np.ndarray, dwell_s: np.ndarray, rising: bool) -> int | None:
+    """Index i of the largest switching step between points i and i + 1 of one scan direction
+    (in measurement order), None if there is none. ``rising``: the dark-to-bright step of the up
+    scan; otherwise the bright-to-dark step of the down scan."""
+    if len(rates) < 2:
+        return None
+    sign = 1.0 if rising else -1.0
+    steps = np.diff(np.log(rates)) * sign
+    for i in np.argsort(steps)[::-1]:
+        if steps[i] < math.log(JUMP_MIN_RATIO):
+            return None
+        before = slice(max(0, i - JUMP_LEVEL_POINTS + 1), i + 1)
+        after = slice(i + 1, i + 1 + JUMP_LEVEL_POINTS)
+        if (float(np.median(rates[after])) / float(np.median(rates[before]))) ** sign < JUMP_LEVEL_RATIO:
+            continue
+        # the two levels' counts on a common dwell, their difference against the counting noise
+        n_before, n_after = counts[before], counts[after] * float(np.mean(dwell_s[before]) / np.mean(dwell_s[after]))
+        mean_before, mean_after = float(np.mean(n_before)), float(np.mean(n_after))
+        noise = math.sqrt(mean_before / len(n_before) + mean_after / len(n_after) + 1e-9)
+        if (mean_after - mean_before) * sign >= JUMP_MIN_SIGMA * noise:
+            return int(i)
+    return None
 
 
 @dataclass
@@ -122,11 +160,34 @@ class SpotModel:
 
 
 def spot_model(data: SweepData) -> SpotModel:
+    """The run's spot as its rig configuration describes it; FitInputError if it holds no
+    particle (nothing there to fit)."""
     from acquisition.rig import rig_config_from_dict
 
     raw = data.rig_config
     config = rig_config_from_dict(_toml_units(raw), str(data.path))
-    return SpotModel(sample=config.sample, beam=config.beam, sim=config.sim)
+    model = SpotModel(sample=config.sample, beam=config.beam, sim=config.sim)
+    if not _focal_spot(data, model, {}).particles:
+        sample = config.sample
+        raise FitInputError(f"{data.path}: its focal spot holds no particle (film seed {sample.seed}, "
+                            f"position {list(sample.film_position_m)} m, {sample.n_particles} per spot on "
+                            "average); allowed: a run of a spot with particles")
+    return model
+
+
+def _focal_spot(data: SweepData, model: SpotModel, values: dict[str, float]) -> Any:
+    """The run's focal spot (its film's particles at the run's film position) with the model
+    parameters ``values`` on top of the sample's own. The focus is taken at the film position
+    the rig configuration records (an XY stage at its reference position)."""
+    from sim_backends.physics import FocalSpot
+
+    sample = model.sample
+    return FocalSpot(material=sample.material, temperature_k=data.temperature_k,
+                     beam_radius_m=model.beam.beam_radius_m, n_particles=sample.n_particles,
+                     heterogeneity=sample.heterogeneity, seed=sample.seed,
+                     position_m=(float(sample.film_position_m[0]), float(sample.film_position_m[1])),
+                     dopant_fraction=sample.dopant_fraction, knockouts=tuple(sample.knockouts),
+                     parameters={**dict(sample.parameters), **values})
 
 
 def _toml_units(raw: dict[str, Any]) -> dict[str, Any]:
@@ -154,16 +215,8 @@ def predict(data: SweepData, model: SpotModel, values: dict[str, float]) -> dict
     """Expected counts per point and the modelled switch-on/off densities for parameter ``values``."""
     from sim_backends.bench import optics
     from sim_backends.bench.bench import detection_efficiency, drift_phases
-    from sim_backends.physics import FocalSpot, RateModel
 
-    sample = model.sample
-    parameters = {**dict(sample.parameters), **values}
-    spot = FocalSpot(material=sample.material, temperature_k=data.temperature_k,
-                     beam_radius_m=model.beam.beam_radius_m, n_particles=max(1, sample.n_particles),
-                     heterogeneity=sample.heterogeneity, seed=sample.seed,
-                     position_m=(float(sample.film_position_m[0]), float(sample.film_position_m[1])),
-                     dopant_fraction=sample.dopant_fraction, knockouts=tuple(sample.knockouts),
-                     parameters=parameters)
+    spot = _focal_spot(data, model, values)
     optics_config = model.sim.optics
     _, focus_phases = drift_phases(np.random.default_rng(model.sim.seed))
     focus = np.array([optics.focus_drift_factor(t, optics_config.focus_drift_rel,
@@ -173,37 +226,104 @@ def predict(data: SweepData, model: SpotModel, values: dict[str, float]) -> dict
     efficiency = {line: detection_efficiency(model.sim.detection, nm * 1e-9)
                   for line, nm in spot.particles[0].model.material.lines_nm.items()}
     detected = np.zeros(len(peak))
-    jumps: dict[bool, tuple[float, float]] = {}  # up? -> (emission jump, fold density)
+    switch_variance = np.zeros(len(peak))  # (counts/s)^2
+    switches: list[_Switch] = []
     for spec, particle in zip(spot.specs, spot.particles):
         local = peak * spec.intensity_factor
         branches = _branches(particle.model, float(local.min()), float(local.max()))
         on, off = branches["folds"]
-        bright = np.zeros(len(local), dtype=bool)
-        state = False
-        for i, intensity in enumerate(local):  # the particle's own hysteresis along the scan
-            state = (intensity >= on) if not state else (intensity > off)
-            if math.isnan(on):
-                state = False
-            bright[i] = state
+        bright = bright_probability(local, on, off)
         dark_rate = _branch_rate(branches["dark"], np.minimum(local, on if not math.isnan(on) else np.inf))
         bright_rate = _branch_rate(branches["bright"], np.maximum(local, off)) if not math.isnan(off) else dark_rate
-        emitted = {line: np.where(bright, bright_rate[line], dark_rate[line]) for line in dark_rate}
-        counted = sum(efficiency[line] * emitted[line] for line in efficiency) * spec.collection_weight
-        detected += counted
+        dark_counted = sum(efficiency[line] * dark_rate[line] for line in efficiency) * spec.collection_weight
+        bright_counted = sum(efficiency[line] * bright_rate[line] for line in efficiency) * spec.collection_weight
+        own = bright * bright_counted + (1.0 - bright) * dark_counted
+        detected += own
+        # which branch the particle is on is itself uncertain near a fold
+        switch_variance += bright * (1.0 - bright) * (bright_counted - dark_counted) ** 2
         if not math.isnan(on):
-            scale = 2.0 * model.beam.objective_transmission * spec.intensity_factor * float(np.median(focus))
-            jump_on = _branch_total(branches["bright"], on, efficiency) - _branch_total(branches["dark"], on, efficiency)
-            jump_off = _branch_total(branches["bright"], off, efficiency) - _branch_total(branches["dark"], off, efficiency)
-            for up, jump, fold in ((True, jump_on, on), (False, jump_off, off)):
-                weighted = jump * spec.collection_weight
-                if up not in jumps or weighted > jumps[up][0]:
-                    jumps[up] = (weighted, fold / scale)
+            weight = spec.collection_weight
+            factor = 2.0 * model.beam.objective_transmission * spec.intensity_factor
+            switches.append(_Switch(
+                own=own, on_density=_scan_density(on, factor, data, focus, up=True),
+                off_density=_scan_density(off, factor, data, focus, up=False),
+                on_levels=(weight * _branch_total(branches["dark"], on, efficiency),
+                           weight * _branch_total(branches["bright"], on, efficiency)),
+                off_levels=(weight * _branch_total(branches["dark"], off, efficiency),
+                            weight * _branch_total(branches["bright"], off, efficiency))))
     detection = model.sim.detection
-    stray = _stray_rate(model, data.density_w_m2)
-    rate = optics.registered_rate(detected + stray + detection.dark_count_rate_cps, detection.dead_time_s)
-    return {"counts": np.asarray(rate) * data.dwell_s,
-            "switch_on_w_m2": jumps[True][1] if True in jumps else math.nan,
-            "switch_off_w_m2": jumps[False][1] if False in jumps else math.nan}
+    background = _stray_rate(model, data.density_w_m2) + detection.dark_count_rate_cps
+    rate = optics.registered_rate(detected + background, detection.dead_time_s)
+    on_density, off_density = _measured_switches(data, switches, detected + background)
+    return {"counts": np.asarray(rate) * data.dwell_s, "switch_variance": switch_variance * data.dwell_s**2,
+            "switch_on_w_m2": on_density, "switch_off_w_m2": off_density}
+
+
+def _scan_density(fold: float, factor: float, data: SweepData, focus: np.ndarray, up: bool) -> float:
+    """The density the scan in direction ``up`` reads where a particle's local intensity
+    (``factor`` x density x focus drift) reaches ``fold``: with the focus drift at the time the
+    scan passes there (the up and down scans pass the thresholds minutes apart, and a drift of a
+    few % between them moves the measured window), held at the scan's end value beyond it."""
+    pick = np.flatnonzero(data.up == up)
+    if len(pick) == 0:
+        pick = np.arange(len(data.density_w_m2))
+    local = factor * data.density_w_m2[pick] * focus[pick]
+    order = np.argsort(local)
+    return fold / (factor * float(np.interp(fold, local[order], focus[pick][order])))
+
+
+@dataclass
+class _Switch:
+    """One bistable particle of the modelled spot: its counted rate along the scan, its folds
+    (nominal density) and its dark and bright counted rates at each fold."""
+
+    own: np.ndarray
+    on_density: float
+    off_density: float
+    on_levels: tuple[float, float]
+    off_levels: tuple[float, float]
+
+
+def _measured_switches(data: SweepData, switches: list[_Switch], total: np.ndarray) -> tuple[float, float]:
+    """The modelled switch-on and switch-off densities as the measurement defines them: the fold
+    of the particle whose switching multiplies the spot's counted rate the most (the largest
+    step in log counts, ``_find_brackets``), the other particles and the background as they are
+    at that point of the scan. nan: no bistable particle."""
+    result = []
+    for up in (True, False):
+        pick = np.flatnonzero(data.up == up)
+        order = pick[np.argsort(data.density_w_m2[pick])]
+        density = data.density_w_m2[order]
+        best, best_ratio = math.nan, -math.inf
+        for switch in switches:
+            fold = switch.on_density if up else switch.off_density
+            dark, bright = switch.on_levels if up else switch.off_levels
+            others = float(np.interp(fold, density, (total - switch.own)[order]))
+            ratio = (others + bright) / max(others + dark, 1e-30)
+            if ratio > best_ratio:
+                best, best_ratio = fold, ratio
+        result.append(best)
+    return result[0], result[1]
+
+
+def bright_probability(local: np.ndarray, on: float, off: float,
+                       jitter_rel: float = INTENSITY_JITTER_REL) -> np.ndarray:
+    """Probability that a particle is bright at each point of a scan (local intensities in
+    measurement order) with folds ``on`` and ``off`` (nan: not bistable): its hysteresis, each
+    point's intensity uncertain by ``jitter_rel``. Smooth in the folds, so the fit's objective
+    is smooth in the parameters where a hard bright/dark rule would jump."""
+    from scipy.special import ndtr
+
+    if math.isnan(on) or math.isnan(off):
+        return np.zeros(len(local))
+    switches_on = ndtr((local - on) / (jitter_rel * on))
+    stays_on = ndtr((local - off) / (jitter_rel * off))
+    probability = np.empty(len(local))
+    bright = 0.0
+    for i in range(len(local)):
+        bright = bright * stays_on[i] + (1.0 - bright) * switches_on[i]
+        probability[i] = bright
+    return probability
 
 
 def residuals(data: SweepData, model: SpotModel, values: dict[str, float], curve_points: bool = True) -> np.ndarray:
@@ -213,7 +333,7 @@ def residuals(data: SweepData, model: SpotModel, values: dict[str, float], curve
     counts = np.maximum(predicted["counts"], MIN_COUNTS)
     measured = np.maximum(data.counts, MIN_COUNTS)
     slope = np.abs(np.gradient(np.log(counts), np.log(data.density_w_m2))) if len(counts) > 2 else 0.0
-    error = np.sqrt(1.0 / counts + (INTENSITY_JITTER_REL * slope) ** 2)
+    error = np.sqrt(1.0 / counts + (INTENSITY_JITTER_REL * slope) ** 2 + predicted["switch_variance"] / counts**2)
     difference = (np.log(measured) - np.log(counts))[~data.in_brackets]
     error = error[~data.in_brackets]
     # the overall detection efficiency (collection, alignment) is not known to a few %: its log

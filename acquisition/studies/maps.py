@@ -59,7 +59,7 @@ def draw_maps(folder: Path, rows: list[dict[str, Any]], x: str, y: str | None, f
                 if np.isfinite(value):
                     ax.text(col_i, row_i, f"{value:.3g}", ha="center", va="center", fontsize=7,
                             color="white" if value < (low + high) / 2 else "black")
-            _overlay(ax, figure, x, y, xs, ys, {**fixed, **dict(zip(facets, panel))})
+            _overlay(ax, image, figure, x, y, xs, ys, {**fixed, **dict(zip(facets, panel))})
             ax.set_xticks(range(len(xs)), [_label(v) for v in xs], fontsize=8)
             ax.set_yticks(range(len(ys)), [_label(v) for v in ys], fontsize=8)
             ax.set_xlabel(x)
@@ -68,7 +68,7 @@ def draw_maps(folder: Path, rows: list[dict[str, Any]], x: str, y: str | None, f
             fig.colorbar(image, ax=ax, label=title)
         for j in range(len(panels), lines * columns):
             axes[j // columns][j % columns].axis("off")
-        fig.suptitle(f"{title}: simulated (cells), published (red)", fontsize=10)
+        fig.suptitle(f"{title}: simulated (cells), published (stars)", fontsize=10)
         fig.tight_layout()
         path = folder / f"map_{figure}.png"
         fig.savefig(path)
@@ -106,16 +106,19 @@ def _position(values: list[Any], value: Any) -> float | None:
     return float(np.interp(value, numbers, range(len(numbers))))
 
 
-def _overlay(ax: Any, figure: str, x: str, y: str | None, xs: list[Any], ys: list[Any],
+def _overlay(ax: Any, image: Any, figure: str, x: str, y: str | None, xs: list[Any], ys: list[Any],
              fixed: dict[str, Any]) -> None:
-    for point, px, py in points_on_map(figure, x, y, fixed):
+    """Published points as stars filled with their own value's colour (red edge): a star that
+    stands out from its cell is a disagreement. Labels alternate above and below it."""
+    for i, (point, px, py) in enumerate(points_on_map(figure, x, y, fixed)):
         col = _position(xs, px)
         row = _position(ys, py) if y else 0.0
         if col is None or row is None:
             continue
-        ax.plot(col, row, marker="*", markersize=13, color="red", markeredgecolor="white")
-        ax.annotate(f"{point.label}", (col, row), textcoords="offset points", xytext=(6, 6), fontsize=7,
-                    color="red")
+        ax.plot(col, row, marker="*", markersize=16, markerfacecolor=image.cmap(image.norm(float(point.value))),
+                markeredgecolor="red", markeredgewidth=1.5, linestyle="none")
+        ax.annotate(f"{point.label}", (col, row), textcoords="offset points", xytext=(0, 10 if i % 2 == 0 else -16),
+                    fontsize=7, color="red", ha="center")
 
 
 def _hashable(value: Any) -> Any:

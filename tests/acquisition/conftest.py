@@ -41,7 +41,8 @@ def engine(rig: Rig, shared_calibration_dir: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def recorder(engine: Engine) -> EventRecorder:
+def recorder(engine: Engine) -> Iterator[EventRecorder]:
     events = EventRecorder()
     engine.subscribe(events)
-    return events
+    yield events
+    events.release()  # never leave the worker held, whatever the test did

@@ -84,9 +84,11 @@ def test_pause_holds_at_a_safe_point_and_resume_finishes(engine: Engine, recorde
 
 
 def test_abort_ends_the_run_with_every_instrument_safe(engine: Engine, recorder: EventRecorder, rig: Any) -> None:
+    recorder.hold_at(lambda e: isinstance(e, PointTaken) and e.index == 3)
     handle = engine.start("sweep", QUICK_SWEEP)
     recorder.wait_for(lambda e: isinstance(e, PointTaken) and e.index == 3)
     engine.abort()
+    recorder.release()
     finished = handle.wait(600)
     assert finished.status == RunStatus.ABORTED
     assert len(recorder.of(PointTaken)) < 26
@@ -94,9 +96,11 @@ def test_abort_ends_the_run_with_every_instrument_safe(engine: Engine, recorder:
 
 
 def test_abort_while_paused(engine: Engine, recorder: EventRecorder, rig: Any) -> None:
+    recorder.hold_at(lambda e: isinstance(e, PointTaken))
     handle = engine.start("sweep", QUICK_SWEEP)
     recorder.wait_for(lambda e: isinstance(e, PointTaken))
     engine.pause()
+    recorder.release()
     recorder.wait_for(lambda e: isinstance(e, StateChanged) and e.state == RunState.PAUSED)
     engine.abort()
     assert handle.wait(600).status == RunStatus.ABORTED
@@ -104,9 +108,11 @@ def test_abort_while_paused(engine: Engine, recorder: EventRecorder, rig: Any) -
 
 
 def test_emergency_stop_makes_everything_safe_at_once(engine: Engine, recorder: EventRecorder, rig: Any) -> None:
+    recorder.hold_at(lambda e: isinstance(e, PointTaken) and e.index == 2)
     handle = engine.start("sweep", QUICK_SWEEP)
     recorder.wait_for(lambda e: isinstance(e, PointTaken) and e.index == 2)
     failures = engine.emergency_stop()
+    recorder.release()
     assert all(error is None for error in failures.values())
     assert handle.wait(600).status == RunStatus.ABORTED
     assert_rig_safe(rig)

@@ -11,7 +11,7 @@ import pytest
 from cli_process import AVALAB
 
 from acquisition.engine import Engine
-from acquisition.events import PointTaken, RunStatus
+from acquisition.events import RunStatus
 from acquisition.experiments.stage_points import grid_points, points_for
 from acquisition.rig import load_rig
 
@@ -47,19 +47,32 @@ def test_grid_rows_alternate_and_lists_keep_their_order() -> None:
 def test_abort_during_a_stage_move_stops_the_stage_where_it_is(tmp_path: Path) -> None:
     rig = load_rig("sim")
     engine = Engine(rig)
-    moved = threading.Event()
-    engine.subscribe(lambda e: moved.set() if isinstance(e, PointTaken) and e.stream == "map" else None)
+    # on the virtual clock the worker can finish the whole map before the test thread runs
+    # again, so the long move waits, once started, until the operator's abort is in
+    moving, abort_asked = threading.Event(), threading.Event()
+    start_move = rig.xy_stage.move_to
+
+    def move_then_let_the_operator_abort(x_m: float, y_m: float, wait: bool = True) -> None:
+        start_move(x_m, y_m, wait=wait)
+        if x_m > 15e-3:  # the long move to 17.5 mm
+            moving.set()
+            assert abort_asked.wait(600)
+
+    rig.xy_stage.move_to = move_then_let_the_operator_abort  # type: ignore[method-assign]
     try:
         # two far points: the second move takes 2 s of rig time at 2.3 mm/s
         handle = engine.start("map", {"positions_mm": [12.5, 12.5, 17.5, 12.5], "dwell_s": 0.05,
                                       "settle_s": 0.05}, out_path=tmp_path / "map.h5")
-        assert moved.wait(600)
+        assert moving.wait(600)
+        assert rig.xy_stage.is_moving()
         engine.abort()
+        abort_asked.set()
         finished = handle.wait(600)
         assert finished.status == RunStatus.ABORTED
         x, _ = rig.xy_stage.get_position()
         assert 12.5e-3 <= x < 17.5e-3 and not rig.xy_stage.is_moving()
     finally:
+        abort_asked.set()
         engine.close()
 
 

@@ -161,7 +161,7 @@ def test_pause_requested_during_a_move_is_honoured_before_the_move_ends(monkeypa
         return {}
     try:
         handle = engine.start(add_plan(monkeypatch, plan), {})
-        paused = events.wait_for(lambda e: isinstance(e, StateChanged) and e.state == RunState.PAUSED, 30)
+        paused = events.wait_for(lambda e: isinstance(e, StateChanged) and e.state == RunState.PAUSED, 600)
         assert "operator" in paused.reason
         assert rig.clock.now() - log["start"] < 1.0  # paused at the next poll, well inside the 27 s move
         engine.resume()

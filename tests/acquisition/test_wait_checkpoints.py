@@ -75,7 +75,7 @@ def test_operator_pause_holds_the_cryostat_wait_and_resume_continues_it(monkeypa
     run = _TemperatureWaitRun(monkeypatch, "pause")
     rig, log, limits = run.rig, run.log, run.rig.config.limits
     try:
-        paused = run.events.wait_for(_is_state(RunState.PAUSED), 60)
+        paused = run.events.wait_for(_is_state(RunState.PAUSED), 600)
         assert "operator" in paused.reason
         # paused inside the wait, before the temperature was stable (before: only after it was)
         assert "stable_at" not in log
@@ -101,7 +101,7 @@ def test_operator_pause_holds_the_cryostat_wait_and_resume_continues_it(monkeypa
 def test_abort_while_paused_in_the_cryostat_wait_ends_the_run_safely(monkeypatch: pytest.MonkeyPatch) -> None:
     run = _TemperatureWaitRun(monkeypatch, "pause")
     try:
-        run.events.wait_for(_is_state(RunState.PAUSED, "operator"), 60)
+        run.events.wait_for(_is_state(RunState.PAUSED, "operator"), 600)
         run.engine.abort("operator abort while paused")
         finished = run.handle.wait(600)
         assert finished.status == RunStatus.ABORTED, finished.reason
@@ -196,7 +196,7 @@ def test_count_rate_interlock_trips_during_a_polled_plate_move(engine: Engine, r
         log["density_after"] = ctx.beam.measure().density_w_m2
         return {}
     handle = engine.start(add_plan(monkeypatch, plan), {})
-    recorder.wait_for(_is_state(RunState.PAUSED, "count rate"), 60)
+    recorder.wait_for(_is_state(RunState.PAUSED, "count rate"), 600)
     trip = log["trip"]
     assert log["dark_cps"] < RATE_LIMIT_CPS
     assert trip["interlock"] == "count_rate"

@@ -26,8 +26,11 @@ def four_spots() -> Campaign:
 def run(folder: Path, resume: bool = False, abort_at: int | None = None) -> None:
     engine = Engine(load_rig("sim"))
 
-    def on_progress(progress: CampaignProgress) -> None:
-        if abort_at is not None and progress.done == abort_at and progress.unit is not None:
+    aborting: list[str] = []
+
+    def on_progress(progress: CampaignProgress) -> None:  # called as units start and advance
+        if abort_at is not None and progress.done == abort_at and progress.unit is not None and not aborting:
+            aborting.append(progress.unit.key)
             def abort_when_running() -> None:
                 while not engine.is_busy:
                     threading.Event().wait(0.005)

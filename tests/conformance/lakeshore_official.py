@@ -39,11 +39,11 @@ def official_client(model: int, link: Link, monkeypatch: pytest.MonkeyPatch) -> 
     cls = {335: lakeshore.Model335, 336: lakeshore.Model336}[model]
     extra: dict[str, Any] = {"baud_rate": 57600} if model == 335 else {}
     if link.transport == "tcp":
-        client = cls(ip_address=link.host, tcp_port=link.port, timeout=5.0, **extra)
+        client = cls(ip_address=link.host, tcp_port=link.port, timeout=10.0, **extra)
     else:
         port = UsbPort(link.device, LAKE_SHORE_VID, model_spec(model).usb_pid)
         monkeypatch.setattr(generic, "comports", lambda: [port])
-        client = cls(com_port=link.device, timeout=5.0, **extra)
+        client = cls(com_port=link.device, timeout=10.0, **extra)
     try:
         yield client
     finally:

@@ -40,7 +40,7 @@ class Client:
     def send(self, name: str, **fields: Any) -> None:
         self.port.write(getattr(self.apt, name)(dest=DEVICE, source=HOST, **fields))
 
-    def expect(self, msg: str, timeout_s: float = 5.0) -> Any:
+    def expect(self, msg: str, timeout_s: float = 30.0) -> Any:
         """The next message named ``msg`` (others, e.g. status updates, are passed over)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -179,11 +179,20 @@ def test_update_messages_and_end_of_move_suspension(session: tuple[Client, Any],
     client.send("mot_suspend_endofmovemsges")
     scale, step = SCALES[model], STEP[model]
     client.send("mot_move_relative", chan_ident=1, distance=scale.to_counts(step / 4))
-    time.sleep(1.0)
+    # the move ends while end-of-move messages are suspended: a reply proves the unit has started
+    # it, then wait for the stage to stop; two requests answered in turn after that prove the
+    # emulator has looked at the stopped stage since
+    client.query("mot_req_poscounter", "mot_get_poscounter", chan_ident=1)
+    deadline = time.monotonic() + 60
+    while axis.is_moving():
+        assert time.monotonic() < deadline, "the move never ended"
+        time.sleep(0.01)
+    for _ in range(2):
+        client.query("mot_req_poscounter", "mot_get_poscounter", chan_ident=1)
     client.send("mot_resume_endofmovemsges")
     client.send("mot_req_poscounter", chan_ident=1)
     names = []
-    deadline = time.monotonic() + 2.0
+    deadline = time.monotonic() + 30.0
     while time.monotonic() < deadline and "mot_get_poscounter" not in names:
         names += [message.msg for message in client.unpacker]
     assert "mot_get_poscounter" in names and "mot_move_completed" not in names

@@ -28,7 +28,7 @@ class LineClient:
     ``write_cmd`` read them."""
 
     def __init__(self, port: str) -> None:
-        self.port = serial.serial_for_url(port, baudrate=19200, timeout=2.0)
+        self.port = serial.serial_for_url(port, baudrate=19200, timeout=10.0)
 
     def command(self, text: str) -> str:
         self.port.write(text.encode() + b"\r\n")

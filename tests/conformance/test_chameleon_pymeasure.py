@@ -37,7 +37,7 @@ def control_laser(bench: Bench) -> Any:
 def laser(control_laser: Any, make_link: Any) -> Iterator[Instrument]:
     link: Link = make_link(EmulatorServer(lambda: ChameleonEmulator(control_laser), "chameleon"))
     instrument = Instrument(link.visa_address, "Chameleon Ultra II", includeSCPI=False,
-                            write_termination="\r\n", read_termination="\r\n", timeout=2000,
+                            write_termination="\r\n", read_termination="\r\n", timeout=10000,
                             asrl={"baud_rate": 19200})
     instrument.ask("ECHO=0")  # one line each, whatever the unit answers in its state
     instrument.ask("PROMPT=0")

@@ -35,7 +35,7 @@ def ls(model: int, bench: Bench, make_link: Callable[[EmulatorServer], Link]) ->
     cryostat = build_sim_device("cryostat", bench)
     cryostat.connect()
     link = make_link(lakeshore_server(cryostat, model))
-    instrument = LakeShore3xx(link.visa_address, timeout=5000)
+    instrument = LakeShore3xx(link.visa_address, timeout=10000)
     assert no_errors(instrument) in (0, 128)  # the power-on bit is all the first read may show
     yield instrument
     instrument.adapter.close()

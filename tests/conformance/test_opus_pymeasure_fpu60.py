@@ -40,7 +40,7 @@ def serve_opus(pump: Any, make_link: Any) -> Link:
 def laser(pump: Any, make_link: Any) -> Iterator[Any]:
     from pymeasure.instruments.novanta.fpu60 import Fpu60
 
-    instrument = Fpu60(serve_opus(pump, make_link).visa_address, timeout=2000)
+    instrument = Fpu60(serve_opus(pump, make_link).visa_address, timeout=10000)
     yield instrument
     instrument.adapter.close()
 

@@ -43,12 +43,12 @@ def test_qudi_mpc_command_call_sequence(pump: Any, make_link: Any, bench: Bench)
     link = serve_opus(pump, make_link)
     transport = link.transport
     manager = pyvisa.ResourceManager("@py")
-    # QL_common_command.open_visa: CRLF both ways, 2 s timeout, 0.1 s query delay; qudi
-    # opens ASRL resources (baud rate, send_end); pyvisa-py sockets have neither attribute
+    # QL_common_command.open_visa: CRLF both ways, 2 s timeout (10 s here: CI is a loaded box),
+    # 0.1 s query delay; qudi opens ASRL resources (baud rate, send_end); pyvisa-py sockets have neither attribute
     serial_only = {"baud_rate": 19200, "send_end": True} if transport == "pty" else {}
     inst = manager.open_resource(link.visa_address, write_termination="\r\n",
                                  read_termination="\r\n", query_delay=0.1, **serial_only)
-    inst.timeout = 2000
+    inst.timeout = 10000
     try:
         assert inst.query("CONTROL?") == "POWER"  # get_control_mode
         inst.write("CONTROL=POWER")  # set_control_mode: write + read

@@ -31,7 +31,7 @@ def meter(bench: Bench, make_link: Callable[[EmulatorServer], Link]) -> Iterator
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # pymeasure: "SCPI unknown" notice
         instrument = ThorlabsPM100USB(link.visa_address, read_termination="\n",
-                                      write_termination="\n", timeout=5000)
+                                      write_termination="\n", timeout=10000)
     yield instrument
     instrument.adapter.close()
 

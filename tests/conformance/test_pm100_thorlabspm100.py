@@ -36,7 +36,7 @@ def pm(bench: Bench, make_link: Callable[[EmulatorServer], Link]) -> Iterator[An
     sim_meter.connect()
     link = make_link(pm100_server(sim_meter, "PM100D"))
     resource = pyvisa.ResourceManager("@py").open_resource(
-        link.visa_address, read_termination="\n", write_termination="\n", timeout=5000)
+        link.visa_address, read_termination="\n", write_termination="\n", timeout=10000)
     yield client.ThorlabsPM100(inst=resource)
     assert resource.query("SYST:ERR?") == '+0,"No error"', "the emulator queued an error"
     resource.close()

@@ -27,7 +27,7 @@ class InstrumentKitSequence:
     """InstrumentKit's ``sendcmd`` / ``query`` as its SC10 class configures them."""
 
     def __init__(self, port: str) -> None:
-        self.port = serial.serial_for_url(port, baudrate=9600, timeout=2.0)
+        self.port = serial.serial_for_url(port, baudrate=9600, timeout=10.0)
 
     def _line(self) -> str:
         data = self.port.read_until(b"\r")

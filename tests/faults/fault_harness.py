@@ -90,7 +90,7 @@ class FaultOutcome:
 def run_with_fault(calibration_dir: Path, tmp_path: Path, experiment: str, params: dict[str, Any],
                    role: str, fault: str, moment: str | int) -> FaultOutcome:
     rig = load_rig("sim")
-    bench = proxied_emulators(rig)
+    bench = proxied_emulators(rig, faulted=role)
     try:
         engine = Engine(rig, CalibrationStore(calibration_dir))
         trigger = FaultAt(bench, role, fault, moment)

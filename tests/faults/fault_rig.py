@@ -20,10 +20,14 @@ from drivers.clock import RealClock
 from drivers.registry import create_driver
 from sim_backends.emulators.bench_server import EmulatedBench
 
-#: every driver's reply timeout here: a healthy link on a loaded 2-core machine (two test
-#: workers, a proxy thread and an emulator thread per link) must never time out, so only a
-#: broken link does
+#: the reply timeout of the driver whose link a test breaks: a stall costs several of these
+#: (each transaction and the safe-state retry), so it is kept short, yet a healthy exchange on a
+#: loaded 2-core machine (two test workers, a proxy thread and an emulator thread per link) must
+#: not reach it before the fault
 DRIVER_TIMEOUT_S = 3.0
+#: every other driver's (and the direct read-back links'): they never see a fault, so a generous
+#: bound that only a hang would reach
+HEALTHY_TIMEOUT_S = 30.0
 #: roles whose state tells whether the rig is safe, and how each is read
 SAFETY_ROLES = ("pump", "pump_shutter", "control_shutter", "emission_shutter", "control_laser",
                 "chopper", "cryostat", "hwp", "nd_wheel", "control_attenuator", "xy_stage")
@@ -48,7 +52,7 @@ class ProxiedBench:
         """The role's safety-relevant state, read from its emulator over a direct link."""
         served = self.bench.served[role]
         driver = create_driver(role, served.spec.driver, served.address, RealClock(),
-                               **{"timeout_s": DRIVER_TIMEOUT_S, **served.spec.driver_options})
+                               **{"timeout_s": HEALTHY_TIMEOUT_S, **served.spec.driver_options})
         driver.connect()
         try:
             if isinstance(driver, itf.PumpLaser):
@@ -89,9 +93,10 @@ class ProxiedBench:
 
 
 def proxied_emulators(rig: Any, roles: Iterable[str] | None = None,
-                      drivers: dict[str, str] | None = None) -> ProxiedBench:
+                      drivers: dict[str, str] | None = None, faulted: str | None = None) -> ProxiedBench:
     """Serve ``roles`` of ``rig`` (all wire roles by default; ``drivers`` as in
-    ``attach_emulated_drivers``) and swap in real drivers that reach them through fault proxies."""
+    ``attach_emulated_drivers``) and swap in real drivers that reach them through fault proxies;
+    the ``faulted`` role's driver gets the short ``DRIVER_TIMEOUT_S``, the others a generous one."""
     bench = EmulatedBench(rig, roles, "tcp", drivers)
     bench.start()
     proxied = ProxiedBench(rig, bench)
@@ -104,7 +109,8 @@ def proxied_emulators(rig: Any, roles: Iterable[str] | None = None,
             proxies.append(proxy)
             address = _through(address, port, proxy.port)
         proxied.proxies[role] = ProxyGroup(proxies)
+        timeout_s = DRIVER_TIMEOUT_S if role == faulted else HEALTHY_TIMEOUT_S
         driver = create_driver(role, served.spec.driver, address,
-                               rig.clock, **{"timeout_s": DRIVER_TIMEOUT_S, **served.spec.driver_options})
+                               rig.clock, **{"timeout_s": timeout_s, **served.spec.driver_options})
         rig.use_instrument(role, driver)
     return proxied

@@ -64,7 +64,7 @@ def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulated_home: Path
 
     def attach(rig: Any, roles: Any = None, transport: str = "tcp",
                drivers: dict[str, str] | None = None) -> ProxiedBench:
-        bench = proxied_emulators(rig, roles, drivers)
+        bench = proxied_emulators(rig, roles, drivers, faulted=state.plan[0] if state.plan else None)
         state.benches.append(bench)
         return bench
 
