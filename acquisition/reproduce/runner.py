@@ -77,13 +77,14 @@ def calibrate(folder: Path, rig_file: Path) -> Path:
     """The power calibration of the reproduction rig, as a run file (``calibration.h5``)."""
     from acquisition.calibration import CalibrationStore
     from acquisition.engine import Engine
+    from acquisition.experiments import POWER_CALIBRATION, providing
     from acquisition.rig import load_rig
 
     path = folder / "calibration.h5"
     rig = load_rig(rig_file)
     engine = Engine(rig, CalibrationStore())
     try:
-        finished = engine.start("calibrate", {"laser_power_w": CALIBRATION_LASER_POWER_W}, path).wait()
+        finished = engine.start(providing(POWER_CALIBRATION).name, {"laser_power_w": CALIBRATION_LASER_POWER_W}, path).wait()
     finally:
         engine.close()
         rig.close_all()

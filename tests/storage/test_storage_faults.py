@@ -153,7 +153,9 @@ def test_a_full_disk_keeps_the_journal_recoverable_and_names_it(
     out = tmp_path / "sweep.h5"
     finished = engine.start("sweep", SWEEP, out_path=out).wait(600)
     assert finished.status == RunStatus.FAILED and finished.reason.startswith("storage: ")
-    assert counter.points == 9
+    # the next point's record fails (9 points taken), unless the live snapshot of the 8th point
+    # met the full disk first and stopped the run before the 9th was measured
+    assert counter.points in (8, 9)
     assert_rig_safe(rig)
     # the final file could not be written either: the journal holds the points and stays
     assert journal_path_for(out).exists()
@@ -189,7 +191,10 @@ def test_a_run_folder_deleted_and_recreated_by_another_run_is_left_to_that_run(
     other_journal = journal_path_for(out)
 
     def replace_folder() -> None:
-        shutil.rmtree(folder)
+        # like rm -rf racing the writer's snapshot thread, which may create a temporary file in
+        # the folder meanwhile: delete until it is gone
+        while folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
         out.write_bytes(b"another run's file")
         other_journal.write_bytes(b"another run's journal")
