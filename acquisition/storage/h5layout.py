@@ -7,6 +7,7 @@ sees either the previous complete file or the new complete file, never a half-wr
 from __future__ import annotations
 
 import errno
+import io
 import json
 import logging
 import math
@@ -152,7 +153,17 @@ def _place(temporary: Path, path: Path, expected: FileIdentity | None) -> None:
 
 
 def _write_h5(temporary: Path, run: RunFile, status: str, compress: bool = True) -> None:
-    with h5py.File(temporary, "w") as handle:
+    # HDF5 is built in memory and written out with plain file I/O: a full disk then fails in
+    # os.write as a clean OSError, never inside the HDF5 library, whose failed closes left
+    # half-dead file ids behind that crashed the process (SIGSEGV) when later deallocated
+    buffer = io.BytesIO()
+    _build_h5(buffer, run, status, compress)
+    with open(temporary, "wb") as output:
+        output.write(buffer.getbuffer())
+
+
+def _build_h5(target: io.BytesIO, run: RunFile, status: str, compress: bool) -> None:
+    with h5py.File(target, "w") as handle:
         attrs = handle.attrs
         attrs["format"] = FORMAT_NAME
         attrs["format_version"] = FORMAT_VERSION
