@@ -23,6 +23,7 @@ from acquisition.rig import load_rig
 from acquisition.storage import RunWriter, journal_path_for, open_run
 from acquisition.storage import writer as writer_module
 from acquisition.storage.journal import StorageError
+from sim_calibration import measure_sim_calibration
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "acquisition"))
 from engine_helpers import EventRecorder  # noqa: E402
@@ -33,13 +34,7 @@ WAIT_S = 600.0  # generous: the snapshot thread shares a loaded machine (returns
 
 @pytest.fixture(scope="module")
 def calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("calibration")
-    rig = load_rig("sim")
-    engine = Engine(rig, CalibrationStore(directory))
-    assert engine.start("calibrate", {}).wait(600).status == RunStatus.COMPLETE
-    engine.close()
-    rig.close_all()
-    return directory
+    return measure_sim_calibration(tmp_path_factory.mktemp("calibration"))
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from acquisition.events import PointTaken, RunFinished, RunStarted, RunStatus
 from acquisition.rig import load_rig
 from acquisition.storage import journal_path_for, open_run, recover_run
 from acquisition.storage.journal import JournalAppender, StorageError, read_journal
+from sim_calibration import measure_sim_calibration
 
 
 SWEEP = {"start_kw_cm2": 2.0, "stop_kw_cm2": 10.0, "points": 10, "settle_s": 0.1, "dwell_s": 0.1}
@@ -71,14 +72,7 @@ def test_a_journal_whose_torn_record_cannot_be_cut_off_takes_no_more_records(
 # ------------------------------------------------------------------------------ whole runs
 @pytest.fixture(scope="module")
 def calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("storage_fault_calibration")
-    rig = load_rig("sim")
-    engine = Engine(rig, CalibrationStore(directory))
-    finished = engine.start("calibrate", {}).wait(600)
-    engine.close()
-    rig.close_all()
-    assert finished.status == RunStatus.COMPLETE, finished.reason
-    return directory
+    return measure_sim_calibration(tmp_path_factory.mktemp("storage_fault_calibration"))
 
 
 class PointCounter:
