@@ -30,7 +30,7 @@ from typing import Any
 
 from acquisition.calibration import CalibrationStore
 from acquisition.events import Event, RunFinished, RunStarted, RunState, RunStatus, StateChanged
-from acquisition.experiments import EXPERIMENTS, Experiment, get_experiment
+from acquisition.experiments import EXPERIMENTS, POWER_CALIBRATION, Experiment, get_experiment, providing
 from acquisition.interlocks import InterlockLimits
 from acquisition.plan_context import PlanContext, RunSession
 from acquisition.run_control import AbortRequested, RunControl, RunFailure
@@ -374,7 +374,7 @@ class Engine:
         if deviations:
             message = (f"measured density differed from the calibrated prediction by more than "
                        f"{100 * READBACK_TOLERANCE:.0f} % at {len(deviations)} of {session.readback_checked} "
-                       f"settings (worst {100 * worst:.0f} %); recalibrate (avalab calibrate)")
+                       f"settings (worst {100 * worst:.0f} %); recalibrate (avalab {providing(POWER_CALIBRATION).name})")
             log.warning("run %s: %s", session.control.run_id, message)
             summary.setdefault("warnings", []).append(message)
 
@@ -391,13 +391,21 @@ class Engine:
 
     def _subscribe_writer(self, writer: Any, storage: "StorageGuard") -> Callable[[], None]:
         def store(event: Event) -> None:
-            if storage.error is not None:
+            if not storage.journal_intact:
                 return  # the run is stopping; the finish is attempted once more at the end
             try:
                 writer.handle(event)
             except Exception as exc:
                 storage.fail(exc)
 
+        def snapshot_failed(exc: BaseException) -> None:
+            storage.fail(exc, journal_intact=True)
+
+        # a live snapshot's write error arrives from the writer's own thread: the run stops at
+        # its next checkpoint, as for any other write error; the journal still takes every event
+        # until then (a point measured meanwhile is kept)
+        if hasattr(writer, "on_storage_error"):
+            writer.on_storage_error = snapshot_failed
         # first in line, so a point is on disk before anyone else sees it
         with self._lock:
             self._subscribers.insert(0, store)
@@ -423,14 +431,22 @@ class StorageGuard:
 
     def __init__(self, control: RunControl) -> None:
         self._control = control
+        self._lock = threading.Lock()  # the run's thread and the run file's snapshot thread
         self.error: str | None = None
+        #: False once a write to the journal itself failed (only a live snapshot failing keeps it)
+        self.journal_intact = True
 
-    def fail(self, exc: BaseException) -> None:
-        if self.error is not None:
-            log.debug("further storage error: %s", exc)
-            return
+    def fail(self, exc: BaseException, journal_intact: bool = False) -> None:
+        """Record a write error; ``journal_intact``: it was a live snapshot's, the journal still
+        takes records."""
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        self.error = f"storage: {detail}"
+        with self._lock:
+            if not journal_intact:
+                self.journal_intact = False
+            if self.error is not None:
+                log.debug("further storage error: %s", exc)
+                return
+            self.error = f"storage: {detail}"
         log.error("run %s: %s; stopping the run", self._control.run_id, self.error,
                   extra={"reported_by_cli": True})
         self._control.request_failure(self.error)

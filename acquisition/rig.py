@@ -484,13 +484,15 @@ def load_rig(source: str | Path, clock: str | Clock | None = None) -> "Rig":
 @dataclass(frozen=True)
 class SimulationStart:
     """Where a fully simulated rig starts afresh (``Rig.restart_simulation``): the virtual time,
-    the cryostat temperature and film position left by what came before, and the stream of
-    instrument noise to draw from."""
+    the cryostat temperature, film position and sample-stage position left by what came before,
+    and the stream of instrument noise to draw from."""
 
     noise_stream: int
     time_s: float = 0.0
     temperature_k: float | None = None
     film_position_m: tuple[float, float] | None = None
+    #: (x, y) of the sample stage (m, stage coordinates); None: the stage's reference position
+    stage_m: tuple[float, float] | None = None
     #: ``[sample]`` fields replaced for this start (rig-file keys and units), e.g. a study's
     #: dopant fraction or knock-outs
     sample: dict[str, Any] = field(default_factory=dict)
@@ -640,7 +642,7 @@ class Rig:
         self.config = config
         self.clock = VirtualClock(start.time_s)
         self.bench = Bench(config.beam, config.sample, config.sim, self.clock,
-                           noise_stream=start.noise_stream)
+                           noise_stream=start.noise_stream, stage_m=start.stage_m)
         self.instruments = {role: build_sim_device(role, self.bench, rc.address or SIM_ADDRESS)
                             for role, rc in config.roles.items()}
 

@@ -447,7 +447,8 @@ def histogram_fields(data: Mapping[str, Any], panel: LivePlot | None = None) -> 
     return np.asarray(t, float), np.asarray(counts, float)
 
 
-def _panel_pattern(panel: LivePlot) -> re.Pattern[str]:
+def panel_pattern(panel: LivePlot) -> re.Pattern[str]:
+    """The stream names ``panel`` reads: its stream, after a prefix matching ``prefix_pattern``."""
     prefix = f"(?:{panel.prefix_pattern})" if panel.prefix_pattern else ""
     return re.compile(f"^(?P<_prefix>{prefix}){re.escape(panel.stream)}$")
 
@@ -511,13 +512,13 @@ class PanelRenderer:
     def __init__(self, widgets: Mapping[str, Any]) -> None:
         self.widgets = dict(widgets)
         self.panels: tuple[LivePlot, ...] = all_panels()
-        self._patterns = [(_panel_pattern(p), p) for p in self.panels]
+        self._patterns = [(panel_pattern(p), p) for p in self.panels]
         self._loop_group: tuple[Any, ...] | None = None
 
     def start(self, panels: tuple[LivePlot, ...]) -> Any:
         """A new run with ``panels``: their widgets are cleared; returns the first one's widget."""
         self.panels = tuple(p for p in panels if p.kind in self.widgets)
-        self._patterns = [(_panel_pattern(p), p) for p in self.panels]
+        self._patterns = [(panel_pattern(p), p) for p in self.panels]
         self._loop_group = None
         images = tuple(p for p in self.panels if p.kind == "image")
         if images:

@@ -189,6 +189,9 @@ class MainWindow(QMainWindow):
             log.warning("window closed during a run: aborting it")
             self.engine.abort()
         self.instruments_panel.shutdown()
+        # a stage reading still queued from the poller must not move a cursor the views below
+        # are about to delete (RuntimeError from a deleted TargetItem)
+        self.instruments_panel.stage_position.disconnect(self.plots.maps.set_cursor)
         self.plots.timer.stop()
         self.bridge.close()
         # pyqtgraph views still holding queued paint/auto-range work once Qt deletes the window

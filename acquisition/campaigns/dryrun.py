@@ -63,6 +63,9 @@ def plan_dry_run(campaign: Campaign) -> DryRun:
     def note(label: str, unit: str, values: Iterable[float]) -> None:
         ranges.setdefault((label, unit), SettingRange(label, unit)).add(values)
 
+    if campaign.stage_mm is not None:  # the stage home: units without stage_mm go back there
+        note("Stage x", "mm", [campaign.stage_mm[0]])
+        note("Stage y", "mm", [campaign.stage_mm[1]])
     for u in units:
         if u.temperature_k is not None:
             note("Cryostat setpoint", "K", [u.temperature_k])
@@ -99,6 +102,9 @@ def format_dry_run(campaign: Campaign, dry: DryRun) -> str:
     lines = [f"campaign {campaign.name!r}: {len(dry.units)} unit(s), estimated "
              f"{format_duration(dry.total_s)} of rig-clock time (temperature moves not included)",
              "", f"{'#':>5}  {'unit':<34} {'experiment':<12} {'estimate':>10}  setup"]
+    if campaign.stage_mm is not None:
+        lines.insert(1, f"stage home ({campaign.stage_mm[0]:g}, {campaign.stage_mm[1]:g}) mm: "
+                        "units without stage_mm run there")
     for i, (unit, seconds) in enumerate(zip(dry.units, dry.durations_s)):
         setup = []
         if unit.temperature_k is not None:
@@ -119,6 +125,7 @@ def format_dry_run(campaign: Campaign, dry: DryRun) -> str:
 def dry_run_dict(campaign: Campaign, dry: DryRun) -> dict[str, Any]:
     return {
         "campaign": campaign.name, "units": len(dry.units), "estimated_s": dry.total_s,
+        "stage_home_mm": campaign.stage_mm,
         "plan": [{"key": u.key, "experiment": u.experiment, "estimated_s": s,
                   "temperature_k": u.temperature_k, "position_um": u.position_um,
                   "stage_mm": u.stage_mm, "wait_s": u.wait_s,

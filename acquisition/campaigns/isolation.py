@@ -7,6 +7,9 @@ function of the campaign plan, never of which units ran before it or in which pr
   before it), so slow drifts (pump, focus) follow the campaign's time line;
 - the cryostat starts at the temperature the units before it left (their setpoints), and the
   focus at the film position they left;
+- the sample stage starts at the campaign's stage home (acquisition.campaigns.stage_home): a unit
+  without its own ``stage_mm`` measures there, never where a map or a ``stage_mm`` before it
+  left the stage (the serial runner on a real rig moves the stage back to the same home);
 - the instrument noise is a stream of its own, drawn from the rig's seed and the unit's key.
 
 So a serial run and a parallel run of the same campaign give identical figures, and a unit
@@ -45,10 +48,11 @@ def isolation_problem(rig: Any) -> str | None:
     return config.simulation_only_problem()
 
 
-def simulation_starts(units: Sequence[Unit], estimates_s: Sequence[float],
-                      start_temperature_k: float) -> list[SimulationStart]:
+def simulation_starts(units: Sequence[Unit], estimates_s: Sequence[float], start_temperature_k: float,
+                      stage_home_m: tuple[float, float] | None = None) -> list[SimulationStart]:
     """Each unit's start: planned time, temperature and film position left by the units before
-    it (in plan order), and its own noise stream."""
+    it (in plan order), the stage at ``stage_home_m`` (None: the simulated stage's reference
+    position) and its own noise stream."""
     starts: list[SimulationStart] = []
     time_s = 0.0
     temperature_k = start_temperature_k
@@ -56,7 +60,7 @@ def simulation_starts(units: Sequence[Unit], estimates_s: Sequence[float],
     for unit, estimate in zip(units, estimates_s):
         starts.append(SimulationStart(noise_stream=noise_stream(unit.key), time_s=time_s,
                                       temperature_k=temperature_k, film_position_m=position_m,
-                                      sample=dict(unit.sample)))
+                                      stage_m=stage_home_m, sample=dict(unit.sample)))
         time_s += float(estimate)
         setpoint = unit.temperature_k if unit.temperature_k is not None else unit.params.get("temperature_k")
         if isinstance(setpoint, (int, float)) and not isinstance(setpoint, bool):
@@ -95,6 +99,7 @@ def calibrate_before_units(engine: Any, units: Sequence[Unit], folder: Path) -> 
     stored, stale = engine.calibration_store.load_for_rig(engine.rig)
     if stored is not None or not needs_power_calibration(engine, units):
         return None
+    from acquisition.experiments import POWER_CALIBRATION, providing
     from acquisition.storage.naming import new_run_path
 
     log.info("campaign: %s; calibrating before the first unit",
@@ -102,8 +107,9 @@ def calibrate_before_units(engine: Any, units: Sequence[Unit], folder: Path) -> 
     engine.rig.restart_simulation(SimulationStart(noise_stream=noise_stream(CALIBRATION_STREAM)))
     runs = folder / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    path = new_run_path(runs, "calibrate")
-    finished = engine.start("calibrate", {}, out_path=path).wait()
+    calibration = providing(POWER_CALIBRATION).name
+    path = new_run_path(runs, calibration)
+    finished = engine.start(calibration, {}, out_path=path).wait()
     if finished.status != RunStatus.COMPLETE:
         raise RuntimeError(f"the power calibration before the first unit ended {finished.status.value}: "
                            f"{finished.reason} (file {path})")

@@ -1,8 +1,10 @@
 """Run a campaign unit by unit through the engine, one HDF5 run file per experiment.
 
 The runner never touches instruments itself except to move the film position between runs
-(the engine is idle then); temperatures and waits are engine runs of the ``prepare``
-experiment, so pause/abort/interlocks and safe state work the same as for any run.
+and to read where the sample stage is at the first start (the engine is idle then);
+temperatures, stage moves and waits are engine runs of the step-preparation experiment, so
+pause/abort/interlocks and safe state work the same as for any run. A unit without its own
+``stage_mm`` runs at the campaign's stage home (acquisition.campaigns.stage_home).
 
 Resume: every unit has a stable key; the SQLite index records each attempt. ``resume=True``
 skips units with a complete run and redoes the first incomplete one onwards, keeping earlier
@@ -33,8 +35,9 @@ from typing import Any, Protocol
 from acquisition.campaigns.index import CampaignIndex
 from acquisition.campaigns.isolation import calibrate_before_units, isolation_problem, simulation_starts
 from acquisition.campaigns.progress import WorkTracker, unit_progress_listener
-from acquisition.experiments.prepare import PREPARE_EXPERIMENT
+from acquisition.experiments import STEP_PREPARATION, providing
 from acquisition.campaigns.spec import Campaign, CampaignError, Unit, expand
+from acquisition.campaigns.stage_home import StageReturn, simulated_home_m
 from acquisition.events import RunFinished, RunStatus
 from acquisition.storage.jsonsafe import to_jsonable
 
@@ -111,7 +114,8 @@ class CampaignRunner:
         #: units as independent simulations (a fully simulated rig), each from its planned start
         self.isolated = isolation_problem(self.rig) is None
         self._starts = (simulation_starts(self.units, self._estimates,
-                                          self.rig.config.sim.cryostat.start_temperature_k)
+                                          self.rig.config.sim.cryostat.start_temperature_k,
+                                          simulated_home_m(campaign))
                         if self.isolated else [])
 
     @staticmethod
@@ -187,6 +191,9 @@ class CampaignRunner:
                 calibrate_before_units(self.engine, self.units, self.folder)
             except (ValueError, RuntimeError) as exc:
                 raise CampaignStopped(f"{_one_line(exc)}; fix the cause and continue with --resume") from None
+        # units restarted as simulations start at the stage home; on a shared stage, go back to it
+        stage_return = (StageReturn(None, away=False) if self.isolated
+                        else StageReturn.for_campaign(self.campaign, self.units, self.rig, index))
         work = WorkTracker({u.key: e for u, e in zip(self.units, self._estimates) if u.key not in done_keys})
         (self.folder / "runs").mkdir(parents=True, exist_ok=True)
         for ordinal, unit in enumerate(self.units):
@@ -212,7 +219,7 @@ class CampaignRunner:
                 self.rig.restart_simulation(self._starts[ordinal])
             unsubscribe = self.engine.subscribe(unit_progress_listener(show))
             try:
-                self._run_unit(index, ordinal, unit)
+                self._run_unit(index, ordinal, unit, stage_return.before(unit))
             finally:
                 unsubscribe()
             work.complete(unit.key)
@@ -231,10 +238,11 @@ class CampaignRunner:
         before = sum(e for u, e in zip(self.units, self._estimates) if u.key in done_keys)
         return min((before + work.work_done_s()) / total, 1.0)
 
-    def _run_unit(self, index: CampaignIndex, ordinal: int, unit: Unit) -> None:
+    def _run_unit(self, index: CampaignIndex, ordinal: int, unit: Unit,
+                  stage_home_mm: tuple[float, float] | None = None) -> None:
         attempt = 1 + sum(1 for r in index.runs() if r.unit_key == unit.key)
         run_unit(self.engine, self.folder, ordinal, unit, index, attempt,
-                 stop_reason=lambda: self._stop_reason)
+                 stop_reason=lambda: self._stop_reason, stage_home_mm=stage_home_mm)
 
 
 class UnitRecorder(Protocol):
@@ -258,12 +266,15 @@ def free_attempt(folder: Path, ordinal: int, unit: Unit, attempt: int) -> int:
 
 
 def run_unit(engine: Any, folder: Path, ordinal: int, unit: Unit, index: UnitRecorder,
-             attempt: int = 1, stop_reason: Callable[[], str | None] = lambda: None) -> None:
+             attempt: int = 1, stop_reason: Callable[[], str | None] = lambda: None,
+             stage_home_mm: tuple[float, float] | None = None) -> None:
     """One unit on ``engine``: film position, stage/temperature/wait, then its experiment into its
     own run file, recorded in ``index``. CampaignStopped if a run is refused, fails or is aborted.
 
     ``stop_reason``: the campaign's stop request, if any; a run started while it arrived (the
-    engine was idle, so the request's abort found nothing to abort) is aborted at once."""
+    engine was idle, so the request's abort found nothing to abort) is aborted at once.
+    ``stage_home_mm``: move the stage back there first (a unit without its own ``stage_mm``;
+    acquisition.campaigns.stage_home)."""
     if unit.position_um is not None:
         x_um, y_um = unit.position_um
         log.info("campaign: film position -> (%.2f, %.2f) um", x_um, y_um)
@@ -272,8 +283,9 @@ def run_unit(engine: Any, folder: Path, ordinal: int, unit: Unit, index: UnitRec
     # a plain setpoint with an experiment is the experiment's own temperature_k parameter
     move_temperature = unit.temperature_k is not None and (
         unit.experiment is None or unit.ramp_k_per_min is not None)
-    if move_temperature or unit.wait_s > 0 or unit.stage_mm is not None:
-        _prepare(engine, unit, move_temperature, stop_reason)
+    stage_mm = unit.stage_mm if unit.stage_mm is not None else stage_home_mm
+    if move_temperature or unit.wait_s > 0 or stage_mm is not None:
+        _prepare(engine, unit, move_temperature, stage_mm, stop_reason)
     if unit.experiment is None:
         run_id = index.begin(unit.key, ordinal, unit.step_index, unit.label, dict(unit.variables),
                              None, None)
@@ -308,16 +320,16 @@ def _wait_honouring_stop(engine: Any, handle: Any, stop_reason: Callable[[], str
     return handle.wait()
 
 
-def _prepare(engine: Any, unit: Unit, move_temperature: bool,
+def _prepare(engine: Any, unit: Unit, move_temperature: bool, stage_mm: tuple[float, float] | None,
              stop_reason: Callable[[], str | None] = lambda: None) -> None:
     params: dict[str, Any] = {"wait_s": unit.wait_s}
-    if unit.stage_mm is not None:
-        params["stage_x_mm"], params["stage_y_mm"] = unit.stage_mm
+    if stage_mm is not None:
+        params["stage_x_mm"], params["stage_y_mm"] = stage_mm
     if move_temperature:
         params["target_k"] = unit.temperature_k
         params["ramp_k_per_min"] = unit.ramp_k_per_min
     try:
-        handle = engine.start(PREPARE_EXPERIMENT.name, params)
+        handle = engine.start(providing(STEP_PREPARATION).name, params)
     except (ValueError, RuntimeError) as exc:  # refused at start: nothing moved
         raise CampaignStopped(f"unit {unit.key}: preparing refused at start: {_one_line(exc)}; "
                               "fix the cause and continue with --resume") from None

@@ -16,9 +16,12 @@ params = { start_kw_cm2 = 2.0, stop_kw_cm2 = 9.0, points = 36, dwell_s = 0.1 }
 ```
 
 A step may set ``temperature_k`` (cryostat setpoint, then wait until stable; ``ramp_k_per_min``
-optional), ``position_um`` (film position), ``wait_s``, and run one ``experiment`` with ``params``;
-they happen in that order for every combination of the ``loop`` variables (``repeat = n`` adds a
-``repeat`` variable 0..n-1). ``"${...}"`` strings are expressions over ``[vars]`` and loop variables.
+optional), ``position_um`` (film position), ``stage_mm`` (sample-stage position), ``wait_s``, and
+run one ``experiment`` with ``params``; they happen in that order for every combination of the
+``loop`` variables (``repeat = n`` adds a ``repeat`` variable 0..n-1). ``"${...}"`` strings are
+expressions over ``[vars]`` and loop variables. A top-level ``stage_mm = [x, y]`` is the stage
+home: a unit without its own ``stage_mm`` (and whose experiment does not move the stage) runs
+there, not where the unit before it left the stage (acquisition.campaigns.stage_home).
 
 ``load_campaign`` reports every problem of a file at once (CampaignError.errors), each with its
 line and field, before any instrument is touched. A campaign has at most ``MAX_UNITS`` units; the
@@ -38,7 +41,7 @@ from typing import Any
 from acquisition.campaigns.expressions import MAX_LIST_LENGTH, ExpressionError, resolve
 from acquisition.interlocks import setpoint_error
 
-TOP_LEVEL_KEYS = ("name", "description", "rig", "vars", "step")
+TOP_LEVEL_KEYS = ("name", "description", "rig", "stage_mm", "vars", "step")
 STEP_KEYS = ("label", "loop", "repeat", "temperature_k", "ramp_k_per_min", "position_um",
              "stage_mm", "wait_s", "experiment", "params", "sample")
 TEMPERATURE_RANGE_K = (1.0, 400.0)
@@ -90,6 +93,9 @@ class Campaign:
     rig: str | None = None
     variables: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
+    #: the stage home [x, y] in mm: where units without their own ``stage_mm`` run (None: where
+    #: the stage was when the campaign started; acquisition.campaigns.stage_home)
+    stage_mm: Any = None
 
 
 @dataclass(frozen=True)
@@ -225,7 +231,7 @@ def parse_campaign(text: str, source: Path | None = None,
         steps.append(Step(**{k: v for k, v in raw.items() if k in STEP_KEYS}))
     campaign = Campaign(name=name if isinstance(name, str) else "", steps=steps,
                         description=str(data.get("description", "")), rig=rig,
-                        variables=variables, source=source)
+                        variables=variables, source=source, stage_mm=data.get("stage_mm"))
     for index, path, message in validate_campaign(campaign, experiment_names, schema_check, temperature_range_k):
         error(index, path, message)
     if errors:
@@ -263,6 +269,7 @@ def validate_campaign(campaign: Campaign, experiment_names: Iterable[str] | None
             bound[var] = resolve(value, bound)
         except ExpressionError as exc:
             problems.append((None, ["vars", var], str(exc)))
+    problems += [(None, path, message) for path, message in _stage_problems(campaign.stage_mm, schema_check)]
     total = 0
     for index, step in enumerate(campaign.steps):
         count, size_problems = _unit_count(step, bound)
@@ -461,7 +468,7 @@ def _unit_problems(step: Step, scope: dict[str, Any], schema_check: SchemaCheck 
 
 def _stage_problems(stage: Any, schema_check: SchemaCheck | None) -> list[tuple[list[str], str]]:
     """A stage position: [x, y] numbers in mm, inside the rig's stage limits (the ``prepare``
-    experiment's own check, which also says when the rig has no sample stage)."""
+    step-preparation experiment's own check, which also says when the rig has no sample stage)."""
     if stage is None:
         return []
     if not isinstance(stage, list) or len(stage) != 2:
@@ -471,7 +478,9 @@ def _stage_problems(stage: Any, schema_check: SchemaCheck | None) -> list[tuple[
         problems += _number(["stage_mm"], value, 0.0, STAGE_LIMIT_MM, f"mm ({axis})")[1]
     if problems or schema_check is None:
         return problems
-    messages = schema_check("prepare", {"stage_x_mm": float(stage[0]), "stage_y_mm": float(stage[1])})
+    from acquisition.experiments import STEP_PREPARATION, providing
+
+    messages = schema_check(providing(STEP_PREPARATION).name, {"stage_x_mm": float(stage[0]), "stage_y_mm": float(stage[1])})
     return [(["stage_mm"], message) for message in messages]
 
 

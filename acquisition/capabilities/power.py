@@ -24,6 +24,8 @@ class PowerControl:
 
     def ensure(self) -> PowerCalibration:
         """The rig's stored calibration, or a fresh one measured now (and said so)."""
+        from acquisition.experiments import POWER_CALIBRATION, providing  # the registry imports capabilities
+
         ctx = self._ctx
         session = ctx.session
         if session.calibration is None:
@@ -34,7 +36,7 @@ class PowerControl:
                 if stale:
                     ctx.log.warning("%s", stale)
                 ctx.note(f"{stale or f'no stored power calibration for rig {rig_name!r}'}: calibrating first")
-                ctx.run_plan("calibrate", {}, stream_prefix="")
+                ctx.run_plan(providing(POWER_CALIBRATION).name, {}, stream_prefix="")
                 stored = session.calibration
                 session.calibrated_in_run = True
             assert stored is not None

@@ -35,6 +35,9 @@ def register(subparsers: Any) -> None:
                         help="a cheap subset (one short run per group where cheap): minutes, not an hour")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="run each campaign's units on a local dask cluster of N processes")
+    parser.add_argument("--from", dest="from_folder", type=Path, default=None, metavar="DIR",
+                        help="measure nothing: evaluate the run files an earlier reproduce left in DIR "
+                             "again and rewrite its report there")
     parser.add_argument("--list", action="store_true", help="list the groups and exit")
     parser.add_argument("--json", action="store_true", help="print ONE JSON object (the report) on stdout")
     parser.set_defaults(handler=reproduce_command)
@@ -66,6 +69,8 @@ def reproduce_command(args: argparse.Namespace) -> int:
         groups = selected(args.only, args.quick)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.from_folder is not None:
+        return _reevaluate(groups, args)
     folder = _out_folder(args.out).resolve()
     # the reproduction keeps its own power calibration (its rig reaches the chopped sweeps' peak
     # densities): the operator's stored calibrations are left alone, dask workers see it too
@@ -80,10 +85,31 @@ def reproduce_command(args: argparse.Namespace) -> int:
             os.environ["AVALAB_HOME"] = previous_home
 
 
+def _reevaluate(groups: list[Any], args: argparse.Namespace) -> int:
+    """``--from DIR``: the rows and figures again from the run files in DIR (every group with a
+    campaign there, or those of ``--only``), the report rewritten there; quick as recorded in
+    DIR/report.json (full when there is none)."""
+    import json
+
+    from acquisition.reproduce import GROUPS
+    from acquisition.reproduce.runner import evaluate_group
+
+    folder = args.from_folder.resolve()
+    present = [g for g in (groups if args.only else GROUPS)
+               if (folder / "campaigns" / g.name / "campaign.sqlite").exists()]
+    if not present:
+        raise UsageError(f"from={args.from_folder} holds no campaign of a reproduction group; allowed: "
+                         "the folder of an earlier avalab reproduce")
+    try:
+        quick = bool(json.loads((folder / "report.json").read_text(encoding="utf-8")).get("quick", False))
+    except (OSError, ValueError):
+        quick = False
+    results = [evaluate_group(g, folder, quick) for g in present]
+    return _finish(results, folder, quick, args)
+
+
 def _run(groups: list[Any], folder: Path, args: argparse.Namespace) -> int:
-    from acquisition.cli_output import dumps
-    from acquisition.reproduce.base import NOT_MEASURED
-    from acquisition.reproduce.report import counts, markdown_table, report_dict, write_all
+    from acquisition.reproduce.report import counts
     from acquisition.reproduce.runner import GroupFailed, calibrate, run_group, write_rig
 
     def line(text: str) -> None:
@@ -105,9 +131,18 @@ def _run(groups: list[Any], folder: Path, args: argparse.Namespace) -> int:
         line(f"reproduce: {group.name}: {tally['pass']} pass, {tally['fail']} fail, "
              f"{tally['not measured']} not measured ({result.wall_s:.0f} s)"
              + (f"; {result.problem}" if result.problem else ""))
-    paths = write_all(results, folder, args.quick)
+    return _finish(results, folder, args.quick, args)
+
+
+def _finish(results: list[Any], folder: Path, quick: bool, args: argparse.Namespace) -> int:
+    """Write the report, print it (table or JSON) and return the exit code."""
+    from acquisition.cli_output import dumps
+    from acquisition.reproduce.base import NOT_MEASURED
+    from acquisition.reproduce.report import markdown_table, report_dict, write_all
+
+    paths = write_all(results, folder, quick)
     if args.json:
-        sys.stdout.write(dumps({**report_dict(results, {"quick": args.quick}), "folder": str(folder),
+        sys.stdout.write(dumps({**report_dict(results, {"quick": quick}), "folder": str(folder),
                                 "files": {k: str(v) for k, v in paths.items()}}) + "\n")
     else:
         sys.stdout.write(markdown_table(results) + "\n")

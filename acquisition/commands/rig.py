@@ -26,11 +26,15 @@ def show_command(args: argparse.Namespace) -> int:
 
     rig = load_rig_checked(args.rig)
     if args.json:
-        limits = rig.config.limits
+        from acquisition.interlocks import InterlockLimits
+
+        limits = InterlockLimits.from_rig(rig)
         roles = {role: {"driver": rc.driver, "address": rc.address} for role, rc in rig.config.roles.items()}
         sys.stdout.write(json.dumps(json_safe({
             "name": rig.config.name, "source": args.rig, "clock": rig.config.clock, "roles": roles,
             "max_power_density_kw_cm2": limits.max_power_density_w_m2 / 1e7,
+            "power_meter_relative_uncertainty": limits.meter_relative_uncertainty,
+            "max_density_setpoint_kw_cm2": limits.max_density_setpoint_w_m2 / 1e7,
             "max_count_rate_cps": limits.max_count_rate_cps,
             "beam_radius_m": rig.config.beam.beam_radius_m, "config": rig.config_dict()})) + "\n")
     else:

@@ -5,10 +5,11 @@ a module declares). Everything outside this package finds experiments here, neve
     EXPERIMENTS["sweep"].schema.parameters      # what the GUI form and CLI options are built from
     get_experiment("sweep").estimate_duration_s({...})
     [e.name for e in listed_experiments()]     # CLI commands, GUI chooser (not campaign-internal)
+    providing(POWER_CALIBRATION).name          # an experiment found by its job, not its name
 """
 from __future__ import annotations
 
-from acquisition.experiments.base import Experiment
+from acquisition.experiments.base import JOBS, POWER_CALIBRATION, STEP_PREPARATION, Experiment
 from acquisition.experiments.calibrate import CALIBRATE
 from acquisition.experiments.lifetime import LIFETIME
 from acquisition.experiments.map import MAP
@@ -48,4 +49,22 @@ def listed_experiments() -> list[Experiment]:
     return [e for e in EXPERIMENTS.values() if e.listed]
 
 
-__all__ = ["EXPERIMENTS", "Experiment", "get_experiment", "listed_experiments"]
+def providing(job: str) -> Experiment:
+    """The experiment that does ``job`` (``base.JOBS``; LookupError unless exactly one does)."""
+    found = [e for e in EXPERIMENTS.values() if job in e.provides]
+    if len(found) != 1:
+        names = ", ".join(e.name for e in found) or "none"
+        raise LookupError(f"job={job!r}: {len(found)} experiments provide it ({names}); allowed: exactly one")
+    return found[0]
+
+
+def demo_experiment() -> Experiment:
+    """The experiment the GUI demonstrates (the first one with a ``demo``)."""
+    for experiment in EXPERIMENTS.values():
+        if experiment.demo is not None:
+            return experiment
+    raise LookupError("no experiment declares a demo; allowed: one with Experiment.demo set")
+
+
+__all__ = ["EXPERIMENTS", "Experiment", "JOBS", "POWER_CALIBRATION", "STEP_PREPARATION", "demo_experiment",
+           "get_experiment", "listed_experiments", "providing"]

@@ -40,6 +40,12 @@ What a module declares (the fields of :class:`Experiment`):
 ``example``          short parameters that exercise every part on the simulated rig (the registry
                      test runs them; they make a quick rehearsal)
 ``listed``           False: an internal experiment (campaign ``prepare``): no CLI command, no form
+``provides``         jobs other code looks the experiment up by, instead of its name
+                     (``providing(POWER_CALIBRATION)``: the plan that measures and stores the power
+                     calibration; ``STEP_PREPARATION``: a campaign step's stage move, setpoint and
+                     wait, parameters ``stage_x_mm``, ``stage_y_mm``, ``target_k``,
+                     ``ramp_k_per_min``, ``wait_s``); at most one experiment provides each
+``demo``             :class:`Demo`: the GUI demonstration run (``python -m gui.screenshot``)
 ==================  ==============================================================================
 
 Adding an experiment: write the module (copy the closest one), add its line to the registry,
@@ -71,8 +77,14 @@ Preflight = Callable[[dict[str, Any], Any, Any], None]
 #: means count-rate probes during waits, so the counter too. nd_wheel and shutters are optional.
 POWER_ROLES: tuple[str, ...] = ("pump", "hwp", "power_meter", "counter")
 
-__all__ = ["Experiment", "Figure", "LivePlot", "ReportSection", "RunData", "SeriesPlot", "SubRun",
-           "POWER_ROLES", "W_M2_PER_KW_CM2", "W_M2_PER_W_CM2"]
+#: ``Experiment.provides`` values: the jobs code outside ``experiments/`` finds an experiment by
+POWER_CALIBRATION = "power calibration"
+STEP_PREPARATION = "campaign step preparation"
+JOBS = (POWER_CALIBRATION, STEP_PREPARATION)
+
+__all__ = ["Demo", "Experiment", "Figure", "LivePlot", "ReportSection", "RunData", "SeriesPlot", "SubRun",
+           "JOBS", "POWER_CALIBRATION", "POWER_ROLES", "STEP_PREPARATION", "W_M2_PER_KW_CM2",
+           "W_M2_PER_W_CM2"]
 
 
 class RunData(Protocol):
@@ -173,6 +185,16 @@ class SeriesPlot:
     size: Callable[[int, list[dict[str, Any]]], tuple[float, float]] | None = None
 
 
+@dataclass(frozen=True)
+class Demo:
+    """The GUI's demonstration run (``python -m gui.screenshot``, the README image): the form
+    values, and how many points of the first live panel's stream to wait for, so the picture
+    is taken mid-run with every series of that panel on screen."""
+
+    params: Mapping[str, Any]
+    points: int
+
+
 @dataclass
 class ReportSection:
     """An experiment's part of a campaign report: figures (PNG paths already written),
@@ -237,6 +259,8 @@ class Experiment:
     live_for: Callable[[dict[str, Any]], tuple[LivePlot, ...]] | None = None
     example: Mapping[str, Any] = field(default_factory=dict)
     listed: bool = True
+    provides: tuple[str, ...] = ()
+    demo: Demo | None = None
 
     # ---- parameters ------------------------------------------------------------------------
     def validate(self, params: dict[str, Any] | None, rig: Any = None) -> dict[str, Any]:

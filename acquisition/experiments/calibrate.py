@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from acquisition.calibration import MalusFit, PowerCalibration, WheelTable, fit_malus
-from acquisition.experiments.base import (POWER_ROLES, Experiment, Figure, LivePlot, ReportSection, RunData,
+from acquisition.experiments.base import (POWER_CALIBRATION, POWER_ROLES, Experiment, Figure, LivePlot, ReportSection, RunData,
                                           SeriesPlot, number, stream_columns)
 from acquisition.plan_context import PlanContext
 from acquisition.schema import TEMPERATURE_PARAMETER, Parameter, ParameterSchema
@@ -302,4 +302,4 @@ CALIBRATE = Experiment(
                    axis_labels=("stage angle", "°", "power at the objective", "W")),),
     queue_label=calibrate_queue_label,
     report=calibrate_report, series_plot=SeriesPlot(_draw_series, "calibration"),
-    example={"plate_points": 19, "save": False})
+    example={"plate_points": 19, "save": False}, provides=(POWER_CALIBRATION,))

@@ -161,8 +161,11 @@ def summarize_map(columns: dict[str, np.ndarray], params: dict[str, Any],
         spot_um = 2.0 * beam_radius_m * 1e6
         summary["spot_diameter_um"] = spot_um
         step = params["step_um"]
-        summary["sampling"] = ("finer than the spot: neighbouring points share particles"
-                               if step < spot_um else "coarser than the spot: points are independent")
+        # the beams of points closer than the spot overlap; whether they also detect the same
+        # particles depends on the confocal field (the pinhole), which is the optics', not ours
+        summary["sampling"] = ("finer than the focal spot: neighbouring points overlap in the beam"
+                               if step < spot_um else "coarser than the focal spot: neighbouring points "
+                               "do not overlap")
     return summary
 
 

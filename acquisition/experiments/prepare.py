@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from acquisition.experiments.base import Experiment, Figure
+from acquisition.experiments.base import STEP_PREPARATION, Experiment, Figure
 from acquisition.interlocks import check_rig_temperature
 from acquisition.plan_context import PlanContext
 from acquisition.schema import Parameter, ParameterSchema
@@ -83,4 +83,4 @@ PREPARE_EXPERIMENT = Experiment(
     name="prepare", title="Prepare (stage, temperature, wait)", schema=SCHEMA, plan=prepare_plan,
     duration=prepare_duration_s, rig_check=_rig_check, needs_roles=prepare_roles,
     figures=(Figure("temperature_k", "temperature reached", "K"),), queue_label=prepare_queue_label,
-    example={"target_k": 90.0, "wait_s": 1.0}, listed=False)
+    example={"target_k": 90.0, "wait_s": 1.0}, listed=False, provides=(STEP_PREPARATION,))

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from acquisition.analysis.jumps import JumpCriteria
-from acquisition.experiments.base import (POWER_ROLES, Experiment, Figure, LivePlot, RunData, SeriesPlot,
+from acquisition.experiments.base import (POWER_ROLES, Demo, Experiment, Figure, LivePlot, RunData, SeriesPlot,
                                           check_calibrated_reach, check_density_limit, joined, kw_cm2_range,
                                           noise_of, stream_columns)
 from acquisition.experiments.sweep_summary import summarize_sweep
@@ -385,4 +385,6 @@ SWEEP = Experiment(
     roles=POWER_ROLES, analyze=analyze_sweep, figures=LOOP_FIGURES, file_plot=sweep_file_plot,
     live=(SWEEP_LOOP,), queue_label=sweep_queue_label, report=_report,
     series_plot=SeriesPlot(_draw_series, "sweep", _series_size),
-    example={"temperature_k": 77.0, "start_kw_cm2": 2.0, "stop_kw_cm2": 9.0, "points": 15, "dwell_s": 0.2})
+    example={"temperature_k": 77.0, "start_kw_cm2": 2.0, "stop_kw_cm2": 9.0, "points": 15, "dwell_s": 0.2},
+    # the README image: 24 points up, then 8 of the way down (mid-sweep, both branches drawn)
+    demo=Demo({"points": 24, "settle_s": 0.0, "dwell_s": 0.1}, points=32))

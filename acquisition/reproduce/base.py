@@ -61,11 +61,18 @@ class Row:
 
 def measured(group: str, key: str, figure: str, published: Published, value: Any, simulated: str,
              run_files: Sequence[str], note: str = "") -> Row:
-    """A row with a measured value, judged by the published check; None -> not measured."""
+    """A row with a measured value, judged by the published check. No value: a fail when the
+    run exists (the stored data do not show the figure, e.g. no switch-on jump), not measured
+    when there is no run to read."""
     row = Row(group, key, figure, published, value, simulated, NOT_MEASURED, note, list(run_files))
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        row.simulated = simulated or "—"
-        row.note = note or "the analysis of the stored runs gave no value"
+        if run_files:
+            row.status = FAIL
+            row.simulated = simulated if simulated and simulated != "—" else "none found"
+            row.note = "; ".join(x for x in (note, "the analysis of the stored run found no value") if x)
+        else:
+            row.simulated = "—"
+            row.note = "; ".join(x for x in (note, "no run was measured for it") if x)
         return row
     row.status = PASS if published.check(value) else FAIL
     return row
@@ -186,4 +193,8 @@ def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
 
 
 def files(runs: Sequence[Measured | None]) -> list[str]:
+    """The run files of ``runs``; empty when any of them is missing (a figure that compares runs
+    is measured only when all of them are)."""
+    if any(r is None for r in runs):
+        return []
     return [str(r.path) for r in runs if r is not None]

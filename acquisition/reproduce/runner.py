@@ -77,13 +77,14 @@ def calibrate(folder: Path, rig_file: Path) -> Path:
     """The power calibration of the reproduction rig, as a run file (``calibration.h5``)."""
     from acquisition.calibration import CalibrationStore
     from acquisition.engine import Engine
+    from acquisition.experiments import POWER_CALIBRATION, providing
     from acquisition.rig import load_rig
 
     path = folder / "calibration.h5"
     rig = load_rig(rig_file)
     engine = Engine(rig, CalibrationStore())
     try:
-        finished = engine.start("calibrate", {"laser_power_w": CALIBRATION_LASER_POWER_W}, path).wait()
+        finished = engine.start(providing(POWER_CALIBRATION).name, {"laser_power_w": CALIBRATION_LASER_POWER_W}, path).wait()
     finally:
         engine.close()
         rig.close_all()
@@ -120,7 +121,7 @@ def run_campaign(path: Path, rig_file: Path, folder: Path, workers: int | None,
 
     def progress(p: CampaignProgress) -> None:
         if p.unit is not None:
-            on_line(f"  [{p.done + 1}/{p.total}] {p.message}")
+            on_line(f"  [{min(p.done + 1, p.total)}/{p.total}] {p.message}")
 
     with contextlib.ExitStack() as stack:
         runner = open_runner(stack, campaign, rig, store, folder, workers, None)
@@ -159,17 +160,29 @@ def stored_runs(folder: Path) -> GroupRuns:
 
 def run_group(group: Group, folder: Path, quick: bool, workers: int | None,
               on_line: Callable[[str], None]) -> GroupResult:
-    """Measure ``group`` into ``folder/<group>/`` and evaluate its rows; a group whose campaign
-    cannot run keeps its rows as 'not measured' with the reason."""
+    """Measure ``group`` into ``folder/campaigns/<group>/`` and evaluate its rows; a group whose
+    campaign cannot run keeps its rows as 'not measured' with the reason."""
     started = time.monotonic()
     rig_file = write_rig(folder, group.name, group.rig)
     campaign_file = folder / "campaigns" / f"{group.name}.toml"
     campaign_file.parent.mkdir(parents=True, exist_ok=True)
     campaign_file.write_text(campaign_text(group, quick, rig_file), encoding="utf-8")
-    campaign_folder = folder / "campaigns" / group.name
-    result = GroupResult(group, [], campaign_folder=campaign_folder)
+    problem = None
     try:
-        run_campaign(campaign_file, rig_file, campaign_folder, workers, on_line)
+        run_campaign(campaign_file, rig_file, folder / "campaigns" / group.name, workers, on_line)
+    except GroupFailed as exc:
+        problem = str(exc)
+    result = evaluate_group(group, folder, quick, problem)
+    result.wall_s = time.monotonic() - started
+    return result
+
+
+def evaluate_group(group: Group, folder: Path, quick: bool, problem: str | None = None) -> GroupResult:
+    """The rows and figures of ``group`` from the run files its campaign left in ``folder``
+    (``problem``: why the campaign did not complete; its rows are then 'not measured')."""
+    campaign_folder = folder / "campaigns" / group.name
+    result = GroupResult(group, [], campaign_folder=campaign_folder, problem=problem)
+    if problem is None and (campaign_folder / "campaign.sqlite").exists():
         runs = stored_runs(campaign_folder)
         result.rows = group.evaluate(runs)
         figure_folder = folder / "figures"
@@ -179,14 +192,14 @@ def run_group(group: Group, folder: Path, quick: bool, workers: int | None,
         except Exception as exc:  # noqa: BLE001 - a figure that fails is reported, the rows stand
             log.exception("reproduce: figures of %s failed", group.name)
             result.problem = f"figures failed: {type(exc).__name__}: {exc}"
-    except GroupFailed as exc:
-        result.problem = str(exc)
-        result.rows = [row for row in group.evaluate(GroupRuns([]))]
+    else:
+        why = problem or f"no campaign in {campaign_folder}"
+        result.problem = why
+        result.rows = group.evaluate(GroupRuns([]))
         for row in result.rows:
-            row.status, row.note = NOT_MEASURED, f"campaign did not complete: {exc}"
+            row.status, row.note = NOT_MEASURED, f"campaign did not complete: {why}"
     if quick:  # the quick campaign measures a subset: rows without any run are not part of it
         result.rows = [row for row in result.rows if row.run_files or result.problem]
     result.rows += [outside_rig(group.name, key, figure, published, why)
                     for key, figure, published, why in group.unmeasurable]
-    result.wall_s = time.monotonic() - started
     return result

@@ -7,6 +7,7 @@ sees either the previous complete file or the new complete file, never a half-wr
 from __future__ import annotations
 
 import errno
+import io
 import json
 import logging
 import math
@@ -39,7 +40,7 @@ def h5_name(name: str) -> str:
     return cleaned if cleaned not in ("", ".", "..") else f"_{cleaned}_"
 
 
-def _write_column(group: h5py.Group, name: str, column: np.ndarray) -> None:
+def _write_column(group: h5py.Group, name: str, column: np.ndarray, compress: bool = True) -> None:
     link = h5_name(name)
     if is_ragged(column):
         sub = group.create_group(link)
@@ -47,18 +48,18 @@ def _write_column(group: h5py.Group, name: str, column: np.ndarray) -> None:
         sub.attrs["n_points"] = len(column)
         for row, value in enumerate(column):
             if value is not None:
-                _create_dataset(sub, str(row), np.asarray(value))
+                _create_dataset(sub, str(row), np.asarray(value), compress)
         target: h5py.HLObject = sub
     else:
-        target = _create_dataset(group, link, column)
+        target = _create_dataset(group, link, column, compress)
         target.attrs["layout"] = "fixed" if column.ndim > 1 else "scalar"
     target.attrs["name"] = name
 
 
-def _create_dataset(group: h5py.Group, name: str, data: np.ndarray) -> h5py.Dataset:
+def _create_dataset(group: h5py.Group, name: str, data: np.ndarray, compress: bool = True) -> h5py.Dataset:
     if data.dtype.kind in "US":
         return group.create_dataset(name, data=data.astype(object), dtype=_STRING)
-    if data.ndim >= 1 and data.size >= 1024:
+    if compress and data.ndim >= 1 and data.size >= 1024:
         return group.create_dataset(name, data=data, chunks=True, compression="gzip",
                                     compression_opts=1, shuffle=True)
     return group.create_dataset(name, data=data)
@@ -104,22 +105,27 @@ def file_identity(path: Path) -> FileIdentity | None:
 
 
 def write_run_h5(path: Path, run: RunFile, status: str,
-                 expected: FileIdentity | None = ANY_FILE) -> FileIdentity:
+                 expected: FileIdentity | None = ANY_FILE, *, snapshot: bool = False) -> FileIdentity:
     """Atomically (re)write the run file at ``path`` with ``status`` in its root attributes;
     returns the identity of the file placed there.
 
     ``expected`` guards other runs' files: None places the file only if ``path`` is free (never
     replacing anything); an identity replaces only the file with that identity (the one this
     writer placed before); ANY_FILE replaces whatever is there. A guard that does not hold
-    raises FileExistsError and leaves ``path`` untouched."""
+    raises FileExistsError and leaves ``path`` untouched.
+
+    ``snapshot``: a live snapshot of a running run (``acquisition.storage.snapshot``): written
+    uncompressed and not fsynced (its journal is the durable copy), for speed."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        _write_h5(temporary, run, status)
-        _fsync_path(temporary)
+        _write_h5(temporary, run, status, compress=not snapshot)
+        if not snapshot:
+            _fsync_path(temporary)
         placed = file_identity(temporary)
         assert placed is not None
         _place(temporary, path, expected)
-        _fsync_path(path.parent)
+        if not snapshot:
+            _fsync_path(path.parent)
         return placed
     finally:
         if temporary.exists():
@@ -146,8 +152,18 @@ def _place(temporary: Path, path: Path, expected: FileIdentity | None) -> None:
     _replace(temporary, path)
 
 
-def _write_h5(temporary: Path, run: RunFile, status: str) -> None:
-    with h5py.File(temporary, "w") as handle:
+def _write_h5(temporary: Path, run: RunFile, status: str, compress: bool = True) -> None:
+    # HDF5 is built in memory and written out with plain file I/O: a full disk then fails in
+    # os.write as a clean OSError, never inside the HDF5 library, whose failed closes left
+    # half-dead file ids behind that crashed the process (SIGSEGV) when later deallocated
+    buffer = io.BytesIO()
+    _build_h5(buffer, run, status, compress)
+    with open(temporary, "wb") as output:
+        output.write(buffer.getbuffer())
+
+
+def _build_h5(target: io.BytesIO, run: RunFile, status: str, compress: bool) -> None:
+    with h5py.File(target, "w") as handle:
         attrs = handle.attrs
         attrs["format"] = FORMAT_NAME
         attrs["format_version"] = FORMAT_VERSION
@@ -166,7 +182,7 @@ def _write_h5(temporary: Path, run: RunFile, status: str) -> None:
             group.attrs["name"] = stream_name
             group.attrs["n_points"] = run.n_points(stream_name)
             for field_name, column in columns.items():
-                _write_column(group, field_name, column)
+                _write_column(group, field_name, column, compress)
         log = handle.create_group("log")
         log.create_dataset("time", data=np.array([e["time"] for e in run.log], dtype=np.float64))
         log.create_dataset("kind", data=[e["kind"] for e in run.log], dtype=_STRING)

@@ -1,6 +1,7 @@
 """open_run: read a run file whether finished, still being written, or cut short by a crash."""
 from __future__ import annotations
 
+import glob
 import logging
 import time
 from pathlib import Path
@@ -59,7 +60,10 @@ def open_run(path: str | Path) -> RunFile:
             if header is None:
                 raise ValueError(f"{run_path}: unreadable run file ({header_problem})") from None
             header.status = "incomplete"
-            header.reason = "header only: the journal holding the points is missing"
+            points = header.n_points_total()
+            header.reason = ("header only: the journal holding the points is missing" if not points else
+                             f"live snapshot only ({points} points): the journal is missing; points "
+                             "taken after the snapshot, if any, are not here")
             return header
         if not contents.records:
             raise ValueError(f"{journal}: journal holds no complete record ({contents.problem})")
@@ -87,6 +91,7 @@ def recover_run(path: str | Path) -> RunFile:
         return open_run(run_path)
     if writer_is_active(journal):
         raise ValueError(f"{run_path}: a writer is still running; recover after it stops")
+    _remove_temporaries(run_path)
     recovered = run_from_journal(run_path, read_journal(journal))
     if run_path.exists():
         try:
@@ -111,6 +116,17 @@ def recover_run(path: str | Path) -> RunFile:
     journal.unlink()
     logger.info("recovered %s from its journal: %s", run_path.name, recovered.reason)
     return recovered
+
+
+def _remove_temporaries(run_path: Path) -> None:
+    """Delete the temporary files a dead writer left mid-rename (``.<name>.<pid>.<thread>.tmp``,
+    a live snapshot or the final file being built): never a run's only copy, the journal is."""
+    for temporary in run_path.parent.glob(f".{glob.escape(run_path.name)}.*.tmp"):
+        try:
+            temporary.unlink()
+            logger.info("removed %s, left by the dead writer", temporary.name)
+        except OSError as exc:
+            logger.warning("could not remove %s: %s", temporary.name, exc)
 
 
 def _holds_every_point(final: RunFile, journal_run: RunFile) -> bool:

@@ -12,7 +12,8 @@ from acquisition.storage.runfile import RunFile
 FINISHED_STATUSES = ("complete", "aborted", "failed")
 
 
-def _point_row(record: dict[str, Any]) -> PointRow:
+def point_row(record: dict[str, Any]) -> PointRow:
+    """The stored point of a journal point record (as ``read_back`` decodes it)."""
     values = join_point_data(record.get("scalars", {}), record.get("array_values", {}),
                              record.get("text_arrays", {}), record.get("order"))
     return PointRow(index=int(record["index"]), written_at=float(record["t"]), values=values)
@@ -32,7 +33,7 @@ def run_from_journal(path: Path, contents: JournalContents) -> RunFile:
         elif kind == "start":
             start = record
         elif kind == "point":
-            rows.setdefault(str(record["stream"]), []).append(_point_row(record))
+            rows.setdefault(str(record["stream"]), []).append(point_row(record))
         elif kind == "event":
             log.append({"time": float(record["t"]), "kind": str(record["kind"]),
                         "detail": str(record["detail"])})

@@ -53,13 +53,20 @@ INTENSITY_QUANTUM = 1e-4
 MAX_SEGMENT_S = 1e5
 #: a focus move smaller than this keeps the focal spot (1 nm: far below the field of view)
 FOCUS_TOLERANCE_M = 1e-9
+#: a particle this many beam radii from the focus sees less than exp(-8) of the peak pump: out of
+#: the beam it loses its bright state within milliseconds (the 4I11/2 lifetime), faster than any
+#: stage move, so the bench puts it dark (only the particles in the field of view are advanced)
+DARK_BEYOND_BEAM_RADII = 2.0
 
 
 class Bench:
     """Owns the clock, every simulated part and the focal spot. Thread-safe through ``lock``."""
 
     def __init__(self, beam: BeamConfig, sample: SampleConfig, config: BenchConfig,
-                 clock: Clock, noise_stream: int | None = None) -> None:
+                 clock: Clock, noise_stream: int | None = None,
+                 stage_m: tuple[float, float] | None = None) -> None:
+        """``stage_m``: where the sample stage is at switch-on (m; default its reference
+        position, where the focus is on ``sample.film_position_m``)."""
         self.beam = beam
         self.sample_config = sample
         self.config = config
@@ -77,9 +84,9 @@ class Bench:
         self.hwp = StageModel(config.stage.velocity_deg_s)
         self.control_attenuator = StageModel(config.stage.velocity_deg_s)
         # the sample stage's axes (positions in m, speed in m/s; StageModel is unit-free)
-        reference = config.xy_stage.reference_m
-        self.xy_x = StageModel(config.xy_stage.velocity_m_s, float(reference[0]))
-        self.xy_y = StageModel(config.xy_stage.velocity_m_s, float(reference[1]))
+        stage = config.xy_stage.reference_m if stage_m is None else stage_m
+        self.xy_x = StageModel(config.xy_stage.velocity_m_s, float(stage[0]))
+        self.xy_y = StageModel(config.xy_stage.velocity_m_s, float(stage[1]))
         self._particle_pool = ParticlePool()
         self.chopper = ChopperModel(config.chopper.spinup_time_constant_s)
         self.pump_shutter = ShutterModel()
@@ -95,6 +102,9 @@ class Bench:
         self._temperature_values: list[float] = [self.cryostat.sample_k]
         self.spot = FilmSpot(sample, beam, self.cryostat.sample_k, self.focus_at(self._t),
                              particle_pool=self._particle_pool)
+        #: film positions of the particles near enough the focus to keep their state (by key)
+        self._near_focus: dict[tuple[int, int, int], tuple[float, float]] = {}
+        self._relax_left_behind(self.focus_at(self._t))
         self._detected_total = 0.0
         self._recorders: list[RateRecorder] = []
         self._hwp_pair = optics.malus_pair(config.optics.hwp_max_transmission,
@@ -265,6 +275,23 @@ class Bench:
         self.spot = FilmSpot(self.sample_config, self.beam, self._sample_temperature(t), focus,
                              film=self.spot.film, particle_pool=self._particle_pool,
                              time_s=self.spot.time_s)
+        self._relax_left_behind(focus)
+
+    def _relax_left_behind(self, focus: tuple[float, float]) -> None:
+        """Put dark the particles the focus has left out of the beam (``DARK_BEYOND_BEAM_RADII``):
+        coming back to a spot after visiting others finds it dark, as on a real film. Particles
+        still near the focus (a step smaller than the spot) keep their state."""
+        film = self.spot.film
+        if film is None:  # bare substrate: no particles
+            return
+        for particle in film.particles_within(focus[0], focus[1], film.field_of_view_m):
+            self._near_focus[particle.key] = (particle.x_m, particle.y_m)
+        reach = DARK_BEYOND_BEAM_RADII * self.beam.beam_radius_m
+        for key, (x_m, y_m) in list(self._near_focus.items()):
+            if math.hypot(x_m - focus[0], y_m - focus[1]) > reach:
+                del self._near_focus[key]
+                if key in self._particle_pool:
+                    self._particle_pool[key].reset()
 
     # --- the lazy advance ---------------------------------------------------------------------
     def _transition_ends(self) -> list[float]:

@@ -10,6 +10,7 @@ from acquisition.calibration import CalibrationStore
 from acquisition.engine import Engine
 from acquisition.rig import Rig, load_rig
 from engine_helpers import EventRecorder
+from sim_calibration import measure_sim_calibration
 
 
 @pytest.fixture
@@ -23,14 +24,7 @@ def rig() -> Iterator[Rig]:
 @pytest.fixture(scope="session")
 def shared_calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One calibration for the session (the sim rig is the same each time), measured once."""
-    directory = tmp_path_factory.mktemp("calibration")
-    rig = load_rig("sim")
-    engine = Engine(rig, CalibrationStore(directory))
-    finished = engine.start("calibrate", {}).wait(600)
-    engine.close()
-    rig.close_all()
-    assert finished.status.value == "complete", finished.reason
-    return directory
+    return measure_sim_calibration(tmp_path_factory.mktemp("calibration"))
 
 
 @pytest.fixture

@@ -127,6 +127,9 @@ def test_rig_show_template_and_help(tmp_path: Path) -> None:
     assert shown.returncode == 0
     info = json.loads(shown.stdout)
     assert info["name"] == "simulated ANP microscope" and info["max_power_density_kw_cm2"] == 15.0
+    # the power meter's stated uncertainty, and the highest setpoint it leaves under the limit
+    assert info["power_meter_relative_uncertainty"] == 0.01
+    assert info["max_density_setpoint_kw_cm2"] == 15.0 / 1.01
     template = avalab(["rig", "template"], tmp_path, tmp_path)
     assert "max_power_density_kw_cm2" in tomllib.loads(template.stdout)["limits"]
     helped = avalab(["--help"], tmp_path, tmp_path)

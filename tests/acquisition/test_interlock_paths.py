@@ -229,3 +229,23 @@ def test_histogram_peak_rate_is_the_fullest_bin_over_its_exposure() -> None:
     assert histogram_peak_rate_cps(counts, 2.0, 1e-3, None) == pytest.approx(250.0)
     assert histogram_peak_rate_cps(np.zeros(0), 2.0, 1e-3, 10.0) == 0.0
 
+
+
+def test_the_control_paths_readings_are_held_to_the_same_density_limit(
+        engine: Engine, recorder: EventRecorder, rig: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rig whose limit is below what the control path delivers (~10 W/cm2 at its maximum):
+    the path's own calibration readings trip, with the control beam shut."""
+    rig.config.limits.max_power_density_w_m2 = 2e4  # 2 W/cm2
+    shut: list[bool] = []
+
+    def on_trip(event: Any) -> None:
+        if isinstance(event, InterlockTripped):
+            shut.append(rig.control_laser.get_shutter() is False and rig.control_shutter.is_open() is False)
+    engine.subscribe(on_trip)
+
+    def plan(ctx: Any, params: dict) -> dict:
+        ctx.control.prepare(808e-9, 1e4)
+        return {}
+    finished = engine.start(add_plan(monkeypatch, plan), {}).wait(600)
+    assert finished.status == RunStatus.FAILED and "measured_control_density=" in finished.reason
+    assert [t.interlock for t in recorder.of(InterlockTripped)] == ["power_density"] and shut == [True]

@@ -15,6 +15,7 @@ become channels 0-3; a marker record has channel -1 and its bits in ``marker``.
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from types import ModuleType
 
@@ -28,7 +29,11 @@ from drivers.picoquant.records import (LAYOUT_PICOHARP, RecordType, decode_t2, d
 
 @pytest.fixture
 def ptufile() -> ModuleType:
-    return require_client("ptufile")
+    module = require_client("ptufile")
+    # the compiled decoder is a submodule ptufile imports lazily: without this, whether
+    # `ptufile._ptufile` exists depends on which test of the worker read a file first
+    importlib.import_module("ptufile._ptufile")
+    return module
 
 
 WRITABLE_T2 = [r for r in RecordType if not r.is_t3 and r.layout != LAYOUT_PICOHARP]

@@ -7,23 +7,13 @@ from typing import Any
 
 import pytest
 from fault_harness import FaultOutcome, run_with_fault
-
-from acquisition.calibration import CalibrationStore
-from acquisition.engine import Engine
-from acquisition.rig import load_rig
+from sim_calibration import measure_sim_calibration
 
 
 @pytest.fixture(scope="session")
 def fault_calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A calibration measured once on the plain simulated rig (same optics as the emulated one)."""
-    directory = tmp_path_factory.mktemp("fault_calibration")
-    rig = load_rig("sim")
-    engine = Engine(rig, CalibrationStore(directory))
-    finished = engine.start("calibrate", {}).wait(600)
-    engine.close()
-    rig.close_all()
-    assert finished.status.value == "complete", finished.reason
-    return directory
+    return measure_sim_calibration(tmp_path_factory.mktemp("fault_calibration"))
 
 
 @pytest.fixture

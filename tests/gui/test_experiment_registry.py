@@ -246,6 +246,59 @@ def test_nothing_outside_the_experiments_names_an_experiment() -> None:
     assert not found, "\n".join(found)
 
 
+#: calls that take an experiment's name: none outside experiments/ may pass a literal one
+_NAME_TAKING_CALLS = {"start", "run_plan", "get_experiment", "select_experiment", "schema_check", "new_run_path"}
+
+
+def test_no_code_outside_the_experiments_calls_one_by_a_literal_name_or_imports_its_module() -> None:
+    """The power calibration, a campaign step's preparation and the GUI demo are found by what
+    they do (``providing``, ``demo_experiment``), never by name (docstrings may name them)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+    names = set(EXPERIMENTS)
+    modules = {e.plan.__module__ for e in EXPERIMENTS.values()}
+    found = []
+    for folder in ("acquisition", "gui"):
+        for path in sorted((root / folder).rglob("*.py")):
+            if "experiments" in path.relative_to(root).parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                where = f"{path.relative_to(root)}:{getattr(node, 'lineno', 0)}"
+                if isinstance(node, ast.Call):
+                    func = node.func
+                    called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                    literal = [a.value for a in node.args if isinstance(a, ast.Constant) and a.value in names]
+                    if called in _NAME_TAKING_CALLS and literal:
+                        found.append(f"{where}: {called}({literal[0]!r}, ...)")
+                elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
+                        and node.slice.value in names and getattr(node.value, "id", "") == "EXPERIMENTS":
+                    found.append(f"{where}: EXPERIMENTS[{node.slice.value!r}]")
+                elif isinstance(node, ast.ImportFrom) and node.module in modules:
+                    found.append(f"{where}: from {node.module} import ...")
+    assert not found, "\n".join(found)
+
+
+def test_jobs_and_the_demo_are_each_provided_by_exactly_one_experiment() -> None:
+    from acquisition.experiments import JOBS, POWER_CALIBRATION, STEP_PREPARATION, demo_experiment, providing
+
+    for job in JOBS:
+        assert sum(job in e.provides for e in EXPERIMENTS.values()) == 1, job
+    # the power calibration is a plan on the pump path that the engine can run with defaults
+    calibration = providing(POWER_CALIBRATION)
+    assert {"pump", "hwp", "power_meter"} <= set(calibration.required_roles(calibration.schema.validate({})))
+    # the campaign runner passes a step's stage, setpoint and wait as these parameters
+    preparation = providing(STEP_PREPARATION)
+    assert not preparation.listed
+    assert {"stage_x_mm", "stage_y_mm", "target_k", "ramp_k_per_min", "wait_s"} <= \
+        {p.name for p in preparation.schema.parameters}
+    demo = demo_experiment()
+    assert demo.listed and demo.demo is not None and demo.demo.points > 0
+    demo.schema.validate(dict(demo.demo.params))
+    with pytest.raises(LookupError, match="job='nothing'"):
+        providing("nothing")
+
+
 def test_the_gui_offers_a_form_for_every_listed_experiment_and_no_internal_one(qtbot, tmp_path: Path) -> None:
     from gui.app import create_window
 

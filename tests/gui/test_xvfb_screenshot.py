@@ -80,3 +80,35 @@ def test_gui_in_a_real_x_window_mid_sweep(xvfb_display: str, tmp_path: Path) -> 
         target = REPO / "docs" / "img" / "gui.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out, target)
+
+
+def test_a_map_fills_in_and_a_real_mouse_click_moves_the_stage_in_a_real_x_window(xvfb_display: str,
+                                                                                  tmp_path: Path) -> None:
+    """``--experiment map --click-mm``: the map is drawn in the X window, then a real mouse event
+    on it sends the stage to the clicked position (through the window's instrument worker)."""
+    out = tmp_path / "map.png"
+    env = dict(os.environ, DISPLAY=xvfb_display, QT_QPA_PLATFORM="xcb",
+               AVALAB_GUI_SETTINGS=str(tmp_path / "gui.ini"), AVALAB_HOME=str(tmp_path / "home"))
+    completed = subprocess.run(
+        [sys.executable, "-m", "gui.screenshot", str(out), "--experiment", "map", "--set", "x_mm=[12.495, 12.505]",
+         "--set", "y_mm=[12.495, 12.505]", "--set", "step_um=2", "--points", "36",
+         "--click-mm", "12.497", "12.503", "--timeout-s", "100"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=115)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["platform"] == "xcb" and sidecar["experiment"] == "map"
+    assert sidecar["points"] == {"points": 36}  # the whole 6 x 6 map arrived
+    assert sidecar["stage_mm"] == pytest.approx([12.497, 12.503], abs=1e-4)  # the click moved the stage
+
+    assert sidecar["map_pixels"] == 36  # and every point is a pixel of the map on screen
+
+    # the map (left of the colour bar) shows the viridis scale: dark spots and bright ones
+    image = QImage(str(out))
+    left, top, width, height = sidecar["plot_rect"]
+    purple = yellowish = 0
+    for x in range(left, min(left + int(0.75 * width), image.width()), 3):
+        for y in range(top, min(top + height, image.height()), 3):
+            pixel = image.pixelColor(x, y)
+            purple += _near(pixel, (68, 1, 84), 30)
+            yellowish += pixel.red() > 150 and pixel.green() > 150 and pixel.blue() < 100
+    assert purple > 200 and yellowish > 5, (purple, yellowish)

@@ -137,3 +137,32 @@ def test_a_map_runs_end_to_end_through_the_real_driver_and_the_emulated_stage(tm
         rig.stop_emulators()
     stored = open_run(tmp_path / "map.h5").streams["map"]
     assert sorted({round(x * 1e6) for x in stored["x_m"]}) == [12500, 12502, 12504]
+
+
+def test_particles_the_focus_leaves_out_of_the_beam_go_dark_near_ones_keep_their_state() -> None:
+    """Out of the pump beam a particle loses its bright state within milliseconds: back at a spot
+    after another one far away, its particles are dark; a step smaller than the spot keeps them."""
+    rig = load_rig("sim")
+    try:
+        rig.connect_all()
+        bench = rig.bench
+        rig.pump.set_emission(True)
+        rig.pump.set_power(rig.pump.max_power)
+        rig.pump_shutter.open()
+        rig.clock.sleep(120.0)  # warm-up, then far above every switch-on: the spot is bright
+        rig.counter.count(0.01)  # a reading brings the sample up to now
+        spot_a = list(bench.spot._spot.particles)
+        assert spot_a and all(p.is_bright for p in spot_a)
+        rig.xy_stage.move_to(12.5e-3 + 0.1e-6, 12.5e-3)  # 0.1 um: the same particles, still pumped
+        rig.counter.count(0.01)
+        assert any(p in bench.spot._spot.particles for p in spot_a)
+        assert all(p.is_bright for p in spot_a)
+        rig.pump_shutter.close_shutter()  # nothing new switches on on the way back
+        rig.xy_stage.move_to(12.52e-3, 12.5e-3)  # 20 um: out of the beam
+        rig.counter.count(0.01)
+        assert not any(p.is_bright for p in spot_a)
+        rig.xy_stage.move_to(12.5e-3, 12.5e-3)
+        rig.counter.count(0.01)
+        assert list(bench.spot._spot.particles) == spot_a and not any(p.is_bright for p in spot_a)
+    finally:
+        rig.close_all()

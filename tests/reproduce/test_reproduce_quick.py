@@ -84,6 +84,15 @@ def test_values_come_from_the_run_files_of_the_campaigns(quick_report: tuple[Pat
         assert (folder / "campaigns" / f"{group['name']}.toml").exists()
 
 
+def test_from_evaluates_the_stored_runs_again_to_the_same_rows(quick_report: tuple[Path, dict]) -> None:
+    folder, report = quick_report
+    done = avalab(["reproduce", "--from", str(folder), "--json"], folder.parent, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    again = json.loads(done.stdout)
+    assert [(r["key"], r["value"], r["status"]) for r in again["rows"]] == \
+        [(r["key"], r["value"], r["status"]) for r in report["rows"]]
+
+
 def test_the_calibration_point_rows_pass(quick_report: tuple[Path, dict]) -> None:
     _, report = quick_report
     rows = {f"{r['group']}.{r['key']}": r for r in report["rows"]}

@@ -37,12 +37,13 @@ class FailingDisk:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             real_write_all(descriptor, parts)
 
-        def write_h5(temporary: Path, run: Any, status: str) -> None:
+        def write_h5(temporary: Path, run: Any, status: str, compress: bool = True) -> None:
+            # every HDF5 file the writer builds: live snapshots (uncompressed) and the final file
             if self._full:
                 self.failed_writes += 1
                 temporary.write_bytes(b"\x89HDF partial")
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            real_write_h5(temporary, run, status)
+            real_write_h5(temporary, run, status, compress)
 
         monkeypatch.setattr(journal, "_write_all", write_all)
         monkeypatch.setattr(h5layout, "_write_h5", write_h5)

@@ -85,9 +85,14 @@ def _kill_and_check(tmp_path: Path, number: int, target_index: int, delay_s: flo
     # every point reported as written is there; at most the point in progress is extra
     assert len(reported) <= n_stored <= len(reported) + 1
     _assert_points_match(run.points("sweep"))
-    # the HDF5 file on disk is intact too (header only until finalisation; points in the journal)
+    # the HDF5 file on disk is intact too: the last live snapshot (or the header), a prefix of
+    # the journal's points with the same values
     with h5py.File(path, "r") as handle:
         assert handle.attrs["status"] == "running" and handle.attrs["experiment"] == "sweep"
+        if "streams/sweep" in handle:
+            rates = handle["streams/sweep/rate_cps"][()]
+            assert len(rates) <= n_stored
+            np.testing.assert_array_equal(rates, [point_data(i)["rate_cps"] for i in range(len(rates))])
     return n_stored
 
 

@@ -21,6 +21,7 @@ from acquisition.events import PointTaken, RunFinished, RunStarted, RunStatus
 from acquisition.rig import load_rig
 from acquisition.storage import journal_path_for, open_run, recover_run
 from acquisition.storage.journal import JournalAppender, StorageError, read_journal
+from sim_calibration import measure_sim_calibration
 
 
 SWEEP = {"start_kw_cm2": 2.0, "stop_kw_cm2": 10.0, "points": 10, "settle_s": 0.1, "dwell_s": 0.1}
@@ -71,14 +72,7 @@ def test_a_journal_whose_torn_record_cannot_be_cut_off_takes_no_more_records(
 # ------------------------------------------------------------------------------ whole runs
 @pytest.fixture(scope="module")
 def calibration_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("storage_fault_calibration")
-    rig = load_rig("sim")
-    engine = Engine(rig, CalibrationStore(directory))
-    finished = engine.start("calibrate", {}).wait(600)
-    engine.close()
-    rig.close_all()
-    assert finished.status == RunStatus.COMPLETE, finished.reason
-    return directory
+    return measure_sim_calibration(tmp_path_factory.mktemp("storage_fault_calibration"))
 
 
 class PointCounter:
@@ -153,7 +147,9 @@ def test_a_full_disk_keeps_the_journal_recoverable_and_names_it(
     out = tmp_path / "sweep.h5"
     finished = engine.start("sweep", SWEEP, out_path=out).wait(600)
     assert finished.status == RunStatus.FAILED and finished.reason.startswith("storage: ")
-    assert counter.points == 9
+    # the next point's record fails (9 points taken), unless the live snapshot of the 8th point
+    # met the full disk first and stopped the run before the 9th was measured
+    assert counter.points in (8, 9)
     assert_rig_safe(rig)
     # the final file could not be written either: the journal holds the points and stays
     assert journal_path_for(out).exists()
@@ -189,7 +185,10 @@ def test_a_run_folder_deleted_and_recreated_by_another_run_is_left_to_that_run(
     other_journal = journal_path_for(out)
 
     def replace_folder() -> None:
-        shutil.rmtree(folder)
+        # like rm -rf racing the writer's snapshot thread, which may create a temporary file in
+        # the folder meanwhile: delete until it is gone
+        while folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
         out.write_bytes(b"another run's file")
         other_journal.write_bytes(b"another run's journal")

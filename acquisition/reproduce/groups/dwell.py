@@ -1,5 +1,6 @@
 """The hysteresis does not depend on the dwell time per point (physics.md line 35): the
-``scan_rate`` experiment (0.1, 1 and 10 s per point, 0.5 s settle, repeats) and its verdict."""
+``scan_rate`` experiment with its defaults (0.1, 1 and 10 s per point, 0.5 s settle, 3 repeats
+each: the spread the dwell times are compared with) and its verdict."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,7 @@ def campaign(quick: bool) -> str:
 label = "dwell times"
 position_um = [0.0, 0.0]
 experiment = "scan_rate"
-params = { temperature_k = 77.0, dwells_s = [0.1, 1.0, 10.0], start_kw_cm2 = 2.0, stop_kw_cm2 = 10.0, points = 41, settle_s = 0.5, repeats = 2 }
+params = { temperature_k = 77.0, dwells_s = [0.1, 1.0, 10.0], settle_s = 0.5 }
 '''
 
 

@@ -39,7 +39,14 @@ def evaluate(runs: GroupRuns) -> list[Row]:
     b150, b160, b170 = (figure(at[t], "bistable") for t in (150.0, 160.0, 170.0))
     s160 = figure(at[160.0], "nonlinearity_s")
     ref = f"77 K: {fmt(on77, 'kW/cm2')}"
+    on130, w110 = figure(at[130.0], "switch_on_kw_cm2"), figure(at[110.0], "hysteresis_width_kw_cm2")
     return [
+        measured(NAME, "switch_on_130_lower", "switch-on at 130 K lower than at 77 K (the trend's direction)",
+                 _lower(on77, "lower at higher T", "physics.md:44"), on130, fmt(on130, "kW/cm2"),
+                 files([at[77.0], at[130.0]]), ref),
+        measured(NAME, "width_110_narrower", "window at 110 K narrower than at 77 K",
+                 _lower(w77, "narrower at higher T", "physics.md:42"), w110, fmt(w110, "kW/cm2"),
+                 files([at[77.0], at[110.0]]), f"77 K: {fmt(w77, 'kW/cm2')}"),
         measured(NAME, "switch_on_150_lower", "switch-on at 150 K lower than at 77 K",
                  _lower(on77, "lower at higher T", "physics.md:44"), on150, fmt(on150, "kW/cm2"),
                  files([at[77.0], at[150.0]]), ref),
