@@ -195,8 +195,8 @@ def test_fit_refuses_an_unknown_name_and_a_file_without_sweep_data(tmp_path: Pat
     done = avalab("fit", str(calibration), "--free", ESA)
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
     assert "no sweep data" in done.stderr and str(calibration) in done.stderr
-    bare = tmp_path / "bare.toml"  # film seed 1 has no particle at the origin at one per spot
-    bare.write_text('[rig]\nname = "bare"\n[sample]\nn_particles = 1\nseed = 1\n')
+    bare = tmp_path / "bare.toml"  # film seed 13 has no particle at the origin at one per spot
+    bare.write_text('[rig]\nname = "bare"\n[sample]\nn_particles = 1\nseed = 13\n')
     empty = tmp_path / "empty.h5"
     made = avalab("sweep", "--rig", str(bare), "--points", "6", "--settle-s", "0.1", "--dwell-s", "0.1", "--out",
                   str(empty), "--no-progress")
