@@ -114,22 +114,11 @@ class PumpLaser(Instrument):
         return "emission still on" if self.get_emission() else None
 
 
-class RotationStage(Instrument):
-    """Motorised rotation mount (half-wave plate, ND wheel). Safe state: motion stopped."""
-
-    @abstractmethod
-    def move_to(self, angle_deg: float, wait: bool = True) -> None:
-        """Absolute move, degrees. With ``wait`` return when the move has completed."""
-
-    @abstractmethod
-    def move_by(self, delta_deg: float, wait: bool = True) -> None: ...
+class MotionStage(Instrument):
+    """A motorised stage of any geometry. Safe state: motion stopped, verified by reading back."""
 
     @abstractmethod
     def home(self, wait: bool = True) -> None: ...
-
-    @abstractmethod
-    def get_position(self) -> float:
-        """Current angle, degrees."""
 
     @abstractmethod
     def is_moving(self) -> bool: ...
@@ -142,6 +131,21 @@ class RotationStage(Instrument):
 
     def safe_state_problem(self) -> str | None:
         return "still moving" if self.is_moving() else None
+
+
+class RotationStage(MotionStage):
+    """Motorised rotation mount (half-wave plate, ND wheel). Safe state: motion stopped."""
+
+    @abstractmethod
+    def move_to(self, angle_deg: float, wait: bool = True) -> None:
+        """Absolute move, degrees. With ``wait`` return when the move has completed."""
+
+    @abstractmethod
+    def move_by(self, delta_deg: float, wait: bool = True) -> None: ...
+
+    @abstractmethod
+    def get_position(self) -> float:
+        """Current angle, degrees."""
 
 
 class PowerMeter(Instrument):
@@ -484,7 +488,7 @@ class StageLimits:
         return x_m, y_m
 
 
-class XYStage(Instrument):
+class XYStage(MotionStage):
     """Motorised sample stage (two linear axes). Safe state: motion stopped.
 
     Positions are stage coordinates in m, the actuators' own readings. The sample moves under a
@@ -504,18 +508,3 @@ class XYStage(Instrument):
     @abstractmethod
     def get_position(self) -> tuple[float, float]:
         """Current (x, y), m."""
-
-    @abstractmethod
-    def home(self, wait: bool = True) -> None: ...
-
-    @abstractmethod
-    def is_moving(self) -> bool: ...
-
-    @abstractmethod
-    def stop(self) -> None: ...
-
-    def safe_state(self) -> None:
-        self.stop()
-
-    def safe_state_problem(self) -> str | None:
-        return "still moving" if self.is_moving() else None

@@ -7,7 +7,6 @@ runs that use the calibration set their densities right at that power.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,12 @@ from acquisition.calibration import CalibrationStore
 from acquisition.engine import Engine
 from acquisition.events import PointTaken, Progress, RunStatus
 from acquisition.experiments.calibrate import DENSITY_MARGIN, PROBE_FRACTION
-from acquisition.rig import default_rig_toml, load_rig
+from acquisition.rig import load_rig
 from engine_helpers import EventRecorder
+from rig_files import edited_default_rig
 
 SWEEP = {"start_kw_cm2": 1.0, "stop_kw_cm2": 10.0, "points": 13, "dwell_s": 0.1, "settle_s": 0.2,
          "temperature_k": 77.0}
-
-
-def write_rig(tmp_path: Path, replace: dict[str, str]) -> Path:
-    text = default_rig_toml()
-    for old, new in replace.items():
-        assert len(re.findall(rf"(?m)^{re.escape(old)}$", text)) == 1, old
-        text = re.sub(rf"(?m)^{re.escape(old)}$", new, text)
-    path = tmp_path / "rig.toml"
-    path.write_text(text)
-    return path
 
 
 class DensityWatch:
@@ -75,7 +65,7 @@ class DensityWatch:
 def test_calibration_lowers_the_laser_power_below_the_limit_and_a_sweep_then_hits_its_densities(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nd_max_od: float, lowest_w: float,
         highest_w: float, fine_probe: bool) -> None:
-    rig = load_rig(write_rig(tmp_path, {"nd_max_od = 4.0": f"nd_max_od = {nd_max_od}"}))
+    rig = load_rig(edited_default_rig(tmp_path, {"nd_max_od = 4.0": f"nd_max_od = {nd_max_od}"}))
     store = CalibrationStore(tmp_path / "calibrations")
     engine = Engine(rig, store)
     events = EventRecorder()
@@ -139,7 +129,7 @@ def test_default_rig_keeps_the_requested_laser_power(rig: Any, tmp_path: Path) -
 def test_a_wheel_no_laser_power_makes_safe_fails_with_one_line(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     # OD 1 and a 7 kW/cm2 limit: 1 mW already gives ~6.5 kW/cm2, so nothing in [1 mW, 1 W] is safe
-    rig = load_rig(write_rig(tmp_path, {"nd_max_od = 4.0": "nd_max_od = 1.0",
+    rig = load_rig(edited_default_rig(tmp_path, {"nd_max_od = 4.0": "nd_max_od = 1.0",
                                         "max_power_density_kw_cm2 = 15.0": "max_power_density_kw_cm2 = 7.0"}))
     engine = Engine(rig, CalibrationStore(tmp_path / "calibrations"))
     watch = DensityWatch(rig, monkeypatch)

@@ -23,6 +23,7 @@ from acquisition.engine import Engine
 from acquisition.storage.naming import out_path_problem
 from acquisition.events import RunStatus
 from acquisition.rig import Rig, load_rig
+from rig_files import edited_default_rig
 
 SCRIPT = Path(sys.executable).parent / "avalab"
 AVALAB = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "acquisition.cli"]
@@ -217,16 +218,6 @@ def test_a_control_path_measured_with_other_optics_is_not_used(rig: Rig, tmp_pat
 
 
 # ---- 2: calibrations belong to the optics they were measured with --------------------------
-def write_rig(tmp_path: Path, name: str, replace: dict[str, str]) -> Path:
-    from acquisition.rig import default_rig_toml
-
-    text = default_rig_toml()
-    for old, new in replace.items():
-        assert len(re.findall(rf"(?m)^{re.escape(old)}$", text)) == 1, old
-        text = re.sub(rf"(?m)^{re.escape(old)}$", new, text)
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 def test_sweep_on_changed_optics_recalibrates_instead_of_reusing(tmp_path: Path, own_calibration_dir: Path,
@@ -235,7 +226,8 @@ def test_sweep_on_changed_optics_recalibrates_instead_of_reusing(tmp_path: Path,
     base = load_rig("sim")
     before = store.load(base.config.name)
     assert before is not None and before.stale_reason(base.config) is None
-    changed_path = write_rig(tmp_path, "turned_plate.toml", {"hwp_offset_deg = 12.3": "hwp_offset_deg = 30.0"})
+    turned = {"hwp_offset_deg = 12.3": "hwp_offset_deg = 30.0"}
+    changed_path = edited_default_rig(tmp_path, name="turned_plate.toml", replace=turned)
     changed = load_rig(changed_path)
     assert changed.config.name == base.config.name  # same rig name: the old key would have matched
     engine = Engine(changed, store)
@@ -253,17 +245,16 @@ def test_sweep_on_changed_optics_recalibrates_instead_of_reusing(tmp_path: Path,
     stored = store.load(base.config.name)
     assert stored.stale_reason(changed.config) is None and stored.stale_reason(base.config) is not None
     # a setting that does not touch the pump path leaves the calibration valid
-    drift_only = load_rig(write_rig(tmp_path, "drift.toml", {"hwp_offset_deg = 12.3": "hwp_offset_deg = 30.0",
-                                                             "focus_drift_rel = 0.03": "focus_drift_rel = 0.01",
-                                                             "seed = 1": "seed = 7"}))
+    drift_only = load_rig(edited_default_rig(tmp_path, name="drift.toml", replace={
+        **turned, "focus_drift_rel = 0.03": "focus_drift_rel = 0.01", "seed = 1": "seed = 7"}))
     assert stored.stale_reason(drift_only.config) is None
-    pickoff = load_rig(write_rig(tmp_path, "pickoff.toml", {"hwp_offset_deg = 12.3": "hwp_offset_deg = 30.0",
-                                                            "pickoff_ratio = 0.1": "pickoff_ratio = 0.08"}))
+    pickoff = load_rig(edited_default_rig(tmp_path, name="pickoff.toml", replace={
+        **turned, "pickoff_ratio = 0.1": "pickoff_ratio = 0.08"}))
     assert "beam.pickoff_ratio 0.1 -> 0.08" in stored.stale_reason(pickoff.config)
 
 
 def test_cli_run_on_changed_optics_recalibrates_and_says_why(tmp_path: Path, own_calibration_dir: Path) -> None:
-    rig_file = write_rig(tmp_path, "wheel.toml", {"nd_max_od = 4.0": "nd_max_od = 4.5"})
+    rig_file = edited_default_rig(tmp_path, name="wheel.toml", replace={"nd_max_od = 4.0": "nd_max_od = 4.5"})
     done = avalab(["sweep", "--rig", str(rig_file), "--start-kw-cm2", "2", "--stop-kw-cm2", "8", "--points", "5",
                    "--dwell-s", "0.1", "--json", "--no-progress", "--out", str(tmp_path / "r.h5")],
                   tmp_path, own_calibration_dir)

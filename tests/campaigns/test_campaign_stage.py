@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from acquisition.campaigns.index import CampaignIndex
+from rig_files import SWEEP_ROLES, simulated_roles_toml
 
 if TYPE_CHECKING:
     from acquisition.campaigns import Campaign
@@ -71,27 +72,11 @@ SWEEP = {"temperature_k": 77.0, "start_kw_cm2": 2.0, "stop_kw_cm2": 10.0, "point
 MAP = {"positions_mm": [12.51, 12.49, 12.52, 12.52], "dwell_s": 0.05, "settle_s": 0.05, "density_kw_cm2": 5.5}
 REFERENCE_MM = (12.5, 12.5)  # the simulated stage's reference position (sim_backends bench config)
 
-MIXED_RIG = """
-[roles.pump]
-driver = "sim"
-[roles.hwp]
-driver = "sim"
-[roles.nd_wheel]
-driver = "sim"
-[roles.pump_shutter]
-driver = "sim"
-[roles.emission_shutter]
-driver = "sim"
-[roles.power_meter]
-driver = "sim"
-[roles.counter]
-driver = "sim"
-[roles.cryostat]
-driver = "sim"
+MIXED_RIG = simulated_roles_toml([*SWEEP_ROLES, "cryostat"], extra="""
 [roles.xy_stage]
 driver = "kdc101_z8_xy"
 address = "emulator"
-"""
+""")
 
 
 def wandering_campaign(stage_home_mm: list[float] | None = None) -> "Campaign":

@@ -10,23 +10,10 @@ from acquisition.rig import RigConfigError, load_rig
 from drivers.thorlabs_apt import protocol as p
 from drivers.thorlabs_apt.xy_stage import KDC101XYStage
 from sim_backends.devices.xy_stage import SimXYStage
+from rig_files import SWEEP_ROLES, simulated_roles_toml
 
 
-ROLES = """
-[roles.pump]
-driver = "sim"
-[roles.hwp]
-driver = "sim"
-[roles.nd_wheel]
-driver = "sim"
-[roles.pump_shutter]
-driver = "sim"
-[roles.emission_shutter]
-driver = "sim"
-[roles.power_meter]
-driver = "sim"
-[roles.counter]
-driver = "sim"
+STAGE_TABLE = """
 [roles.xy_stage]
 driver = "{driver}"
 {address}
@@ -36,7 +23,7 @@ options = {{ x_range_mm = [10, 15], y_range_mm = [11, 14] }}
 
 def rig_file(tmp_path: Path, driver: str, address: str = "") -> Path:
     path = tmp_path / f"{driver}.toml"
-    path.write_text(ROLES.format(driver=driver, address=address))
+    path.write_text(simulated_roles_toml(SWEEP_ROLES, STAGE_TABLE.format(driver=driver, address=address)))
     return path
 
 
