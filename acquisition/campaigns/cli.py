@@ -34,6 +34,7 @@ def register(subparsers: Any) -> None:
     campaign.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
                           help="override a [vars] entry (VALUE in TOML syntax), e.g. --set n_spots=5")
     campaign.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    campaign.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     campaign.add_argument("--workers", type=int, default=None, metavar="N",
                           help="fully simulated rig only: run units in parallel on a local dask "
                                "cluster of N worker processes (same figures as a serial run)")
@@ -76,7 +77,15 @@ def _validate(path: Path, rig: Any, overrides: dict[str, Any] | None = None,
                          overrides=overrides, temperature_range_k=temperature_range_k(rig))
 
 
-def _progress_printer(stream: Any) -> Any:
+def _progress_printer(stream: Any, enabled: bool = True) -> Any:
+    """The campaign's progress line on ``stream``: redrawn in place on a terminal; in logs and
+    pipes (cron, nohup) one line per finished unit, so an overnight log stays readable; None with
+    ``--no-progress``."""
+    if not enabled:
+        return None
+    interactive = bool(getattr(stream, "isatty", lambda: False)())
+    last_done: list[int] = []
+
     def show(progress: CampaignProgress) -> None:
         # the planned work done (running units' points included) when the runner knows it
         share = progress.fraction if progress.fraction is not None else progress.done / max(progress.total, 1)
@@ -84,10 +93,13 @@ def _progress_printer(stream: Any) -> Any:
         eta = format_duration(progress.eta_s) if progress.eta_s is not None else "?"
         step = (f" | step {progress.step_index + 1}: {progress.step_done + 1}/{progress.step_total}"
                 if progress.step_index is not None else "")
-        stream.write(f"\r[{progress.done}/{progress.total} {percent:5.1f}%] {progress.message[:48]:<48}"
-                     f"{step} | elapsed {format_duration(progress.elapsed_s)} ETA {eta}   ")
-        if progress.ended:
-            stream.write("\n")
+        text = (f"[{progress.done}/{progress.total} {percent:5.1f}%] {progress.message[:48]:<48}"
+                f"{step} | elapsed {format_duration(progress.elapsed_s)} ETA {eta}")
+        if interactive:
+            stream.write(f"\r{text}   " + ("\n" if progress.ended else ""))
+        elif progress.ended or last_done != [progress.done]:
+            last_done[:] = [progress.done]
+            stream.write(text.rstrip() + "\n")
         stream.flush()
     return show
 
@@ -154,7 +166,8 @@ def campaign_command(args: argparse.Namespace) -> int:
         print(f"avalab: error: {one_line(exc)}", file=sys.stderr)
         return 2
     with contextlib.ExitStack() as stack:
-        runner = open_runner(stack, campaign, rig, store, folder, args.workers, args.scheduler)
+        runner = open_runner(stack, campaign, rig, store, folder, args.workers, args.scheduler,
+                             progress=not args.no_progress)
         if isinstance(runner, int):
             return runner
         return _run_campaign(args, campaign, runner.engine, runner, folder)
@@ -171,13 +184,16 @@ def parallel_rig_problem(rig_name: str, rig: Any) -> str | None:
 
 
 def open_runner(stack: contextlib.ExitStack, campaign: Campaign, rig: Any, store: Any, folder: Path,
-                workers: int | None, scheduler: str | None) -> Any:
+                workers: int | None, scheduler: str | None,
+                progress: bool = True) -> Any:
     """A serial runner, or (``workers``/``scheduler``) a parallel one on a dask client kept open
-    by ``stack``; 2 after one line on stderr when the client cannot be had."""
+    by ``stack``; 2 after one line on stderr when the client cannot be had. ``progress``: the
+    progress line on stderr."""
+    on_progress = _progress_printer(sys.stderr, enabled=progress)
     from acquisition.engine import Engine
     engine = Engine(rig, store)
     if workers is None and scheduler is None:
-        return CampaignRunner(campaign, engine, folder, on_progress=_progress_printer(sys.stderr))
+        return CampaignRunner(campaign, engine, folder, on_progress=on_progress)
     from acquisition.campaigns.parallel import ParallelCampaignRunner, ParallelRefused, dask_client
     try:
         client = stack.enter_context(dask_client(workers, scheduler))
@@ -185,7 +201,7 @@ def open_runner(stack: contextlib.ExitStack, campaign: Campaign, rig: Any, store
         engine.close()
         print(f"avalab: error: {exc}", file=sys.stderr)
         return 2
-    return ParallelCampaignRunner(campaign, engine, folder, client, on_progress=_progress_printer(sys.stderr))
+    return ParallelCampaignRunner(campaign, engine, folder, client, on_progress=on_progress)
 
 
 def run_stoppable(file: Path, runner: CampaignRunner, engine: Any, resume: bool) -> Any:
