@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,10 @@ MAX_JUMP = 0.05              # largest population change one extrapolation may m
 RESIDUAL_TARGET = 1e-4       # skip until the slow mode has decayed to this fraction
 
 
+#: one period from the state at an opening edge and that edge's time (the dense orbit of it)
+PeriodBuilder = Callable[[np.ndarray, float], Orbit]
+
+
 @dataclass(frozen=True)
 class ChoppedDwell:
     integrals: np.ndarray        # (n_weights,) integral of weights @ y over the dwell
@@ -39,8 +44,14 @@ class ChoppedDwell:
 
 def run_chopped(integrator: PiecewiseIntegrator, y0: np.ndarray, t0: float, duration_s: float,
                 chopper: ChopperWaveform, matrix_on: np.ndarray, matrix_off: np.ndarray,
-                weights: np.ndarray) -> ChoppedDwell:
-    """Advance ``y0`` from ``t0`` for ``duration_s`` under the chopped drive; ``weights`` is (n_weights, levels)."""
+                weights: np.ndarray, build_period: PeriodBuilder | None = None) -> ChoppedDwell:
+    """Advance ``y0`` from ``t0`` for ``duration_s`` under the chopped drive; ``weights`` is (n_weights, levels).
+
+    The whole periods are integrated by ``build_period`` (default: ODEPACK segments on dense
+    samples, ``build_orbit``); the partial periods at either end always by ODEPACK."""
+    if build_period is None:
+        def build_period(y: np.ndarray, t_open: float) -> Orbit:
+            return build_orbit(integrator, y, t_open, chopper, matrix_on, matrix_off)
     period = chopper.period_s
     t_end = t0 + duration_s
     total = np.zeros(weights.shape[0])
@@ -56,7 +67,7 @@ def run_chopped(integrator: PiecewiseIntegrator, y0: np.ndarray, t0: float, dura
     period_integrals: list[np.ndarray] = []
     mu_estimates: list[float] = []
     while t + period <= t_end:
-        orbit = build_orbit(integrator, openings[-1], t, chopper, matrix_on, matrix_off)
+        orbit = build_period(openings[-1], t)
         period_integral = np.array([orbit.integral(w, t, t + period) for w in weights])
         total += period_integral
         t += period

@@ -94,6 +94,12 @@ class RateEquations:
             self._acceptor_onehot[j, q.acceptor_from] = 1.0
         self._stoich_k = self._stoich * self._k
 
+    @property
+    def pair_structure(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(stoichiometry x rate constant (levels, processes), donor level, acceptor level) of the
+        pair processes: what the compiled solver steps (ros2_kernels.py) evaluate the pair term from."""
+        return self._stoich_k, self._donor, self._acceptor
+
     # -- assembly ------------------------------------------------------------------------------
     def _boltzmann_up(self, upper: int, lower: int) -> float:
         """Ratio up/down rate for a thermally coupled pair (detailed balance)."""

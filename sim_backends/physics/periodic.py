@@ -28,12 +28,6 @@ from .rate_model import RateModel
 from .shooting import ShootingMemory, is_nearby_pump, period_integrals, settle_onto_orbit
 from .waveforms import ChopperWaveform, Constant, Scaled
 
-#: periods a particle in transit (Newton not accepted from the dwell's start) is integrated with
-#: the error-controlled Rosenbrock period map before shooting is retried. With 0 a transit goes
-#: straight to run_chopped (ODEPACK segments with geometric extrapolation of the slow mode), which
-#: costs about half as much per period as the Rosenbrock map when a particle switches branch
-#: (the map's steps stay at ~1 us through the off phase of a bright-to-dark transit).
-TRANSIT_PERIODS_BY_SHOOTING = 0
 #: a dwell that lasts this many relaxation times onto the orbit ends on it (e^-20)
 SETTLE_RELAXATION_TIMES = 20.0
 
@@ -109,13 +103,18 @@ class PeriodicCache:
             y, total = free_run(model.integrator, state, t0, first_opening, chopper, on, off, rows)
         period_map = model.period_map(pump, chopper, control, wavelength)
         memory = self._memory if self._memory_key is not None and _nearby(self._memory_key, key) else None
-        settled = settle_onto_orbit(period_map, y, model.solver.basis, TRANSIT_PERIODS_BY_SHOOTING, rows, memory)
+        # a particle in transit (Newton not accepted from the dwell's start) is integrated period by
+        # period with the error-controlled ROS2 map, shooting retried in between
+        settled = settle_onto_orbit(period_map, y, model.solver.basis, whole_periods, rows, memory)
         total = total + settled.integrals
         t = first_opening + settled.periods_integrated * period
         result = settled.result
         remaining = whole_periods - settled.periods_integrated
         if result.orbit is None or remaining * period < SETTLE_RELAXATION_TIMES * result.relaxation_time_s:
-            dwell = run_chopped(model.integrator, settled.y_start, t, t_end - t, chopper, on, off, rows)
+            # the rest of the dwell, period by period (ROS2 map, geometric extrapolation of the slow
+            # mode), from where Newton started: too short for the analytic approach onto the orbit
+            dwell = run_chopped(model.integrator, settled.y_start, t, t_end - t, chopper, on, off, rows,
+                                lambda y_open, _t_open: period_map.orbit(period_map.run_adaptive(y_open)))
             if dwell.orbit is not None:
                 self._on = _OrbitOn(key, dwell.orbit)
             return self._step(total + dwell.integrals, duration_s), dwell.end_state

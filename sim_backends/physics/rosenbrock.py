@@ -17,6 +17,9 @@ period map converges quadratically.
 The step grid is chosen once per drive by an error-controlled run (the embedded first-order
 solution y + h k1 gives the local error estimate h (k1 + k2) / 2) and then frozen, so the Newton
 iterations of the shooting method differentiate one and the same discrete map.
+
+The steps run in compiled loops (ros2_kernels.py); this module holds the method's constants and
+its interface.
 """
 from __future__ import annotations
 
@@ -24,8 +27,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg.lapack import dgetrf, dgetri
 
+from . import ros2_kernels
 from .equations import RateEquations
 
 GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
@@ -48,75 +51,40 @@ class SegmentRun:
     monodromy: np.ndarray | None  # d y_end / d y_start, (levels, levels)
 
 
+#: error-controlled attempts one segment may take before the integration is declared stuck
+MAX_ATTEMPTS = 10_000_000
+
+
 def adaptive_grid(equations: RateEquations, y0: np.ndarray, matrix: np.ndarray,
                   length_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Step end points in (0, length] chosen by local error control from ``y0``, and the states
     there ((m, levels), the last row is the end state)."""
-    n = len(y0)
-    identity = np.eye(n)
-    y = np.array(y0, dtype=float)
-    t, h = 0.0, min(FIRST_STEP_S, length_s)
-    ends: list[float] = []
-    states: list[np.ndarray] = []
-    while length_s - t > 1e-12 * length_s:
-        h = min(h, length_s - t)
-        w = _inverse(identity - GAMMA * h * equations.jacobian(y, matrix))
-        k1 = w @ equations.rhs(y, matrix)
-        with np.errstate(over="ignore", invalid="ignore"):
-            k2 = w @ (equations.rhs(y + h * k1, matrix) - 2.0 * k1)
-        error = float(np.max(np.abs(0.5 * h * (k1 + k2)) / (ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * np.abs(y))))
-        if not math.isfinite(error):        # a step far too long for a fast transient
-            h *= MIN_SHRINK
-            continue
-        factor = 0.9 / math.sqrt(max(error, 1e-12))
-        if error > 1.0 and h > 1e-9:
-            h *= max(MIN_SHRINK, factor)
-            continue
-        y = y + h * (1.5 * k1 + 0.5 * k2)
-        t += h
-        ends.append(t)
-        states.append(y)
-        h *= min(MAX_GROWTH, max(MIN_SHRINK, factor))
-    ends[-1] = length_s
-    return np.array(ends), np.array(states)
+    stoich_k, donor, acceptor = equations.pair_structure
+    status, ends, states = ros2_kernels.adaptive_grid_kernel(
+        np.ascontiguousarray(y0, dtype=float), np.ascontiguousarray(matrix, dtype=float), stoich_k, donor, acceptor,
+        float(length_s), FIRST_STEP_S, GAMMA, RELATIVE_TOLERANCE, ABSOLUTE_TOLERANCE, MAX_GROWTH, MIN_SHRINK,
+        MAX_ATTEMPTS)
+    _check(status, f"adaptive ROS2 over {length_s:g} s")
+    return ends, states
 
 
 def run_segment(equations: RateEquations, y0: np.ndarray, matrix: np.ndarray, grid: np.ndarray,
                 with_jacobian: bool) -> SegmentRun:
-    """Advance ``y0`` over the step end points ``grid`` (from 0) under constant ``matrix``."""
-    n = len(y0)
-    identity = np.eye(n)
-    states = np.empty((len(grid) + 1, n))
-    states[0] = y0
-    phi = identity.copy() if with_jacobian else None
-    y = np.array(y0, dtype=float)
-    t_prev = 0.0
-    for i, t in enumerate(grid):
-        h = t - t_prev
-        t_prev = t
-        jac = equations.jacobian(y, matrix)
-        w = _inverse(identity - GAMMA * h * jac)
-        k1 = w @ equations.rhs(y, matrix)
-        mid = y + h * k1
-        k2 = w @ (equations.rhs(mid, matrix) - 2.0 * k1)
-        if phi is not None:
-            # exact derivative of this step: W depends on y through J(y), whose derivative
-            # contracted with a stage vector k is pair_jacobian(k) (the pair term is bilinear)
-            d1 = w @ ((jac + GAMMA * h * equations.pair_jacobian(k1)) @ phi)
-            d2 = w @ (GAMMA * h * equations.pair_jacobian(k2) @ phi
-                      + equations.jacobian(mid, matrix) @ (phi + h * d1) - 2.0 * d1)
-            phi = phi + h * (1.5 * d1 + 0.5 * d2)
-        y = y + h * (1.5 * k1 + 0.5 * k2)
-        states[i + 1] = y
-    return SegmentRun(np.concatenate([[0.0], grid]), states, phi)
+    """Advance ``y0`` over the step end points ``grid`` (from 0) under constant ``matrix``; with
+    ``with_jacobian`` also the exact derivative of the discrete map (each step's W depends on y
+    through J(y), whose derivative contracted with a stage vector k is pair_jacobian(k), the pair
+    term being bilinear)."""
+    stoich_k, donor, acceptor = equations.pair_structure
+    status, states, phi = ros2_kernels.run_segment_kernel(
+        np.ascontiguousarray(y0, dtype=float), np.ascontiguousarray(matrix, dtype=float), stoich_k, donor, acceptor,
+        np.ascontiguousarray(grid, dtype=float), GAMMA, bool(with_jacobian))
+    _check(status, f"ROS2 segment of {len(grid)} steps")
+    return SegmentRun(np.concatenate([[0.0], grid]), states, phi if with_jacobian else None)
 
 
-def _inverse(a: np.ndarray) -> np.ndarray:
-    """Inverse of a small well-conditioned matrix (LAPACK directly: numpy's wrappers cost more
-    than the 8x8 factorisation itself on this hot path)."""
-    lu, piv, info = dgetrf(a)
-    if info == 0:
-        inverse, info = dgetri(lu, piv)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"singular Rosenbrock matrix (LAPACK info {info})")
-    return inverse
+def _check(status: int, what: str) -> None:
+    if status == ros2_kernels.SINGULAR:
+        raise np.linalg.LinAlgError(f"singular Rosenbrock matrix in the {what}")
+    if status == ros2_kernels.TOO_MANY_STEPS:
+        raise RuntimeError(f"the {what} took more than {MAX_ATTEMPTS} step attempts (a stiff transient "
+                           "the error control cannot resolve)")

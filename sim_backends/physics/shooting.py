@@ -20,7 +20,7 @@ import numpy as np
 from scipy.linalg.lapack import dgesv
 
 from .equations import RateEquations
-from .orbit import Orbit
+from .orbit import ORBIT_ABSOLUTE_TOLERANCE, ORBIT_RELATIVE_TOLERANCE, Orbit
 from .rosenbrock import adaptive_grid, run_segment
 from .simplex import onto_simplex
 from .waveforms import ChopperWaveform
@@ -28,8 +28,11 @@ from .waveforms import ChopperWaveform
 log = logging.getLogger(__name__)
 
 MAX_ITERATIONS = 8
-ABSOLUTE_TOLERANCE = 1e-11
-RELATIVE_TOLERANCE = 1e-6
+# A fixed point of the discrete map to half the orbit-detection tolerance (orbit.has_converged):
+# the map itself is accurate to ~1e-3 (rosenbrock.RELATIVE_TOLERANCE), so solving it further only
+# costs chord periods (each a whole period run) without making the orbit any truer.
+ABSOLUTE_TOLERANCE = 0.5 * ORBIT_ABSOLUTE_TOLERANCE
+RELATIVE_TOLERANCE = 0.5 * ORBIT_RELATIVE_TOLERANCE
 MAX_STEP = 0.3                  # largest population change of one Newton step (keeps it local)
 SAME_BRANCH_DISTANCE = 0.1      # as steady.SAME_BRANCH_DISTANCE
 OUT_OF_SIMPLEX = 1e-3           # a Newton iterate this negative has left the basin
@@ -164,6 +167,11 @@ def find_orbit(period_map: PeriodMap, y_start: np.ndarray, basis: np.ndarray,
     reduced_identity = np.eye(basis.shape[1])
     first_run: PeriodRun | None = None
     previous_norm = best_norm = math.inf
+    # the chord steps' matrix (I - monodromy on the sum-zero subspace), improved by Broyden's rank-one
+    # update after every chord step (the remembered monodromy is of a nearby drive: each update
+    # corrects it along the direction just stepped, which is the slow mode that limits convergence)
+    broyden: np.ndarray | None = None if chord is None else reduced_identity - chord
+    last: tuple[np.ndarray, np.ndarray] | None = None     # (reduced step, reduced residual before it)
     for iteration in range(1, MAX_ITERATIONS + 1):
         run = period_map.run(y, with_jacobian=chord is None)
         first_run = first_run or run
@@ -174,20 +182,31 @@ def find_orbit(period_map: PeriodMap, y_start: np.ndarray, basis: np.ndarray,
         log.debug("shooting iteration %d (%s): residual %.3g", iteration, "chord" if chord is not None else "Newton",
                   norm)
         if chord is not None and norm > CHORD_CONTRACTION * previous_norm:
-            chord = None                    # not contracting: fresh grids, Newton from here on
+            chord = broyden = None          # not contracting: fresh grids, Newton from here on
             period_map.adapt(y)
             previous_norm = math.inf
             continue
         previous_norm = norm
-        reduced = chord if chord is not None else basis.T @ run.monodromy @ basis
-        _, _, z, info = dgesv(reduced_identity - reduced, basis.T @ residual)
+        reduced_residual = basis.T @ residual
+        if broyden is not None:
+            if last is not None:
+                # G(y) = P(y) - y changes by -(I - M) s over a step s: secant condition on the matrix
+                step_before, residual_before = last
+                change = residual_before - reduced_residual
+                broyden = broyden + np.outer(change - broyden @ step_before, step_before) / float(
+                    step_before @ step_before)
+            newton_matrix = broyden
+        else:
+            newton_matrix = reduced_identity - basis.T @ run.monodromy @ basis
+        _, _, z, info = dgesv(newton_matrix, reduced_residual)
         if info != 0:
             return ShootingResult(None, math.inf, iteration, "singular Newton matrix (a fold of the orbit)")
-        step = basis @ z
-        largest = float(np.max(np.abs(step)))
+        z = z.ravel()
+        largest = float(np.max(np.abs(basis @ z)))
         if largest > MAX_STEP:
-            step *= MAX_STEP / largest
-        y = y + step
+            z *= MAX_STEP / largest
+        last = (z, reduced_residual)
+        y = y + basis @ z
         # Far from a fixed point the period map is strongly nonlinear (a particle in transit
         # between branches): a step out of the simplex or a growing residual means Newton is not
         # going to land; give up at once and let the caller integrate instead.
