@@ -18,7 +18,7 @@ import numpy as np
 OK, SINGULAR, TOO_MANY_STEPS = 0, 1, 2
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _rhs(y, matrix, stoich_k, donor, acceptor, out):  # noqa: ANN001, ANN202 (numba kernel)
     n = y.shape[0]
     for i in range(n):
@@ -32,7 +32,7 @@ def _rhs(y, matrix, stoich_k, donor, acceptor, out):  # noqa: ANN001, ANN202 (nu
             out[i] += stoich_k[i, p] * rate
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _pair_jacobian(v, stoich_k, donor, acceptor, out):  # noqa: ANN001, ANN202
     """d/dy of the pair term at v (bilinear: also d/dy [J(y) w] contracted with v)."""
     n = v.shape[0]
@@ -45,7 +45,7 @@ def _pair_jacobian(v, stoich_k, donor, acceptor, out):  # noqa: ANN001, ANN202
             out[i, a] += stoich_k[i, p] * vd
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _lu(a, piv):  # noqa: ANN001, ANN202
     """In-place LU with partial pivoting (LAPACK's row-interchange convention); False if singular."""
     n = a.shape[0]
@@ -70,7 +70,7 @@ def _lu(a, piv):  # noqa: ANN001, ANN202
     return True
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _solve(lu, piv, b):  # noqa: ANN001, ANN202
     """Solve in place with a factorisation from _lu."""
     n = b.shape[0]
@@ -87,7 +87,7 @@ def _solve(lu, piv, b):  # noqa: ANN001, ANN202
         b[i] /= lu[i, i]
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _factor_w(jac, gamma_h, w, piv):  # noqa: ANN001, ANN202
     n = jac.shape[0]
     for i in range(n):
@@ -97,7 +97,7 @@ def _factor_w(jac, gamma_h, w, piv):  # noqa: ANN001, ANN202
     return _lu(w, piv)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _stages(y, h, gamma, matrix, stoich_k, donor, acceptor, jac, w, piv, k1, k2, mid, scratch):  # noqa: ANN001, ANN202
     """k1, k2 of one ROS2 step from y (jac = J(y) filled, w/piv its factorised W); False if W is singular."""
     n = y.shape[0]
@@ -226,7 +226,7 @@ def run_segment_kernel(y0, matrix, stoich_k, donor, acceptor, grid, gamma, with_
     return OK, states, phi
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _solve_columns(w, piv, a, b, out, column):  # noqa: ANN001, ANN202
     """out = W^-1 (a @ b), column by column."""
     n = a.shape[0]
