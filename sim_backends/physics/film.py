@@ -55,10 +55,11 @@ class FilmHeterogeneity:
     #: particles the confocal pinhole selects lie within this many beam radii of the axis
     field_of_view_radii: float = 0.6
     #: median factor on the strength of every phonon-assisted absorption wing (the 1064 nm GSA):
-    #: the wing lies ~2000 cm-1 below the 4F3/2 line, where the absorption falls by e per ~30 cm-1
-    #: of extra gap, so a few tens of cm-1 more inhomogeneous crystal-field splitting (strain,
-    #: surface sites, the Nd-Nd clusters of a 18 % crystal) change it many-fold from particle to
-    #: particle. It lowers the switch-on and leaves the switch-off (set by the bright state's
+    #: the wing lies ~2000 cm-1 below the 4F3/2 line, e-fold over ~155 cm-1 at 77 K, and its
+    #: strength (the electron-phonon coupling of the sideband at each particle's sites: strain,
+    #: surface sites, the Nd-Nd clusters of a 18 % crystal) varies many-fold from particle to
+    #: particle. It is a factor on the wing's amplitude, independent of temperature; read as a
+    #: shift of the wing's edge it would need ~500 cm-1 (docs/physics_model.md, trade-off 2). It lowers the switch-on and leaves the switch-off (set by the bright state's
     #: balance) alone, which is what the film shows: mean switch-on 5.2 with a 1.0 kW/cm2 window
     #: against 6.5-6.7 with 2.2-2.5 on the spots picked for the single-spot experiments.
     #: Calibrated with the spread below on the 71-spot figures (docs/physics_model.md).
