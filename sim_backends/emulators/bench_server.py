@@ -23,6 +23,12 @@ from sim_backends.emulators.server import DeviceProtocol, EmulatorServer
 
 log = logging.getLogger(__name__)
 
+#: reply timeout of a real driver talking to an emulator (role options may set another): the emulator is
+#: a thread of this process, sharing its CPU and GIL with the simulated bench (a physics step or a
+#: numba compilation can hold the GIL for seconds on a loaded machine), not a real-time
+#: instrument; a driver's hardware default (1 s for an APT controller) would time out on load
+EMULATED_REPLY_TIMEOUT_S = 10.0
+
 
 @dataclass(frozen=True)
 class EmulatedRole:
@@ -224,7 +230,7 @@ def attach_emulated_drivers(rig: Any, roles: Iterable[str] | None = None,
         role_config = getattr(rig, "config", None)
         options = dict(role_config.roles[role].options) if role_config and role in role_config.roles else {}
         driver = create_driver(role, served.spec.driver, served.address, rig.clock,
-                               **{**served.spec.driver_options, **options})
+                               **{"timeout_s": EMULATED_REPLY_TIMEOUT_S, **served.spec.driver_options, **options})
         rig.use_instrument(role, driver)
         log.info("%s: real %s driver on %s", role, served.spec.driver, served.address)
     for role in in_process:

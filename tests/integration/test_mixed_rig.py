@@ -134,3 +134,25 @@ def test_rig_file_with_an_emulated_336(tmp_path) -> None:
         rig.stop_emulators()
     with pytest.raises(RigConfigError, match=r"roles.cryostat.driver='sc10' is not allowed"):
         load_rig(rig_file_with(tmp_path, {"cryostat": ("sc10", "emulator")}))
+
+
+def test_a_driver_on_an_emulator_waits_for_replies_as_the_shared_cpu_needs(tmp_path) -> None:
+    """An emulator answers from a thread of this process: its driver's reply timeout is the
+    generous emulator one (a loaded CI box delayed an APT status reply past the K10CR1's 1 s
+    hardware default)."""
+    from acquisition.rig import RoleConfig, load_rig_config, render_rig_toml
+    from sim_backends.emulators.bench_server import EMULATED_REPLY_TIMEOUT_S
+
+    config = load_rig_config("sim")
+    config.roles["hwp"] = RoleConfig(driver="k10cr1", address="emulator")
+    config.roles["cryostat"] = RoleConfig(driver="lakeshore335", address="emulator")
+    path = tmp_path / "rig.toml"
+    path.write_text(render_rig_toml(config))
+    rig = load_rig(path)
+    try:
+        assert EMULATED_REPLY_TIMEOUT_S > 1.0
+        assert rig.hwp.timeout_s == EMULATED_REPLY_TIMEOUT_S  # an APT controller's own default is 1 s
+        assert rig.instruments["cryostat"].timeout_s == EMULATED_REPLY_TIMEOUT_S
+    finally:
+        rig.close_all()
+        rig.stop_emulators()
