@@ -33,6 +33,8 @@ RESIDUAL_TARGET = 1e-4       # skip until the slow mode has decayed to this frac
 
 #: one period from the state at an opening edge and that edge's time (the dense orbit of it)
 PeriodBuilder = Callable[[np.ndarray, float], Orbit]
+#: a stretch shorter than a period: (state, t_start, t_stop) -> (end state, emission integrals)
+StretchRunner = Callable[[np.ndarray, float, float], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -44,21 +46,25 @@ class ChoppedDwell:
 
 def run_chopped(integrator: PiecewiseIntegrator, y0: np.ndarray, t0: float, duration_s: float,
                 chopper: ChopperWaveform, matrix_on: np.ndarray, matrix_off: np.ndarray,
-                weights: np.ndarray, build_period: PeriodBuilder | None = None) -> ChoppedDwell:
+                weights: np.ndarray, build_period: PeriodBuilder | None = None,
+                run_stretch: StretchRunner | None = None) -> ChoppedDwell:
     """Advance ``y0`` from ``t0`` for ``duration_s`` under the chopped drive; ``weights`` is (n_weights, levels).
 
-    The whole periods are integrated by ``build_period`` (default: ODEPACK segments on dense
-    samples, ``build_orbit``); the partial periods at either end always by ODEPACK."""
+    The whole periods are integrated by ``build_period``, the partial periods at either end by
+    ``run_stretch`` (defaults: ODEPACK segments, ``build_orbit`` and ``free_run``)."""
     if build_period is None:
         def build_period(y: np.ndarray, t_open: float) -> Orbit:
             return build_orbit(integrator, y, t_open, chopper, matrix_on, matrix_off)
+    if run_stretch is None:
+        def run_stretch(y: np.ndarray, start: float, stop: float) -> tuple[np.ndarray, np.ndarray]:
+            return free_run(integrator, y, start, stop, chopper, matrix_on, matrix_off, weights)
     period = chopper.period_s
     t_end = t0 + duration_s
     total = np.zeros(weights.shape[0])
     first_opening = chopper.offset_s + math.ceil((t0 - chopper.offset_s) / period) * period
     if first_opening - t0 > 1e-12 * max(1.0, abs(t0)):
         stop = min(first_opening, t_end)
-        y0, integral = free_run(integrator, y0, t0, stop, chopper, matrix_on, matrix_off, weights)
+        y0, integral = run_stretch(y0, t0, stop)
         total += integral
         if stop >= t_end:
             return ChoppedDwell(total, y0, None)
@@ -84,7 +90,7 @@ def run_chopped(integrator: PiecewiseIntegrator, y0: np.ndarray, t0: float, dura
             total += integral
             t += n * period
             log.debug("chopped settling: skipped %d periods by geometric extrapolation", n)
-    y, integral = free_run(integrator, openings[-1], t, t_end, chopper, matrix_on, matrix_off, weights)
+    y, integral = run_stretch(openings[-1], t, t_end)
     return ChoppedDwell(total + integral, y, None)
 
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .bins import POINTS_PER_BIN, bin_edges, bin_means
-from .chopped import free_run, run_chopped
+from .chopped import run_chopped
 from .orbit import Orbit, has_converged, segment_samples
 from .particle_step import ParticleStep
 from .rate_model import RateModel
-from .shooting import ShootingMemory, is_nearby_pump, period_integrals, settle_onto_orbit
+from .shooting import ShootingMemory, is_nearby_pump, period_integrals, ros2_stretch, settle_onto_orbit
 from .waveforms import ChopperWaveform, Constant, Scaled
 
 #: a dwell that lasts this many relaxation times onto the orbit ends on it (e^-20)
@@ -95,13 +95,21 @@ class PeriodicCache:
         period = chopper.period_s
         first_opening = chopper.offset_s + math.ceil((t0 - chopper.offset_s) / period - 1e-12) * period
         whole_periods = math.floor((t_end - first_opening) / period + 1e-9)
+        period_map = model.period_map(pump, chopper, control, wavelength)
+        # dwells and their partial periods run on the compiled ROS2 steps of the period map (an
+        # operator's dwell is often cut into pieces shorter than a slow chopper's period)
+        def stretch(y_from: np.ndarray, start: float, stop: float) -> tuple[np.ndarray, np.ndarray]:
+            return ros2_stretch(period_map, y_from, start, stop, rows)
+
+        def one_period(y_open: np.ndarray, _t_open: float) -> Orbit:
+            return period_map.orbit(period_map.run_adaptive(y_open))
+
         if whole_periods < 1:
-            dwell = run_chopped(model.integrator, state, t0, duration_s, chopper, on, off, rows)
+            dwell = run_chopped(model.integrator, state, t0, duration_s, chopper, on, off, rows, one_period, stretch)
             return self._step(dwell.integrals, duration_s), dwell.end_state
         y, total = state, np.zeros(len(rows))
         if first_opening > t0:
-            y, total = free_run(model.integrator, state, t0, first_opening, chopper, on, off, rows)
-        period_map = model.period_map(pump, chopper, control, wavelength)
+            y, total = stretch(state, t0, first_opening)
         memory = self._memory if self._memory_key is not None and _nearby(self._memory_key, key) else None
         # a particle in transit (Newton not accepted from the dwell's start) is integrated period by
         # period with the error-controlled ROS2 map, shooting retried in between
@@ -114,7 +122,7 @@ class PeriodicCache:
             # the rest of the dwell, period by period (ROS2 map, geometric extrapolation of the slow
             # mode), from where Newton started: too short for the analytic approach onto the orbit
             dwell = run_chopped(model.integrator, settled.y_start, t, t_end - t, chopper, on, off, rows,
-                                lambda y_open, _t_open: period_map.orbit(period_map.run_adaptive(y_open)))
+                                one_period, stretch)
             if dwell.orbit is not None:
                 self._on = _OrbitOn(key, dwell.orbit)
             return self._step(total + dwell.integrals, duration_s), dwell.end_state
