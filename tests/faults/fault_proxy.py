@@ -137,7 +137,7 @@ class FaultProxy:
                     else:
                         host.sendall(_GARBAGE * (len(data) // len(_GARBAGE) + 1)
                                      if self.fault == "garble" else data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a kill closed a socket under select (fd -1)
             return
         finally:
             self._close_pair(host, instrument, reset=False)
