@@ -264,17 +264,22 @@ def _nd_material(name: str, host_name: str, p: Mapping[str, float]) -> Material:
                     quenching=quenching, lines_nm=dict(ND_LINES_NM))
 
 
-# Nd in NaYF4: the same ion in a 450 cm-1 host (published host and rate columns).
-ND_NAYF4_PARAMETERS: dict[str, ModelParameter] = {
-    **ND_KPB2CL5_PARAMETERS,
+#: beta-NaYF4 as a host, whatever the dopant (published phonon and energy-gap-law columns;
+#: 1.38e22 RE sites/cm3 -> 0.0725 nm3 per site, nearest RE-RE 0.35 nm, from crystallography)
+NAYF4_HOST_PARAMETERS: dict[str, ModelParameter] = {
     "phonon_energy_cm": P(450.0, "cm-1", "published", "NaYF4 phonon cut-off"),
     "mpr_w0_s": P(1.0e7, "s-1", "published", "energy-gap law prefactor, NaYF4"),
     "mpr_beta_cm": P(2.0e-3, "cm", "published", "energy-gap law exponent, NaYF4"),
     "refractive_index": P(1.48, "", "chosen", "beta-NaYF4"),
-    # beta-NaYF4: 1.38e22 RE sites/cm3 -> 0.0725 nm3 per site, nearest RE-RE 0.35 nm (crystallography).
     "site_volume_nm3": P(0.0725, "nm3", "chosen", "beta-NaYF4 structure"),
     "min_dopant_distance_nm": P(0.35, "nm", "chosen", "beta-NaYF4 nearest RE-RE"),
     "tail_phonon_cm": P(300.0, "cm-1", "chosen", "NaYF4 lattice modes"),
+}
+
+# Nd in NaYF4: the same ion in a 450 cm-1 host (published host and rate columns).
+ND_NAYF4_PARAMETERS: dict[str, ModelParameter] = {
+    **ND_KPB2CL5_PARAMETERS,
+    **NAYF4_HOST_PARAMETERS,
     "mpr_4i11_s": P(654905.30, "s-1", "published", "MPR 4I11/2 -> 4I9/2, NaYF4"),
     "mpr_4i13_s": P(397131.51, "s-1", "published", "MPR 4I13/2 -> 4I11/2, NaYF4"),
     "mpr_4i15_s": P(236160.87, "s-1", "published", "MPR 4I15/2 -> 4I13/2, NaYF4"),
@@ -302,14 +307,8 @@ TM_MANIFOLDS = (
 )
 
 TM_NAYF4_PARAMETERS: dict[str, ModelParameter] = {
-    "phonon_energy_cm": P(450.0, "cm-1", "published", "NaYF4 phonon cut-off"),
-    "mpr_w0_s": P(1.0e7, "s-1", "published", "energy-gap law prefactor, NaYF4"),
-    "mpr_beta_cm": P(2.0e-3, "cm", "published", "energy-gap law exponent, NaYF4"),
-    "refractive_index": P(1.48, "", "chosen", "beta-NaYF4"),
-    "site_volume_nm3": P(0.0725, "nm3", "chosen", "beta-NaYF4 structure"),
-    "min_dopant_distance_nm": P(0.35, "nm", "chosen", "beta-NaYF4 nearest RE-RE"),
+    **NAYF4_HOST_PARAMETERS,
     "particle_diameter_nm": P(25.0, "nm", "chosen", "typical ANP core"),
-    "tail_phonon_cm": P(300.0, "cm-1", "chosen", "NaYF4 lattice modes"),
     "esa_peak_cm2": P(8.0e-20, "cm2", "calibrated", "ESA 3F4 -> 3F2,3: threshold of a few kW/cm2"),
     "gsa_peak_cm2": P(1.0e-20, "cm2", "chosen",
                       "3H6 -> 3H5 peak; at 1064 nm only the tail remains (ESA/GSA > 1e4, published)"),
