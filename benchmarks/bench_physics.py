@@ -23,6 +23,7 @@ from scipy.integrate import solve_ivp
 
 from sim_backends.physics import ChopperWaveform, Drive, FocalSpot, RateModel, Scaled, get_material
 from sim_backends.physics.chopped import run_chopped
+from sim_backends.physics.film import DEFAULT_SPOT_M
 from sim_backends.physics.particle import Particle
 
 KW_CM2 = 1e7
@@ -157,7 +158,7 @@ def warm_up() -> None:
 
 
 def bench_pulsed() -> None:
-    spot = FocalSpot()     # the simulated rig's default spot: film seed 0 at the origin, 10 per spot on average
+    spot = FocalSpot(position_m=DEFAULT_SPOT_M)     # the simulated rig's default spot (film seed 0)
     emission, wall, cpu = timed_cpu(pulsed_spot_sweep, spot)
     up, down = emission[:91], emission[91:][::-1]
     print(f"[pulsed] default focal spot ({spot.n_particles} particles), 2x91-point sweep at 1 kHz / 40 % duty "

@@ -7,7 +7,8 @@ the trace again (hold).
 
 A spot holds several particles with different windows (``switch_window``): the default "below"
 bias lies under the lowest switch-off step of the sweep's down branch and the "above" bias over
-the highest switch-on step of its up branch, so both are outside every particle's window; the
+the highest switch-on step of its up branch and no lower than the top of the sweep (steps of
+edge particles too small to show lie below it), so both are outside every particle's window; the
 "inside" bias is the middle of the main (largest-jump) window.
 
 Verdict per bias, from the second half of the hold against the baseline
@@ -195,11 +196,15 @@ def judge(baseline: np.ndarray, hold: np.ndarray, bias_kw_cm2: float, params: di
 def default_biases_kw_cm2(window: SpotWindow, switch_on: float, switch_off: float,
                           highest_kw_cm2: float) -> tuple[list[float], str | None]:
     """Below the spot's lowest switch-off step, inside (the middle of the main window) and above
-    its highest switch-on step; the above bias is left out (with the reason) when the rig cannot
-    deliver a density above that step (``highest_kw_cm2``)."""
+    its highest switch-on step, at least at the top of the window sweep: a particle at the edge of
+    the focus holds a few % of the emission, too little for its step to show between the two
+    branches (``switch_window``), and switches on up to about twice the main switch-on; at the
+    top of the sweep every step below it has happened whether it showed or not. The above bias
+    is left out (with the reason) when the rig cannot deliver a density above the highest step
+    (``highest_kw_cm2``)."""
     below = BELOW_MARGIN * window.lowest_off_kw_cm2
     inside = 0.5 * (switch_on + switch_off)
-    above = min(ABOVE_MARGIN * window.highest_on_kw_cm2, highest_kw_cm2)
+    above = min(max(ABOVE_MARGIN * window.highest_on_kw_cm2, window.top_kw_cm2), highest_kw_cm2)
     if above <= window.highest_on_kw_cm2:
         return [below, inside], (f"no bias above the window: the spot's highest switch-on step is at "
                                  f"{window.highest_on_kw_cm2:.3g} kW/cm2 and the rig delivers at most "

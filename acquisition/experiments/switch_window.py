@@ -43,6 +43,11 @@ class SpotWindow:
     down_kw_cm2: tuple[float, ...]
     down_cps: tuple[float, ...]
 
+    @property
+    def top_kw_cm2(self) -> float:
+        """The highest density of the sweep (both branches in one state there)."""
+        return max(self.down_kw_cm2)
+
     def bright_cps(self, bias_kw_cm2: float) -> float:
         """The down-branch emission at ``bias_kw_cm2``: every particle that can be bright there is."""
         return float(np.interp(bias_kw_cm2, self.down_kw_cm2, self.down_cps))

@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim_backends.physics.film import DEFAULT_SPOT_M
+
 
 def param(default: Any, low: float | None = None, high: float | None = None, unit: str = "",
           doc: str = "", choices: tuple[Any, ...] | None = None,
@@ -79,8 +81,9 @@ class SampleConfig:
     parameters: dict[str, float] = param({}, doc="numbers of the material description replaced by name, "
                                                  "e.g. {\"transfers.CR1.microparameter_cm6_s\" = 4e-38} "
                                                  "(names: avalab fit --list)")
-    film_position_m: list[float] = param([0.0, 0.0], -0.1, 0.1, "m",
-                                         "(x, y) of the spot on the film; other spots differ reproducibly")
+    film_position_m: list[float] = param(list(DEFAULT_SPOT_M), -0.1, 0.1, "m",
+                                         "(x, y) of the spot on the film; other spots differ reproducibly "
+                                         "(default: a spot like the published single spot)")
 
 
 @dataclass

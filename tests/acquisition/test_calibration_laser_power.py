@@ -153,7 +153,8 @@ def test_a_count_rate_trip_during_calibration_reopens_at_the_calibrations_own_po
     a nested calibration because there is none yet)."""
     from acquisition.events import InterlockTripped, RunState, StateChanged
 
-    rig.config.limits.max_count_rate_cps = 2000.0  # the sample goes bright (~1e4 cps) in the plate scan
+    rig.config.limits.max_count_rate_cps = 2000.0  # the sample goes bright (~1e4 cps) in the plate scan:
+    rig.set_film_position(0.0, 0.0)    # a film-typical spot, bright from ~5 kW/cm2 (the default from 6.6)
     engine = Engine(rig, CalibrationStore(tmp_path))
     events = EventRecorder()
     engine.subscribe(events)

@@ -45,8 +45,10 @@ def test_an_808_nm_pulse_latches_spots_at_the_published_bias(tmp_path: Path) -> 
     alone = measure("map", {**PULSE, "density_kw_cm2": BIAS_KW_CM2, "control_density_w_cm2": WEAK_W_CM2},
                     tmp_path / "alone.h5")
     assert pulsed["x_m"] == pytest.approx(alone["x_m"]) and len(pulsed["x_m"]) == 4
-    # the same spots at the same bias: the pulse only adds bright particles (counting noise aside)
-    assert (pulsed["rate_cps"] >= 0.8 * alone["rate_cps"]).all()
+    # the same spots at the same bias: the pulse only adds bright particles; a dark spot counts
+    # ~10 photons per 0.1 s dwell, so allow 5 Poisson standard deviations of the difference
+    counting = 5.0 * np.sqrt((pulsed["rate_cps"] + alone["rate_cps"]) / PULSE["dwell_s"])
+    assert (pulsed["rate_cps"] >= alone["rate_cps"] - counting).all()
     latched = pulsed["rate_cps"] > 2.0 * alone["rate_cps"]
     assert latched.any(), "the published conditions latch the bright state somewhere on the film"
     # the map's own classification agrees with the rates it stores

@@ -10,7 +10,7 @@ import pytest
 
 from acquisition.calibration import CalibrationStore
 from acquisition.engine import Engine
-from acquisition.experiments.switch import LATCHED, NOT_LATCHED, PARTIAL, judge
+from acquisition.experiments.switch import LATCHED, NOT_LATCHED, PARTIAL, default_biases_kw_cm2, judge
 from acquisition.experiments.switch_window import SpotWindow, spot_window
 from acquisition.rig import load_rig
 from acquisition.storage import open_run
@@ -131,3 +131,17 @@ def test_the_spot_region_spans_every_step_of_both_branches() -> None:
     assert window is not None
     assert abs(window.lowest_off_kw_cm2 - 2.9) < 1e-9 and abs(window.highest_on_kw_cm2 - 7.1) < 1e-9
     assert window.dark_cps == 80.0
+
+
+def test_the_above_bias_is_over_the_highest_step_and_at_least_at_the_top_of_the_sweep() -> None:
+    """Edge particles of the focus switch on up to ~2x the main switch-on with a few % of the
+    emission, too little to show between the branches: the top of the sweep is past them all."""
+    window = _window()                                    # highest step 8, sweep top 10 kW/cm2
+    biases, problem = default_biases_kw_cm2(window, switch_on=6.0, switch_off=4.0, highest_kw_cm2=14.0)
+    assert problem is None and biases == pytest.approx([2.7, 5.0, 10.0])
+    higher = SpotWindow(3.0, 9.5, 80.0, window.down_kw_cm2, window.down_cps)
+    assert default_biases_kw_cm2(higher, 6.0, 4.0, 14.0)[0][2] == pytest.approx(10.45)   # 10 % above it
+    capped, problem = default_biases_kw_cm2(window, 6.0, 4.0, highest_kw_cm2=9.0)   # the rig's reach
+    assert capped[2] == pytest.approx(9.0) and problem is None
+    alone, problem = default_biases_kw_cm2(window, 6.0, 4.0, highest_kw_cm2=7.5)
+    assert alone == pytest.approx([2.7, 5.0]) and "8 kW/cm2" in problem

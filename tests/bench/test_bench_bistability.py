@@ -62,9 +62,10 @@ def test_bistable_window_at_77_k(calibrated) -> None:
     switch_off = down_p[c]
     assert 4.5 <= switch_on <= 8.0, (switch_on, up_i)
     assert switch_on - switch_off >= 1.0, (switch_on, switch_off, down_i)
-    # the count scale: the switch-on jump over the reference noise is the published 14 +- 4 dB
+    # the count scale: the switch-on jump over the reference noise is that of a film spot
+    # (published 14 +- 4 dB over 71 spots; one spot, here the default one, within two of those sd)
     contrast_db = 10.0 * math.log10((up_i[b] - up_i[b - 1]) / I_NOISE_CPS)
-    assert 10.0 <= contrast_db <= 18.0, contrast_db
+    assert 6.0 <= contrast_db <= 22.0, contrast_db
 
 
 def _latch_attempt(rig: Rig, calibration, bias_kw_cm2: float) -> tuple[float, float]:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from acquisition.rig import Rig, load_rig
+from sim_backends.physics.film import DEFAULT_SPOT_M
 from tests.bench.operator_steps import calibrate_hwp, move_to_density, prepare_pump, set_density
 
 KW_CM2 = 1e7
@@ -38,7 +39,7 @@ def test_film_positions_are_reproducible_and_differ() -> None:
         rig.close_all()
     assert thresholds[0] == thresholds[2]            # same spot, same particles, same answer
     assert abs(thresholds[0] - thresholds[1]) > 0.1  # another spot has other particles
-    assert load_rig("sim").config.sample.film_position_m == [0.0, 0.0]
+    assert load_rig("sim").config.sample.film_position_m == list(DEFAULT_SPOT_M)
 
 
 def test_a_virtual_sweep_never_waits_in_real_time(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -113,7 +113,7 @@ def truth_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     folder = tmp_path_factory.mktemp("fit")
     rig = folder / "rig.toml"
     # film seed 5 puts one particle near the beam axis at the origin (the film's spots vary)
-    rig.write_text(f'[rig]\nname = "fit truth"\n[sample]\nn_particles = 1\nseed = 5\n'
+    rig.write_text(f'[rig]\nname = "fit truth"\n[sample]\nn_particles = 1\nseed = 5\nfilm_position_m = [0.0, 0.0]\n'
                    f'parameters = {{ "{ESA}" = {TRUTH[ESA]}, "{GSA_STEEPNESS}" = {TRUTH[GSA_STEEPNESS]} }}\n')
     # the same noise every time: a home of its own, calibrated before the sweeps (a sweep that
     # calibrates first draws the calibration's noise, and whether the session's home holds a
@@ -160,7 +160,7 @@ def test_the_modelled_thresholds_are_those_the_measurement_brackets(tmp_path: Pa
     from acquisition.studies.fit_model import _focal_spot, predict, read_sweep, spot_model
 
     rig = tmp_path / "rig.toml"
-    rig.write_text('[rig]\nname = "two particles"\n[sample]\nn_particles = 1\nseed = 8\n')
+    rig.write_text('[rig]\nname = "two particles"\n[sample]\nn_particles = 1\nseed = 8\nfilm_position_m = [0.0, 0.0]\n')
     path = tmp_path / "run.h5"
     done = avalab("sweep", "--rig", str(rig), "--start-kw-cm2", "1", "--stop-kw-cm2", "12.5", "--points", "60",
                   "--settle-s", "1", "--dwell-s", "0.1", "--out", str(path), "--no-progress")
@@ -202,7 +202,7 @@ def test_fit_refuses_an_unknown_name_and_a_file_without_sweep_data(tmp_path: Pat
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1
     assert "no sweep data" in done.stderr and str(calibration) in done.stderr
     bare = tmp_path / "bare.toml"  # film seed 13 has no particle at the origin at one per spot
-    bare.write_text('[rig]\nname = "bare"\n[sample]\nn_particles = 1\nseed = 13\n')
+    bare.write_text('[rig]\nname = "bare"\n[sample]\nn_particles = 1\nseed = 13\nfilm_position_m = [0.0, 0.0]\n')
     empty = tmp_path / "empty.h5"
     made = avalab("sweep", "--rig", str(bare), "--points", "6", "--settle-s", "0.1", "--dwell-s", "0.1", "--out",
                   str(empty), "--no-progress")

@@ -64,7 +64,7 @@ def test_lifetime_experiment_through_the_hydraharp_driver(tmp_path, monkeypatch)
         rig = _rig(emulated)
         engine = Engine(rig)
         try:
-            finished = engine.start("lifetime", {"acquisition_s": 5.0}).wait(600)
+            finished = engine.start("lifetime", {"acquisition_s": 20.0}).wait(600)
         finally:
             engine.close()
             rig.close_all()

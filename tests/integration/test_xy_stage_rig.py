@@ -39,9 +39,10 @@ def test_mixed_rig_real_driver_moves_the_emulated_stage_and_the_film_under_the_f
         stage.move_to(12.6e-3, 12.3e-3)
         x, y = stage.get_position()
         assert (x, y) == pytest.approx((12.6e-3, 12.3e-3), abs=1e-7)
-        # the sample moved +0.1, -0.2 mm: the focus is at -0.1, +0.2 mm on the film
+        # the sample moved +0.1, -0.2 mm: the focus is -0.1, +0.2 mm further on the film
         focus = rig.bench.focus_at(rig.clock.now())
-        assert focus == pytest.approx((-0.1e-3, 0.2e-3), abs=1e-7)
+        start_x, start_y = rig.config.sample.film_position_m
+        assert focus == pytest.approx((start_x - 0.1e-3, start_y + 0.2e-3), abs=1e-7)
         rig.counter.count(0.01)  # a detector reading advances the sample: the new spot is in place
         assert rig.bench.spot.focus_m == pytest.approx(focus, abs=1e-9)
         rig.safe_state_all()

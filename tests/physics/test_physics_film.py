@@ -6,12 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from sim_backends.physics import Drive, FocalSpot
-from sim_backends.physics.film import Film
-from sim_backends.physics.film import FILM
+from sim_backends.physics import Drive, FocalSpot, RateModel
+from sim_backends.physics.film import DEFAULT_SPOT_M, FILM, Film
 
 BEAM_RADIUS_M = 0.63e-6
 FOV_M = FILM.field_of_view_radii * BEAM_RADIUS_M
+KW_CM2 = 1e7
 
 
 def test_the_same_seed_gives_the_same_film_in_any_visiting_order() -> None:
@@ -53,3 +53,20 @@ def test_a_shared_particle_keeps_its_state_when_the_focus_moves_a_little() -> No
     radii = {k: s.radius_m for k, s in zip(nearby.keys, nearby.specs)}
     assert all(r < FOV_M for r in radii.values())
     assert math.isclose(nearby.time_s, here.time_s)
+
+
+def test_the_default_spot_is_led_by_an_on_axis_particle_with_a_weak_wing_bistable_at_150_k() -> None:
+    """The rig's default spot stands for the published single spot (IOB still at 150 K): its
+    brightest particle sits near the axis with a phonon-assisted wing as weak as the calibrated
+    particle's, so it keeps a window at 150 K and none a sweep resolves at 170 K; most film particles do not."""
+    spot = FocalSpot(position_m=DEFAULT_SPOT_M)
+    lead = int(np.argmax([spec.collection_weight for spec in spot.specs]))
+    assert spot.specs[lead].collection_weight > 0.2 * sum(spec.collection_weight for spec in spot.specs)
+    assert spot.specs[lead].intensity_factor > 0.9 and spot.specs[lead].wing_factor < 1.5
+    model = RateModel(spot.particles[lead].model.material, 150.0)
+    on, off = model.folds()
+    assert on - off > 0.1 * KW_CM2
+    model.temperature_k = 170.0   # at the cusp: at most a sliver, under half a CLI sweep step (0.1)
+    on, off = model.folds()
+    assert math.isnan(on) or on - off < 0.01 * on
+    assert np.median([spec.wing_factor for spec in spot.specs]) > 3.0   # the rest: film-typical

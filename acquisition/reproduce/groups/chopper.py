@@ -9,7 +9,7 @@ from typing import Any
 
 from acquisition.reproduce.base import (GroupRuns, Group, Measured, Published, Row, files, fmt, is_,
                                         measured, within)
-from acquisition.reproduce.groups.common import figure, new_axes, plot_run, save
+from acquisition.reproduce.groups.common import SPOT_POSITION, figure, new_axes, plot_run, save
 
 NAME = "chopper"
 SLOW_HZ = (100.0, 140.0, 180.0, 500.0, 1000.0)
@@ -28,20 +28,20 @@ def campaign(quick: bool) -> str:
     return f'''
 [[step]]
 label = "cw"
-position_um = [0.0, 0.0]
+{SPOT_POSITION}
 experiment = "sweep"
 params = {{ temperature_k = 77.0, start_kw_cm2 = 1.0, stop_kw_cm2 = 12.5, points = 116, settle_s = 0.5, dwell_s = 0.1 }}
 
 [[step]]
 label = "variable-duty blade"
-position_um = [0.0, 0.0]
+{SPOT_POSITION}
 loop = {{ f = [{slow}] }}
 experiment = "pulsed"
 params = {{ temperature_k = 77.0, frequencies_hz = ["${{f}}"], duty_cycles = [{DUTY}], {sweep} }}
 
 [[step]]
 label = "50 % blade"
-position_um = [0.0, 0.0]
+{SPOT_POSITION}
 loop = {{ f = [{fast}] }}
 experiment = "pulsed"
 params = {{ temperature_k = 77.0, frequencies_hz = ["${{f}}"], duty_cycles = [{FAST_DUTY}], {sweep} }}

@@ -5,6 +5,12 @@ from pathlib import Path
 from typing import Any
 
 from acquisition.reproduce.base import Measured
+from sim_backends.physics.film import DEFAULT_SPOT_M
+
+#: the campaign line that puts the focus on the simulated rig's default spot, where every
+#: single-spot figure of the paper is measured (the spot the published single-spot experiments
+#: resemble: sim_backends.physics.film.DEFAULT_SPOT_M)
+SPOT_POSITION = f"position_um = [{DEFAULT_SPOT_M[0] * 1e6:.2f}, {DEFAULT_SPOT_M[1] * 1e6:.2f}]"
 
 
 def plot_run(run: Measured | None, path: Path) -> list[Path]:

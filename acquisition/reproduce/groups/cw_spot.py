@@ -9,7 +9,7 @@ import numpy as np
 
 from acquisition.reproduce.base import (GroupRuns, Measured, Row, Group, at_least, files, fmt, measured,
                                         within)
-from acquisition.reproduce.groups.common import figure, plot_run
+from acquisition.reproduce.groups.common import SPOT_POSITION, figure, plot_run
 
 NAME = "cw_spot"
 RESOLUTION_KW_CM2 = 0.02
@@ -22,7 +22,7 @@ def campaign(quick: bool) -> str:
     return f'''
 [[step]]
 label = "spot sweep"
-position_um = [0.0, 0.0]
+{SPOT_POSITION}
 experiment = "sweep"
 params = {{ temperature_k = 77.0, start_kw_cm2 = 1.0, stop_kw_cm2 = 10.0, points = 91, dwell_s = 0.1, refine = true, resolution_kw_cm2 = {RESOLUTION_KW_CM2} }}
 '''

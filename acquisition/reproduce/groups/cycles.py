@@ -9,12 +9,10 @@ import numpy as np
 
 from acquisition.reproduce.base import (GroupRuns, Group, Row, between, files, fmt, mean_std, measured,
                                         within)
-from acquisition.reproduce.groups.common import new_axes, save
+from acquisition.reproduce.groups.common import SPOT_POSITION, new_axes, save
 
 NAME = "cycles"
 CYCLES = 100
-#: the film position of the cycled spot (the same spot as the CW single-spot group)
-POSITION_UM = (0.0, 0.0)
 
 
 def campaign(quick: bool) -> str:
@@ -26,7 +24,7 @@ sweep_s = 120.0
 
 [[step]]
 label = "go to the spot"
-position_um = [{POSITION_UM[0]}, {POSITION_UM[1]}]
+{SPOT_POSITION}
 temperature_k = 77.0
 wait_s = 1.0
 

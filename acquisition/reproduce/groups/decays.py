@@ -13,18 +13,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from acquisition.reproduce.base import GroupRuns, Group, Published, Row, between, files, fmt, measured
-from acquisition.reproduce.groups.common import figure, plot_run
+from acquisition.reproduce.groups.common import SPOT_POSITION, figure, plot_run
 
 ISSUE = "issue 15 (Must show)"
 
 
 def campaign(quick: bool) -> str:
-    return '''
+    return f'''
 [[step]]
 label = "decay"
-position_um = [0.0, 0.0]
+{SPOT_POSITION}
 experiment = "lifetime"
-params = { temperature_k = 77.0, density_kw_cm2 = 36.0, frequency_hz = 1000.0, duty_cycle = 0.5, bin_width_s = 2e-6, settle_s = 0.3, acquisition_s = 1.0 }
+params = {{ temperature_k = 77.0, density_kw_cm2 = 36.0, frequency_hz = 1000.0, duty_cycle = 0.5, bin_width_s = 2e-6, settle_s = 0.3, acquisition_s = 1.0 }}
 '''
 
 

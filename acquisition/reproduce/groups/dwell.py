@@ -6,18 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from acquisition.reproduce.base import GroupRuns, Group, Row, files, fmt, is_, measured
-from acquisition.reproduce.groups.common import figure, plot_run
+from acquisition.reproduce.groups.common import SPOT_POSITION, figure, plot_run
 
 NAME = "dwell"
 
 
 def campaign(quick: bool) -> str:
-    return '''
+    return f'''
 [[step]]
 label = "dwell times"
-position_um = [0.0, 0.0]
+{SPOT_POSITION}
 experiment = "scan_rate"
-params = { temperature_k = 77.0, dwells_s = [0.1, 1.0, 10.0], settle_s = 0.5 }
+params = {{ temperature_k = 77.0, dwells_s = [0.1, 1.0, 10.0], settle_s = 0.5 }}
 '''
 
 

@@ -8,31 +8,31 @@ from pathlib import Path
 from typing import Any
 
 from acquisition.reproduce.base import GroupRuns, Group, Measured, Published, Row, files, measured
-from acquisition.reproduce.groups.common import plot_run
+from acquisition.reproduce.groups.common import SPOT_POSITION, plot_run
 
 NAME = "switching"
 PUBLISHED_BIAS_KW_CM2 = 4.7
 
 
 def campaign(quick: bool) -> str:
-    text = '''
+    text = f'''
 [[step]]
 label = "default biases"
-position_um = [0.0, 0.0]
+{SPOT_POSITION}
 experiment = "switch"
-params = { temperature_k = 77.0, control_wavelength_nm = 808.0, control_density_w_cm2 = 7.0, pulse_s = 1.0 }
+params = {{ temperature_k = 77.0, control_wavelength_nm = 808.0, control_density_w_cm2 = 7.0, pulse_s = 1.0 }}
 '''
     if not quick:
         text += f'''
 [[step]]
 label = "published bias"
-position_um = [0.0, 0.0]
+{SPOT_POSITION}
 experiment = "switch"
 params = {{ temperature_k = 77.0, biases_kw_cm2 = [{PUBLISHED_BIAS_KW_CM2}], window_sweep = true, control_wavelength_nm = 808.0, control_density_w_cm2 = 7.0, pulse_s = 1.0 }}
 
 [[step]]
 label = "other wavelengths"
-position_um = [0.0, 0.0]
+{SPOT_POSITION}
 loop = {{ wavelength = [745.0, 875.0] }}
 experiment = "switch"
 params = {{ temperature_k = 77.0, control_wavelength_nm = "${{wavelength}}", control_density_w_cm2 = 7.0, pulse_s = 1.0 }}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from acquisition.reproduce.base import (GroupRuns, Group, Published, Row, at_least, files, fmt, is_, measured,
                                         within)
-from acquisition.reproduce.groups.common import figure, new_axes, plot_run, save
+from acquisition.reproduce.groups.common import SPOT_POSITION, figure, new_axes, plot_run, save
 
 NAME = "temperature"
 TEMPERATURES_K = (77.0, 110.0, 130.0, 150.0, 160.0, 170.0)
@@ -19,7 +19,7 @@ def campaign(quick: bool) -> str:
     return f'''
 [[step]]
 label = "sweep at temperature"
-position_um = [0.0, 0.0]
+{SPOT_POSITION}
 loop = {{ T = [{temperatures}] }}
 temperature_k = "${{T}}"
 experiment = "sweep"

@@ -8,18 +8,18 @@ from pathlib import Path
 import numpy as np
 
 from acquisition.reproduce.base import GroupRuns, Group, Measured, Row, between, files, fmt, measured, within
-from acquisition.reproduce.groups.common import figure, plot_run
+from acquisition.reproduce.groups.common import SPOT_POSITION, figure, plot_run
 
 NAME = "thulium"
 
 
 def campaign(quick: bool) -> str:
-    return '''
+    return f'''
 [[step]]
 label = "Tm sweep"
-position_um = [0.0, 0.0]
+{SPOT_POSITION}
 experiment = "sweep"
-params = { temperature_k = 295.0, start_kw_cm2 = 0.5, stop_kw_cm2 = 30.0, points = 91, spacing = "log", settle_s = 0.5, dwell_s = 0.1 }
+params = {{ temperature_k = 295.0, start_kw_cm2 = 0.5, stop_kw_cm2 = 30.0, points = 91, spacing = "log", settle_s = 0.5, dwell_s = 0.1 }}
 '''
 
 
