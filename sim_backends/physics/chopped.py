@@ -127,10 +127,16 @@ def _extrapolate(openings: list[np.ndarray], integrals: list[np.ndarray], mu_est
     return n, onto_simplex(openings[-1] + jump), skipped_integral
 
 
-def free_run(integrator: PiecewiseIntegrator, y: np.ndarray, t_start: float, t_stop: float,
-              chopper: ChopperWaveform, matrix_on: np.ndarray, matrix_off: np.ndarray,
-              weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Integrate a partial stretch edge by edge; returns the end state and the emission integrals."""
+#: one constant piece of a stretch: (state, start, end, matrix) -> (sample times from ``start``,
+#: states at them, the state the next piece starts from)
+PieceSolver = Callable[[np.ndarray, float, float, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def run_pieces(y: np.ndarray, t_start: float, t_stop: float, chopper: ChopperWaveform,
+               matrix_on: np.ndarray, matrix_off: np.ndarray, weights: np.ndarray,
+               solve_piece: PieceSolver) -> tuple[np.ndarray, np.ndarray]:
+    """A partial stretch cut at the blade's edges into constant pieces, each solved by
+    ``solve_piece``; returns the end state and the emission integrals (trapezoid on the samples)."""
     edges = chopper.breakpoints(t_start, t_stop)
     bounds = np.concatenate([[t_start], edges, [t_stop]])
     integral = np.zeros(weights.shape[0])
@@ -138,10 +144,21 @@ def free_run(integrator: PiecewiseIntegrator, y: np.ndarray, t_start: float, t_s
         if end - start <= 1e-12 * max(1.0, abs(start)):
             continue
         matrix = matrix_on if chopper(0.5 * (start + end)) > 0.0 else matrix_off
-        offsets = segment_samples(end - start)
-        states = integrator.segment(y, start, matrix, start + offsets)
-        times = np.concatenate([[start], start + offsets])
+        offsets, states, y_next = solve_piece(y, start, end, matrix)
         signal = np.vstack([y, states]) @ weights.T
-        integral += np.trapezoid(signal, times, axis=0)
-        y = states[-1]
+        integral += np.trapezoid(signal, np.concatenate([[0.0], offsets]), axis=0)
+        y = y_next
     return y, integral
+
+
+def free_run(integrator: PiecewiseIntegrator, y: np.ndarray, t_start: float, t_stop: float,
+             chopper: ChopperWaveform, matrix_on: np.ndarray, matrix_off: np.ndarray,
+             weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integrate a partial stretch edge by edge (ODEPACK); returns the end state and the emission integrals."""
+    def solve_piece(y_from: np.ndarray, start: float, end: float,
+                    matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        offsets = segment_samples(end - start)
+        states = integrator.segment(y_from, start, matrix, start + offsets)
+        return offsets, states, states[-1]
+
+    return run_pieces(y, t_start, t_stop, chopper, matrix_on, matrix_off, weights, solve_piece)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.lapack import dgesv
 
+from .chopped import run_pieces
 from .equations import RateEquations
 from .orbit import ORBIT_ABSOLUTE_TOLERANCE, ORBIT_RELATIVE_TOLERANCE, Orbit
 from .rosenbrock import adaptive_grid, run_segment
@@ -293,17 +294,10 @@ def ros2_stretch(period_map: PeriodMap, y: np.ndarray, t_start: float, t_stop: f
     """A stretch shorter than a period (from ``t_start`` to ``t_stop``, the blade's edges in
     between): error-controlled ROS2 steps on each constant piece, the emission integrals by the
     trapezoid on the steps (as period_integrals). Returns the end state and the integrals."""
-    chopper = period_map.chopper
-    edges = chopper.breakpoints(t_start, t_stop)
-    bounds = np.concatenate([[t_start], edges, [t_stop]])
-    integrals = np.zeros(weights.shape[0])
-    state = np.array(y, dtype=float)
-    for start, end in zip(bounds[:-1], bounds[1:]):
-        if end - start <= 1e-12 * max(1.0, abs(start)):
-            continue
-        matrix = period_map.on if chopper(0.5 * (start + end)) > 0.0 else period_map.off
-        grid, states = adaptive_grid(period_map.equations, state, matrix, end - start)
-        signal = np.vstack([state, states]) @ weights.T
-        integrals += np.trapezoid(signal, np.concatenate([[0.0], grid]), axis=0)
-        state = onto_simplex(states[-1])
-    return state, integrals
+    def solve_piece(y_from: np.ndarray, start: float, end: float,
+                    matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        grid, states = adaptive_grid(period_map.equations, y_from, matrix, end - start)
+        return grid, states, onto_simplex(states[-1])
+
+    return run_pieces(np.array(y, dtype=float), t_start, t_stop, period_map.chopper, period_map.on,
+                      period_map.off, weights, solve_piece)
